@@ -1,0 +1,109 @@
+// attriscope-cli: the headless front end. Everything the GUI computes is reachable from here.
+#include "commands.h"
+
+#include "common/error.h"
+#include "common/runtime.h"
+#include "jobs/cancel_token.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+
+namespace {
+
+attri::CancelToken g_cancel;
+
+extern "C" void onInterrupt(int)
+{
+    // The first Ctrl-C asks the running job to stop at its next checkpoint; a second one kills.
+    if (g_cancel.isCancelled())
+        std::_Exit(130);
+    g_cancel.cancel();
+}
+
+struct Command {
+    std::function<int(const attri::cli::Args&, const attri::CancelToken&)> run;
+    const char* summary;
+};
+
+const std::map<std::string, Command>& commands()
+{
+    using namespace attri::cli;
+    static const std::map<std::string, Command> table = {
+        {"demo", {runDemo, "run the main job on the embedded demo data (headless)"}},
+        {"train", {runTrain, "train a zoo model and write an experiment file"}},
+        {"import", {runImport, "import a TorchScript model with its data into an experiment file"}},
+        {"info", {runInfo, "print what an experiment file holds"}},
+    };
+    return table;
+}
+
+void printHelp()
+{
+    std::cout << "Usage: attriscope-cli [--threads N] COMMAND [options]\n\n"
+                 "AttriScope: training-data attribution (influence functions, TRAK, TracIn, gradient\n"
+                 "similarity) with damping/projection sweeps and a retraining-free damping recommendation.\n\n"
+                 "Commands:\n";
+    for (const auto& [name, cmd] : commands())
+        std::cout << "  " << name << std::string(10 - std::min<size_t>(9, name.size()), ' ') << cmd.summary << "\n";
+    std::cout << "\nGlobal options:\n"
+                 "  --threads N   LibTorch threads (default: all cores)\n"
+                 "  --version     print version, LibTorch and BLAS\n"
+                 "  --help        this help; COMMAND --help for a command's options\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    int threads = 0;
+    while (!args.empty() && args[0].rfind("--", 0) == 0) {
+        if (args[0] == "--help" || args[0] == "-h") {
+            printHelp();
+            return 0;
+        }
+        if (args[0] == "--version") {
+            attri::initRuntime(threads);
+            std::cout << attri::buildInfo() << "\n";
+            return 0;
+        }
+        if (args[0] == "--threads" && args.size() > 1) {
+            threads = std::atoi(args[1].c_str());
+            args.erase(args.begin(), args.begin() + 2);
+            continue;
+        }
+        std::cerr << "attriscope-cli: unknown option " << args[0] << " (see --help)\n";
+        return 2;
+    }
+    if (args.empty()) {
+        printHelp();
+        return 2;
+    }
+    auto it = commands().find(args[0]);
+    if (it == commands().end()) {
+        std::cerr << "attriscope-cli: unknown command '" << args[0] << "' (see --help)\n";
+        return 2;
+    }
+    attri::initRuntime(threads);
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    try {
+        return it->second.run(attri::cli::Args(args.begin() + 1, args.end()), g_cancel);
+    } catch (const attri::Cancelled&) {
+        std::cerr << "attriscope-cli: cancelled; files written before the cancel are intact\n";
+        return 130;
+    } catch (const attri::ConfigError& e) {
+        std::cerr << "attriscope-cli: " << e.what() << "\n";
+        return 2;
+    } catch (const attri::Error& e) {
+        std::cerr << "attriscope-cli: error: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "attriscope-cli: unexpected error: " << e.what() << "\n";
+        return 1;
+    }
+}

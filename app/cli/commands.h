@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace attri {
+class CancelToken;
+}
+
+namespace attri::cli {
+
+/// Each command parses its own arguments (after the command name) and returns the exit code.
+/// Errors are thrown as attri::Error and reported by main.
+using Args = std::vector<std::string>;
+
+int runTrain(const Args& args, const CancelToken& cancel);
+int runImport(const Args& args, const CancelToken& cancel);
+int runInfo(const Args& args, const CancelToken& cancel);
+int runDemo(const Args& args, const CancelToken& cancel);
+
+} // namespace attri::cli

@@ -1,0 +1,275 @@
+// Commands of the first stages: train, import, info, demo.
+#include "arg_parser.h"
+#include "commands.h"
+#include "terminal_progress.h"
+
+#include "common/error.h"
+#include "common/hash.h"
+#include "data/data_loader.h"
+#include "jobs/cancel_token.h"
+#include "model/model.h"
+#include "model/trainer.h"
+#include "store/experiment_file.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace attri::cli {
+
+namespace {
+
+void addDataOptions(ArgParser& p, const std::string& normalizationDefault)
+{
+    p.option("data", "SPEC",
+             "dataset: demo | fashion-mnist | mnist:DIR | fashion-mnist:DIR | cifar10:DIR | cifar2:DIR | h5:FILE",
+             "demo")
+        .option("train-size", "N", "training points to use, or 'all'", "5000")
+        .option("test-size", "M", "test points to use, or 'all'", "500")
+        .option("sample-seed", "S", "pick a seeded random subset instead of the first N/M points")
+        .option("mean", "M[,M,M]", "per-channel mean subtracted after scaling to [0,1] (" + normalizationDefault + ")")
+        .option("std", "S[,S,S]", "per-channel std divided after centring (" + normalizationDefault + ")")
+        .flag("no-normalize", "keep images in [0,1] (no mean/std)");
+}
+
+int64_t parseSize(const ArgParser& p, const std::string& name)
+{
+    std::string v = p.get(name);
+    if (v == "all")
+        return -1;
+    int64_t n = p.getInt(name);
+    if (n <= 0)
+        throw ConfigError("--" + name + " must be a positive integer or 'all', got '" + v + "'");
+    return n;
+}
+
+std::vector<float> parseFloats(const std::string& option, const std::string& text)
+{
+    std::vector<float> values;
+    for (const auto& item : splitList(text)) {
+        char* end = nullptr;
+        float v = std::strtof(item.c_str(), &end);
+        if (*end != '\0')
+            throw ConfigError("--" + option + " expects comma-separated numbers, got '" + text + "'");
+        values.push_back(v);
+    }
+    return values;
+}
+
+DataOptions readDataOptions(const ArgParser& p, bool standardNormalization)
+{
+    DataOptions o;
+    o.spec = p.get("data");
+    o.trainSize = parseSize(p, "train-size");
+    o.testSize = parseSize(p, "test-size");
+    if (p.isSet("sample-seed"))
+        o.sampleSeed = static_cast<uint64_t>(p.getInt("sample-seed"));
+    DatasetSpec spec = DatasetSpec::parse(o.spec);
+    if (standardNormalization) {
+        o.mean = spec.standardMean();
+        o.std = spec.standardStd();
+    }
+    if (p.isSet("mean"))
+        o.mean = parseFloats("mean", p.get("mean"));
+    if (p.isSet("std"))
+        o.std = parseFloats("std", p.get("std"));
+    if (p.isSet("no-normalize")) {
+        o.mean.clear();
+        o.std.clear();
+    }
+    if (o.mean.empty() != o.std.empty())
+        throw ConfigError("--mean and --std must be given together");
+    o.validate();
+    return o;
+}
+
+void addRecipeOptions(ArgParser& p, bool withDefaults)
+{
+    auto d = [&](const char* text) { return withDefaults ? std::optional<std::string>(text) : std::nullopt; };
+    p.option("optimizer", "sgd|adam", "optimizer (default: the model's standard recipe)")
+        .option("lr", "LR", "learning rate (default: standard recipe)")
+        .option("momentum", "M", "SGD momentum (default: standard recipe)")
+        .option("batch-size", "B", "mini-batch size (default: standard recipe)")
+        .option("epochs", "E", "training epochs (default: standard recipe)")
+        .option("weight-decay", "WD", "L2 weight decay (default: standard recipe)")
+        .option("seed", "S", "initialization and shuffling seed", d("0"))
+        .option("checkpoints", "C", "checkpoints kept, evenly spaced over the epochs (for TracIn/TRAK)");
+}
+
+bool anyRecipeOptionSet(const ArgParser& p)
+{
+    for (const char* name : {"optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay", "checkpoints"})
+        if (p.isSet(name))
+            return true;
+    return false;
+}
+
+TrainRecipe readRecipe(const ArgParser& p, Architecture arch)
+{
+    TrainRecipe r = TrainRecipe::standardFor(arch == Architecture::TorchScript ? Architecture::Mlp : arch);
+    if (p.isSet("optimizer"))
+        r.optimizer = p.get("optimizer");
+    if (p.isSet("lr"))
+        r.lr = p.getDouble("lr");
+    if (p.isSet("momentum"))
+        r.momentum = p.getDouble("momentum");
+    if (p.isSet("batch-size"))
+        r.batchSize = p.getInt("batch-size");
+    if (p.isSet("epochs"))
+        r.epochs = p.getInt("epochs");
+    if (p.isSet("weight-decay"))
+        r.weightDecay = p.getDouble("weight-decay");
+    if (p.has("seed"))
+        r.seed = static_cast<uint64_t>(p.getInt("seed"));
+    if (p.isSet("checkpoints"))
+        r.checkpoints = p.getInt("checkpoints");
+    r.validate();
+    return r;
+}
+
+std::string formatMetrics(const ModelRecord& m)
+{
+    char line[256];
+    std::snprintf(line, sizeof line, "train accuracy %.4f loss %.4f | test accuracy %.4f loss %.4f",
+                  m.trainMetrics.accuracy, m.trainMetrics.meanLoss, m.testMetrics.accuracy, m.testMetrics.meanLoss);
+    return line;
+}
+
+InputShape shapeOf(const ImageSet& set) { return {set.channels, set.height, set.width}; }
+
+/// Trains a zoo model and writes a new experiment file; shared by `train` and `demo`.
+ModelRecord trainAndStore(const DataOptions& dataOptions, Architecture arch, const TrainRecipe& recipe,
+                          const std::string& out, const CancelToken& cancel)
+{
+    TerminalProgress progress;
+    progress.message("loading " + dataOptions.spec);
+    DataBundle data = loadData(dataOptions);
+    progress.message("data: " + std::to_string(data.train.count) + " train / " + std::to_string(data.test.count)
+                     + " test images of " + std::to_string(data.train.channels) + "x"
+                     + std::to_string(data.train.height) + "x" + std::to_string(data.train.width) + ", "
+                     + std::to_string(data.numClasses) + " classes");
+    Model init = Model::create(arch, shapeOf(data.train), data.numClasses, recipe.seed);
+    TrainResult result = trainModel(init, recipe, data.train, progress, cancel);
+
+    ModelRecord record;
+    record.architecture = arch;
+    record.input = shapeOf(data.train);
+    record.numClasses = data.numClasses;
+    record.recipe = recipe;
+    record.checkpoints = result.checkpoints;
+    record.epochLoss = result.epochLoss;
+    record.trainMetrics = evaluateModel(result.model, data.train);
+    record.testMetrics = evaluateModel(result.model, data.test);
+    record.trainSeconds = result.seconds;
+    record.parameterCount = result.model.parameterCount();
+    createExperimentFile(out, data, dataOptions, record);
+    return record;
+}
+
+} // namespace
+
+int runTrain(const Args& args, const CancelToken& cancel)
+{
+    ArgParser p("attriscope-cli train",
+                "Trains a zoo model on a dataset with a recipe fully determined by its seed, and writes a new\n"
+                "experiment file (data provenance, recipe, checkpoints, metrics).");
+    addDataOptions(p, "default: the dataset's standard values");
+    p.option("model", "lr|mlp|cnn|resnet9", "architecture", "lr");
+    addRecipeOptions(p, true);
+    p.option("out", "EXP.h5", "experiment file to create (replaced atomically if it exists)");
+    if (!p.parse(args))
+        return 0;
+    Architecture arch = parseArchitecture(p.get("model"));
+    if (arch == Architecture::TorchScript)
+        throw ConfigError("train: use `attriscope-cli import` for TorchScript models");
+    DataOptions data = readDataOptions(p, true);
+    TrainRecipe recipe = readRecipe(p, arch);
+    std::string out = p.get("out");
+    ModelRecord record = trainAndStore(data, arch, recipe, out, cancel);
+    std::cout << "trained " << toString(arch) << " (" << record.parameterCount << " parameters) in "
+              << record.trainSeconds << " s: " << formatMetrics(record) << "\n"
+              << "wrote " << out << "\n";
+    return 0;
+}
+
+int runImport(const Args& args, const CancelToken& cancel)
+{
+    ArgParser p("attriscope-cli import",
+                "Imports a TorchScript module saved from PyTorch (torch.jit.save) with the data it was trained\n"
+                "on, checks that it fits the data, evaluates it and writes a new experiment file. Give a recipe\n"
+                "(--optimizer/--lr/--epochs/...) if ground truth will retrain it; without one, retraining is refused.");
+    p.option("torchscript", "MODEL.pt", "TorchScript file");
+    addDataOptions(p, "default: none, as the model was exported");
+    addRecipeOptions(p, false);
+    p.option("out", "EXP.h5", "experiment file to create (replaced atomically if it exists)");
+    if (!p.parse(args))
+        return 0;
+    std::string path = p.get("torchscript");
+    DataOptions dataOptions = readDataOptions(p, false);
+    std::string out = p.get("out");
+
+    TerminalProgress progress;
+    Model model = Model::importTorchScript(path);
+    DataBundle data = loadData(dataOptions);
+    model.checkCompatible(shapeOf(data.train), data.numClasses);
+    cancel.throwIfCancelled();
+
+    ModelRecord record;
+    record.architecture = Architecture::TorchScript;
+    record.input = shapeOf(data.train);
+    record.numClasses = data.numClasses;
+    record.torchscriptPath = std::filesystem::absolute(path).string();
+    record.torchscriptSha256 = sha256File(path);
+    if (anyRecipeOptionSet(p))
+        record.recipe = readRecipe(p, Architecture::TorchScript);
+    Checkpoint checkpoint;
+    checkpoint.params = model.parameters();
+    checkpoint.buffers = model.buffers();
+    record.checkpoints.push_back(std::move(checkpoint));
+    record.trainMetrics = evaluateModel(model, data.train);
+    record.testMetrics = evaluateModel(model, data.test);
+    record.parameterCount = model.parameterCount();
+    createExperimentFile(out, data, dataOptions, record);
+
+    std::cout << "imported " << path << " (" << record.parameterCount << " parameters)\n";
+    for (const auto& layer : model.layers())
+        std::cout << "  " << layer.name << "  " << layer.kind << "  " << layer.parameterCount << " parameters"
+                  << (layer.perSampleExact ? "  [exact per-sample gradients]" : "") << "\n";
+    std::cout << formatMetrics(record) << "\nwrote " << out << "\n";
+    return 0;
+}
+
+int runInfo(const Args& args, const CancelToken&)
+{
+    ArgParser p("attriscope-cli info", "Prints what an experiment file holds.");
+    p.positional("EXP.h5", "experiment file");
+    if (!p.parse(args))
+        return 0;
+    std::cout << describeExperimentFile(p.positionalValue("EXP.h5"));
+    return 0;
+}
+
+int runDemo(const Args& args, const CancelToken& cancel)
+{
+    ArgParser p("attriscope-cli demo",
+                "The main job on the embedded demo data, headless: trains logistic regression on the\n"
+                "Fashion-MNIST demo subset (5000 train / 500 test) and writes the experiment file into OUTDIR.");
+    p.option("out", "OUTDIR", "folder for the results", "attriscope-demo");
+    if (!p.parse(args))
+        return 0;
+    std::filesystem::path dir = p.get("out");
+    std::filesystem::create_directories(dir);
+    DataOptions data;
+    DatasetSpec spec = DatasetSpec::parse("demo");
+    data.mean = spec.standardMean();
+    data.std = spec.standardStd();
+    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
+    std::string exp = (dir / "demo.h5").string();
+    ModelRecord record = trainAndStore(data, Architecture::LogisticRegression, recipe, exp, cancel);
+    std::cout << "demo: logistic regression on the embedded Fashion-MNIST subset: " << formatMetrics(record) << "\n"
+              << "results: " << std::filesystem::absolute(exp).string() << "\n";
+    return 0;
+}
+
+} // namespace attri::cli

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace attri {
+
+/// A set of images with integer labels. Images are float32, row-major N×C×H×W.
+/// After loading they are in [0,1]; after normalization they are (x − mean_c) / std_c.
+struct ImageSet {
+    std::vector<float> images;   ///< count·channels·height·width values
+    std::vector<int64_t> labels; ///< count labels in [0, numClasses)
+    int64_t count = 0;           ///< number of images
+    int64_t channels = 0;        ///< C
+    int64_t height = 0;          ///< H
+    int64_t width = 0;           ///< W
+
+    int64_t imageSize() const { return channels * height * width; }
+    /// The rows at `indices`, in that order.
+    ImageSet select(const std::vector<int64_t>& indices) const;
+};
+
+} // namespace attri

@@ -1,0 +1,58 @@
+#include "common/error.h"
+#include "common/hash.h"
+#include "common/runtime.h"
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace attri {
+namespace {
+
+TEST(Runtime, InitRuntimeUsesAllCores)
+{
+    initRuntime();
+    EXPECT_EQ(torchThreads(), static_cast<int>(std::thread::hardware_concurrency()));
+    initRuntime(1);
+    EXPECT_EQ(torchThreads(), 1);
+}
+
+TEST(Runtime, OpenBlasServesMatrixProducts)
+{
+    // Without libopenblas0-openmp LibTorch falls back to reference BLAS (about 15x slower).
+    std::string blas = blasLibrary();
+    EXPECT_NE(blas.find("openblas"), std::string::npos) << "BLAS in use: '" << blas << "'";
+    EXPECT_NE(buildInfo().find("LibTorch"), std::string::npos);
+}
+
+// Reference digests from FIPS 180-4 examples / coreutils sha256sum.
+TEST(Sha256, KnownDigests)
+{
+    Sha256 empty;
+    EXPECT_EQ(empty.hexDigest(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    Sha256 abc;
+    abc.update("abc", 3);
+    EXPECT_EQ(abc.hexDigest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    Sha256 two;
+    std::string msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    two.update(msg.data(), 10);
+    two.update(msg.data() + 10, msg.size() - 10);
+    EXPECT_EQ(two.hexDigest(), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(Sha256, FileMatchesSha256sum)
+{
+    test::TempDir dir;
+    std::string bytes(100000, 'x');
+    for (size_t i = 0; i < bytes.size(); ++i)
+        bytes[i] = static_cast<char>((i * 7919) % 251);
+    test::writeFile(dir.file("blob"), bytes);
+    std::string out;
+    ASSERT_EQ(test::runCommand("sha256sum " + dir.file("blob"), &out), 0);
+    EXPECT_EQ(sha256File(dir.file("blob")), out.substr(0, 64));
+    EXPECT_THROW(sha256File(dir.file("missing")), IoError);
+}
+
+} // namespace
+} // namespace attri
