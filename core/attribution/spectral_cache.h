@@ -1,0 +1,70 @@
+#pragma once
+
+#include "features/featurizer.h"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attri {
+
+/// How the curvature relates to the per-sample losses; a λ tuned under one convention does not
+/// transfer to another, so it is stored with every λ.
+enum class CurvatureConvention {
+    Mean, ///< Hessian/Fisher of the mean loss (1/n) Σ ℓ_i — IF
+    Sum,  ///< ΦᵀΦ, a sum over samples — TRAK
+};
+std::string toString(CurvatureConvention c);
+
+/// One eigendecomposition of the curvature C = Q diag(μ) Qᵀ (μ clipped at 0), with the train and
+/// test features rotated once (Φ Q, Φ' Q). Any λ then costs a diagonal rescaling:
+///   τ_λ(z'_t, z_i) = Σ_j (Φ'Q)_tj (ΦQ)_ij / (μ_j + λ) · w_i
+/// where w_i are optional per-training-sample weights (TRAK's 1 − p_i; 1 otherwise).
+/// Immutable after construction; share as std::shared_ptr<const SpectralCache>.
+class SpectralCache {
+public:
+    /// Curvature from the features: C = (1/n) ΦᵀΦ (Mean) or ΦᵀΦ (Sum).
+    static std::shared_ptr<const SpectralCache> fromFeatures(const RowMatrixF& train, const RowMatrixF& test,
+                                                             CurvatureConvention convention,
+                                                             std::vector<float> trainWeights = {});
+    /// An explicit curvature matrix (e.g. the exact Hessian of the mean loss), k×k symmetric.
+    static std::shared_ptr<const SpectralCache> fromCurvature(const Eigen::MatrixXd& curvature,
+                                                              const RowMatrixF& train, const RowMatrixF& test,
+                                                              CurvatureConvention convention,
+                                                              std::vector<float> trainWeights = {});
+
+    int64_t dimension() const { return m_eigenvalues.size(); }
+    int64_t trainCount() const { return m_trainRot.rows(); }
+    int64_t testCount() const { return m_testRot.rows(); }
+    CurvatureConvention convention() const { return m_convention; }
+    /// Eigenvalues μ (ascending, ≥ 0), double precision.
+    const Eigen::VectorXd& eigenvalues() const { return m_eigenvalues; }
+    /// tr(C)/d: the relative-λ unit (λ = c · meanEigenvalue).
+    double meanEigenvalue() const;
+    /// The most negative eigenvalue before clipping (0 if none): a sign of non-convexity.
+    double mostNegativeEigenvalue() const { return m_mostNegative; }
+
+    /// Scores of one test point against all training points at absolute λ (> 0, finite).
+    /// O(n·k); throws ConfigError for invalid λ or index.
+    Eigen::VectorXf scores(int64_t testIndex, double lambda) const;
+    /// Rows: the given test points (all when empty); columns: training points.
+    RowMatrixF scoreMatrix(const std::vector<int64_t>& testIndices, double lambda) const;
+
+    const RowMatrixF& trainRotated() const { return m_trainRot; }
+    const RowMatrixF& testRotated() const { return m_testRot; }
+    const std::vector<float>& trainWeights() const { return m_weights; }
+
+private:
+    SpectralCache() = default;
+    Eigen::VectorXd m_eigenvalues;
+    RowMatrixF m_trainRot;
+    RowMatrixF m_testRot;
+    std::vector<float> m_weights;
+    CurvatureConvention m_convention = CurvatureConvention::Mean;
+    double m_mostNegative = 0.0;
+};
+
+} // namespace attri

@@ -1,0 +1,56 @@
+#pragma once
+
+#include "features/feature_options.h"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace attri {
+
+class Model;
+struct ImageSet;
+class ProgressSink;
+class CancelToken;
+
+/// Row-major float matrix: one row per sample.
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// What a featurization produces besides the rows themselves.
+struct FeatureInfo {
+    int64_t dimension = 0;              ///< feature columns (kMax, or the full gradient size for None)
+    int64_t fullDimension = 0;          ///< parameters of the selected layers (p)
+    std::vector<std::string> layers;    ///< selected layer names, in order
+    bool batched = true;                ///< exact batched path (false: per-sample autograd loop)
+};
+
+/// Receives blocks of consecutive feature rows: (first row, block). Called in row order.
+using FeatureBlockSink = std::function<void(int64_t firstRow, const RowMatrixF& block)>;
+
+/// Per-sample extras that methods need (computed in the same pass).
+struct SampleStats {
+    std::vector<float> loss;            ///< cross-entropy per sample
+    std::vector<float> trueProb;        ///< p(y_i | x_i); TRAK weights are 1 − trueProb
+};
+
+/// Featurizes `set` with `model` in evaluation mode, streaming blocks of rows to `sink`.
+/// Memory is O(batchSize · (p_layer + kMax)) beyond the model, never O(n·p).
+/// Throws ConfigError for unknown layer names or kMax > the feature space for None,
+/// and attri::Error naming the sample indices whose gradients are NaN/Inf.
+FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                      const FeatureBlockSink& sink, SampleStats* stats, ProgressSink& progress,
+                      const CancelToken& cancel);
+
+/// Convenience: featurizes into a matrix in memory.
+RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                             FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
+                             const CancelToken& cancel);
+
+/// The layer names `options.layers` selects for this model (throws ConfigError on unknown names,
+/// listing the model's layers).
+std::vector<std::string> selectLayers(const Model& model, const std::string& layers);
+
+} // namespace attri
