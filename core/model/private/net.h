@@ -18,10 +18,10 @@ namespace attri {
 /// A layer whose per-sample gradients can be formed exactly from its input and the gradient
 /// w.r.t. its output (Linear, Conv2d).
 struct TracedLayer {
-    std::string name;       ///< e.g. "fc1"
-    std::string kind;       ///< "Linear" or "Conv2d"
-    torch::Tensor weight;   ///< live parameter (out×in or out×in×kh×kw)
-    torch::Tensor bias;     ///< live parameter or undefined
+    std::string name;     ///< e.g. "fc1"
+    std::string kind;     ///< "Linear" or "Conv2d"
+    torch::Tensor weight; ///< live parameter (out×in or out×in×kh×kw)
+    torch::Tensor bias;   ///< live parameter or undefined
     // Conv2d geometry (ignored for Linear).
     std::vector<int64_t> kernel{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
     int64_t groups = 1;

@@ -1,0 +1,214 @@
+#include "model/trainer.h"
+
+#include "common/error.h"
+#include "data/image_set.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/private/net.h"
+
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace attri {
+
+namespace {
+
+constexpr int64_t kEvalBatch = 1000;
+
+/// Sets a net's training mode for a scope and switches it off again on every exit path.
+class TrainingScope {
+public:
+    explicit TrainingScope(Net& net) : m_net(net) { m_net.setTraining(true); }
+    ~TrainingScope() { m_net.setTraining(false); }
+    TrainingScope(const TrainingScope&) = delete;
+    TrainingScope& operator=(const TrainingScope&) = delete;
+
+private:
+    Net& m_net;
+};
+
+void checkData(const Model& model, const ImageSet& set, const char* what)
+{
+    if (static_cast<int64_t>(set.images.size()) != set.count * set.imageSize()
+        || static_cast<int64_t>(set.labels.size()) != set.count)
+        throw ConfigError(std::string("the ") + what + " set is inconsistent: " + std::to_string(set.count)
+                          + " images but " + std::to_string(set.images.size()) + " values and "
+                          + std::to_string(set.labels.size()) + " labels");
+    const InputShape input = model.inputShape();
+    const InputShape given{set.channels, set.height, set.width};
+    if (input.size() > 0 && !(input == given))
+        throw ConfigError(std::string("the ") + what + " set has images of " + std::to_string(given.channels)
+                          + "×" + std::to_string(given.height) + "×" + std::to_string(given.width)
+                          + ", the model expects " + std::to_string(input.channels) + "×"
+                          + std::to_string(input.height) + "×" + std::to_string(input.width));
+    if (model.numClasses() > 0) {
+        for (int64_t i = 0; i < set.count; ++i) {
+            if (set.labels[i] < 0 || set.labels[i] >= model.numClasses())
+                throw ConfigError(std::string("the ") + what + " set has label "
+                                  + std::to_string(set.labels[i]) + " at index " + std::to_string(i)
+                                  + ", the model has " + std::to_string(model.numClasses()) + " classes");
+        }
+    }
+}
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainRecipe& recipe,
+                                                       const std::vector<torch::Tensor>& params)
+{
+    if (recipe.optimizer == "adam")
+        return std::make_unique<torch::optim::Adam>(
+            params, torch::optim::AdamOptions(recipe.lr).weight_decay(recipe.weightDecay));
+    return std::make_unique<torch::optim::SGD>(
+        params,
+        torch::optim::SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weightDecay));
+}
+
+/// Calls fn(logits, labels) for consecutive evaluation batches, in eval mode without grad.
+template <typename Fn> void forEachEvalBatch(const Model& model, const ImageSet& set, Fn fn)
+{
+    checkData(model, set, "evaluation");
+    Net& net = model.net();
+    net.setTraining(false);
+    torch::NoGradGuard noGrad;
+    for (int64_t begin = 0; begin < set.count; begin += kEvalBatch) {
+        const int64_t end = std::min(set.count, begin + kEvalBatch);
+        const torch::Tensor logits = net.forward(imagesTensor(set, begin, end));
+        fn(logits, labelsTensor(set, begin, end));
+    }
+}
+
+} // namespace
+
+TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const ImageSet& train,
+                       ProgressSink& progress, const CancelToken& cancel)
+{
+    recipe.validate();
+    checkData(init, train, "training");
+    if (train.count < 1)
+        throw ConfigError("the training set is empty");
+    const auto start = std::chrono::steady_clock::now();
+
+    TrainResult result{init.clone(), {}, {}, 0.0};
+    Net& net = result.model.net();
+    std::vector<torch::Tensor> params;
+    for (const auto& item : net.namedParameters())
+        params.push_back(item.second);
+    auto optimizer = makeOptimizer(recipe, params);
+
+    // Checkpoint c (1-based) after epoch ⌊c·E/C⌋: evenly spaced, distinct since C ≤ E, last = E.
+    std::vector<int64_t> checkpointEpochs;
+    for (int64_t c = 1; c <= recipe.checkpoints; ++c)
+        checkpointEpochs.push_back(c * recipe.epochs / recipe.checkpoints);
+
+    const torch::Tensor images = imagesTensor(train, 0, train.count);
+    const torch::Tensor labels = labelsTensor(train, 0, train.count);
+    // Shuffling uses its own generator (not Torch's global one), so it depends on the seed only.
+    std::mt19937_64 rng(recipe.seed);
+    std::vector<int64_t> order(static_cast<size_t>(train.count));
+    std::iota(order.begin(), order.end(), 0);
+
+    progress.begin("train", recipe.epochs);
+    {
+        TrainingScope training(net);
+        size_t nextCheckpoint = 0;
+        for (int64_t epoch = 1; epoch <= recipe.epochs; ++epoch) {
+            // Fisher–Yates with plain modulo: portable across standard libraries (the bias of a
+            // 64-bit draw modulo the set size is negligible).
+            for (size_t i = order.size() - 1; i > 0; --i)
+                std::swap(order[i], order[static_cast<size_t>(rng() % (i + 1))]);
+            double lossSum = 0.0;
+            int64_t batch = 0;
+            for (int64_t begin = 0; begin < train.count; begin += recipe.batchSize) {
+                cancel.throwIfCancelled();
+                ++batch;
+                const int64_t size = std::min(recipe.batchSize, train.count - begin);
+                const torch::Tensor index =
+                    torch::from_blob(order.data() + begin, {size}, torch::kLong).clone();
+                const torch::Tensor x = images.index_select(0, index);
+                const torch::Tensor y = labels.index_select(0, index);
+                optimizer->zero_grad();
+                const torch::Tensor loss = torch::nn::functional::cross_entropy(net.forward(x), y);
+                const double value = loss.item<double>();
+                if (!std::isfinite(value)) {
+                    std::ostringstream msg;
+                    msg << "training diverged at epoch " << epoch << " batch " << batch
+                        << " (loss = " << value << "); lower --lr";
+                    throw Error(msg.str());
+                }
+                loss.backward();
+                optimizer->step();
+                lossSum += value * static_cast<double>(size);
+            }
+            const double epochLoss = lossSum / static_cast<double>(train.count);
+            result.epochLoss.push_back(epochLoss);
+            progress.advance(epoch);
+            std::ostringstream msg;
+            msg << "epoch " << epoch << "/" << recipe.epochs << ": loss " << std::setprecision(4)
+                << epochLoss;
+            progress.message(msg.str());
+            if (nextCheckpoint < checkpointEpochs.size() && checkpointEpochs[nextCheckpoint] == epoch) {
+                Checkpoint checkpoint;
+                checkpoint.epoch = epoch;
+                checkpoint.lr = recipe.lr; // constant schedule
+                checkpoint.params = result.model.parameters();
+                checkpoint.buffers = result.model.buffers();
+                result.checkpoints.push_back(std::move(checkpoint));
+                ++nextCheckpoint;
+            }
+        }
+    }
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+EvalMetrics evaluateModel(const Model& model, const ImageSet& set)
+{
+    double lossSum = 0.0;
+    int64_t correct = 0;
+    forEachEvalBatch(model, set, [&](const torch::Tensor& logits, const torch::Tensor& labels) {
+        lossSum +=
+            torch::nn::functional::cross_entropy(
+                logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .item<double>();
+        correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    });
+    EvalMetrics metrics;
+    if (set.count > 0) {
+        metrics.accuracy = static_cast<double>(correct) / static_cast<double>(set.count);
+        metrics.meanLoss = lossSum / static_cast<double>(set.count);
+    }
+    return metrics;
+}
+
+std::vector<double> perSampleLoss(const Model& model, const ImageSet& set)
+{
+    std::vector<double> out;
+    out.reserve(static_cast<size_t>(set.count));
+    forEachEvalBatch(model, set, [&](const torch::Tensor& logits, const torch::Tensor& labels) {
+        const torch::Tensor losses =
+            torch::nn::functional::cross_entropy(
+                logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+                .to(torch::kDouble)
+                .contiguous();
+        const double* data = losses.data_ptr<double>();
+        out.insert(out.end(), data, data + losses.numel());
+    });
+    return out;
+}
+
+std::vector<int64_t> predictLabels(const Model& model, const ImageSet& set)
+{
+    std::vector<int64_t> out;
+    out.reserve(static_cast<size_t>(set.count));
+    forEachEvalBatch(model, set, [&](const torch::Tensor& logits, const torch::Tensor&) {
+        const torch::Tensor predicted = logits.argmax(1).contiguous();
+        const int64_t* data = predicted.data_ptr<int64_t>();
+        out.insert(out.end(), data, data + predicted.numel());
+    });
+    return out;
+}
+
+} // namespace attri

@@ -1,0 +1,719 @@
+// Tests of the model stage: zoo architectures, parameters, recipes, training and evaluation,
+// and the layer trace used by per-sample gradients.
+
+#include "common/error.h"
+#include "data/image_set.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/model.h"
+#include "model/private/net.h"
+#include "model/train_recipe.h"
+#include "model/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <thread>
+
+namespace attri {
+namespace {
+
+/// n random images in [0,1) of `shape`, labels i mod classes.
+ImageSet randomSet(int64_t n, InputShape shape, int classes, uint64_t seed)
+{
+    ImageSet set;
+    set.count = n;
+    set.channels = shape.channels;
+    set.height = shape.height;
+    set.width = shape.width;
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    set.images.resize(static_cast<size_t>(n * shape.size()));
+    for (float& v : set.images)
+        v = uniform(rng);
+    for (int64_t i = 0; i < n; ++i)
+        set.labels.push_back(i % classes);
+    return set;
+}
+
+/// A linearly separable two-class problem on 1×4×4 images: label = [w·x > 0] for a w fixed
+/// across calls, with points closer than 0.2 to the boundary dropped; `seed` draws the points.
+ImageSet separableSet(int64_t n, uint64_t seed)
+{
+    ImageSet set;
+    set.channels = 1;
+    set.height = 4;
+    set.width = 4;
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    std::mt19937_64 planeRng(12345);
+    std::vector<float> w(16);
+    for (float& v : w)
+        v = uniform(planeRng);
+    std::mt19937_64 rng(seed);
+    double norm = 0.0;
+    for (float v : w)
+        norm += v * v;
+    norm = std::sqrt(norm);
+    while (set.count < n) {
+        std::vector<float> x(16);
+        double dot = 0.0;
+        for (int j = 0; j < 16; ++j) {
+            x[j] = uniform(rng);
+            dot += w[j] * x[j];
+        }
+        if (std::abs(dot) / norm < 0.2)
+            continue;
+        set.images.insert(set.images.end(), x.begin(), x.end());
+        set.labels.push_back(dot > 0 ? 1 : 0);
+        ++set.count;
+    }
+    return set;
+}
+
+bool sameValues(const ParamSet& a, const ParamSet& b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (a[i].name != b[i].name || a[i].shape != b[i].shape || a[i].values != b[i].values)
+            return false;
+    }
+    return true;
+}
+
+torch::Tensor logitsOf(const Model& model, const torch::Tensor& x)
+{
+    torch::NoGradGuard noGrad;
+    model.net().setTraining(false);
+    return model.net().forward(x);
+}
+
+// --- architecture names and recipes -------------------------------------------------------
+
+TEST(ArchitectureTest, NamesRoundTrip)
+{
+    for (Architecture arch : {Architecture::LogisticRegression, Architecture::Mlp, Architecture::Cnn,
+                              Architecture::ResNet9, Architecture::TorchScript})
+        EXPECT_EQ(parseArchitecture(toString(arch)), arch);
+    EXPECT_EQ(toString(Architecture::ResNet9), "resnet9");
+    try {
+        parseArchitecture("vgg");
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("vgg"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("resnet9"), std::string::npos);
+    }
+}
+
+TEST(TrainRecipeTest, StandardSettingsFollowTheNotes)
+{
+    const TrainRecipe lr = TrainRecipe::standardFor(Architecture::LogisticRegression);
+    EXPECT_EQ(lr.optimizer, "sgd");
+    EXPECT_DOUBLE_EQ(lr.lr, 0.01);
+    EXPECT_DOUBLE_EQ(lr.momentum, 0.0);
+    EXPECT_EQ(lr.epochs, 20);
+    EXPECT_EQ(lr.batchSize, 32);
+    const TrainRecipe mlp = TrainRecipe::standardFor(Architecture::Mlp);
+    EXPECT_DOUBLE_EQ(mlp.momentum, 0.9);
+    EXPECT_EQ(mlp.epochs, 50);
+    EXPECT_EQ(mlp.batchSize, 64);
+    for (Architecture arch : {Architecture::Cnn, Architecture::ResNet9}) {
+        const TrainRecipe r = TrainRecipe::standardFor(arch);
+        EXPECT_DOUBLE_EQ(r.lr, 0.01);
+        EXPECT_DOUBLE_EQ(r.momentum, 0.9);
+        EXPECT_EQ(r.epochs, 10);
+        EXPECT_EQ(r.batchSize, 64);
+        EXPECT_DOUBLE_EQ(r.weightDecay, 0.0);
+        EXPECT_EQ(r.seed, 0u);
+        EXPECT_EQ(r.checkpoints, 1);
+        EXPECT_NO_THROW(r.validate());
+    }
+}
+
+TEST(TrainRecipeTest, ValidateNamesTheBadField)
+{
+    auto expectError = [](const TrainRecipe& r, const std::string& field) {
+        try {
+            r.validate();
+            ADD_FAILURE() << "expected ConfigError for " << field;
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
+        }
+    };
+    TrainRecipe r;
+    EXPECT_NO_THROW(r.validate());
+    r.optimizer = "rmsprop";
+    expectError(r, "optimizer");
+    r = {};
+    r.lr = 0.0;
+    expectError(r, "lr");
+    r.lr = std::nan("");
+    expectError(r, "lr");
+    r.lr = INFINITY;
+    expectError(r, "lr");
+    r = {};
+    r.momentum = 1.0;
+    expectError(r, "momentum");
+    r.momentum = -0.1;
+    expectError(r, "momentum");
+    r = {};
+    r.batchSize = 0;
+    expectError(r, "batchSize");
+    r = {};
+    r.epochs = 0;
+    expectError(r, "epochs");
+    r = {};
+    r.weightDecay = -1e-4;
+    expectError(r, "weightDecay");
+    r = {};
+    r.checkpoints = 0;
+    expectError(r, "checkpoints");
+    r.checkpoints = r.epochs + 1;
+    expectError(r, "checkpoints");
+    r = {};
+    r.optimizer = "adam";
+    r.checkpoints = r.epochs;
+    EXPECT_NO_THROW(r.validate());
+}
+
+// --- zoo ----------------------------------------------------------------------------------
+
+TEST(ZooTest, OutputShapesAndParameterCounts)
+{
+    const InputShape mnist{1, 28, 28};
+    const InputShape cifar{3, 32, 32};
+    struct Case {
+        Architecture arch;
+        InputShape input;
+        int64_t params;
+    };
+    // Counts worked out by hand from the layer sizes.
+    const Case cases[] = {
+        {Architecture::LogisticRegression, mnist, 784 * 10 + 10},                   // 7850
+        {Architecture::Mlp, mnist, 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10}, // 109386
+        {Architecture::Cnn, mnist,
+         (1 * 16 * 9 + 16) + (16 * 32 * 9 + 32) + (32 * 7 * 7 * 64 + 64) + (64 * 10 + 10)},
+        {Architecture::ResNet9, cifar,
+         9 * (3 * 64 + 64 * 128 + 2 * 128 * 128 + 128 * 256 + 256 * 512 + 2 * 512 * 512) // bias-free convs
+             + 2 * (64 + 128 + 128 + 128 + 256 + 512 + 512 + 512)                        // BatchNorm
+             + 512 * 10 + 10},                                                           // fc
+    };
+    EXPECT_EQ(cases[0].params, 7850);
+    EXPECT_EQ(cases[1].params, 109386);
+    for (const Case& c : cases) {
+        const Model model = Model::create(c.arch, c.input, 10, 0);
+        EXPECT_EQ(model.parameterCount(), c.params) << toString(c.arch);
+        EXPECT_EQ(model.architecture(), c.arch);
+        EXPECT_EQ(model.inputShape(), c.input);
+        EXPECT_EQ(model.numClasses(), 10);
+        const torch::Tensor out =
+            logitsOf(model, torch::rand({2, c.input.channels, c.input.height, c.input.width}));
+        ASSERT_EQ(out.dim(), 2);
+        EXPECT_EQ(out.size(0), 2);
+        EXPECT_EQ(out.size(1), 10) << toString(c.arch);
+        int64_t layerParams = 0;
+        for (const LayerInfo& layer : model.layers())
+            layerParams += layer.parameterCount;
+        EXPECT_EQ(layerParams, c.params) << toString(c.arch);
+        EXPECT_NO_THROW(model.checkCompatible(c.input, 10));
+    }
+}
+
+TEST(ZooTest, ResNet9TakesCifarBatches)
+{
+    const Model model = Model::create(Architecture::ResNet9, {3, 32, 32}, 2, 3);
+    const torch::Tensor out = logitsOf(model, torch::randn({2, 3, 32, 32}));
+    EXPECT_EQ(out.sizes().vec(), (std::vector<int64_t>{2, 2}));
+    EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+    EXPECT_EQ(model.buffers().size(), 3u * 8u); // mean, var, count of 8 BatchNorms
+}
+
+TEST(ZooTest, LayersInForwardOrder)
+{
+    const Model mlp = Model::create(Architecture::Mlp, {1, 28, 28}, 10, 0);
+    const auto layers = mlp.layers();
+    ASSERT_EQ(layers.size(), 3u);
+    EXPECT_EQ(layers[0].name, "fc1");
+    EXPECT_EQ(layers[1].name, "fc2");
+    EXPECT_EQ(layers[2].name, "fc3");
+    EXPECT_EQ(layers[0].kind, "Linear");
+    EXPECT_EQ(layers[0].parameterCount, 784 * 128 + 128);
+    EXPECT_TRUE(layers[2].perSampleExact);
+
+    const Model cnn = Model::create(Architecture::Cnn, {3, 32, 32}, 10, 0);
+    const auto cnnLayers = cnn.layers();
+    ASSERT_EQ(cnnLayers.size(), 4u);
+    EXPECT_EQ(cnnLayers[0].name, "conv1");
+    EXPECT_EQ(cnnLayers[0].kind, "Conv2d");
+    EXPECT_EQ(cnnLayers[2].name, "fc1");
+    EXPECT_EQ(cnnLayers[2].parameterCount, 32 * 8 * 8 * 64 + 64);
+
+    const Model resnet = Model::create(Architecture::ResNet9, {3, 32, 32}, 10, 0);
+    int bn = 0;
+    for (const LayerInfo& layer : resnet.layers()) {
+        if (layer.kind == "BatchNorm2d") {
+            ++bn;
+            EXPECT_FALSE(layer.perSampleExact);
+        }
+    }
+    EXPECT_EQ(bn, 8);
+}
+
+TEST(ZooTest, RejectsImagesTooSmall)
+{
+    EXPECT_THROW(Model::create(Architecture::ResNet9, {3, 4, 4}, 10, 0), ConfigError);
+    EXPECT_THROW(Model::create(Architecture::Cnn, {1, 2, 2}, 10, 0), ConfigError);
+    EXPECT_THROW(Model::create(Architecture::TorchScript, {1, 28, 28}, 10, 0), ConfigError);
+}
+
+TEST(ZooTest, SameSeedSameWeightsDifferentSeedDifferent)
+{
+    for (Architecture arch :
+         {Architecture::LogisticRegression, Architecture::Mlp, Architecture::Cnn, Architecture::ResNet9}) {
+        const InputShape input =
+            arch == Architecture::ResNet9 ? InputShape{3, 32, 32} : InputShape{1, 28, 28};
+        const ParamSet a = Model::create(arch, input, 10, 42).parameters();
+        const ParamSet b = Model::create(arch, input, 10, 42).parameters();
+        const ParamSet c = Model::create(arch, input, 10, 43).parameters();
+        EXPECT_TRUE(sameValues(a, b)) << toString(arch);
+        EXPECT_FALSE(sameValues(a, c)) << toString(arch);
+    }
+}
+
+TEST(ZooTest, ParallelCreationIsDeterministic)
+{
+    const InputShape input{1, 28, 28};
+    std::vector<ParamSet> sequential;
+    for (uint64_t seed = 0; seed < 4; ++seed)
+        sequential.push_back(Model::create(Architecture::Mlp, input, 10, seed).parameters());
+    std::vector<ParamSet> parallel(4);
+    std::vector<std::thread> threads;
+    for (int round = 0; round < 3; ++round) {
+        threads.clear();
+        for (uint64_t seed = 0; seed < 4; ++seed)
+            threads.emplace_back([&, seed] {
+                parallel[seed] = Model::create(Architecture::Mlp, input, 10, seed).parameters();
+            });
+        for (auto& t : threads)
+            t.join();
+        for (size_t i = 0; i < 4; ++i)
+            EXPECT_TRUE(sameValues(parallel[i], sequential[i])) << "seed " << i << " round " << round;
+    }
+}
+
+// --- parameters ---------------------------------------------------------------------------
+
+TEST(ModelTest, ParameterRoundTripGivesIdenticalLogits)
+{
+    const Model source = Model::create(Architecture::Cnn, {1, 28, 28}, 10, 1);
+    Model target = Model::create(Architecture::Cnn, {1, 28, 28}, 10, 2);
+    const torch::Tensor x = torch::rand({3, 1, 28, 28});
+    ASSERT_FALSE(torch::equal(logitsOf(source, x), logitsOf(target, x)));
+    target.setParameters(source.parameters(), source.buffers());
+    EXPECT_TRUE(torch::equal(logitsOf(source, x), logitsOf(target, x)));
+    EXPECT_TRUE(sameValues(source.parameters(), target.parameters()));
+}
+
+TEST(ModelTest, BufferRoundTripRestoresBatchNormStatistics)
+{
+    // One epoch of training moves the BatchNorm running statistics away from their defaults.
+    const Model init = Model::create(Architecture::ResNet9, {3, 8, 8}, 2, 0);
+    TrainRecipe recipe;
+    recipe.epochs = 1;
+    recipe.batchSize = 4;
+    NullProgress progress;
+    const TrainResult trained =
+        trainModel(init, recipe, randomSet(8, {3, 8, 8}, 2, 1), progress, CancelToken());
+    ASSERT_FALSE(sameValues(trained.model.buffers(), init.buffers()));
+
+    Model restored = Model::create(Architecture::ResNet9, {3, 8, 8}, 2, 5);
+    restored.setParameters(trained.checkpoints.back().params, trained.checkpoints.back().buffers);
+    EXPECT_TRUE(sameValues(restored.buffers(), trained.model.buffers()));
+    const torch::Tensor x = torch::rand({4, 3, 8, 8});
+    EXPECT_TRUE(torch::equal(logitsOf(restored, x), logitsOf(trained.model, x)));
+}
+
+TEST(ModelTest, SetParametersRejectsMismatchAndLeavesModelUnchanged)
+{
+    Model model = Model::create(Architecture::LogisticRegression, {1, 28, 28}, 10, 0);
+    const ParamSet original = model.parameters();
+
+    ParamSet wrongShape = original;
+    wrongShape[0].shape = {10, 783};
+    wrongShape[0].values.resize(7830);
+    wrongShape[1].values.assign(10, 1.0f); // a valid change that must not be applied
+    try {
+        model.setParameters(wrongShape);
+        FAIL() << "expected FormatError";
+    } catch (const FormatError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("fc.weight"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("783"), std::string::npos) << msg;
+    }
+    EXPECT_TRUE(sameValues(model.parameters(), original));
+
+    ParamSet wrongName = original;
+    wrongName[1].name = "fc.offset";
+    EXPECT_THROW(model.setParameters(wrongName), FormatError);
+
+    ParamSet missing = original;
+    missing.pop_back();
+    EXPECT_THROW(model.setParameters(missing), FormatError);
+
+    ParamSet wrongCount = original;
+    wrongCount[1].values.pop_back();
+    EXPECT_THROW(model.setParameters(wrongCount), FormatError);
+
+    EXPECT_THROW(model.setParameters(original, original), FormatError); // LR has no buffers
+    EXPECT_TRUE(sameValues(model.parameters(), original));
+}
+
+TEST(ModelTest, CloneIsIndependent)
+{
+    const Model model = Model::create(Architecture::Mlp, {1, 28, 28}, 10, 0);
+    const ParamSet original = model.parameters();
+    Model copy = model.clone();
+    EXPECT_TRUE(sameValues(copy.parameters(), original));
+    copy.reinitialize(99);
+    EXPECT_FALSE(sameValues(copy.parameters(), original));
+    EXPECT_TRUE(sameValues(model.parameters(), original));
+}
+
+TEST(ModelTest, ReinitializeEqualsFreshModel)
+{
+    Model model = Model::create(Architecture::Cnn, {1, 28, 28}, 10, 1);
+    model.reinitialize(5);
+    EXPECT_TRUE(
+        sameValues(model.parameters(), Model::create(Architecture::Cnn, {1, 28, 28}, 10, 5).parameters()));
+}
+
+TEST(ModelTest, CheckCompatibleRejectsOtherData)
+{
+    const Model model = Model::create(Architecture::LogisticRegression, {1, 28, 28}, 10, 0);
+    EXPECT_NO_THROW(model.checkCompatible({1, 28, 28}, 10));
+    EXPECT_THROW(model.checkCompatible({3, 32, 32}, 10), ConfigError);
+    EXPECT_THROW(model.checkCompatible({1, 28, 28}, 2), ConfigError);
+}
+
+// --- training and evaluation ----------------------------------------------------------------
+
+/// Records what a job reports; optionally cancels after a number of advances.
+class RecordingProgress final : public ProgressSink {
+public:
+    explicit RecordingProgress(CancelToken token = CancelToken(), int64_t cancelAfter = -1)
+        : m_token(token), m_cancelAfter(cancelAfter)
+    {
+    }
+    void begin(const std::string& stage, int64_t total) override
+    {
+        stages.push_back(stage);
+        totals.push_back(total);
+    }
+    void advance(int64_t done) override
+    {
+        advances.push_back(done);
+        if (static_cast<int64_t>(advances.size()) == m_cancelAfter)
+            m_token.cancel();
+    }
+    void message(const std::string& text) override { messages.push_back(text); }
+
+    std::vector<std::string> stages;
+    std::vector<int64_t> totals;
+    std::vector<int64_t> advances;
+    std::vector<std::string> messages;
+
+private:
+    CancelToken m_token;
+    int64_t m_cancelAfter;
+};
+
+TEST(TrainerTest, SameSeedSameResult)
+{
+    const ImageSet train = randomSet(200, {1, 28, 28}, 10, 7);
+    const Model init = Model::create(Architecture::LogisticRegression, {1, 28, 28}, 10, 0);
+    const ParamSet initParams = init.parameters();
+    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
+    recipe.epochs = 2;
+    NullProgress progress;
+    const TrainResult a = trainModel(init, recipe, train, progress, CancelToken());
+    const TrainResult b = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_TRUE(sameValues(a.model.parameters(), b.model.parameters()));
+    EXPECT_EQ(a.epochLoss, b.epochLoss);
+    EXPECT_FALSE(sameValues(a.model.parameters(), initParams));
+    EXPECT_TRUE(sameValues(init.parameters(), initParams)) << "init must not be modified";
+
+    // Another seed shuffles differently.
+    recipe.seed = 1;
+    const TrainResult c = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_FALSE(sameValues(a.model.parameters(), c.model.parameters()));
+}
+
+TEST(TrainerTest, LearnsLinearlySeparableProblem)
+{
+    const ImageSet train = separableSet(400, 1);
+    const ImageSet test = separableSet(200, 2);
+    const Model init = Model::create(Architecture::LogisticRegression, {1, 4, 4}, 2, 0);
+    const double before = evaluateModel(init, test).accuracy;
+    TrainRecipe recipe;
+    recipe.lr = 0.1;
+    recipe.momentum = 0.9;
+    recipe.batchSize = 16;
+    recipe.epochs = 20;
+    NullProgress progress;
+    const TrainResult result = trainModel(init, recipe, train, progress, CancelToken());
+    ASSERT_EQ(result.epochLoss.size(), 20u);
+    EXPECT_LT(result.epochLoss.back(), result.epochLoss.front());
+    EXPECT_GE(evaluateModel(result.model, train).accuracy, 0.97);
+    EXPECT_GE(evaluateModel(result.model, test).accuracy, 0.95);
+    EXPECT_LT(before, 0.95);
+
+    recipe.optimizer = "adam";
+    recipe.lr = 0.05;
+    const TrainResult adam = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_GE(evaluateModel(adam.model, test).accuracy, 0.95);
+}
+
+TEST(TrainerTest, CheckpointsAreEvenlySpacedAndLastIsFinal)
+{
+    const ImageSet train = randomSet(20, {1, 4, 4}, 3, 0);
+    const Model init = Model::create(Architecture::Mlp, {1, 4, 4}, 3, 0);
+    TrainRecipe recipe;
+    recipe.epochs = 20;
+    recipe.checkpoints = 4;
+    recipe.lr = 0.05;
+    recipe.batchSize = 8;
+    RecordingProgress progress;
+    const TrainResult result = trainModel(init, recipe, train, progress, CancelToken());
+    ASSERT_EQ(result.checkpoints.size(), 4u);
+    const int64_t expected[] = {5, 10, 15, 20};
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(result.checkpoints[i].epoch, expected[i]);
+        EXPECT_DOUBLE_EQ(result.checkpoints[i].lr, 0.05);
+    }
+    EXPECT_FALSE(sameValues(result.checkpoints[0].params, result.checkpoints[1].params));
+    EXPECT_TRUE(sameValues(result.checkpoints.back().params, result.model.parameters()));
+
+    EXPECT_EQ(progress.stages, std::vector<std::string>{"train"});
+    EXPECT_EQ(progress.totals, std::vector<int64_t>{20});
+    ASSERT_EQ(progress.advances.size(), 20u);
+    EXPECT_EQ(progress.advances.front(), 1);
+    EXPECT_EQ(progress.advances.back(), 20);
+    ASSERT_EQ(progress.messages.size(), 20u);
+    EXPECT_NE(progress.messages.front().find("loss"), std::string::npos);
+
+    recipe.epochs = 10;
+    recipe.checkpoints = 3;
+    const TrainResult uneven = trainModel(init, recipe, train, progress, CancelToken());
+    ASSERT_EQ(uneven.checkpoints.size(), 3u);
+    EXPECT_EQ(uneven.checkpoints[0].epoch, 3);
+    EXPECT_EQ(uneven.checkpoints[1].epoch, 6);
+    EXPECT_EQ(uneven.checkpoints[2].epoch, 10);
+}
+
+TEST(TrainerTest, CancelTokenStopsTraining)
+{
+    const ImageSet train = randomSet(64, {1, 8, 8}, 2, 0);
+    const Model init = Model::create(Architecture::Mlp, {1, 8, 8}, 2, 0);
+    TrainRecipe recipe;
+    recipe.epochs = 5;
+    CancelToken token;
+    RecordingProgress progress(token, /*cancelAfter=*/1);
+    EXPECT_THROW(trainModel(init, recipe, train, progress, token), Cancelled);
+    EXPECT_EQ(progress.advances, std::vector<int64_t>{1}); // stopped in the second epoch
+
+    CancelToken already;
+    already.cancel();
+    NullProgress quiet;
+    EXPECT_THROW(trainModel(init, recipe, train, quiet, already), Cancelled);
+}
+
+TEST(TrainerTest, DivergenceIsReported)
+{
+    ImageSet train = randomSet(64, {1, 4, 4}, 2, 0);
+    for (float& v : train.images)
+        v *= 1e10f;
+    const Model init = Model::create(Architecture::LogisticRegression, {1, 4, 4}, 2, 0);
+    TrainRecipe recipe;
+    recipe.lr = 1e30;
+    recipe.batchSize = 8;
+    NullProgress progress;
+    try {
+        trainModel(init, recipe, train, progress, CancelToken());
+        FAIL() << "expected divergence";
+    } catch (const Cancelled&) {
+        FAIL() << "not a cancellation";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("training diverged at epoch 1 batch"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("lower --lr"), std::string::npos) << msg;
+    }
+}
+
+TEST(TrainerTest, RejectsDataOfAnotherShape)
+{
+    const Model init = Model::create(Architecture::LogisticRegression, {1, 28, 28}, 10, 0);
+    NullProgress progress;
+    EXPECT_THROW(trainModel(init, TrainRecipe(), randomSet(10, {3, 32, 32}, 10, 0), progress, CancelToken()),
+                 ConfigError);
+    EXPECT_THROW(trainModel(init, TrainRecipe(), randomSet(30, {1, 28, 28}, 12, 0), progress, CancelToken()),
+                 ConfigError);
+    TrainRecipe bad;
+    bad.batchSize = 0;
+    EXPECT_THROW(trainModel(init, bad, randomSet(10, {1, 28, 28}, 10, 0), progress, CancelToken()),
+                 ConfigError);
+}
+
+TEST(EvalTest, ZeroWeightsGiveUniformPredictions)
+{
+    Model model = Model::create(Architecture::LogisticRegression, {1, 28, 28}, 10, 0);
+    ParamSet zeros = model.parameters();
+    for (ParamTensor& p : zeros)
+        std::fill(p.values.begin(), p.values.end(), 0.0f);
+    model.setParameters(zeros);
+    const ImageSet set = randomSet(25, {1, 28, 28}, 10, 3); // labels 0..9, 0..9, 0..4
+    for (double loss : perSampleLoss(model, set))
+        EXPECT_NEAR(loss, std::log(10.0), 1e-6);
+    for (int64_t label : predictLabels(model, set))
+        EXPECT_EQ(label, 0); // argmax of equal logits: the first
+    const EvalMetrics metrics = evaluateModel(model, set);
+    EXPECT_NEAR(metrics.meanLoss, std::log(10.0), 1e-6);
+    EXPECT_DOUBLE_EQ(metrics.accuracy, 3.0 / 25.0);
+}
+
+TEST(EvalTest, MatchesBruteForceAcrossBatches)
+{
+    // 1500 samples span two evaluation batches; logits recomputed here in double precision.
+    const int64_t n = 1500, d = 16, k = 3;
+    const ImageSet set = randomSet(n, {1, 4, 4}, k, 11);
+    const Model model = Model::create(Architecture::LogisticRegression, {1, 4, 4}, k, 4);
+    const ParamSet params = model.parameters();
+    const std::vector<float>& w = params[0].values; // k×d
+    const std::vector<float>& b = params[1].values;
+    const auto losses = perSampleLoss(model, set);
+    const auto predicted = predictLabels(model, set);
+    ASSERT_EQ(losses.size(), static_cast<size_t>(n));
+    ASSERT_EQ(predicted.size(), static_cast<size_t>(n));
+    double lossSum = 0.0;
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        std::vector<double> z(k);
+        for (int64_t c = 0; c < k; ++c) {
+            z[c] = b[c];
+            for (int64_t j = 0; j < d; ++j)
+                z[c] += double(w[c * d + j]) * set.images[i * d + j];
+        }
+        const double zmax = *std::max_element(z.begin(), z.end());
+        double sum = 0.0;
+        for (double v : z)
+            sum += std::exp(v - zmax);
+        const double loss = zmax + std::log(sum) - z[set.labels[i]];
+        const int64_t argmax = std::max_element(z.begin(), z.end()) - z.begin();
+        EXPECT_NEAR(losses[i], loss, 1e-5);
+        EXPECT_EQ(predicted[i], argmax);
+        lossSum += loss;
+        correct += argmax == set.labels[i];
+    }
+    const EvalMetrics metrics = evaluateModel(model, set);
+    EXPECT_NEAR(metrics.meanLoss, lossSum / n, 1e-6);
+    EXPECT_DOUBLE_EQ(metrics.accuracy, double(correct) / n);
+}
+
+// --- layer trace ----------------------------------------------------------------------------
+
+/// Runs a traced forward/backward and checks each record against the layer it belongs to:
+/// recomputing the layer from the recorded input gives the recorded output, and for Linear
+/// layers Σ_n gradOut_n ⊗ input_n equals the weight gradient.
+void checkTrace(Architecture arch, InputShape input, size_t expectedLayers)
+{
+    SCOPED_TRACE(toString(arch));
+    const Model model = Model::create(arch, input, 5, 0);
+    Net& net = model.net();
+    net.setTraining(false);
+    const auto layers = net.tracedLayers();
+    ASSERT_EQ(layers.size(), expectedLayers);
+    for (const auto& [name, tensor] : net.namedParameters()) {
+        if (tensor.grad().defined())
+            tensor.mutable_grad().zero_();
+    }
+    LayerTrace trace;
+    const torch::Tensor x = torch::rand({3, input.channels, input.height, input.width});
+    const torch::Tensor logits = net.forward(x, &trace);
+    ASSERT_EQ(trace.inputs.size(), expectedLayers);
+    ASSERT_EQ(trace.outputs.size(), expectedLayers);
+    logits.pow(2).sum().backward();
+    for (size_t i = 0; i < layers.size(); ++i) {
+        SCOPED_TRACE(layers[i].name);
+        const torch::Tensor& in = trace.inputs[i];
+        const torch::Tensor& out = trace.outputs[i];
+        ASSERT_TRUE(in.defined());
+        ASSERT_TRUE(out.grad().defined()) << "output gradient retained";
+        EXPECT_EQ(in.size(0), 3);
+        EXPECT_EQ(out.size(0), 3);
+        EXPECT_EQ(out.size(1), layers[i].weight.size(0));
+        torch::NoGradGuard noGrad;
+        if (layers[i].kind == "Linear") {
+            EXPECT_EQ(in.size(1), layers[i].weight.size(1));
+            EXPECT_TRUE(
+                torch::allclose(torch::nn::functional::linear(in, layers[i].weight, layers[i].bias), out));
+            const torch::Tensor grad = out.grad().t().mm(in);
+            EXPECT_TRUE(torch::allclose(grad, layers[i].weight.grad(), 1e-4, 1e-5));
+        } else {
+            ASSERT_EQ(layers[i].kind, "Conv2d");
+            EXPECT_EQ(in.size(1), layers[i].weight.size(1) * layers[i].groups);
+            EXPECT_EQ(layers[i].kernel, (std::vector<int64_t>{3, 3}));
+            const torch::Tensor again =
+                torch::conv2d(in, layers[i].weight, layers[i].bias, layers[i].stride, layers[i].padding,
+                              layers[i].dilation, layers[i].groups);
+            EXPECT_TRUE(torch::allclose(again, out, 1e-4, 1e-5));
+        }
+    }
+}
+
+TEST(TraceTest, RecordsEveryTracedLayerOfEachZooModel)
+{
+    checkTrace(Architecture::LogisticRegression, {1, 28, 28}, 1);
+    checkTrace(Architecture::Mlp, {1, 28, 28}, 3);
+    checkTrace(Architecture::Cnn, {1, 28, 28}, 4);
+    checkTrace(Architecture::ResNet9, {3, 32, 32}, 9);
+}
+
+TEST(TraceTest, RecordsOnlyEnabledLayers)
+{
+    const Model model = Model::create(Architecture::Mlp, {1, 28, 28}, 10, 0);
+    LayerTrace trace;
+    trace.enabled = {false, true, false};
+    trace.retainGrad = false;
+    model.net().forward(torch::rand({2, 1, 28, 28}), &trace);
+    ASSERT_GE(trace.inputs.size(), 2u);
+    EXPECT_TRUE(trace.inputs[1].defined());
+    EXPECT_EQ(trace.inputs[1].sizes().vec(), (std::vector<int64_t>{2, 128}));
+    EXPECT_EQ(trace.outputs[1].sizes().vec(), (std::vector<int64_t>{2, 64}));
+    EXPECT_FALSE(trace.inputs[0].defined());
+    if (trace.inputs.size() > 2) {
+        EXPECT_FALSE(trace.inputs[2].defined());
+    }
+}
+
+TEST(TraceTest, TensorConversionsRoundTrip)
+{
+    const torch::Tensor t = torch::arange(6, torch::kFloat).reshape({2, 3});
+    const ParamTensor p = toParamTensor("w", t);
+    EXPECT_EQ(p.shape, (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(p.values, (std::vector<float>{0, 1, 2, 3, 4, 5}));
+    EXPECT_TRUE(torch::equal(fromParamTensor(p), t));
+    ParamTensor bad = p;
+    bad.values.pop_back();
+    EXPECT_THROW(fromParamTensor(bad), FormatError);
+
+    const ImageSet set = randomSet(5, {1, 2, 2}, 3, 0);
+    const torch::Tensor rows = imagesTensor(set, 1, 3);
+    EXPECT_EQ(rows.sizes().vec(), (std::vector<int64_t>{2, 1, 2, 2}));
+    EXPECT_FLOAT_EQ(rows[0][0][0][0].item<float>(), set.images[4]);
+    EXPECT_FLOAT_EQ(rows[1][0][1][1].item<float>(), set.images[11]);
+    EXPECT_EQ(labelsTensor(set, 1, 3)[1].item<int64_t>(), 2);
+    EXPECT_THROW(imagesTensor(set, 4, 6), Error);
+}
+
+} // namespace
+} // namespace attri
