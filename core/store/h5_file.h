@@ -75,7 +75,8 @@ public:
     void setAttr(const std::string& objectPath, const std::string& name, const std::vector<double>& value);
     void setAttr(const std::string& objectPath, const std::string& name, const std::vector<int64_t>& value);
     /// A 1-D array of variable-length UTF-8 strings.
-    void setAttr(const std::string& objectPath, const std::string& name, const std::vector<std::string>& value);
+    void setAttr(const std::string& objectPath, const std::string& name,
+                 const std::vector<std::string>& value);
     std::string attrString(const std::string& objectPath, const std::string& name) const;
     double attrDouble(const std::string& objectPath, const std::string& name) const;
     int64_t attrInt(const std::string& objectPath, const std::string& name) const;

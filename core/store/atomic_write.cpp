@@ -1,0 +1,110 @@
+#include "store/atomic_write.h"
+
+#include "common/error.h"
+#include "store/h5_file.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace attri {
+
+namespace {
+
+std::string errnoText(int err)
+{
+    return std::strerror(err);
+}
+
+/// Flushes a file's (or folder's) contents to the disk so the rename cannot overtake them.
+void fsyncPath(const std::string& path, bool directory)
+{
+    int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        if (directory)
+            return; // best effort: the data itself is already durable
+        throw IoError("cannot open " + path + " to flush it: " + errnoText(err));
+    }
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    // Some filesystems do not support fsync on folders (EINVAL); the rename is done by then.
+    if (rc != 0 && !directory)
+        throw IoError("cannot flush " + path + " to disk: " + errnoText(err));
+}
+
+std::string tempName(const fs::path& folder, const std::string& name)
+{
+    std::random_device rd;
+    std::ostringstream ss;
+    ss << '.' << name << ".tmp-" << ::getpid() << '-' << std::hex << rd() << rd();
+    return (folder / ss.str()).string();
+}
+
+} // namespace
+
+// Note: HDF5 does not reclaim the space of removed or replaced objects, so a file updated many
+// times with startFromExisting grows. Acceptable for now; h5repack (or rewriting from scratch
+// with startFromExisting = false) compacts it.
+void writeHdf5Atomically(const std::string& path, bool startFromExisting,
+                         const std::function<void(H5File&)>& fill)
+{
+    const fs::path target(path);
+    fs::path folder = target.parent_path();
+    if (folder.empty())
+        folder = ".";
+    const std::string name = target.filename().string();
+    if (name.empty() || name == "." || name == "..")
+        throw IoError("cannot write " + path + ": not a file name");
+
+    // Fail before doing any work when the folder cannot take the temporary file.
+    if (::access(folder.c_str(), W_OK | X_OK) != 0)
+        throw IoError("cannot write to folder " + folder.string() + ": " + errnoText(errno));
+
+    std::error_code ec;
+    const bool targetExists = fs::exists(target, ec);
+    if (targetExists && fs::is_directory(target, ec))
+        throw IoError("cannot write " + path + ": it is a folder");
+
+    const std::string tmp = tempName(folder, name);
+    try {
+        H5File::Mode mode = H5File::Mode::Truncate;
+        if (startFromExisting && targetExists) {
+            std::error_code copyError;
+            fs::copy_file(target, tmp, fs::copy_options::overwrite_existing, copyError);
+            if (copyError)
+                throw IoError("cannot copy " + path + " to " + tmp + ": " + copyError.message());
+            mode = H5File::Mode::ReadWrite;
+        }
+        {
+            H5File file(tmp, mode);
+            fill(file);
+            file.close();
+        }
+        // Keep the permissions of the file being replaced (HDF5 creates files with 0666 & umask).
+        struct stat st {};
+        if (targetExists && ::stat(path.c_str(), &st) == 0)
+            ::chmod(tmp.c_str(), st.st_mode & 07777);
+
+        fsyncPath(tmp, false);
+        if (::rename(tmp.c_str(), path.c_str()) != 0)
+            throw IoError("cannot replace " + path + " with " + tmp + ": " + errnoText(errno));
+    } catch (...) {
+        std::error_code removeError;
+        fs::remove(tmp, removeError);
+        throw;
+    }
+    fsyncPath(folder.string(), true);
+}
+
+} // namespace attri
