@@ -1,0 +1,520 @@
+#include "eval/ground_truth.h"
+
+#include "common/error.h"
+#include "common/hash.h"
+#include "data/image_set.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/trainer.h"
+#include "store/atomic_write.h"
+#include "store/experiment_file.h"
+#include "store/h5_file.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace attri {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kGroup = "/ground_truth";
+constexpr const char* kPartialKind = "attriscope ground truth (partial)";
+
+using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Sets LibTorch's intra-op thread count for a scope. The count is process-global (an atomic
+/// plus OpenMP's per-thread setting), so the caller's value is restored on every exit path.
+class TorchThreadsScope {
+public:
+    explicit TorchThreadsScope(int threads) : m_previous(torch::get_num_threads())
+    {
+        torch::set_num_threads(threads);
+    }
+    ~TorchThreadsScope() { torch::set_num_threads(m_previous); }
+    TorchThreadsScope(const TorchThreadsScope&) = delete;
+    TorchThreadsScope& operator=(const TorchThreadsScope&) = delete;
+
+private:
+    int m_previous;
+};
+
+void hashString(Sha256& h, const std::string& s)
+{
+    const uint64_t size = s.size();
+    h.update(&size, sizeof size);
+    h.update(s.data(), s.size());
+}
+
+void hashInt(Sha256& h, int64_t v)
+{
+    h.update(&v, sizeof v);
+}
+void hashDouble(Sha256& h, double v)
+{
+    h.update(&v, sizeof v);
+}
+
+void hashSet(Sha256& h, const ImageSet& set)
+{
+    hashInt(h, set.count);
+    hashInt(h, set.channels);
+    hashInt(h, set.height);
+    hashInt(h, set.width);
+    h.update(set.images.data(), set.images.size() * sizeof(float));
+    h.update(set.labels.data(), set.labels.size() * sizeof(int64_t));
+}
+
+/// Everything a subset model's test losses depend on, except the subset itself.
+std::string inputHash(const Model& start, const TrainRecipe& recipe, const ImageSet& train,
+                      const ImageSet& test)
+{
+    Sha256 h;
+    hashString(h, "attriscope ground truth inputs v1");
+    hashString(h, toString(start.architecture()));
+    hashInt(h, start.numClasses());
+    hashString(h, recipe.optimizer);
+    hashDouble(h, recipe.lr);
+    hashDouble(h, recipe.momentum);
+    hashInt(h, recipe.batchSize);
+    hashInt(h, recipe.epochs);
+    hashDouble(h, recipe.weightDecay);
+    hashInt(h, static_cast<int64_t>(recipe.seed));
+    for (const ParamSet& set : {start.parameters(), start.buffers()}) {
+        hashInt(h, static_cast<int64_t>(set.size()));
+        for (const ParamTensor& p : set) {
+            hashString(h, p.name);
+            for (int64_t d : p.shape)
+                hashInt(h, d);
+            h.update(p.values.data(), p.values.size() * sizeof(float));
+        }
+    }
+    hashSet(h, train);
+    hashSet(h, test);
+    return h.hexDigest();
+}
+
+std::string optionsText(const LdsOptions& o)
+{
+    std::ostringstream s;
+    s << "subsets=" << o.subsets << ", alpha=" << o.alpha << ", seed=" << o.seed;
+    return s.str();
+}
+
+RowMatrixD toRowMajor(const Eigen::MatrixXd& m)
+{
+    return RowMatrixD(m);
+}
+
+Eigen::MatrixXd fromRowMajor(const std::vector<double>& values, int64_t rows, int64_t cols)
+{
+    return Eigen::Map<const RowMatrixD>(values.data(), rows, cols);
+}
+
+/// Progress of one run, as kept in the side file.
+struct PartialState {
+    std::vector<uint8_t> done; ///< M flags
+    Eigen::MatrixXd testLoss;  ///< M×m, rows of unfinished subsets are NaN
+    double seconds = 0.0;      ///< time spent on earlier runs
+};
+
+void writePartial(const std::string& path, const LdsOptions& options, const std::string& hash,
+                  const std::vector<uint8_t>& masks, int64_t n, int64_t m, const PartialState& state)
+{
+    writeHdf5Atomically(path, false, [&](H5File& f) {
+        f.setAttr("/", "kind", kPartialKind);
+        f.setAttr("/", "subsets", options.subsets);
+        f.setAttr("/", "alpha", options.alpha);
+        f.setAttr("/", "seed", static_cast<int64_t>(options.seed));
+        f.setAttr("/", "input_hash", hash);
+        f.setAttr("/", "train_count", n);
+        f.setAttr("/", "test_count", m);
+        f.setAttr("/", "seconds", state.seconds);
+        f.writeUInt8("/masks", {options.subsets, n}, masks.data());
+        f.writeUInt8("/done", {options.subsets}, state.done.data());
+        const RowMatrixD loss = toRowMajor(state.testLoss);
+        f.writeDoubles("/test_loss", {options.subsets, m}, loss.data());
+    });
+}
+
+/// The side file's state when it belongs to this very computation; nullopt (with the reason in
+/// `why`) otherwise.
+std::optional<PartialState> readPartial(const std::string& path, const LdsOptions& options,
+                                        const std::string& hash, const std::vector<uint8_t>& masks, int64_t n,
+                                        int64_t m, std::string& why)
+{
+    try {
+        H5File f(path, H5File::Mode::ReadOnly);
+        if (!f.hasAttr("/", "kind") || f.attrString("/", "kind") != kPartialKind) {
+            why = "it is not a ground-truth side file";
+            return std::nullopt;
+        }
+        LdsOptions stored;
+        stored.subsets = f.attrInt("/", "subsets");
+        stored.alpha = f.attrDouble("/", "alpha");
+        stored.seed = static_cast<uint64_t>(f.attrInt("/", "seed"));
+        if (!stored.sameSubsets(options)) {
+            why = "it was computed with other options (" + optionsText(stored) + ")";
+            return std::nullopt;
+        }
+        if (f.attrString("/", "input_hash") != hash || f.attrInt("/", "train_count") != n
+            || f.attrInt("/", "test_count") != m) {
+            why = "it was computed for other data, model or recipe";
+            return std::nullopt;
+        }
+        if (f.readUInt8("/masks") != masks) {
+            why = "its subsets differ from the ones drawn now";
+            return std::nullopt;
+        }
+        PartialState state;
+        std::vector<int64_t> shape;
+        state.done = f.readUInt8("/done", &shape);
+        if (shape != std::vector<int64_t>{options.subsets}) {
+            why = "its /done has the wrong shape";
+            return std::nullopt;
+        }
+        const auto loss = f.readDoubles("/test_loss", &shape);
+        if (shape != std::vector<int64_t>{options.subsets, m}) {
+            why = "its /test_loss has the wrong shape";
+            return std::nullopt;
+        }
+        state.testLoss = fromRowMajor(loss, options.subsets, m);
+        state.seconds = f.attrDouble("/", "seconds");
+        return state;
+    } catch (const Error& e) {
+        why = std::string("it cannot be read (") + e.what() + ")";
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+std::string groundTruthPartialPath(const std::string& experimentPath)
+{
+    fs::path p(experimentPath);
+    return (p.parent_path() / (p.stem().string() + ".gt-partial.h5")).string();
+}
+
+std::string recipeSummary(const TrainRecipe& r)
+{
+    std::ostringstream s;
+    s.precision(15);
+    s << "optimizer=" << r.optimizer << " lr=" << r.lr << " momentum=" << r.momentum
+      << " batch_size=" << r.batchSize << " epochs=" << r.epochs << " weight_decay=" << r.weightDecay
+      << " seed=" << r.seed;
+    return s.str();
+}
+
+Model retrainingStart(const Model& model, const std::optional<TrainRecipe>& recipe)
+{
+    if (!recipe) {
+        if (model.architecture() == Architecture::TorchScript)
+            throw ConfigError("ground truth needs a training recipe for imported model " + model.sourcePath()
+                              + ": re-import with --optimizer/--lr/--momentum/--epochs/--batch-size/"
+                                "--weight-decay/--seed so that subset models are trained the way it was");
+        throw ConfigError("ground truth needs a training recipe for the '" + toString(model.architecture())
+                          + "' model: the experiment records none (retrain it with --optimizer/--lr/"
+                            "--epochs/--batch-size ...)");
+    }
+    recipe->validate();
+    Model start = model.clone();
+    start.reinitialize(recipe->seed);
+    return start;
+}
+
+void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
+                 const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
+                 const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
+                 const CancelToken& cancel)
+{
+    if (pool.workers < 1 || pool.threadsPerWorker < 1)
+        throw ConfigError("retraining: workers and threadsPerWorker must be >= 1, got "
+                          + std::to_string(pool.workers) + " and " + std::to_string(pool.threadsPerWorker));
+    recipe.validate();
+    cancel.throwIfCancelled();
+    if (keepLists.empty())
+        return;
+    for (const auto& keep : keepLists)
+        for (int64_t i : keep)
+            if (i < 0 || i >= train.count)
+                throw ConfigError("retraining: training index " + std::to_string(i) + " is outside [0, "
+                                  + std::to_string(train.count) + ")");
+
+    const int workers =
+        static_cast<int>(std::min<size_t>(static_cast<size_t>(pool.workers), keepLists.size()));
+    TorchThreadsScope threads(pool.threadsPerWorker);
+
+    // Each worker trains from its own deep copy, made here on one thread: no two threads ever
+    // touch the same network (trainModel clones its input again, which then only reads it).
+    std::vector<Model> starts;
+    for (int w = 0; w < workers; ++w)
+        starts.push_back(start.clone());
+
+    CancelToken stop; // fires on the caller's cancel or on the first failure
+    std::mutex stateMutex;
+    std::condition_variable stateChanged;
+    std::mutex callbackMutex;
+    size_t next = 0;
+    int active = workers;
+    std::exception_ptr firstError;
+
+    auto work = [&](int w) {
+        // OpenMP keeps the thread count per thread: set it in every worker too.
+        torch::set_num_threads(pool.threadsPerWorker);
+        for (;;) {
+            size_t job = 0;
+            {
+                std::lock_guard<std::mutex> lock(stateMutex);
+                // The caller's token is checked here too: the watcher below forwards it to
+                // `stop` only every few milliseconds.
+                if (firstError || stop.isCancelled() || cancel.isCancelled() || next >= keepLists.size())
+                    break;
+                job = next++;
+            }
+            try {
+                const ImageSet subset = train.select(keepLists[job]);
+                NullProgress quiet;
+                TrainResult trained = trainModel(starts[static_cast<size_t>(w)], recipe, subset, quiet, stop);
+                std::vector<double> loss = perSampleLoss(trained.model, test);
+                std::lock_guard<std::mutex> lock(callbackMutex);
+                onFinished(job, std::move(loss));
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(stateMutex);
+                if (!firstError)
+                    firstError = std::current_exception();
+                stop.cancel();
+            }
+        }
+        std::lock_guard<std::mutex> lock(stateMutex);
+        --active;
+        stateChanged.notify_all();
+    };
+
+    std::vector<std::thread> threadsList;
+    threadsList.reserve(static_cast<size_t>(workers));
+    for (int w = 0; w < workers; ++w)
+        threadsList.emplace_back(work, w);
+    {
+        std::unique_lock<std::mutex> lock(stateMutex);
+        while (active > 0) {
+            stateChanged.wait_for(lock, std::chrono::milliseconds(20));
+            if (cancel.isCancelled())
+                stop.cancel();
+        }
+    }
+    for (auto& t : threadsList)
+        t.join();
+    if (firstError)
+        std::rethrow_exception(firstError);
+    if (next < keepLists.size()) // stopped by the caller between jobs
+        throw Cancelled();
+}
+
+GroundTruth computeGroundTruth(const std::string& experimentPath, const Model& model,
+                               const std::optional<TrainRecipe>& recipe, const ImageSet& train,
+                               const ImageSet& test, const LdsOptions& options, ProgressSink& progress,
+                               const CancelToken& cancel)
+{
+    const auto startTime = std::chrono::steady_clock::now();
+    options.validate(train.count);
+    const Model start = retrainingStart(model, recipe);
+    if (test.count < 1)
+        throw ConfigError("ground truth needs at least one test point");
+    if (!fs::exists(experimentPath))
+        throw IoError("ground truth is stored in an experiment file: " + experimentPath + " does not exist");
+
+    const int64_t n = train.count;
+    const int64_t m = test.count;
+    const int64_t M = options.subsets;
+    const std::string hash = inputHash(start, *recipe, train, test);
+
+    std::string dataHash;
+    {
+        H5File file(experimentPath, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        if (file.exists("/data"))
+            dataHash = readDataRecord(file).contentHash;
+        if (auto stored = readGroundTruth(file)) {
+            const bool same = stored->options.sameSubsets(options) && stored->inputHash == hash
+                              && stored->trainCount == n && stored->testCount == m;
+            if (!options.replace) {
+                if (same) {
+                    progress.message("ground truth already computed (" + optionsText(options) + ")");
+                    return *stored;
+                }
+                std::string why = stored->options.sameSubsets(options)
+                                      ? "for other data, model or recipe"
+                                      : "with other options (" + optionsText(stored->options) + ")";
+                throw ConfigError(
+                    experimentPath + " already holds ground truth computed " + why + "; requested "
+                    + optionsText(options)
+                    + ". Use --force (LdsOptions::replace) to replace it, or the stored options");
+            }
+        }
+    }
+
+    const auto subsets = sampleSubsets(n, options);
+    std::vector<uint8_t> masks(static_cast<size_t>(M * n), 0);
+    for (int64_t j = 0; j < M; ++j)
+        for (int64_t i : subsets[static_cast<size_t>(j)])
+            masks[static_cast<size_t>(j * n + i)] = 1;
+
+    const std::string partialPath = groundTruthPartialPath(experimentPath);
+    PartialState state;
+    std::string why;
+    std::optional<PartialState> resumed;
+    if (fs::exists(partialPath)) {
+        resumed = readPartial(partialPath, options, hash, masks, n, m, why);
+        if (!resumed)
+            progress.message("discarding " + partialPath + ": " + why);
+    }
+    if (resumed) {
+        state = std::move(*resumed);
+    } else {
+        state.done.assign(static_cast<size_t>(M), 0);
+        state.testLoss = Eigen::MatrixXd::Constant(M, m, std::numeric_limits<double>::quiet_NaN());
+    }
+
+    std::vector<size_t> pending;
+    for (int64_t j = 0; j < M; ++j)
+        if (!state.done[static_cast<size_t>(j)])
+            pending.push_back(static_cast<size_t>(j));
+    int64_t finished = M - static_cast<int64_t>(pending.size());
+    if (finished > 0)
+        progress.message("resuming ground truth: " + std::to_string(finished) + " of " + std::to_string(M)
+                         + " subsets already trained");
+
+    progress.begin("ground truth", M);
+    std::vector<std::vector<int64_t>> keepLists;
+    keepLists.reserve(pending.size());
+    for (size_t j : pending)
+        keepLists.push_back(subsets[j]);
+    const double earlierSeconds = state.seconds;
+    auto elapsed = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - startTime).count();
+    };
+
+    RetrainPool pool{options.workers, options.threadsPerWorker};
+    retrainEach(
+        start, *recipe, train, test, keepLists, pool,
+        [&](size_t job, std::vector<double>&& loss) {
+            const size_t j = pending[job];
+            if (static_cast<int64_t>(loss.size()) != m)
+                throw Error("ground truth: subset model " + std::to_string(j) + " gave "
+                            + std::to_string(loss.size()) + " test losses, expected " + std::to_string(m));
+            state.testLoss.row(static_cast<Eigen::Index>(j)) =
+                Eigen::Map<const Eigen::RowVectorXd>(loss.data(), m);
+            state.done[j] = 1;
+            state.seconds = earlierSeconds + elapsed();
+            // Saved before reporting, so whatever progress reported is on disk.
+            writePartial(partialPath, options, hash, masks, n, m, state);
+            ++finished;
+            progress.advance(finished);
+        },
+        cancel);
+
+    GroundTruth truth;
+    truth.options = options;
+    truth.options.replace = false;
+    truth.subsets = M;
+    truth.trainCount = n;
+    truth.testCount = m;
+    truth.masks = std::move(masks);
+    truth.testLoss = std::move(state.testLoss);
+    truth.recipeSummary = recipeSummary(*recipe);
+    truth.dataContentHash = dataHash;
+    truth.inputHash = hash;
+    truth.seconds = earlierSeconds + elapsed();
+
+    writeHdf5Atomically(experimentPath, true, [&](H5File& f) { writeGroundTruth(f, truth); });
+    std::error_code ec;
+    fs::remove(partialPath, ec); // a leftover side file is harmless: it matches the stored result
+    return truth;
+}
+
+GroundTruth computeGroundTruth(const std::string& experimentPath, const LdsOptions& options,
+                               ProgressSink& progress, const CancelToken& cancel)
+{
+    ModelRecord modelRecord;
+    DataRecord dataRecord;
+    {
+        H5File file(experimentPath, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        modelRecord = readModelRecord(file);
+        dataRecord = readDataRecord(file);
+    }
+    const DataBundle data = reloadData(dataRecord);
+    // Only the architecture is used: retrainingStart re-initializes from the recipe's seed.
+    const Model model = rebuildModel(modelRecord);
+    return computeGroundTruth(experimentPath, model, modelRecord.recipe, data.train, data.test, options,
+                              progress, cancel);
+}
+
+std::optional<GroundTruth> readGroundTruth(const H5File& file)
+{
+    if (!file.exists(kGroup))
+        return std::nullopt;
+    const std::string where = file.path() + ": " + kGroup;
+    GroundTruth t;
+    t.options.subsets = file.attrInt(kGroup, "subsets");
+    t.options.alpha = file.attrDouble(kGroup, "alpha");
+    t.options.seed = static_cast<uint64_t>(file.attrInt(kGroup, "seed"));
+    if (file.hasAttr(kGroup, "workers"))
+        t.options.workers = static_cast<int>(file.attrInt(kGroup, "workers"));
+    if (file.hasAttr(kGroup, "threads_per_worker"))
+        t.options.threadsPerWorker = static_cast<int>(file.attrInt(kGroup, "threads_per_worker"));
+    t.recipeSummary = file.attrString(kGroup, "recipe");
+    t.dataContentHash = file.attrString(kGroup, "data_content_hash");
+    t.inputHash = file.attrString(kGroup, "input_hash");
+    t.seconds = file.attrDouble(kGroup, "seconds");
+
+    std::vector<int64_t> maskShape;
+    t.masks = file.readUInt8(std::string(kGroup) + "/masks", &maskShape);
+    if (maskShape.size() != 2 || maskShape[0] != t.options.subsets)
+        throw FormatError(where + "/masks must be subsets×n = " + std::to_string(t.options.subsets)
+                          + "×n uint8");
+    t.subsets = maskShape[0];
+    t.trainCount = maskShape[1];
+    std::vector<int64_t> lossShape;
+    const auto loss = file.readDoubles(std::string(kGroup) + "/test_loss", &lossShape);
+    if (lossShape.size() != 2 || lossShape[0] != t.subsets)
+        throw FormatError(where + "/test_loss must be subsets×m = " + std::to_string(t.subsets)
+                          + "×m float64");
+    t.testCount = lossShape[1];
+    t.testLoss = fromRowMajor(loss, t.subsets, t.testCount);
+    return t;
+}
+
+void writeGroundTruth(H5File& file, const GroundTruth& t)
+{
+    if (static_cast<int64_t>(t.masks.size()) != t.subsets * t.trainCount || t.testLoss.rows() != t.subsets
+        || t.testLoss.cols() != t.testCount)
+        throw Error("ground truth: masks or test losses do not match subsets×n / subsets×m");
+    if (file.exists(kGroup))
+        file.remove(kGroup);
+    file.createGroup(kGroup);
+    file.setAttr(kGroup, "subsets", t.subsets);
+    file.setAttr(kGroup, "alpha", t.options.alpha);
+    file.setAttr(kGroup, "seed", static_cast<int64_t>(t.options.seed));
+    file.setAttr(kGroup, "workers", t.options.workers);
+    file.setAttr(kGroup, "threads_per_worker", t.options.threadsPerWorker);
+    file.setAttr(kGroup, "recipe", t.recipeSummary);
+    file.setAttr(kGroup, "data_content_hash", t.dataContentHash);
+    file.setAttr(kGroup, "input_hash", t.inputHash);
+    file.setAttr(kGroup, "seconds", t.seconds);
+    file.writeUInt8(std::string(kGroup) + "/masks", {t.subsets, t.trainCount}, t.masks.data());
+    const RowMatrixD loss = toRowMajor(t.testLoss);
+    file.writeDoubles(std::string(kGroup) + "/test_loss", {t.subsets, t.testCount}, loss.data());
+}
+
+} // namespace attri

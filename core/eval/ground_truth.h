@@ -1,0 +1,114 @@
+#pragma once
+
+#include "eval/subset_sampler.h"
+#include "model/model.h"
+#include "model/train_recipe.h"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attri {
+
+class H5File;
+struct ImageSet;
+class ProgressSink;
+class CancelToken;
+
+/// The LDS ground truth of an experiment: M models retrained on random subsets and the loss
+/// each gives every test point. Targets are y_j(z') = −testLoss(j, z') (attribution notes §4).
+struct GroundTruth {
+    /// The options it was computed with (workers/threadsPerWorker as run; replace is not stored).
+    LdsOptions options;
+    int64_t subsets = 0;         ///< M
+    int64_t trainCount = 0;      ///< n
+    int64_t testCount = 0;       ///< m
+    std::vector<uint8_t> masks;  ///< M×n row-major, 1 where training point i is in subset j
+    Eigen::MatrixXd testLoss;    ///< M×m cross-entropy of test point t under model j
+    std::string recipeSummary;   ///< the training recipe, human-readable
+    std::string dataContentHash; ///< the experiment's /data content hash (empty if it has none)
+    std::string inputHash;       ///< SHA-256 of everything the result depends on (see computeGroundTruth)
+    double seconds = 0.0;        ///< wall time spent, summed over resumed runs
+
+    bool inSubset(int64_t subset, int64_t trainIndex) const
+    {
+        return masks[static_cast<size_t>(subset * trainCount + trainIndex)] != 0;
+    }
+};
+
+/// The side file that keeps a run's finished subsets: `<dir>/<stem>.gt-partial.h5` next to the
+/// experiment `<dir>/<stem>.h5`.
+std::string groundTruthPartialPath(const std::string& experimentPath);
+
+/// A one-line description of a recipe, as stored with the ground truth.
+std::string recipeSummary(const TrainRecipe& recipe);
+
+/// The model every retraining starts from: a clone of `model` re-initialized with
+/// recipe.seed (Model::reinitialize). For zoo architectures this is exactly the initialization
+/// of the full model (Model::create(arch, input, classes, recipe.seed)), so subset models differ
+/// from it only by their data; for imported TorchScript models it is the documented
+/// Kaiming-uniform / zero-bias re-initialization (their original initialization is unknown).
+/// The parameters of `model` itself are never used. Throws ConfigError when there is no recipe:
+/// retraining would otherwise have to guess one, or silently reuse another model.
+Model retrainingStart(const Model& model, const std::optional<TrainRecipe>& recipe);
+
+/// Execution settings for a batch of retrainings.
+struct RetrainPool {
+    int workers = 2;          ///< models trained in parallel (std::threads)
+    int threadsPerWorker = 1; ///< LibTorch intra-op threads per worker during the run
+};
+
+/// Trains one model per keep-list (indices into `train`), each from a clone of `start` with
+/// `recipe`, and calls onFinished(job, per-test-point losses) for each, serialized under a lock,
+/// in completion order. Sets torch::set_num_threads(threadsPerWorker) for the duration of the
+/// call (in every worker) and restores the caller's count afterwards. A job throwing stops the
+/// others and the first exception is rethrown after all workers joined; `cancel` is polled
+/// every training batch (Cancelled is thrown after the workers joined). Results are
+/// independent of the worker count: each job's model, data order and shuffling are its own.
+void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
+                 const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
+                 const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
+                 const CancelToken& cancel);
+
+/// Computes the LDS ground truth of the experiment file `experimentPath` (which must exist; its
+/// /data content hash is recorded) and stores it there as /ground_truth:
+/// attributes subsets, alpha, seed, recipe, data_content_hash, input_hash, seconds; datasets
+/// masks (M×n uint8) and test_loss (M×m float64).
+///
+/// Every subset model is trained with `recipe` (the experiment's own) from
+/// retrainingStart(model, recipe): the same initialization and the same training seed
+/// (recipe.seed, which also drives shuffling) for every subset, like the full model.
+///
+/// Resumable: after each finished subset the progress is saved to
+/// groundTruthPartialPath(experimentPath) (written atomically). A later run with the same
+/// subsets/alpha/seed and the same inputs (input hash over training and test data, recipe,
+/// architecture and initial parameters) trains only the missing subsets; a side file for other
+/// options or inputs is discarded. The side file is deleted once /ground_truth is written.
+///
+/// If the experiment already holds ground truth: same options and inputs → it is returned
+/// without retraining (unless options.replace); different → ConfigError, unless
+/// options.replace. Progress: stage "ground truth" with M steps; advance(k) after each subset
+/// finished in this run (k counts all finished subsets, earlier runs included).
+/// Cancel → Cancelled, with finished subsets kept in the side file.
+GroundTruth computeGroundTruth(const std::string& experimentPath, const Model& model,
+                               const std::optional<TrainRecipe>& recipe, const ImageSet& train,
+                               const ImageSet& test, const LdsOptions& options, ProgressSink& progress,
+                               const CancelToken& cancel);
+
+/// Convenience for the CLI and GUI: reads the experiment's model record and data, reloads the
+/// data from its spec, and calls the function above with the recorded recipe.
+GroundTruth computeGroundTruth(const std::string& experimentPath, const LdsOptions& options,
+                               ProgressSink& progress, const CancelToken& cancel);
+
+/// The /ground_truth of an experiment file, or nullopt when it has none. Throws FormatError
+/// naming the file and the field when it is malformed.
+std::optional<GroundTruth> readGroundTruth(const H5File& file);
+
+/// Writes (replacing) /ground_truth into an open file.
+void writeGroundTruth(H5File& file, const GroundTruth& truth);
+
+} // namespace attri
