@@ -1,1 +1,276 @@
-// stub
+#include "features/featurizer.h"
+
+#include "common/error.h"
+#include "data/image_set.h"
+#include "features/private/per_sample_grads.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/model.h"
+#include "model/private/net.h"
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+
+namespace attri {
+
+namespace {
+
+/// Largest full-gradient feature (projection none) a featurization will produce per sample.
+constexpr int64_t kMaxUnprojected = 200000;
+
+std::string trim(const std::string& s)
+{
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string::npos)
+        return {};
+    const auto last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
+}
+
+std::string joined(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (size_t i = 0; i < names.size(); ++i)
+        out += (i ? ", " : "") + names[i];
+    return out;
+}
+
+std::string shapeText(int64_t c, int64_t h, int64_t w)
+{
+    return std::to_string(c) + "×" + std::to_string(h) + "×" + std::to_string(w);
+}
+
+void checkSet(const Model& model, const ImageSet& set)
+{
+    const InputShape input = model.inputShape();
+    if (input.size() > 0 && set.count > 0 && !(input == InputShape{set.channels, set.height, set.width})) {
+        throw ConfigError("cannot featurize " + shapeText(set.channels, set.height, set.width)
+                          + " images with a model that expects "
+                          + shapeText(input.channels, input.height, input.width));
+    }
+    if (static_cast<int64_t>(set.labels.size()) != set.count
+        || static_cast<int64_t>(set.images.size()) != set.count * set.imageSize()) {
+        std::ostringstream msg;
+        msg << "image set is inconsistent: " << set.count << " images of "
+            << shapeText(set.channels, set.height, set.width) << " need " << set.count * set.imageSize()
+            << " values and " << set.count << " labels, it holds " << set.images.size() << " and "
+            << set.labels.size();
+        throw Error(msg.str());
+    }
+    const int classes = model.numClasses();
+    for (int64_t i = 0; i < set.count; ++i) {
+        const int64_t y = set.labels[static_cast<size_t>(i)];
+        if (y < 0 || (classes > 0 && y >= classes)) {
+            std::ostringstream msg;
+            msg << "sample " << i << " has label " << y << ", outside the model's classes [0, " << classes
+                << ")";
+            throw ConfigError(msg.str());
+        }
+    }
+}
+
+/// Throws naming the first samples of the block (starting at row `first`) with NaN/Inf features.
+void checkFinite(const RowMatrixF& block, int64_t first)
+{
+    std::vector<int64_t> bad;
+    for (int64_t r = 0; r < block.rows(); ++r) {
+        if (!block.row(r).allFinite())
+            bad.push_back(first + r);
+    }
+    if (bad.empty())
+        return;
+    const size_t shown = std::min<size_t>(bad.size(), 8);
+    std::ostringstream msg;
+    msg << "non-finite gradients for samples ";
+    for (size_t j = 0; j < shown; ++j)
+        msg << (j ? ", " : "") << bad[j];
+    if (bad.size() > shown)
+        msg << ", …";
+    msg << " (" << bad.size() << " of the " << block.rows() << " samples in rows [" << first << ", "
+        << first + block.rows() << ")); check those images (NaN/Inf values) and the model's parameters";
+    throw Error(msg.str());
+}
+
+std::string layerDimsText(const std::vector<GradLayer>& layers)
+{
+    std::ostringstream s;
+    int64_t total = 0;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        s << (l ? ", " : "") << layers[l].name << " " << layers[l].out << "×" << layers[l].in;
+        total += layers[l].numel;
+    }
+    s << "; " << total << " coordinates in all";
+    return s.str();
+}
+
+} // namespace
+
+std::vector<std::string> selectLayers(const Model& model, const std::string& layers)
+{
+    const std::vector<std::string> available = selectableLayers(model.net());
+    if (available.empty())
+        throw ConfigError("the model has no parameters to featurize");
+    const std::string spec = trim(layers);
+    if (spec == "all")
+        return available;
+    if (spec == "last")
+        return {available.back()};
+    std::vector<bool> chosen(available.size(), false);
+    bool any = false;
+    std::istringstream parts(spec);
+    for (std::string part; std::getline(parts, part, ',');) {
+        const std::string name = trim(part);
+        if (name.empty())
+            continue;
+        const auto it = std::find(available.begin(), available.end(), name);
+        if (it == available.end())
+            throw ConfigError("unknown layer '" + name + "' in layers \"" + layers
+                              + "\"; the model's layers are: " + joined(available)
+                              + " (or \"all\", \"last\")");
+        chosen[static_cast<size_t>(it - available.begin())] = true;
+        any = true;
+    }
+    if (!any)
+        throw ConfigError("layers \"" + layers
+                          + "\" names no layer; expected \"all\", \"last\" or some of: " + joined(available));
+    // Network order, each layer once: the feature layout does not depend on how the list is spelled.
+    std::vector<std::string> out;
+    for (size_t i = 0; i < available.size(); ++i) {
+        if (chosen[i])
+            out.push_back(available[i]);
+    }
+    return out;
+}
+
+FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                      const FeatureBlockSink& sink, SampleStats* stats, ProgressSink& progress,
+                      const CancelToken& cancel)
+{
+    options.validate();
+    Net& net = model.net();
+    FeatureInfo info;
+    info.layers = selectLayers(model, options.layers);
+    std::vector<GradLayer> layers = resolveLayers(net, info.layers);
+    checkSet(model, set);
+
+    PerSampleGradients grads(net, layers, options.target);
+    info.fullDimension = grads.fullDimension();
+
+    std::unique_ptr<DenseProjector> dense;
+    std::unique_ptr<KronProjector> kron;
+    switch (options.projection) {
+    case ProjectionKind::None:
+        if (info.fullDimension > kMaxUnprojected) {
+            std::ostringstream msg;
+            msg << "projection 'none' would give " << info.fullDimension << " features per sample for layers "
+                << joined(info.layers) << " (limit " << kMaxUnprojected
+                << "); choose a projection (kron, gaussian, rademacher) with kMax, or fewer layers";
+            throw ConfigError(msg.str());
+        }
+        info.dimension = info.fullDimension;
+        break;
+    case ProjectionKind::Gaussian:
+    case ProjectionKind::Rademacher:
+        dense = std::make_unique<DenseProjector>(options.projection, options.seed, info.fullDimension,
+                                                 options.kMax);
+        info.dimension = options.kMax;
+        break;
+    case ProjectionKind::Kronecker: {
+        std::vector<KronLayerDims> dims;
+        for (const auto& l : layers)
+            dims.push_back({l.out, l.in});
+        if (options.kMax > kroneckerCapacity(dims)) {
+            std::ostringstream msg;
+            msg << "k=" << options.kMax << " exceeds the feature space of the selected layers ("
+                << layerDimsText(layers) << "); choose kMax ≤ " << kroneckerCapacity(dims)
+                << " or more layers";
+            throw ConfigError(msg.str());
+        }
+        kron = std::make_unique<KronProjector>(dims, options.kMax, options.seed);
+        info.dimension = options.kMax;
+        break;
+    }
+    }
+
+    // The batched path needs traced Linear/Conv2d layers with ungrouped convolutions.
+    bool loop = options.perSampleLoop;
+    for (const auto& l : layers)
+        loop = loop || l.tracedIndex < 0 || (l.isConv() && l.traced.groups != 1);
+    info.batched = !loop;
+
+    const int64_t n = set.count;
+    if (stats) {
+        stats->loss.assign(static_cast<size_t>(n), 0.0f);
+        stats->trueProb.assign(static_cast<size_t>(n), 0.0f);
+    }
+    net.setTraining(false);
+    progress.begin("featurize", n);
+    for (int64_t begin = 0; begin < n; begin += options.batchSize) {
+        cancel.throwIfCancelled();
+        const int64_t end = std::min(n, begin + options.batchSize);
+        RowMatrixF block(end - begin, info.dimension);
+        try {
+            const torch::Tensor x = imagesTensor(set, begin, end);
+            const torch::Tensor y = labelsTensor(set, begin, end);
+            if (loop || !grads.computeBatched(x, y)) {
+                // Once the trace proved unusable, stay on the loop for the remaining batches.
+                loop = true;
+                info.batched = false;
+                grads.computeLoop(x, y, &cancel);
+            }
+            torch::NoGradGuard noGrad;
+            // The block's own memory as a tensor: results land in it without another copy.
+            torch::Tensor features =
+                torch::from_blob(block.data(), {end - begin, info.dimension}, torch::kFloat);
+            if (kron)
+                features.copy_(kron->apply(grads));
+            else if (dense)
+                features.copy_(dense->apply(grads.flat()));
+            else
+                grads.flatInto(features);
+            if (stats) {
+                const torch::Tensor logp =
+                    torch::log_softmax(grads.logits(), 1).gather(1, y.unsqueeze(1)).squeeze(1);
+                const torch::Tensor loss = logp.neg().contiguous();
+                const torch::Tensor prob = logp.exp().contiguous();
+                std::copy(loss.data_ptr<float>(), loss.data_ptr<float>() + (end - begin),
+                          stats->loss.begin() + begin);
+                std::copy(prob.data_ptr<float>(), prob.data_ptr<float>() + (end - begin),
+                          stats->trueProb.begin() + begin);
+            }
+        } catch (const c10::Error& e) {
+            std::ostringstream msg;
+            msg << "featurization failed on samples [" << begin << ", " << end
+                << "): " << torchErrorMessage(e);
+            throw Error(msg.str());
+        }
+        checkFinite(block, begin);
+        if (sink)
+            sink(begin, block);
+        progress.advance(end);
+    }
+    return info;
+}
+
+RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                             FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
+                             const CancelToken& cancel)
+{
+    RowMatrixF out;
+    const FeatureInfo result = featurize(
+        model, set, options,
+        [&](int64_t first, const RowMatrixF& block) {
+            if (out.rows() != set.count || out.cols() != block.cols())
+                out.resize(set.count, block.cols());
+            out.middleRows(first, block.rows()) = block;
+        },
+        stats, progress, cancel);
+    if (out.rows() != set.count || out.cols() != result.dimension)
+        out.resize(set.count, result.dimension);
+    if (info)
+        *info = result;
+    return out;
+}
+
+} // namespace attri

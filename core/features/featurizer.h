@@ -21,10 +21,10 @@ using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 
 /// What a featurization produces besides the rows themselves.
 struct FeatureInfo {
-    int64_t dimension = 0;              ///< feature columns (kMax, or the full gradient size for None)
-    int64_t fullDimension = 0;          ///< parameters of the selected layers (p)
-    std::vector<std::string> layers;    ///< selected layer names, in order
-    bool batched = true;                ///< exact batched path (false: per-sample autograd loop)
+    int64_t dimension = 0;           ///< feature columns (kMax, or the full gradient size for None)
+    int64_t fullDimension = 0;       ///< parameters of the selected layers (p)
+    std::vector<std::string> layers; ///< selected layer names, in order
+    bool batched = true;             ///< exact batched path (false: per-sample autograd loop)
 };
 
 /// Receives blocks of consecutive feature rows: (first row, block). Called in row order.
@@ -32,14 +32,19 @@ using FeatureBlockSink = std::function<void(int64_t firstRow, const RowMatrixF& 
 
 /// Per-sample extras that methods need (computed in the same pass).
 struct SampleStats {
-    std::vector<float> loss;            ///< cross-entropy per sample
-    std::vector<float> trueProb;        ///< p(y_i | x_i); TRAK weights are 1 − trueProb
+    std::vector<float> loss;     ///< cross-entropy per sample
+    std::vector<float> trueProb; ///< p(y_i | x_i); TRAK weights are 1 − trueProb
 };
 
 /// Featurizes `set` with `model` in evaluation mode, streaming blocks of rows to `sink`.
 /// Memory is O(batchSize · (p_layer + kMax)) beyond the model, never O(n·p).
-/// Throws ConfigError for unknown layer names or kMax > the feature space for None,
-/// and attri::Error naming the sample indices whose gradients are NaN/Inf.
+/// Batched exact per-sample gradients are used when the selected layers are traced Linear/Conv2d
+/// layers (ungrouped); otherwise, or with options.perSampleLoop, one autograd call per sample.
+/// Dense features are P·g with g flattened per layer (weight, then bias); Kronecker coordinates
+/// follow kroneckerLayout() (features/projection.h), layers numbered in selection order.
+/// Throws ConfigError for unknown layer names, images or labels that do not fit the model,
+/// kMax > the Kronecker feature space Σ o_l·i_l, or a full gradient (None) over 200 000 values;
+/// attri::Error naming the sample indices whose gradients are NaN/Inf; Cancelled when cancelled.
 FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
                       const FeatureBlockSink& sink, SampleStats* stats, ProgressSink& progress,
                       const CancelToken& cancel);
@@ -49,8 +54,10 @@ RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const Feat
                              FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
                              const CancelToken& cancel);
 
-/// The layer names `options.layers` selects for this model (throws ConfigError on unknown names,
-/// listing the model's layers).
+/// The layer names `options.layers` selects for this model, in network order, each once: "all"
+/// (every traced Linear/Conv2d layer), "last", or a comma list. A model without traced layers
+/// (TorchScript with its own forward) offers its parameters grouped by module prefix instead.
+/// Throws ConfigError on unknown names, listing the model's layers.
 std::vector<std::string> selectLayers(const Model& model, const std::string& layers);
 
 } // namespace attri

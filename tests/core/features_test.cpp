@@ -1,1 +1,660 @@
+// Tests of the featurization stage: per-sample gradients (batched against a per-sample autograd
+// loop and against hand-derived formulas), dense and Kronecker projections (against explicitly
+// built matrices), nesting, seeds, layer selection, errors, cancellation and streaming.
+
+#include "common/error.h"
+#include "common/runtime.h"
+#include "data/image_set.h"
+#include "features/featurizer.h"
+#include "features/private/per_sample_grads.h"
+#include "features/projection.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/model.h"
+#include "model/private/net.h"
+#include "model/train_recipe.h"
+#include "model/trainer.h"
+#include "support/test_support.h"
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace attri {
+namespace {
+
+class FeaturesTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { initRuntime(); }
+};
+
+/// n images of `shape` with N(0,1) pixels, labels i mod classes.
+ImageSet gaussianSet(int64_t n, InputShape shape, int classes, uint64_t seed)
+{
+    ImageSet set;
+    set.count = n;
+    set.channels = shape.channels;
+    set.height = shape.height;
+    set.width = shape.width;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    set.images.resize(static_cast<size_t>(n * shape.size()));
+    for (float& v : set.images)
+        v = normal(rng);
+    for (int64_t i = 0; i < n; ++i)
+        set.labels.push_back(i % classes);
+    return set;
+}
+
+RowMatrixF features(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                    FeatureInfo* info = nullptr, SampleStats* stats = nullptr)
+{
+    NullProgress progress;
+    CancelToken cancel;
+    return featurizeToMatrix(model, set, options, info, stats, progress, cancel);
+}
+
+FeatureOptions options(ProjectionKind kind, int64_t kMax = 64, FeatureTarget target = FeatureTarget::Loss)
+{
+    FeatureOptions o;
+    o.projection = kind;
+    o.kMax = kMax;
+    o.target = target;
+    o.batchSize = 16;
+    return o;
+}
+
+/// ‖a − b‖ / ‖b‖ (Frobenius), after checking the shapes.
+double relativeError(const RowMatrixF& a, const RowMatrixF& b)
+{
+    EXPECT_EQ(a.rows(), b.rows());
+    EXPECT_EQ(a.cols(), b.cols());
+    if (a.rows() != b.rows() || a.cols() != b.cols())
+        return std::numeric_limits<double>::infinity();
+    const double denom = b.cast<double>().norm();
+    return (a.cast<double>() - b.cast<double>()).norm() / std::max(denom, 1e-30);
+}
+
+bool bitwiseEqual(const RowMatrixF& a, const RowMatrixF& b)
+{
+    if (a.rows() != b.rows() || a.cols() != b.cols())
+        return false;
+    for (int64_t r = 0; r < a.rows(); ++r)
+        for (int64_t c = 0; c < a.cols(); ++c)
+            if (a(r, c) != b(r, c)) // NOLINT: exact comparison intended
+                return false;
+    return true;
+}
+
+std::string errorOf(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return {};
+}
+
+struct Case {
+    const char* name;
+    Architecture arch;
+    InputShape shape;
+    int classes;
+};
+
+const Case kCases[] = {
+    {"lr", Architecture::LogisticRegression, {1, 8, 8}, 3},
+    {"mlp", Architecture::Mlp, {1, 8, 8}, 4},
+    {"cnn", Architecture::Cnn, {1, 12, 12}, 3},
+};
+
+// --- per-sample gradients -------------------------------------------------------------------
+
+TEST_F(FeaturesTest, BatchedGradientsEqualPerSampleLoop)
+{
+    for (const Case& c : kCases) {
+        const Model model = Model::create(c.arch, c.shape, c.classes, 3);
+        const ImageSet set = gaussianSet(21, c.shape, c.classes, 5);
+        for (FeatureTarget target : {FeatureTarget::Loss, FeatureTarget::Margin}) {
+            FeatureOptions o = options(ProjectionKind::None, 1, target);
+            o.batchSize = 8; // a partial last batch
+            FeatureInfo batchedInfo, loopInfo;
+            const RowMatrixF batched = features(model, set, o, &batchedInfo);
+            o.perSampleLoop = true;
+            const RowMatrixF loop = features(model, set, o, &loopInfo);
+            EXPECT_TRUE(batchedInfo.batched) << c.name;
+            EXPECT_FALSE(loopInfo.batched) << c.name;
+            EXPECT_EQ(batchedInfo.dimension, model.parameterCount()) << c.name;
+            EXPECT_EQ(batchedInfo.fullDimension, model.parameterCount()) << c.name;
+            EXPECT_GT(loop.norm(), 0.0f);
+            EXPECT_LT(relativeError(batched, loop), 1e-5) << c.name << " " << toString(target);
+            // Elementwise too: no sample may hide behind the others' norm.
+            const float scale = loop.cwiseAbs().maxCoeff();
+            EXPECT_LT((batched - loop).cwiseAbs().maxCoeff(), 1e-5f * scale)
+                << c.name << " " << toString(target);
+        }
+    }
+}
+
+TEST_F(FeaturesTest, ResNet9BatchedKroneckerEqualsLoop)
+{
+    const InputShape shape{3, 16, 16};
+    const Model model = Model::create(Architecture::ResNet9, shape, 2, 1);
+    const ImageSet set = gaussianSet(3, shape, 2, 2);
+    FeatureOptions o = options(ProjectionKind::Kronecker, 300, FeatureTarget::Margin);
+    FeatureInfo info;
+    const RowMatrixF batched = features(model, set, o, &info);
+    EXPECT_TRUE(info.batched);
+    EXPECT_EQ(info.layers.size(), 9u); // 8 convolutions and the classifier; BatchNorm is not traced
+    o.perSampleLoop = true;
+    const RowMatrixF loop = features(model, set, o);
+    EXPECT_LT(relativeError(batched, loop), 1e-5);
+}
+
+/// The model's parameters as plain values, by name.
+std::vector<float> parameter(const Model& model, const std::string& name)
+{
+    for (const ParamTensor& p : model.parameters())
+        if (p.name == name)
+            return p.values;
+    ADD_FAILURE() << "no parameter " << name;
+    return {};
+}
+
+TEST_F(FeaturesTest, LogisticRegressionGradientMatchesClosedForm)
+{
+    const InputShape shape{1, 3, 4};
+    const int classes = 3;
+    const int64_t d = shape.size();
+    const Model model = Model::create(Architecture::LogisticRegression, shape, classes, 9);
+    const ImageSet set = gaussianSet(10, shape, classes, 4);
+    const std::vector<float> w = parameter(model, "fc.weight"), b = parameter(model, "fc.bias");
+    for (FeatureTarget target : {FeatureTarget::Loss, FeatureTarget::Margin}) {
+        SampleStats stats;
+        const RowMatrixF g = features(model, set, options(ProjectionKind::None, 1, target), nullptr, &stats);
+        ASSERT_EQ(g.cols(), classes * d + classes);
+        for (int64_t i = 0; i < set.count; ++i) {
+            const float* x = set.images.data() + i * d;
+            const int64_t y = set.labels[static_cast<size_t>(i)];
+            std::vector<double> z(classes);
+            for (int k = 0; k < classes; ++k) {
+                z[k] = b[k];
+                for (int64_t j = 0; j < d; ++j)
+                    z[k] += double(w[k * d + j]) * x[j];
+            }
+            // Loss: ∂ℓ/∂z = softmax − onehot. Margin f = z_y − log Σ_{k≠y} e^{z_k}:
+            // ∂f/∂z = onehot − softmax over the other classes (0 at y).
+            double all = 0, others = 0;
+            for (int k = 0; k < classes; ++k) {
+                all += std::exp(z[k]);
+                others += k == y ? 0.0 : std::exp(z[k]);
+            }
+            std::vector<double> r(classes);
+            for (int k = 0; k < classes; ++k) {
+                const double onehot = k == y ? 1.0 : 0.0;
+                r[k] = target == FeatureTarget::Loss ? std::exp(z[k]) / all - onehot
+                                                     : onehot - (k == y ? 0.0 : std::exp(z[k]) / others);
+            }
+            for (int k = 0; k < classes; ++k) {
+                for (int64_t j = 0; j < d; ++j)
+                    ASSERT_NEAR(g(i, k * d + j), r[k] * x[j], 1e-5) << "sample " << i << " class " << k;
+                ASSERT_NEAR(g(i, classes * d + k), r[k], 1e-5); // bias after the weight
+            }
+            ASSERT_NEAR(stats.loss[static_cast<size_t>(i)], std::log(all) - z[y], 1e-5);
+            ASSERT_NEAR(stats.trueProb[static_cast<size_t>(i)], std::exp(z[y]) / all, 1e-6);
+        }
+    }
+}
+
+// --- projections ----------------------------------------------------------------------------
+
+TEST_F(FeaturesTest, DenseFeaturesEqualExplicitProjection)
+{
+    struct Dense {
+        Architecture arch;
+        InputShape shape;
+        int64_t k;
+    };
+    // The MLP's 16 771 parameters span two column tiles of the generator.
+    for (const Dense& c :
+         {Dense{Architecture::LogisticRegression, {1, 4, 4}, 20}, Dense{Architecture::Mlp, {1, 8, 8}, 40}}) {
+        const Model model = Model::create(c.arch, c.shape, 3, 2);
+        const ImageSet set = gaussianSet(6, c.shape, 3, 8);
+        const RowMatrixF g = features(model, set, options(ProjectionKind::None));
+        const int64_t p = g.cols();
+        for (ProjectionKind kind : {ProjectionKind::Gaussian, ProjectionKind::Rademacher}) {
+            FeatureOptions o = options(kind, c.k);
+            o.seed = 42;
+            const RowMatrixF phi = features(model, set, o);
+            RowMatrixF projection(c.k, p);
+            for (int64_t r = 0; r < c.k; ++r)
+                for (int64_t col = 0; col < p; ++col)
+                    projection(r, col) = projectionEntry(kind, 42, kDenseProjectionStream, r, col);
+            const RowMatrixF expected =
+                (g.cast<double>() * projection.cast<double>().transpose()).cast<float>();
+            EXPECT_LT(relativeError(phi, expected), 1e-5) << toString(kind) << " p=" << p;
+        }
+    }
+}
+
+/// Kronecker features computed the slow way: the per-sample gradient matrix of each layer
+/// (from the unprojected features), the explicit Kronecker product P_out ⊗ P_in applied to its
+/// row-major vectorization, and the coordinates picked by kroneckerLayout.
+RowMatrixF explicitKronecker(const Model& model, const ImageSet& set, const std::string& layers, int64_t k,
+                             uint64_t seed, FeatureTarget target = FeatureTarget::Loss)
+{
+    FeatureOptions o = options(ProjectionKind::None, 1, target);
+    o.layers = layers;
+    const RowMatrixF g = features(model, set, o);
+    const std::vector<std::string> names = selectLayers(model, layers);
+    const std::vector<GradLayer> selected = resolveLayers(model.net(), names);
+    std::vector<KronLayerDims> dims;
+    for (const GradLayer& l : selected)
+        dims.push_back({l.out, l.in});
+    const KroneckerLayout layout = kroneckerLayout(dims, k);
+    RowMatrixF out(set.count, k);
+    int64_t offset = 0;
+    for (size_t l = 0; l < selected.size(); ++l) {
+        const int64_t o_l = dims[l].out, i_l = dims[l].in;
+        const bool bias = selected[l].params.size() > 1;
+        const int64_t iw = i_l - (bias ? 1 : 0);
+        // Factors with every row the layout uses.
+        const int64_t ra = layout.outRows[l], rb = layout.inRows[l];
+        Eigen::MatrixXd pOut(ra, o_l), pIn(rb, i_l);
+        for (int64_t a = 0; a < ra; ++a)
+            for (int64_t j = 0; j < o_l; ++j)
+                pOut(a, j) = gaussianEntry(seed, kroneckerStream(l, false), a, j);
+        for (int64_t b = 0; b < rb; ++b)
+            for (int64_t j = 0; j < i_l; ++j)
+                pIn(b, j) = gaussianEntry(seed, kroneckerStream(l, true), b, j);
+        // Explicit Kronecker product: row (a·rb + b), column (r·i_l + c) = P_out[a,r] · P_in[b,c].
+        Eigen::MatrixXd kron(ra * rb, o_l * i_l);
+        for (int64_t a = 0; a < ra; ++a)
+            for (int64_t b = 0; b < rb; ++b)
+                for (int64_t r = 0; r < o_l; ++r)
+                    for (int64_t c = 0; c < i_l; ++c)
+                        kron(a * rb + b, r * i_l + c) = pOut(a, r) * pIn(b, c);
+        for (int64_t s = 0; s < set.count; ++s) {
+            // vec(G) row-major, G = [weight gradient | bias gradient].
+            Eigen::VectorXd vecG(o_l * i_l);
+            for (int64_t r = 0; r < o_l; ++r) {
+                for (int64_t c = 0; c < iw; ++c)
+                    vecG(r * i_l + c) = g(s, offset + r * iw + c);
+                if (bias)
+                    vecG(r * i_l + iw) = g(s, offset + o_l * iw + r);
+            }
+            const Eigen::VectorXd projected = kron * vecG;
+            for (int64_t j = 0; j < k; ++j) {
+                const KronCoordinate& c = layout.coordinates[static_cast<size_t>(j)];
+                if (static_cast<size_t>(c.layer) == l)
+                    out(s, j) = static_cast<float>(projected(c.a * rb + c.b));
+            }
+        }
+        offset += selected[l].numel;
+    }
+    return out;
+}
+
+TEST_F(FeaturesTest, KroneckerFeaturesEqualExplicitKroneckerProduct)
+{
+    struct Kron {
+        Architecture arch;
+        InputShape shape;
+        const char* layers;
+        int64_t k;
+    };
+    const Kron cases[] = {
+        {Architecture::LogisticRegression, {1, 2, 2}, "all", 15}, // the whole 3×5 space
+        {Architecture::Cnn, {1, 8, 8}, "conv1", 60},              // a convolution: 16×10
+        {Architecture::Cnn, {1, 8, 8}, "conv1,fc2", 150},         // two layers, conv and linear
+    };
+    for (const Kron& c : cases) {
+        const Model model = Model::create(c.arch, c.shape, 3, 6);
+        const ImageSet set = gaussianSet(5, c.shape, 3, 3);
+        const RowMatrixF expected = explicitKronecker(model, set, c.layers, c.k, 17);
+        FeatureOptions o = options(ProjectionKind::Kronecker, c.k);
+        o.layers = c.layers;
+        o.seed = 17;
+        FeatureInfo info;
+        const RowMatrixF batched = features(model, set, o, &info);
+        EXPECT_TRUE(info.batched);
+        EXPECT_EQ(info.dimension, c.k);
+        EXPECT_LT(relativeError(batched, expected), 1e-5) << c.layers;
+        o.perSampleLoop = true;
+        const RowMatrixF loop = features(model, set, o);
+        EXPECT_LT(relativeError(loop, expected), 1e-5) << c.layers;
+    }
+}
+
+TEST_F(FeaturesTest, ProjectionsAreNestedBitwise)
+{
+    const Model mlp = Model::create(Architecture::Mlp, {1, 8, 8}, 4, 1);
+    const Model cnn = Model::create(Architecture::Cnn, {1, 12, 12}, 3, 1);
+    const ImageSet mlpSet = gaussianSet(20, {1, 8, 8}, 4, 7);
+    const ImageSet cnnSet = gaussianSet(20, {1, 12, 12}, 3, 7);
+    struct Nest {
+        const Model* model;
+        const ImageSet* set;
+        ProjectionKind kind;
+        int64_t k, kMax;
+        bool loop;
+    };
+    const Nest cases[] = {
+        {&mlp, &mlpSet, ProjectionKind::Gaussian, 32, 64, false},
+        {&mlp, &mlpSet, ProjectionKind::Rademacher, 32, 64, false},
+        {&mlp, &mlpSet, ProjectionKind::Gaussian, 100, 300, false}, // across row blocks
+        {&mlp, &mlpSet, ProjectionKind::Kronecker, 32, 64, false},
+        {&mlp, &mlpSet, ProjectionKind::Kronecker, 200, 3000, false},
+        {&cnn, &cnnSet, ProjectionKind::Kronecker, 32, 64, false},
+        {&cnn, &cnnSet, ProjectionKind::Kronecker, 100, 2500, false},
+        {&cnn, &cnnSet, ProjectionKind::Kronecker, 32, 64, true},
+    };
+    for (const Nest& c : cases) {
+        FeatureOptions o = options(c.kind, c.k);
+        o.perSampleLoop = c.loop;
+        o.seed = 5;
+        const RowMatrixF small = features(*c.model, *c.set, o);
+        o.kMax = c.kMax;
+        const RowMatrixF large = features(*c.model, *c.set, o);
+        ASSERT_EQ(large.cols(), c.kMax);
+        const RowMatrixF prefix = large.leftCols(c.k);
+        EXPECT_TRUE(bitwiseEqual(small, prefix)) << toString(c.kind) << " k=" << c.k << " kMax=" << c.kMax
+                                                 << " max diff " << (small - prefix).cwiseAbs().maxCoeff();
+    }
+}
+
+TEST_F(FeaturesTest, SeedsDetermineFeatures)
+{
+    const Model model = Model::create(Architecture::Mlp, {1, 8, 8}, 3, 4);
+    const ImageSet set = gaussianSet(9, {1, 8, 8}, 3, 1);
+    for (ProjectionKind kind :
+         {ProjectionKind::Gaussian, ProjectionKind::Rademacher, ProjectionKind::Kronecker}) {
+        FeatureOptions o = options(kind, 48);
+        o.seed = 10;
+        const RowMatrixF a = features(model, set, o);
+        const RowMatrixF b = features(model, set, o);
+        o.seed = 11;
+        const RowMatrixF c = features(model, set, o);
+        EXPECT_TRUE(bitwiseEqual(a, b)) << toString(kind);
+        EXPECT_GT(relativeError(c, a), 0.1) << toString(kind);
+    }
+}
+
+// --- selection and errors -------------------------------------------------------------------
+
+TEST_F(FeaturesTest, LayerSelection)
+{
+    const Model mlp = Model::create(Architecture::Mlp, {1, 8, 8}, 3, 0);
+    EXPECT_EQ(selectLayers(mlp, "all"), (std::vector<std::string>{"fc1", "fc2", "fc3"}));
+    EXPECT_EQ(selectLayers(mlp, "last"), (std::vector<std::string>{"fc3"}));
+    EXPECT_EQ(selectLayers(mlp, " fc3, fc1 "), (std::vector<std::string>{"fc1", "fc3"}));
+    const std::string unknown = errorOf([&] { selectLayers(mlp, "fc1,fc9"); });
+    EXPECT_NE(unknown.find("'fc9'"), std::string::npos) << unknown;
+    EXPECT_NE(unknown.find("fc1, fc2, fc3"), std::string::npos) << unknown;
+    EXPECT_THROW(selectLayers(mlp, "fc9"), ConfigError);
+
+    // Selecting the last layer: its features are the last columns of the full gradient.
+    const ImageSet set = gaussianSet(5, {1, 8, 8}, 3, 2);
+    const RowMatrixF all = features(mlp, set, options(ProjectionKind::None));
+    FeatureOptions o = options(ProjectionKind::None);
+    o.layers = "last";
+    FeatureInfo info;
+    const RowMatrixF last = features(mlp, set, o, &info);
+    EXPECT_EQ(info.layers, (std::vector<std::string>{"fc3"}));
+    EXPECT_EQ(last.cols(), 64 * 3 + 3);
+    EXPECT_LT(relativeError(last, all.rightCols(last.cols())), 1e-6);
+
+    const Model cnn = Model::create(Architecture::Cnn, {1, 12, 12}, 3, 0);
+    EXPECT_EQ(selectLayers(cnn, "all"), (std::vector<std::string>{"conv1", "conv2", "fc1", "fc2"}));
+}
+
+TEST_F(FeaturesTest, ConfigurationErrors)
+{
+    const Model lr = Model::create(Architecture::LogisticRegression, {1, 2, 2}, 3, 0);
+    const ImageSet set = gaussianSet(4, {1, 2, 2}, 3, 0);
+    const std::string tooLarge = errorOf([&] { features(lr, set, options(ProjectionKind::Kronecker, 16)); });
+    EXPECT_NE(tooLarge.find("k=16 exceeds the feature space"), std::string::npos) << tooLarge;
+    EXPECT_NE(tooLarge.find("15"), std::string::npos) << tooLarge;
+    EXPECT_THROW(features(lr, set, options(ProjectionKind::Kronecker, 16)), ConfigError);
+    FeatureOptions unknown = options(ProjectionKind::Kronecker, 4);
+    unknown.layers = "conv7";
+    EXPECT_THROW(features(lr, set, unknown), ConfigError);
+    EXPECT_THROW(features(lr, set, options(ProjectionKind::Gaussian, 0)), ConfigError);
+
+    // Full gradients of a large model are refused with a hint.
+    const Model resnet = Model::create(Architecture::ResNet9, {3, 8, 8}, 2, 0);
+    const std::string big = errorOf([&] {
+        features(resnet, gaussianSet(1, {3, 8, 8}, 2, 0), options(ProjectionKind::None));
+    });
+    EXPECT_NE(big.find("projection"), std::string::npos) << big;
+
+    // Images of the wrong shape, labels outside the classes.
+    EXPECT_THROW(features(lr, gaussianSet(2, {1, 3, 3}, 3, 0), options(ProjectionKind::None)), ConfigError);
+    ImageSet badLabel = set;
+    badLabel.labels[2] = 7;
+    const std::string label = errorOf([&] { features(lr, badLabel, options(ProjectionKind::None)); });
+    EXPECT_NE(label.find("sample 2"), std::string::npos) << label;
+}
+
+TEST_F(FeaturesTest, NonFiniteInputNamesTheSamples)
+{
+    const Model model = Model::create(Architecture::Mlp, {1, 4, 4}, 3, 0);
+    ImageSet set = gaussianSet(30, {1, 4, 4}, 3, 0);
+    set.images[12 * 16 + 3] = std::numeric_limits<float>::quiet_NaN();
+    set.images[13 * 16] = std::numeric_limits<float>::infinity();
+    for (ProjectionKind kind : {ProjectionKind::None, ProjectionKind::Kronecker, ProjectionKind::Gaussian}) {
+        try {
+            features(model, set, options(kind, 8));
+            ADD_FAILURE() << "expected an error for " << toString(kind);
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find("non-finite gradients for samples 12, 13"), std::string::npos) << what;
+        }
+    }
+}
+
+// --- streaming, progress, cancellation ------------------------------------------------------
+
+class RecordingProgress final : public ProgressSink {
+public:
+    void begin(const std::string& stage, int64_t total) override
+    {
+        this->stage = stage;
+        this->total = total;
+    }
+    void advance(int64_t done) override { steps.push_back(done); }
+    void message(const std::string&) override {}
+    std::string stage;
+    int64_t total = -1;
+    std::vector<int64_t> steps;
+};
+
+TEST_F(FeaturesTest, SinkReceivesContiguousBlocksInRowOrder)
+{
+    const Model model = Model::create(Architecture::Cnn, {1, 8, 8}, 3, 0);
+    const ImageSet set = gaussianSet(30, {1, 8, 8}, 3, 0);
+    FeatureOptions o = options(ProjectionKind::Kronecker, 40);
+    o.batchSize = 7;
+    RecordingProgress progress;
+    CancelToken cancel;
+    std::vector<int64_t> starts;
+    RowMatrixF assembled(set.count, 40);
+    int64_t next = 0;
+    const FeatureInfo info = featurize(
+        model, set, o,
+        [&](int64_t first, const RowMatrixF& block) {
+            EXPECT_EQ(first, next);
+            EXPECT_EQ(block.cols(), 40);
+            EXPECT_LE(block.rows(), 7);
+            starts.push_back(first);
+            assembled.middleRows(first, block.rows()) = block;
+            next = first + block.rows();
+        },
+        nullptr, progress, cancel);
+    EXPECT_EQ(next, set.count);
+    EXPECT_EQ(starts, (std::vector<int64_t>{0, 7, 14, 21, 28}));
+    EXPECT_EQ(info.dimension, 40);
+    EXPECT_EQ(progress.stage, "featurize");
+    EXPECT_EQ(progress.total, 30);
+    EXPECT_EQ(progress.steps, (std::vector<int64_t>{7, 14, 21, 28, 30}));
+    // Batch boundaries do not change the features beyond rounding.
+    o.batchSize = 30;
+    EXPECT_LT(relativeError(assembled, features(model, set, o)), 1e-5);
+}
+
+TEST_F(FeaturesTest, CancellationThrowsCancelled)
+{
+    const Model model = Model::create(Architecture::Mlp, {1, 4, 4}, 3, 0);
+    const ImageSet set = gaussianSet(40, {1, 4, 4}, 3, 0);
+    NullProgress progress;
+    CancelToken cancel;
+    cancel.cancel();
+    EXPECT_THROW(featurize(model, set, options(ProjectionKind::Kronecker, 8), {}, nullptr, progress, cancel),
+                 Cancelled);
+    // Cancelled from the sink after the first block: no further block arrives.
+    for (bool loop : {false, true}) {
+        CancelToken later;
+        int blocks = 0;
+        FeatureOptions o = options(ProjectionKind::Kronecker, 8);
+        o.perSampleLoop = loop;
+        EXPECT_THROW(featurize(
+                         model, set, o,
+                         [&](int64_t, const RowMatrixF&) {
+                             ++blocks;
+                             later.cancel();
+                         },
+                         nullptr, progress, later),
+                     Cancelled);
+        EXPECT_EQ(blocks, 1);
+    }
+}
+
+// --- nets without traced layers (the generic path) ------------------------------------------
+
+/// A zoo net that hides its traced layers, as a TorchScript module without a Sequential top does.
+class UntracedNet final : public Net {
+public:
+    explicit UntracedNet(std::shared_ptr<Net> inner) : m_inner(std::move(inner))
+    {
+        architecture = m_inner->architecture;
+        input = m_inner->input;
+        numClasses = m_inner->numClasses;
+    }
+    torch::Tensor forward(const torch::Tensor& x, LayerTrace*) override { return m_inner->forward(x); }
+    std::vector<std::pair<std::string, torch::Tensor>> namedParameters() override
+    {
+        return m_inner->namedParameters();
+    }
+    std::vector<std::pair<std::string, torch::Tensor>> namedBuffers() override
+    {
+        return m_inner->namedBuffers();
+    }
+    std::vector<TracedLayer> tracedLayers() override { return {}; }
+    std::vector<LayerInfo> layers() override { return m_inner->layers(); }
+    void setTraining(bool on) override { m_inner->setTraining(on); }
+    std::shared_ptr<Net> clone() const override { return std::make_shared<UntracedNet>(m_inner->clone()); }
+    void reinitialize(uint64_t seed) override { m_inner->reinitialize(seed); }
+
+private:
+    std::shared_ptr<Net> m_inner;
+};
+
+TEST_F(FeaturesTest, NetsWithoutTracedLayersUseParameterGroups)
+{
+    const Model zoo = Model::create(Architecture::Mlp, {1, 8, 8}, 3, 2);
+    const Model untraced(std::make_shared<UntracedNet>(zoo.net().clone()));
+    // Same parameters: clone() copies them.
+    EXPECT_EQ(selectLayers(untraced, "all"), (std::vector<std::string>{"fc1", "fc2", "fc3"}));
+    const ImageSet set = gaussianSet(6, {1, 8, 8}, 3, 3);
+    for (ProjectionKind kind : {ProjectionKind::None, ProjectionKind::Kronecker}) {
+        FeatureOptions o = options(kind, 100, FeatureTarget::Margin);
+        o.layers = "fc1,fc3";
+        FeatureInfo info;
+        const RowMatrixF generic = features(untraced, set, o, &info);
+        EXPECT_FALSE(info.batched);
+        EXPECT_LT(relativeError(generic, features(zoo, set, o)), 1e-5) << toString(kind);
+    }
+}
+
+TEST_F(FeaturesTest, TorchScriptModels)
+{
+    const ImageSet set = gaussianSet(5, {1, 28, 28}, 10, 4);
+    // A scripted Sequential: its stride-2 padded convolution and its Linear are traced.
+    Model sequential = Model::importTorchScript(test::fixture("ts_seq_cnn.pt"));
+    sequential.checkCompatible({1, 28, 28}, 10);
+    EXPECT_EQ(selectLayers(sequential, "all"), (std::vector<std::string>{"0", "3"}));
+    for (ProjectionKind kind : {ProjectionKind::None, ProjectionKind::Kronecker}) {
+        FeatureOptions o = options(kind, 200);
+        FeatureInfo info;
+        const RowMatrixF batched = features(sequential, set, o, &info);
+        EXPECT_TRUE(info.batched);
+        EXPECT_EQ(info.fullDimension, sequential.parameterCount());
+        o.perSampleLoop = true;
+        EXPECT_LT(relativeError(batched, features(sequential, set, o)), 1e-5) << toString(kind);
+    }
+    // A module with its own forward: parameter groups on the per-sample loop.
+    Model custom = Model::importTorchScript(test::fixture("ts_custom.pt"));
+    custom.checkCompatible({1, 28, 28}, 10);
+    EXPECT_EQ(selectLayers(custom, "all"), (std::vector<std::string>{"conv", "head"}));
+    FeatureInfo info;
+    FeatureOptions o = options(ProjectionKind::Kronecker, 120, FeatureTarget::Margin);
+    const RowMatrixF kron = features(custom, set, o, &info);
+    EXPECT_FALSE(info.batched);
+    EXPECT_EQ(info.fullDimension, custom.parameterCount());
+    o.projection = ProjectionKind::None;
+    EXPECT_EQ(features(custom, set, o).cols(), custom.parameterCount());
+    EXPECT_LT(relativeError(kron, explicitKronecker(custom, set, "all", 120, o.seed, FeatureTarget::Margin)),
+              1e-5);
+}
+
+// --- rough timings (not assertions; run with --gtest_also_run_disabled_tests) --------------
+
+double seconds(const std::function<void()>& f)
+{
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST_F(FeaturesTest, DISABLED_Timing)
+{
+    const InputShape shape{1, 28, 28};
+    const Model model = Model::create(Architecture::Mlp, shape, 10, 0);
+    const ImageSet set = gaussianSet(5000, shape, 10, 0);
+    NullProgress progress;
+    CancelToken cancel;
+    TrainRecipe recipe;
+    recipe.batchSize = 64;
+    recipe.epochs = 1;
+    recipe.lr = 0.01;
+    recipe.momentum = 0.9;
+    const double epoch = seconds([&] { trainModel(model, recipe, set, progress, cancel); });
+    FeatureOptions kron = options(ProjectionKind::Kronecker, 4096);
+    kron.batchSize = 250;
+    const double kronTime = seconds([&] { features(model, set, kron); });
+    const ImageSet small = gaussianSet(500, shape, 10, 1);
+    FeatureOptions none = options(ProjectionKind::None);
+    none.batchSize = 250;
+    const double batched = seconds([&] { features(model, small, none); });
+    none.perSampleLoop = true;
+    const double loop = seconds([&] { features(model, small, none); });
+    FeatureOptions gauss = options(ProjectionKind::Gaussian, 1024);
+    gauss.batchSize = 250;
+    const double dense = seconds([&] { features(model, small, gauss); });
+    std::printf("threads %d\n", torchThreads());
+    std::printf("MLP 5000×784: one SGD epoch (batch 64) %.3f s; featurize kron k=4096 %.3f s (%.2f×)\n",
+                epoch, kronTime, kronTime / epoch);
+    std::printf("MLP 500 samples, projection none: batched %.3f s, per-sample loop %.3f s (%.1f× faster)\n",
+                batched, loop, loop / batched);
+    std::printf("MLP 500 samples, gaussian k=1024 (p=109386, uncached): %.3f s\n", dense);
+}
+
+} // namespace
+} // namespace attri
