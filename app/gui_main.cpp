@@ -1,5 +1,6 @@
 // attriscope: the desktop application.
 #include "main_window.h"
+#include "screenshot_tour.h"
 
 #include "common/runtime.h"
 
@@ -9,6 +10,10 @@
 
 int main(int argc, char** argv)
 {
+    // Screenshots render headlessly: choose the offscreen platform before Qt starts.
+    for (int i = 1; i < argc; ++i)
+        if (QByteArray(argv[i]) == "--screenshots" && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("AttriScope"));
     QApplication::setOrganizationName(QStringLiteral("AttriScope"));
@@ -18,17 +23,42 @@ int main(int argc, char** argv)
     parser.setApplicationDescription(QStringLiteral("AttriScope: training-data attribution"));
     parser.addHelpOption();
     parser.addVersionOption();
-    QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Train the demo model on start."));
+    QCommandLineOption demo(QStringLiteral("demo"),
+                            QStringLiteral("Run the demo (train, attribute, open) on start."));
+    QCommandLineOption screenshots(
+        QStringLiteral("screenshots"),
+        QStringLiteral("Render every page to DIR/NN-page.png (offscreen) and exit; uses "
+                       "DIR/demo.h5, creating it with the demo when missing."),
+        QStringLiteral("DIR"));
+    QCommandLineOption small(
+        QStringLiteral("small-demo"),
+        QStringLiteral("With --demo/--screenshots: a quick demo (1000 train, 100 test, k 64,256)."));
     parser.addOption(demo);
+    parser.addOption(screenshots);
+    parser.addOption(small);
     parser.addPositionalArgument(QStringLiteral("experiment"), QStringLiteral("Experiment file to open."));
     parser.process(app);
 
     attri::initRuntime();
+    attri::ui::DemoOptions options;
+    if (parser.isSet(small)) {
+        options.trainSize = 1000;
+        options.testSize = 100;
+        options.ks = {64, 256};
+        options.sensitivityTests = 50;
+    }
     attri::ui::MainWindow window;
     window.show();
+    if (parser.isSet(screenshots)) {
+        auto* tour = new attri::ui::ScreenshotTour(&window, parser.value(screenshots), options);
+        QObject::connect(tour, &attri::ui::ScreenshotTour::finished, &app,
+                         [](int code) { QApplication::exit(code); });
+        tour->start();
+        return app.exec();
+    }
     if (!parser.positionalArguments().isEmpty())
         window.openExperiment(parser.positionalArguments().first());
     else if (parser.isSet(demo))
-        window.runDemo(QDir::home().filePath(QStringLiteral("attriscope-demo.h5")));
+        window.runDemo(QDir::home().filePath(QStringLiteral("attriscope-demo.h5")), options);
     return app.exec();
 }

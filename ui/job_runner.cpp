@@ -4,7 +4,6 @@
 #include "jobs/progress_sink.h"
 
 #include <QMetaObject>
-#include <QPointer>
 #include <QtConcurrent/QtConcurrentRun>
 
 namespace attri::ui {
@@ -12,9 +11,12 @@ namespace attri::ui {
 namespace {
 
 /// Forwards progress from the worker thread to the runner's signals (queued into the GUI thread).
+/// Only Task jobs report; other lanes get a sink that discards.
 class SignalProgress final : public ProgressSink {
 public:
-    SignalProgress(QPointer<JobRunner> runner) : m_runner(std::move(runner)) {}
+    SignalProgress(QPointer<JobRunner> runner, bool enabled) : m_runner(std::move(runner)), m_enabled(enabled)
+    {
+    }
     void begin(const std::string& stage, int64_t total) override
     {
         m_stage = QString::fromStdString(stage);
@@ -24,47 +26,89 @@ public:
     void advance(int64_t done) override { post(done); }
     void message(const std::string& text) override
     {
+        if (!m_enabled)
+            return;
         QString t = QString::fromStdString(text);
         QPointer<JobRunner> r = m_runner;
-        QMetaObject::invokeMethod(r, [r, t] { if (r) Q_EMIT r->message(t); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            r,
+            [r, t] {
+                if (r)
+                    Q_EMIT r->message(t);
+            },
+            Qt::QueuedConnection);
     }
 
 private:
     void post(int64_t done)
     {
+        if (!m_enabled)
+            return;
         QPointer<JobRunner> r = m_runner;
         QString stage = m_stage;
         qint64 total = m_total;
-        QMetaObject::invokeMethod(r, [r, stage, done, total] { if (r) Q_EMIT r->progress(stage, done, total); },
-                                  Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            r,
+            [r, stage, done, total] {
+                if (r)
+                    Q_EMIT r->progress(stage, done, total);
+            },
+            Qt::QueuedConnection);
     }
     QPointer<JobRunner> m_runner;
+    bool m_enabled;
     QString m_stage;
     qint64 m_total = 0;
 };
 
 } // namespace
 
-JobRunner::JobRunner(QObject* parent) : QObject(parent) {}
+JobRunner::JobRunner(QObject* parent) : QObject(parent)
+{
+    qRegisterMetaType<attri::ui::JobLane>();
+    m_storePool.setMaxThreadCount(1);
+}
 
-JobRunner::~JobRunner() { m_cancel.cancel(); }
+JobRunner::~JobRunner()
+{
+    for (auto& l : m_lanes)
+        l.cancel.cancel();
+    m_storePool.waitForDone(); // a started write finishes: the file is never left half-written
+}
+
+bool JobRunner::isBusy(JobLane l) const
+{
+    return m_lanes[static_cast<int>(l)].pending > 0;
+}
 
 void JobRunner::cancel()
 {
-    m_cancel.cancel();
+    lane(JobLane::Task).cancel.cancel();
+    lane(JobLane::Preview).cancel.cancel();
+    lane(JobLane::Load).cancel.cancel();
 }
 
-void JobRunner::start(const QString& name, Job job)
+void JobRunner::start(const QString& name, Job job, JobLane l, QObject* context, Done onDone, Failed onFailed)
 {
-    m_cancel.cancel();
-    m_cancel = CancelToken();
-    const quint64 generation = ++m_generation;
-    m_running = true;
-    Q_EMIT started(name);
+    LaneState& state = lane(l);
+    if (l != JobLane::Store) {
+        state.cancel.cancel(); // supersede the previous job of this lane
+        state.cancel = CancelToken();
+    }
+    const quint64 generation = ++state.generation;
+    state.running = true;
+    ++state.pending;
+    if (l == JobLane::Task) {
+        m_taskName = name;
+        Q_EMIT started(name);
+    }
     QPointer<JobRunner> self(this);
-    CancelToken token = m_cancel;
-    (void)QtConcurrent::run([self, name, job = std::move(job), token, generation] {
-        SignalProgress sink(self);
+    QPointer<QObject> ctx(context);
+    const bool hadContext = context != nullptr;
+    CancelToken token = state.cancel;
+    auto work = [self, name, l, job = std::move(job), token, generation, ctx, hadContext,
+                 onDone = std::move(onDone), onFailed = std::move(onFailed)] {
+        SignalProgress sink(self, l == JobLane::Task);
         std::any result;
         QString error;
         bool wasCancelled = false;
@@ -74,24 +118,56 @@ void JobRunner::start(const QString& name, Job job)
             wasCancelled = true;
         } catch (const std::exception& e) {
             error = QString::fromStdString(e.what());
+            if (error.isEmpty())
+                error = QStringLiteral("unknown error");
         } catch (...) {
             error = QStringLiteral("unknown error");
         }
         QMetaObject::invokeMethod(
             self,
-            [self, name, result, error, wasCancelled, generation] {
-                if (!self || generation != self->m_generation)
-                    return; // superseded: drop the stale result
-                self->m_running = false;
-                if (wasCancelled)
-                    Q_EMIT self->cancelled(name);
-                else if (!error.isEmpty())
-                    Q_EMIT self->failed(name, error);
-                else
-                    Q_EMIT self->finished(name, result);
+            [self, l, generation, name, result, error, wasCancelled, ctx, hadContext, onDone, onFailed] {
+                if (self)
+                    self->report(l, generation, name, result, error, wasCancelled, ctx, hadContext, onDone,
+                                 onFailed);
             },
             Qt::QueuedConnection);
-    });
+    };
+    if (l == JobLane::Store)
+        (void)QtConcurrent::run(&m_storePool, std::move(work));
+    else
+        (void)QtConcurrent::run(std::move(work));
+}
+
+void JobRunner::report(JobLane l, quint64 generation, const QString& name, const std::any& result,
+                       const QString& error, bool wasCancelled, QPointer<QObject> context, bool hadContext,
+                       const Done& onDone, const Failed& onFailed)
+{
+    LaneState& state = lane(l);
+    --state.pending;
+    const bool current = generation == state.generation;
+    if (l == JobLane::Store || current) {
+        state.running = l == JobLane::Store ? state.pending > 0 : false;
+        if (l == JobLane::Task)
+            m_taskName.clear();
+        if (wasCancelled) {
+            if (l == JobLane::Task)
+                Q_EMIT cancelled(name);
+        } else if (!error.isEmpty()) {
+            if (onFailed && (!hadContext || context))
+                onFailed(error);
+            Q_EMIT failed(name, error);
+        } else {
+            if (onDone && (!hadContext || context))
+                onDone(result);
+            if (l == JobLane::Task)
+                Q_EMIT finished(name, result);
+        }
+    }
+    // Superseded results are dropped silently.
+    if (state.pending == 0) {
+        state.running = false;
+        Q_EMIT idle(l);
+    }
 }
 
 } // namespace attri::ui

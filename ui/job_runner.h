@@ -3,7 +3,9 @@
 #include "jobs/cancel_token.h"
 
 #include <QObject>
+#include <QPointer>
 #include <QString>
+#include <QThreadPool>
 
 #include <any>
 #include <functional>
@@ -15,34 +17,73 @@ class ProgressSink;
 
 namespace attri::ui {
 
-/// Runs every long job off the GUI thread (QtConcurrent), one at a time. Progress arrives as
-/// queued signals; exceptions from the core become failed(message); results of a job that was
-/// superseded or cancelled are dropped. Never blocks the event loop.
+/// Where a job runs. Each lane has its own rules, so that a preview of scores never cancels a
+/// long attribution and a file write is never cancelled at all.
+enum class JobLane {
+    Task,    ///< long user-visible work (train, attribute, recommend, load): progress, cancel;
+             ///< a new task cancels the running one
+    Preview, ///< short interactive work (scores while dragging): a new one supersedes the old,
+             ///< no progress, stale results dropped
+    Load,    ///< loading a session or a file for viewing: a new one supersedes the old, no progress
+    Store,   ///< file writes: run one after the other in order, never cancelled
+};
+
+/// Runs every long job off the GUI thread (QtConcurrent), one at a time per lane. Progress of
+/// Task jobs arrives as queued signals; exceptions from the core become failed(message); results
+/// of a job that was superseded or cancelled are dropped. Never blocks the event loop.
 class JobRunner : public QObject {
     Q_OBJECT
 public:
     using Job = std::function<std::any(ProgressSink&, const CancelToken&)>;
+    /// Called on the GUI thread with the job's result, before finished() (only if `context` lives).
+    using Done = std::function<void(const std::any&)>;
+    /// Called on the GUI thread with the error message when the job fails (only if `context` lives).
+    using Failed = std::function<void(const QString&)>;
 
     explicit JobRunner(QObject* parent = nullptr);
     ~JobRunner() override;
 
-    /// Starts `job` (cancelling any running one). `name` is shown in progress messages.
-    void start(const QString& name, Job job);
+    /// Starts `job` on `lane`. `name` is shown in progress messages. `onDone` runs on the GUI
+    /// thread with the result when the job succeeds and `context` (if given) still exists.
+    void start(const QString& name, Job job, JobLane lane = JobLane::Task, QObject* context = nullptr,
+               Done onDone = {}, Failed onFailed = {});
+    /// Cancels the running Task (and any running preview or load).
     void cancel();
-    bool isRunning() const { return m_running; }
+    /// Whether a Task is running.
+    bool isRunning() const { return m_lanes[0].running; }
+    bool isBusy(JobLane lane) const;
+    /// The name of the running Task (empty when none).
+    QString currentTask() const { return m_taskName; }
 
 Q_SIGNALS:
+    /// Task lane only.
     void started(const QString& name);
     void progress(const QString& stage, qint64 done, qint64 total);
     void message(const QString& text);
     void finished(const QString& name, const std::any& result);
-    void failed(const QString& name, const QString& error);
     void cancelled(const QString& name);
+    /// Any lane.
+    void failed(const QString& name, const QString& error);
+    /// A lane went idle (all its jobs done); lets tests and pages wait without polling.
+    void idle(attri::ui::JobLane lane);
 
 private:
-    quint64 m_generation = 0;
-    bool m_running = false;
-    CancelToken m_cancel;
+    struct LaneState {
+        quint64 generation = 0;
+        int pending = 0; // jobs started and not yet reported
+        bool running = false;
+        CancelToken cancel;
+    };
+    LaneState& lane(JobLane l) { return m_lanes[static_cast<int>(l)]; }
+    void report(JobLane l, quint64 generation, const QString& name, const std::any& result,
+                const QString& error, bool wasCancelled, QPointer<QObject> context, bool hadContext,
+                const Done& onDone, const Failed& onFailed);
+
+    LaneState m_lanes[4];
+    QString m_taskName;
+    QThreadPool m_storePool; // one thread: writes happen in order
 };
 
 } // namespace attri::ui
+
+Q_DECLARE_METATYPE(attri::ui::JobLane)

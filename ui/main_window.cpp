@@ -1,85 +1,100 @@
 #include "main_window.h"
 
+#include "app_settings.h"
+#include "attribute_page.h"
+#include "data_model_page.h"
+#include "experiment_document.h"
+#include "experiment_factory.h"
+#include "explore_page.h"
+#include "figure_export.h"
 #include "job_runner.h"
+#include "recommend_page.h"
+#include "sensitivity_page.h"
 
-#include "data/data_loader.h"
-#include "model/trainer.h"
-#include "store/experiment_file.h"
+#include "attribution/attribution_job.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
 #include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QListWidget>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QPlainTextEdit>
+#include <QMimeData>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSignalBlocker>
+#include <QSplitter>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QToolBar>
+#include <QUndoStack>
 #include <QVBoxLayout>
 
 namespace attri::ui {
 
+namespace {
+const char* kPageNames[] = {"welcome", "data-model", "attribute", "explore", "sensitivity", "recommend"};
+}
+
 MainWindow::MainWindow(QWidget* parent)
-    : QMainWindow(parent),
-      m_runner(new JobRunner(this)),
-      m_pages(new QStackedWidget(this)),
-      m_summary(new QPlainTextEdit(this)),
-      m_progress(new QProgressBar(this)),
-      m_cancel(new QPushButton(tr("Cancel"), this)),
-      m_status(new QLabel(this))
+    : QMainWindow(parent), m_runner(new JobRunner(this)), m_doc(new ExperimentDocument(m_runner, this)),
+      m_nav(new QListWidget(this)), m_pages(new QStackedWidget(this)), m_data(new DataModelPage(m_doc, this)),
+      m_attribute(new AttributePage(m_doc, this)), m_explore(new ExplorePage(m_doc, this)),
+      m_sensitivity(new SensitivityPage(m_doc, this)), m_recommend(new RecommendPage(m_doc, this)),
+      m_recent(new QListWidget(this)), m_method(new QComboBox(this)), m_progress(new QProgressBar(this)),
+      m_cancel(new QPushButton(tr("Cancel"), this)), m_status(new QLabel(this))
 {
     setWindowTitle(tr("AttriScope"));
-    resize(1100, 750);
+    setAcceptDrops(true);
+    resize(1280, 820);
 
-    auto* welcome = new QWidget(this);
-    auto* layout = new QVBoxLayout(welcome);
-    auto* title = new QLabel(tr("<h1>AttriScope</h1><p>Training-data attribution with a damping (λ) "
-                                "recommendation that needs no retraining.</p>"),
-                             welcome);
-    title->setWordWrap(true);
-    auto* openButton = new QPushButton(tr("Open experiment…"), welcome);
-    auto* demoButton = new QPushButton(tr("Run the demo"), welcome);
-    layout->addWidget(title);
-    layout->addWidget(openButton);
-    layout->addWidget(demoButton);
-    layout->addStretch();
-    m_pages->addWidget(welcome);
+    m_pages->addWidget(createWelcomePage());
+    m_pages->addWidget(m_data);
+    m_pages->addWidget(m_attribute);
+    m_pages->addWidget(m_explore);
+    m_pages->addWidget(m_sensitivity);
+    m_pages->addWidget(m_recommend);
+    for (const QString& name : {tr("Welcome"), tr("Data && model"), tr("Attribute"), tr("Explore"),
+                                tr("Sensitivity"), tr("Recommend")})
+        m_nav->addItem(QString(name).replace(QStringLiteral("&&"), QStringLiteral("&")));
+    m_nav->setFixedWidth(150);
+    m_nav->setCurrentRow(0);
+    auto* central = new QWidget(this);
+    auto* layout = new QHBoxLayout(central);
+    layout->addWidget(m_nav);
+    layout->addWidget(m_pages, 1);
+    setCentralWidget(central);
 
-    m_summary->setReadOnly(true);
-    m_summary->setFont(QFont(QStringLiteral("DejaVu Sans Mono")));
-    m_pages->addWidget(m_summary);
-    setCentralWidget(m_pages);
+    auto* toolbar = addToolBar(tr("Experiment"));
+    toolbar->setObjectName(QStringLiteral("experimentToolbar"));
+    toolbar->addWidget(new QLabel(tr(" Method: "), this));
+    m_method->setMinimumWidth(140);
+    toolbar->addWidget(m_method);
 
     m_progress->setVisible(false);
+    m_progress->setMaximumWidth(260);
     m_cancel->setVisible(false);
     statusBar()->addWidget(m_status, 1);
     statusBar()->addPermanentWidget(m_progress);
     statusBar()->addPermanentWidget(m_cancel);
+    createMenus();
 
-    auto* fileMenu = menuBar()->addMenu(tr("&File"));
-    QAction* openAction = fileMenu->addAction(tr("&Open…"));
-    openAction->setShortcut(QKeySequence::Open);
-    QAction* quitAction = fileMenu->addAction(tr("&Quit"));
-    quitAction->setShortcut(QKeySequence::Quit);
-
-    auto askOpen = [this] {
-        QString path = QFileDialog::getOpenFileName(this, tr("Open experiment"), QString(),
-                                                    tr("Experiment files (*.h5);;All files (*)"));
-        if (!path.isEmpty())
-            openExperiment(path);
-    };
-    connect(openButton, &QPushButton::clicked, this, askOpen);
-    connect(openAction, &QAction::triggered, this, askOpen);
-    connect(quitAction, &QAction::triggered, this, &QWidget::close);
-    connect(demoButton, &QPushButton::clicked, this,
-            [this] { runDemo(QDir::home().filePath(QStringLiteral("attriscope-demo.h5"))); });
+    connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
     connect(m_cancel, &QPushButton::clicked, m_runner, &JobRunner::cancel);
+    connect(m_method, &QComboBox::activated, this, [this] { m_doc->setMethod(m_method->currentText()); });
 
     connect(m_runner, &JobRunner::started, this, [this](const QString& name) {
         m_status->setText(tr("%1…").arg(name));
+        m_progress->setRange(0, 0);
         m_progress->setVisible(true);
         m_cancel->setVisible(true);
     });
@@ -90,13 +105,14 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_runner, &JobRunner::message, m_status, &QLabel::setText);
     auto done = [this] {
-        m_progress->setVisible(false);
-        m_cancel->setVisible(false);
+        const bool running = m_runner->isRunning();
+        m_progress->setVisible(running);
+        m_cancel->setVisible(running);
     };
-    connect(m_runner, &JobRunner::finished, this, [this, done](const QString&, const std::any& result) {
+    connect(m_runner, &JobRunner::finished, this, [this, done](const QString& name) {
         done();
-        if (auto path = std::any_cast<QString>(&result))
-            openExperiment(*path);
+        if (!m_runner->isRunning())
+            m_status->setText(tr("%1: done").arg(name));
     });
     connect(m_runner, &JobRunner::failed, this, [this, done](const QString& name, const QString& error) {
         done();
@@ -106,59 +122,290 @@ MainWindow::MainWindow(QWidget* parent)
         done();
         m_status->setText(tr("%1 cancelled").arg(name));
     });
+    connect(m_doc, &ExperimentDocument::opened, this, [this](const QString& path) {
+        rememberRecentFile(path);
+        refreshRecentFiles();
+        setWindowTitle(tr("AttriScope — %1").arg(QFileInfo(path).fileName()));
+        m_status->setText(tr("Opened %1").arg(path));
+        if (currentPage() == WelcomePage)
+            showPage(m_doc->methods().isEmpty() ? DataPage : ExploringPage);
+        Q_EMIT experimentShown(path);
+    });
+    connect(m_doc, &ExperimentDocument::storeFailed, this, &MainWindow::showError);
+    connect(m_doc, &ExperimentDocument::acceptedStored, this,
+            [this](const QString& path) { m_status->setText(tr("Accepted λ stored in %1").arg(path)); });
+    connect(m_doc, &ExperimentDocument::contentChanged, this, &MainWindow::refreshMethods);
+    connect(m_doc, &ExperimentDocument::methodChanged, this, &MainWindow::refreshMethods);
+    connect(m_doc, &ExperimentDocument::sessionLoadingChanged, this, [this](bool loading) {
+        if (loading)
+            m_status->setText(tr("Loading %1 at k = %2 (features and eigendecomposition)…")
+                                  .arg(m_doc->method())
+                                  .arg(m_doc->k()));
+        else if (m_doc->session())
+            m_status->setText(tr("%1 at k = %2 ready").arg(m_doc->method()).arg(m_doc->k()));
+    });
+
+    const QByteArray geometry = settings::windowGeometry.get();
+    if (!geometry.isEmpty())
+        restoreGeometry(geometry);
+    restoreState(settings::windowState.get());
+    if (settings::presentationMode.get())
+        setPresentationMode(true);
+}
+
+MainWindow::~MainWindow() = default;
+
+QWidget* MainWindow::createWelcomePage()
+{
+    auto* page = new QWidget(this);
+    auto* layout = new QVBoxLayout(page);
+    auto* title =
+        new QLabel(tr("<h1>AttriScope</h1><p>Which training points made the model predict this? "
+                      "Training-data attribution (influence functions, TRAK, TracIn) with a damping λ "
+                      "recommended <b>without retraining</b>.</p>"
+                      "<p>Open an experiment file (or drop one here), train a new one, or run the demo "
+                      "(Fashion-MNIST subset, logistic regression: trains, attributes and opens in a "
+                      "minute or two).</p>"),
+                   page);
+    title->setWordWrap(true);
+    auto* openButton = new QPushButton(tr("Open experiment…"), page);
+    auto* newButton = new QPushButton(tr("New experiment…"), page);
+    auto* demoButton = new QPushButton(tr("Run the demo"), page);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(openButton);
+    buttons->addWidget(newButton);
+    buttons->addWidget(demoButton);
+    buttons->addStretch();
+    layout->addWidget(title);
+    layout->addLayout(buttons);
+    layout->addWidget(new QLabel(tr("<b>Recent experiments</b>"), page));
+    layout->addWidget(m_recent, 1);
+    refreshRecentFiles();
+    connect(openButton, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open experiment"), QString(),
+                                                          tr("Experiment files (*.h5);;All files (*)"));
+        if (!path.isEmpty())
+            openExperiment(path);
+    });
+    connect(newButton, &QPushButton::clicked, this, [this] { showPage(DataPage); });
+    connect(demoButton, &QPushButton::clicked, this,
+            [this] { runDemo(QDir::home().filePath(QStringLiteral("attriscope-demo.h5"))); });
+    connect(m_recent, &QListWidget::itemActivated, this,
+            [this](QListWidgetItem* item) { openExperiment(item->text()); });
+    return page;
+}
+
+void MainWindow::createMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open…"));
+    open->setShortcut(QKeySequence::Open);
+    connect(open, &QAction::triggered, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open experiment"), QString(),
+                                                          tr("Experiment files (*.h5);;All files (*)"));
+        if (!path.isEmpty())
+            openExperiment(path);
+    });
+    QMenu* recent = file->addMenu(tr("Open &recent"));
+    connect(recent, &QMenu::aboutToShow, this, [this, recent] {
+        recent->clear();
+        for (const QString& path : settings::recentFiles.get())
+            recent->addAction(path, this, [this, path] { openExperiment(path); });
+    });
+    QMenu* exportMenu = file->addMenu(tr("&Export figure"));
+    connect(exportMenu, &QMenu::aboutToShow, this, [this, exportMenu] {
+        exportMenu->clear();
+        const QList<Figure> figures = currentFigures();
+        if (figures.isEmpty())
+            exportMenu->addAction(tr("(this page has no figures)"))->setEnabled(false);
+        for (const Figure& f : figures)
+            exportMenu->addAction(f.name + QStringLiteral("…"), this,
+                                  [this, f] { exportWithDialog(this, f); });
+    });
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"));
+    quit->setShortcut(QKeySequence::Quit);
+    connect(quit, &QAction::triggered, this, &QWidget::close);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_doc->undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_doc->undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (int i = 0; i < m_nav->count(); ++i) {
+        QAction* a =
+            view->addAction(m_nav->item(i)->text(), this, [this, i] { showPage(static_cast<Page>(i)); });
+        a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    view->addSeparator();
+    QAction* presentation = view->addAction(tr("&Presentation mode (large fonts)"));
+    presentation->setCheckable(true);
+    presentation->setChecked(settings::presentationMode.get());
+    presentation->setShortcut(QKeySequence(Qt::Key_F11));
+    connect(presentation, &QAction::toggled, this, [this](bool on) {
+        settings::presentationMode.set(on);
+        setPresentationMode(on);
+    });
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About AttriScope"), this, [this] {
+        QMessageBox::about(
+            this, tr("About AttriScope"),
+            tr("AttriScope %1\nTraining-data attribution with retraining-free damping selection.")
+                .arg(QApplication::applicationVersion()));
+    });
+}
+
+void MainWindow::setPresentationMode(bool on)
+{
+    QFont font = QApplication::font();
+    font.setPointSizeF(on ? 16.0 : 10.0);
+    QApplication::setFont(font);
+}
+
+void MainWindow::refreshRecentFiles()
+{
+    m_recent->clear();
+    m_recent->addItems(settings::recentFiles.get());
+}
+
+void MainWindow::refreshMethods()
+{
+    QSignalBlocker block(m_method);
+    m_method->clear();
+    m_method->addItems(m_doc->methods());
+    m_method->setCurrentText(m_doc->method());
+    m_method->setEnabled(m_method->count() > 1);
 }
 
 void MainWindow::openExperiment(const QString& path)
 {
-    try {
-        m_summary->setPlainText(QString::fromStdString(describeExperimentFile(path.toStdString())));
-        m_pages->setCurrentWidget(m_summary);
-        setWindowTitle(tr("AttriScope — %1").arg(QFileInfo(path).fileName()));
-        m_status->setText(tr("Opened %1").arg(path));
-        Q_EMIT experimentShown(path);
-    } catch (const std::exception& e) {
-        showError(QString::fromStdString(e.what()));
+    if (!QFileInfo::exists(path)) {
+        showError(tr("%1 does not exist").arg(path));
+        return;
+    }
+    m_doc->open(path);
+}
+
+void MainWindow::runDemo(const QString& outPath, const DemoOptions& options)
+{
+    const NewExperiment spec =
+        NewExperiment::demo(outPath.toStdString(), options.trainSize, options.testSize);
+    AttributionRequest request;
+    request.method = "if";
+    request.projection = ProjectionKind::Kronecker;
+    request.ks = options.ks;
+    request.sensitivityTests = options.sensitivityTests;
+    m_runner->start(
+        tr("Running the demo"),
+        [spec, request](ProgressSink& progress, const CancelToken& cancel) {
+            createTrainedExperiment(spec, progress, cancel);
+            runAttribution(spec.path, request, progress, cancel);
+            return std::any();
+        },
+        JobLane::Task, this, [this, outPath](const std::any&) { openExperiment(outPath); });
+}
+
+void MainWindow::showPage(Page page)
+{
+    m_nav->setCurrentRow(static_cast<int>(page));
+}
+
+MainWindow::Page MainWindow::currentPage() const
+{
+    return static_cast<Page>(m_pages->currentIndex());
+}
+
+QList<Figure> MainWindow::currentFigures() const
+{
+    switch (currentPage()) {
+    case DataPage:
+        return m_data->figures();
+    case ExploringPage:
+        return m_explore->figures();
+    case SensitivityAnalysisPage:
+        return m_sensitivity->figures();
+    case RecommendationPage:
+        return m_recommend->figures();
+    default:
+        return {};
     }
 }
 
-void MainWindow::runDemo(const QString& outPath)
+QStringList MainWindow::saveScreenshots(const QString& dir)
 {
-    std::string out = outPath.toStdString();
-    m_runner->start(tr("Training the demo model"), [out, outPath](ProgressSink& progress, const CancelToken& cancel) {
-        DataOptions options;
-        DatasetSpec spec = DatasetSpec::parse("demo");
-        options.mean = spec.standardMean();
-        options.std = spec.standardStd();
-        DataBundle data = loadData(options);
-        InputShape shape{data.train.channels, data.train.height, data.train.width};
-        TrainRecipe recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
-        Model init = Model::create(Architecture::LogisticRegression, shape, data.numClasses, recipe.seed);
-        TrainResult result = trainModel(init, recipe, data.train, progress, cancel);
-        ModelRecord record;
-        record.architecture = Architecture::LogisticRegression;
-        record.input = shape;
-        record.numClasses = data.numClasses;
-        record.recipe = recipe;
-        record.checkpoints = result.checkpoints;
-        record.epochLoss = result.epochLoss;
-        record.trainMetrics = evaluateModel(result.model, data.train);
-        record.testMetrics = evaluateModel(result.model, data.test);
-        record.trainSeconds = result.seconds;
-        record.parameterCount = result.model.parameterCount();
-        createExperimentFile(out, data, options, record);
-        return std::any(outPath);
-    });
+    QDir().mkpath(dir);
+    QStringList written;
+    const Page before = currentPage();
+    for (int i = 0; i < m_pages->count(); ++i) {
+        showPage(static_cast<Page>(i));
+        const QString path = QDir(dir).filePath(QStringLiteral("%1-%2.png")
+                                                    .arg(i + 1, 2, 10, QLatin1Char('0'))
+                                                    .arg(QLatin1String(kPageNames[i])));
+        if (grab().save(path))
+            written << path;
+    }
+    showPage(before);
+    return written;
 }
 
-QString MainWindow::summaryText() const { return m_summary->toPlainText(); }
+QString MainWindow::summaryText() const
+{
+    auto content = m_doc->content();
+    return content ? QString::fromStdString(content->summary) : QString();
+}
 
-QString MainWindow::statusText() const { return m_status->text(); }
+QString MainWindow::statusText() const
+{
+    return m_status->text();
+}
 
 void MainWindow::showError(const QString& text)
 {
     m_status->setText(text);
-    if (!qEnvironmentVariableIsSet("ATTRI_NO_DIALOGS"))
+    if (!qEnvironmentVariableIsSet("ATTRI_NO_DIALOGS")
+        && QApplication::platformName() != QLatin1String("offscreen"))
         QMessageBox::warning(this, tr("AttriScope"), text);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    settings::windowGeometry.set(saveGeometry());
+    settings::windowState.set(saveState());
+    m_runner->cancel();
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    for (const QUrl& url : event->mimeData()->urls()) {
+        const QString suffix = QFileInfo(url.toLocalFile()).suffix().toLower();
+        if (suffix == QLatin1String("h5") || suffix == QLatin1String("pt")) {
+            event->acceptProposedAction();
+            return;
+        }
+    }
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    for (const QUrl& url : event->mimeData()->urls()) {
+        const QString path = url.toLocalFile();
+        const QString suffix = QFileInfo(path).suffix().toLower();
+        if (suffix == QLatin1String("h5")) {
+            openExperiment(path);
+            break;
+        }
+        if (suffix == QLatin1String("pt")) {
+            showPage(DataPage);
+            m_data->importTorchScript(path);
+            break;
+        }
+    }
 }
 
 } // namespace attri::ui

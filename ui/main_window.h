@@ -2,41 +2,100 @@
 
 #include <QMainWindow>
 
+#include <cstdint>
+#include <vector>
+
+class QComboBox;
 class QLabel;
-class QPlainTextEdit;
+class QListWidget;
 class QProgressBar;
 class QPushButton;
 class QStackedWidget;
 
 namespace attri::ui {
 
+class AttributePage;
+class DataModelPage;
+class ExperimentDocument;
+class ExplorePage;
 class JobRunner;
+class RecommendPage;
+class SensitivityPage;
+struct Figure;
 
-/// The application shell: a welcome page (open an experiment, run the demo) and an
-/// experiment summary page; long work goes through the JobRunner with progress and cancel.
+/// What "Run the demo" does: train LR on the embedded demo, attribute, open.
+struct DemoOptions {
+    int64_t trainSize = 5000;                    ///< demo training points
+    int64_t testSize = 500;                      ///< demo test points
+    std::vector<int64_t> ks = {256, 1024, 2048}; ///< projection dimensions (Kronecker)
+    int64_t sensitivityTests = 100;              ///< test points behind the sweep tables
+};
+
+/// The application shell: creates the pages, wires them to the document and the job runner,
+/// and holds the menus, the status bar (progress, cancel) and the window state.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    explicit MainWindow(QWidget* parent = nullptr);
+    enum Page {
+        WelcomePage,
+        DataPage,
+        AttributionPage,
+        ExploringPage,
+        SensitivityAnalysisPage,
+        RecommendationPage
+    };
 
-    /// Shows the summary of an experiment file (errors appear as a message, never a crash).
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Opens an experiment file in the background (errors appear as a message, never a crash).
     void openExperiment(const QString& path);
-    /// Trains the demo model into `outPath` in the background.
-    void runDemo(const QString& outPath);
+    /// Trains the demo model into `outPath`, attributes it, and opens it; all in the background.
+    void runDemo(const QString& outPath, const DemoOptions& options = {});
+    void showPage(Page page);
+    Page currentPage() const;
+    /// Renders every page to DIR/NN-name.png; returns the files written.
+    QStringList saveScreenshots(const QString& dir);
+    /// The figures of the current page (what File → Export offers).
+    QList<Figure> currentFigures() const;
+    void setPresentationMode(bool on);
 
     JobRunner* jobRunner() const { return m_runner; }
+    ExperimentDocument* document() const { return m_doc; }
+    ExplorePage* explorePage() const { return m_explore; }
+    SensitivityPage* sensitivityPage() const { return m_sensitivity; }
+    RecommendPage* recommendPage() const { return m_recommend; }
+    AttributePage* attributePage() const { return m_attribute; }
+    DataModelPage* dataModelPage() const { return m_data; }
     QString summaryText() const;
     QString statusText() const;
 
 Q_SIGNALS:
     void experimentShown(const QString& path);
 
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
 private:
+    QWidget* createWelcomePage();
+    void createMenus();
+    void refreshRecentFiles();
+    void refreshMethods();
     void showError(const QString& text);
 
     JobRunner* m_runner;
+    ExperimentDocument* m_doc;
+    QListWidget* m_nav;
     QStackedWidget* m_pages;
-    QPlainTextEdit* m_summary;
+    DataModelPage* m_data;
+    AttributePage* m_attribute;
+    ExplorePage* m_explore;
+    SensitivityPage* m_sensitivity;
+    RecommendPage* m_recommend;
+    QListWidget* m_recent;
+    QComboBox* m_method;
     QProgressBar* m_progress;
     QPushButton* m_cancel;
     QLabel* m_status;

@@ -37,6 +37,12 @@ const std::map<std::string, Command>& commands()
         {"train", {runTrain, "train a zoo model and write an experiment file"}},
         {"import", {runImport, "import a TorchScript model with its data into an experiment file"}},
         {"info", {runInfo, "print what an experiment file holds"}},
+        {"attribute", {runAttribute, "compute features, spectra and λ × k sensitivity tables"}},
+        {"scores", {runScores, "write the score matrix at one λ as CSV"}},
+        {"topk", {runTopk, "print the top proponents and opponents of a test point"}},
+        {"lds", {runLds, "compute or resume LDS ground truth and score every stored setting"}},
+        {"recommend", {runRecommend, "recommend λ without retraining, with its evidence"}},
+        {"study", {runStudyCommand, "validate the recommendation against ground truth across settings"}},
     };
     return table;
 }

@@ -17,5 +17,11 @@ int runTrain(const Args& args, const CancelToken& cancel);
 int runImport(const Args& args, const CancelToken& cancel);
 int runInfo(const Args& args, const CancelToken& cancel);
 int runDemo(const Args& args, const CancelToken& cancel);
+int runAttribute(const Args& args, const CancelToken& cancel);
+int runScores(const Args& args, const CancelToken& cancel);
+int runTopk(const Args& args, const CancelToken& cancel);
+int runLds(const Args& args, const CancelToken& cancel);
+int runRecommend(const Args& args, const CancelToken& cancel);
+int runStudyCommand(const Args& args, const CancelToken& cancel);
 
 } // namespace attri::cli

@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,15 +27,28 @@ std::string toString(CurvatureConvention c);
 /// Immutable after construction; share as std::shared_ptr<const SpectralCache>.
 class SpectralCache {
 public:
-    /// Curvature from the features: C = (1/n) ΦᵀΦ (Mean) or ΦᵀΦ (Sum).
+    /// Curvature from the features: C = (1/n) ΦᵀΦ (Mean) or ΦᵀΦ (Sum), built in double.
+    /// Throws ConfigError for mismatched dimensions, weights of the wrong length, NaN/Inf.
     static std::shared_ptr<const SpectralCache> fromFeatures(const RowMatrixF& train, const RowMatrixF& test,
                                                              CurvatureConvention convention,
                                                              std::vector<float> trainWeights = {});
-    /// An explicit curvature matrix (e.g. the exact Hessian of the mean loss), k×k symmetric.
+    /// An explicit curvature matrix (e.g. the exact Hessian of the mean loss), k×k symmetric
+    /// (ConfigError otherwise). Negative eigenvalues are recorded, then clipped at 0.
     static std::shared_ptr<const SpectralCache> fromCurvature(const Eigen::MatrixXd& curvature,
                                                               const RowMatrixF& train, const RowMatrixF& test,
                                                               CurvatureConvention convention,
                                                               std::vector<float> trainWeights = {});
+
+    /// Reassembles a cache from stored parts (e.g. an experiment file): eigenvalues μ (ascending;
+    /// negative values are clipped at 0), the rotated features ΦQ and Φ'Q, and the recorded most
+    /// negative eigenvalue. `meanEigenvalue` is tr(C)/d of the original curvature; NaN (the
+    /// default) takes the mean of the given eigenvalues, which is the same for a PSD curvature.
+    /// Throws ConfigError for mismatched dimensions or non-finite values.
+    static std::shared_ptr<const SpectralCache>
+    fromRotated(Eigen::VectorXd eigenvalues, RowMatrixF trainRotated, RowMatrixF testRotated,
+                CurvatureConvention convention, std::vector<float> trainWeights = {},
+                double mostNegativeEigenvalue = 0.0,
+                double meanEigenvalue = std::numeric_limits<double>::quiet_NaN());
 
     int64_t dimension() const { return m_eigenvalues.size(); }
     int64_t trainCount() const { return m_trainRot.rows(); }
@@ -50,7 +64,7 @@ public:
     /// Scores of one test point against all training points at absolute λ (> 0, finite).
     /// O(n·k); throws ConfigError for invalid λ or index.
     Eigen::VectorXf scores(int64_t testIndex, double lambda) const;
-    /// Rows: the given test points (all when empty); columns: training points.
+    /// Rows: the given test points (all when empty); columns: training points. One GEMM.
     RowMatrixF scoreMatrix(const std::vector<int64_t>& testIndices, double lambda) const;
 
     const RowMatrixF& trainRotated() const { return m_trainRot; }
@@ -59,12 +73,18 @@ public:
 
 private:
     SpectralCache() = default;
+    /// 1/(μ + λ) as floats; throws ConfigError unless λ is positive and finite.
+    Eigen::VectorXf inverseDiagonal(double lambda) const;
+    /// Throws ConfigError naming the index and the number of test points.
+    void checkTestIndex(int64_t testIndex) const;
+
     Eigen::VectorXd m_eigenvalues;
     RowMatrixF m_trainRot;
     RowMatrixF m_testRot;
     std::vector<float> m_weights;
     CurvatureConvention m_convention = CurvatureConvention::Mean;
     double m_mostNegative = 0.0;
+    double m_meanEigenvalue = 0.0; ///< tr(C)/d of the curvature as given (before clipping)
 };
 
 } // namespace attri

@@ -101,26 +101,6 @@ int64_t resolveSize(int64_t requested, int64_t available, const char* flag, cons
     return requested;
 }
 
-void normalize(ImageSet& set, const std::vector<float>& mean, const std::vector<float>& std)
-{
-    const int64_t plane = set.height * set.width;
-    for (int64_t i = 0; i < set.count; ++i) {
-        for (int64_t c = 0; c < set.channels; ++c) {
-            const float m = mean.size() == 1 ? mean[0] : mean[static_cast<size_t>(c)];
-            const float s = std.size() == 1 ? std[0] : std[static_cast<size_t>(c)];
-            float* p = set.images.data() + (i * set.channels + c) * plane;
-            for (int64_t k = 0; k < plane; ++k)
-                p[k] = (p[k] - m) / s;
-        }
-    }
-}
-
-void hashSet(Sha256& hash, const ImageSet& set)
-{
-    hash.update(set.images.data(), set.images.size() * sizeof(float));
-    hash.update(set.labels.data(), set.labels.size() * sizeof(int64_t));
-}
-
 } // namespace
 
 void DataOptions::validate() const
@@ -142,6 +122,32 @@ void DataOptions::validate() const
         if (!(s > 0.0f) || !std::isfinite(s))
             throw ConfigError("--std value " + std::to_string(s)
                               + " is invalid (expected a finite value > 0)");
+}
+
+std::string contentHash(const ImageSet& train, const ImageSet& test)
+{
+    Sha256 hash;
+    for (const ImageSet* set : {&train, &test}) {
+        hash.update(set->images.data(), set->images.size() * sizeof(float));
+        hash.update(set->labels.data(), set->labels.size() * sizeof(int64_t));
+    }
+    return hash.hexDigest();
+}
+
+void normalizeImages(ImageSet& set, const std::vector<float>& mean, const std::vector<float>& std)
+{
+    if (mean.empty())
+        return;
+    const int64_t plane = set.height * set.width;
+    for (int64_t i = 0; i < set.count; ++i) {
+        for (int64_t c = 0; c < set.channels; ++c) {
+            const float m = mean.size() == 1 ? mean[0] : mean[static_cast<size_t>(c)];
+            const float s = std.size() == 1 ? std[0] : std[static_cast<size_t>(c)];
+            float* p = set.images.data() + (i * set.channels + c) * plane;
+            for (int64_t k = 0; k < plane; ++k)
+                p[k] = (p[k] - m) / s;
+        }
+    }
 }
 
 RawDataset loadRawDataset(const DatasetSpec& spec)
@@ -204,15 +210,9 @@ DataBundle loadData(const DataOptions& options)
 
     // The hash covers what the experiment sees before normalization: raw [0,1] float32 images
     // then int64 labels (host byte order), train then test.
-    Sha256 hash;
-    hashSet(hash, bundle.train);
-    hashSet(hash, bundle.test);
-    bundle.contentHash = hash.hexDigest();
-
-    if (!options.mean.empty()) {
-        normalize(bundle.train, options.mean, options.std);
-        normalize(bundle.test, options.mean, options.std);
-    }
+    bundle.contentHash = contentHash(bundle.train, bundle.test);
+    normalizeImages(bundle.train, options.mean, options.std);
+    normalizeImages(bundle.test, options.mean, options.std);
     return bundle;
 }
 

@@ -58,6 +58,14 @@ DataBundle loadData(const DataOptions& options);
 /// IDX image + label files (raw or .gz) as an ImageSet scaled to [0,1].
 ImageSet readIdxPair(const std::string& imagesPath, const std::string& labelsPath);
 
+/// SHA-256 over raw [0,1] float32 images then int64 labels (host byte order), train then test:
+/// the definition of DataBundle::contentHash (computed before normalization).
+std::string contentHash(const ImageSet& train, const ImageSet& test);
+
+/// (x − mean_c) / std_c per channel in place; a single value applies to every channel; empty
+/// mean leaves the images unchanged.
+void normalizeImages(ImageSet& set, const std::vector<float>& mean, const std::vector<float>& std);
+
 /// The embedded demo (a Fashion-MNIST subset compiled into the binary).
 RawDataset loadDemoDataset();
 

@@ -106,32 +106,6 @@ ParamSet readParamSet(const H5File& file, const std::string& group)
     return out;
 }
 
-/// Raw [0,1] images then labels, train then test: the contract of DataBundle::contentHash.
-std::string selectionHash(const ImageSet& train, const ImageSet& test)
-{
-    Sha256 hash;
-    for (const ImageSet* set : {&train, &test}) {
-        hash.update(set->images.data(), set->images.size() * sizeof(float));
-        hash.update(set->labels.data(), set->labels.size() * sizeof(int64_t));
-    }
-    return hash.hexDigest();
-}
-
-/// (x − mean_c) / std_c per channel; one value applies to every channel (as loadData does).
-void normalizeImages(ImageSet& set, const std::vector<float>& mean, const std::vector<float>& std)
-{
-    if (mean.empty())
-        return;
-    const int64_t plane = set.height * set.width;
-    for (int64_t i = 0; i < set.count; ++i)
-        for (int64_t c = 0; c < set.channels; ++c) {
-            const float m = mean.size() == 1 ? mean[0] : mean[static_cast<size_t>(c)];
-            const float s = std.size() == 1 ? std[0] : std[static_cast<size_t>(c)];
-            float* p = set.images.data() + (i * set.channels + c) * plane;
-            for (int64_t k = 0; k < plane; ++k)
-                p[k] = (p[k] - m) / s;
-        }
-}
 
 } // namespace
 
@@ -366,7 +340,7 @@ DataBundle reloadData(const DataRecord& record)
     full = DataBundle(); // release the whole splits early
     out.trainIndices = record.trainIndices;
     out.testIndices = record.testIndices;
-    out.contentHash = selectionHash(out.train, out.test);
+    out.contentHash = contentHash(out.train, out.test);
     if (out.contentHash != record.contentHash)
         throw FormatError("dataset " + record.options.spec
                           + ": the dataset files changed since the experiment was made (content hash "

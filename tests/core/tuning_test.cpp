@@ -1,1 +1,306 @@
+// Tuning tests: rank statistics against hand-computed values, λ grids, top-k, and the λ × k
+// sensitivity sweep against a brute-force recomputation with the (separately tested) statistics.
+
+#include "attribution/spectral_cache.h"
+#include "common/error.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "tuning/lambda_grid.h"
+#include "tuning/rank_stats.h"
+#include "tuning/sensitivity.h"
+#include "tuning/top_k.h"
+
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+using namespace attri;
+
+namespace {
+
+RowMatrixF randomMatrix(int64_t rows, int64_t cols, uint32_t seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    RowMatrixF m(rows, cols);
+    for (int64_t i = 0; i < m.size(); ++i)
+        m.data()[i] = normal(rng);
+    return m;
+}
+
+// ---------------------------------------------------------------- rank statistics
+
+TEST(RankStats, AverageRanksWithTies)
+{
+    const std::vector<float> v = {3, 1, 4, 1, 5, 9, 2, 6};
+    const std::vector<double> want = {4, 1.5, 5, 1.5, 6, 8, 3, 7};
+    EXPECT_EQ(averageRanks(v.data(), 8), want);
+    EXPECT_EQ(averageRanks(std::vector<double>{3, 1, 4, 1, 5, 9, 2, 6}), want);
+    const std::vector<float> same = {2, 2, 2};
+    EXPECT_EQ(averageRanks(same.data(), 3), (std::vector<double>{2, 2, 2}));
+    // −0 and +0 tie.
+    const std::vector<float> zeros = {0.0f, -0.0f, -1.0f};
+    EXPECT_EQ(averageRanks(zeros.data(), 3), (std::vector<double>{2.5, 2.5, 1}));
+}
+
+TEST(RankStats, LargeInputsRankLikeTheSimpleSort)
+{
+    // ≥ 256 values take the radix-sort path; compare with the comparison sort on doubles.
+    std::mt19937 rng(9);
+    std::uniform_int_distribution<int> coarse(-40, 40); // many ties, negative and positive
+    std::vector<float> v(3000);
+    std::vector<double> vd(3000);
+    for (size_t i = 0; i < v.size(); ++i) {
+        v[i] =
+            i % 7 == 0 ? 1e-30f * static_cast<float>(coarse(rng)) : 0.25f * static_cast<float>(coarse(rng));
+        vd[i] = v[i];
+    }
+    v[5] = -0.0f;
+    vd[5] = 0.0;
+    EXPECT_EQ(averageRanks(v.data(), 3000), averageRanks(vd));
+    EXPECT_EQ(topIndices(v.data(), 3000, 50).size(), 50u);
+}
+
+TEST(RankStats, SpearmanHandComputed)
+{
+    // a = (1, 2, 2, 3) has ranks (1, 2.5, 2.5, 4); b ranks (1, 2, 3, 4).
+    // Centred: (−1.5, 0, 0, 1.5) · (−1.5, −0.5, 0.5, 1.5) = 4.5; norms² 4.5 and 5 → √0.9.
+    const std::vector<double> a = {1, 2, 2, 3};
+    const std::vector<double> b = {10, 20, 30, 40};
+    EXPECT_NEAR(spearman(a, b), std::sqrt(0.9), 1e-12);
+    const std::vector<float> af = {1, 2, 2, 3}, bf = {10, 20, 30, 40};
+    EXPECT_NEAR(spearman(af.data(), bf.data(), 4), std::sqrt(0.9), 1e-12);
+    // Monotone transforms give 1, reversal −1.
+    const std::vector<double> x = {0.3, -1.0, 2.5, 0.1, 7.0};
+    std::vector<double> cubed, negated;
+    for (double v : x) {
+        cubed.push_back(v * v * v);
+        negated.push_back(-v);
+    }
+    EXPECT_NEAR(spearman(x, cubed), 1.0, 1e-12);
+    EXPECT_NEAR(spearman(x, negated), -1.0, 1e-12);
+    // (1,2,3,4,5) vs (2,1,4,3,5): d² = 1+1+1+1+0 = 4 → 1 − 6·4/(5·24) = 0.8.
+    EXPECT_NEAR(spearman(std::vector<double>{1, 2, 3, 4, 5}, std::vector<double>{2, 1, 4, 3, 5}), 0.8, 1e-12);
+    // A constant side is undefined: NaN, callers skip it.
+    EXPECT_TRUE(std::isnan(spearman(x, std::vector<double>(5, 1.0))));
+    EXPECT_TRUE(std::isnan(spearman(std::vector<double>{1.0}, std::vector<double>{2.0})));
+    EXPECT_THROW(spearman(x, std::vector<double>{1, 2}), ConfigError);
+}
+
+TEST(RankStats, PearsonHandComputed)
+{
+    // x = (1,2,3), y = (2,4,7): centred (−1,0,1)·(−2.33..,−0.33..,2.66..) = 5; ‖x‖²=2, ‖y‖²=12.666…
+    EXPECT_NEAR(pearson({1, 2, 3}, {2, 4, 7}), 5.0 / std::sqrt(2.0 * 38.0 / 3.0), 1e-12);
+    EXPECT_TRUE(std::isnan(pearson({1, 2, 3}, {4, 4, 4})));
+}
+
+TEST(RankStats, NormalizedRanksGiveSpearmanAsDotProduct)
+{
+    const RowMatrixF a = randomMatrix(1, 200, 1);
+    RowMatrixF b = a + 0.7f * randomMatrix(1, 200, 2);
+    b(0, 5) = b(0, 6); // a tie
+    std::vector<float> ra(200), rb(200);
+    std::vector<uint64_t> scratch;
+    ASSERT_TRUE(normalizedRanks(a.data(), 200, ra.data(), scratch));
+    ASSERT_TRUE(normalizedRanks(b.data(), 200, rb.data(), scratch));
+    double dot = 0;
+    for (int i = 0; i < 200; ++i)
+        dot += double(ra[i]) * rb[i];
+    EXPECT_NEAR(dot, spearman(a.data(), b.data(), 200), 1e-6);
+    const std::vector<float> constant(10, 3.0f);
+    std::vector<float> out(10, 1.0f);
+    EXPECT_FALSE(normalizedRanks(constant.data(), 10, out.data(), scratch));
+    EXPECT_EQ(out, std::vector<float>(10, 0.0f));
+}
+
+TEST(RankStats, TopIndicesAndJaccard)
+{
+    const std::vector<float> a = {5, 4, 3, 2, 1};
+    const std::vector<float> b = {1, 4, 3, 5, 2};
+    EXPECT_EQ(topIndices(a.data(), 5, 3), (std::vector<int64_t>{0, 1, 2}));
+    EXPECT_EQ(topIndices(b.data(), 5, 3), (std::vector<int64_t>{3, 1, 2}));
+    // {0,1,2} vs {1,2,3}: 2 common of 4.
+    EXPECT_DOUBLE_EQ(topKJaccard(a.data(), b.data(), 5, 3), 0.5);
+    EXPECT_DOUBLE_EQ(topKJaccard(a.data(), a.data(), 5, 3), 1.0);
+    EXPECT_DOUBLE_EQ(topKJaccard(a.data(), b.data(), 5, 5), 1.0);
+    EXPECT_DOUBLE_EQ(topKJaccard(a.data(), b.data(), 5, 1), 0.0); // {0} vs {3}
+    EXPECT_DOUBLE_EQ(jaccard({1, 2, 2, 3}, {3, 4}), 0.25);
+    EXPECT_DOUBLE_EQ(jaccard({}, {}), 1.0);
+    // Ties at the boundary: the smaller index wins.
+    const std::vector<float> tied = {1, 2, 2, 2, 0};
+    EXPECT_EQ(topIndices(tied.data(), 5, 2), (std::vector<int64_t>{1, 2}));
+    EXPECT_EQ(topIndices(tied.data(), 5, 10).size(), 5u);
+}
+
+// ---------------------------------------------------------------- top-k
+
+TEST(TopK, ProponentsAndOpponentsWithTies)
+{
+    const std::vector<float> s = {1, 3, 3, 0, 3, -1, 2};
+    const TopK top = topK(s, 4);
+    ASSERT_EQ(top.proponents.size(), 4u);
+    ASSERT_EQ(top.opponents.size(), 4u);
+    const std::vector<int64_t> pro = {1, 2, 4, 6};
+    const std::vector<int64_t> opp = {5, 3, 0, 6};
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(top.proponents[i].index, pro[i]);
+        EXPECT_EQ(top.proponents[i].score, s[static_cast<size_t>(pro[i])]);
+        EXPECT_EQ(top.opponents[i].index, opp[i]);
+        EXPECT_EQ(top.opponents[i].score, s[static_cast<size_t>(opp[i])]);
+    }
+    EXPECT_EQ(topK(s, 100).proponents.size(), s.size());
+    EXPECT_TRUE(topK(s, 0).proponents.empty());
+    EXPECT_THROW(topK(s, -1), ConfigError);
+    const std::vector<float> withNaN = {1, std::numeric_limits<float>::quiet_NaN()};
+    EXPECT_THROW(topK(withNaN, 1), ConfigError);
+    Eigen::VectorXf v(3);
+    v << 0.5f, -2.0f, 0.7f;
+    EXPECT_EQ(topK(v, 1).proponents[0].index, 2);
+    EXPECT_EQ(topK(v, 1).opponents[0].index, 1);
+}
+
+// ---------------------------------------------------------------- λ grid
+
+TEST(LambdaGrid, DefaultAndParsing)
+{
+    const LambdaGrid def = LambdaGrid::defaultRelative();
+    ASSERT_EQ(def.values.size(), 25u);
+    EXPECT_TRUE(def.relative);
+    EXPECT_DOUBLE_EQ(def.values.front(), 1e-6);
+    EXPECT_DOUBLE_EQ(def.values.back(), 1e2);
+    for (size_t i = 1; i < def.values.size(); ++i)
+        EXPECT_NEAR(def.values[i] / def.values[i - 1], std::pow(10.0, 1.0 / 3.0), 1e-9);
+
+    const LambdaGrid list = LambdaGrid::parse("1e-3, 1e-2,0.5");
+    EXPECT_EQ(list.values, (std::vector<double>{1e-3, 1e-2, 0.5}));
+    const LambdaGrid log = LambdaGrid::parse("log:1e-6:1e2:25");
+    ASSERT_EQ(log.values.size(), 25u);
+    for (size_t i = 0; i < 25; ++i)
+        EXPECT_NEAR(log.values[i], def.values[i], 1e-12 * def.values[i]);
+    EXPECT_EQ(LambdaGrid::parse("log:0.1:0.1:1").values, (std::vector<double>{0.1}));
+    const LambdaGrid absolute = LambdaGrid::parse("2", false);
+    EXPECT_FALSE(absolute.relative);
+    EXPECT_EQ(absolute.toAbsolute(123.0), (std::vector<double>{2.0}));
+    const std::vector<double> abs = list.toAbsolute(4.0);
+    EXPECT_DOUBLE_EQ(abs[0], 4e-3);
+    EXPECT_DOUBLE_EQ(abs[2], 2.0);
+    EXPECT_THROW(list.toAbsolute(0.0), ConfigError);
+    EXPECT_THROW(list.toAbsolute(std::nan("")), ConfigError);
+
+    for (const char* bad : {"", "abc", "1e-3,-1", "0", "1e-3,,1", "nan", "inf", "1e-3;1e-2", "log:1:0.1:5",
+                            "log:1e-3:1:0", "log:1:2", "log:0:1:3", "log:1e-3:1:2.5", "1e999"})
+        EXPECT_THROW(LambdaGrid::parse(bad), ConfigError) << bad;
+    LambdaGrid empty;
+    EXPECT_THROW(empty.validate(), ConfigError);
+}
+
+// ---------------------------------------------------------------- sensitivity
+
+TEST(Sensitivity, IsotropicCurvatureGivesIdenticalRankings)
+{
+    // C = I: scores are φ'ᵀφ_i/(1+λ), so every λ and both "k" entries rank identically.
+    const RowMatrixF train = randomMatrix(40, 5, 3);
+    RowMatrixF test = randomMatrix(6, 5, 4);
+    test.row(4).setZero(); // all scores 0: Spearman undefined for this test point
+    const auto cache =
+        SpectralCache::fromCurvature(Eigen::MatrixXd::Identity(5, 5), train, test, CurvatureConvention::Mean);
+    SensitivityOptions options;
+    options.grid = LambdaGrid::parse("1e-2,1e-1,1,10");
+    options.topK = 5;
+    options.blockSize = 4; // several blocks
+    NullProgress progress;
+    const auto result = lambdaSensitivity({{8, cache}, {16, cache}}, options, progress, CancelToken());
+    EXPECT_EQ(result->ks, (std::vector<int64_t>{8, 16}));
+    EXPECT_EQ(result->testIndices.size(), 6u);
+    ASSERT_EQ(result->lambdaSpearman.rows, 3);
+    ASSERT_EQ(result->lambdaSpearman.cols, 2);
+    ASSERT_EQ(result->kSpearman.rows, 4);
+    ASSERT_EQ(result->kSpearman.cols, 1);
+    for (int64_t r = 0; r < 3; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+            EXPECT_NEAR(result->lambdaSpearman.at(r, c), 1.0, 1e-6);
+            EXPECT_EQ(result->lambdaSpearman.countAt(r, c), 5); // the zero test point is skipped
+            EXPECT_DOUBLE_EQ(result->lambdaJaccard.at(r, c), 1.0);
+            EXPECT_EQ(result->lambdaJaccard.countAt(r, c), 6);
+        }
+    for (int64_t r = 0; r < 4; ++r) {
+        EXPECT_NEAR(result->kSpearman.at(r, 0), 1.0, 1e-6);
+        EXPECT_DOUBLE_EQ(result->kJaccard.at(r, 0), 1.0);
+    }
+    EXPECT_NEAR(result->absoluteLambdas[0][2], 1.0, 1e-12); // mean eigenvalue of I is 1
+}
+
+TEST(Sensitivity, MatchesBruteForceRankStatistics)
+{
+    const RowMatrixF train = randomMatrix(60, 12, 5);
+    const RowMatrixF test = randomMatrix(9, 12, 6);
+    // Nested "k": the k = 6 cache uses the first 6 feature columns.
+    const RowMatrixF train6 = train.leftCols(6), test6 = test.leftCols(6);
+    const auto c12 = SpectralCache::fromFeatures(train, test, CurvatureConvention::Mean);
+    const auto c6 = SpectralCache::fromFeatures(train6, test6, CurvatureConvention::Mean);
+    SensitivityOptions options;
+    options.grid = LambdaGrid::parse("1e-3,1e-1,10");
+    options.testIndices = {0, 3, 8, 5};
+    options.topK = 7;
+    options.blockSize = 3;
+    options.threads = 2;
+    NullProgress progress;
+    const auto result = lambdaSensitivity({{12, c12}, {6, c6}}, options, progress, CancelToken());
+    ASSERT_EQ(result->ks, (std::vector<int64_t>{6, 12}));
+    const std::vector<const SpectralCache*> caches = {c6.get(), c12.get()};
+    for (int64_t j = 0; j < 3; ++j) {
+        for (int64_t c = 0; c < 2; ++c) {
+            const double lj = options.grid.values[j] * caches[c]->meanEigenvalue();
+            if (j + 1 < 3) {
+                const double lj1 = options.grid.values[j + 1] * caches[c]->meanEigenvalue();
+                double sp = 0, jac = 0;
+                for (int64_t t : options.testIndices) {
+                    const Eigen::VectorXf a = caches[c]->scores(t, lj), b = caches[c]->scores(t, lj1);
+                    sp += spearman(a, b);
+                    jac += topKJaccard(a, b, 7);
+                }
+                EXPECT_NEAR(result->lambdaSpearman.at(j, c), sp / 4, 1e-5);
+                EXPECT_NEAR(result->lambdaJaccard.at(j, c), jac / 4, 1e-12);
+                EXPECT_EQ(result->lambdaSpearman.countAt(j, c), 4);
+            }
+        }
+        double sp = 0, jac = 0;
+        for (int64_t t : options.testIndices) {
+            const Eigen::VectorXf a = c6->scores(t, options.grid.values[j] * c6->meanEigenvalue());
+            const Eigen::VectorXf b = c12->scores(t, options.grid.values[j] * c12->meanEigenvalue());
+            sp += spearman(a, b);
+            jac += topKJaccard(a, b, 7);
+        }
+        EXPECT_NEAR(result->kSpearman.at(j, 0), sp / 4, 1e-5);
+        EXPECT_NEAR(result->kJaccard.at(j, 0), jac / 4, 1e-12);
+    }
+}
+
+TEST(Sensitivity, RejectsBadInputAndCancels)
+{
+    const RowMatrixF train = randomMatrix(20, 4, 7);
+    const RowMatrixF test = randomMatrix(3, 4, 8);
+    const auto cache = SpectralCache::fromFeatures(train, test, CurvatureConvention::Mean);
+    const auto other = SpectralCache::fromFeatures(train.topRows(10), test, CurvatureConvention::Mean);
+    NullProgress progress;
+    SensitivityOptions options;
+    EXPECT_THROW(lambdaSensitivity({}, options, progress, CancelToken()), ConfigError);
+    EXPECT_THROW(lambdaSensitivity({{4, cache}, {8, other}}, options, progress, CancelToken()), ConfigError);
+    EXPECT_THROW(lambdaSensitivity({{4, nullptr}}, options, progress, CancelToken()), ConfigError);
+    SensitivityOptions badIndex;
+    badIndex.testIndices = {3};
+    EXPECT_THROW(lambdaSensitivity({{4, cache}}, badIndex, progress, CancelToken()), ConfigError);
+    SensitivityOptions badTop;
+    badTop.topK = 0;
+    EXPECT_THROW(lambdaSensitivity({{4, cache}}, badTop, progress, CancelToken()), ConfigError);
+    SensitivityOptions badGrid;
+    badGrid.grid.values = {1.0, -1.0};
+    EXPECT_THROW(lambdaSensitivity({{4, cache}}, badGrid, progress, CancelToken()), ConfigError);
+    CancelToken cancel;
+    cancel.cancel();
+    EXPECT_THROW(lambdaSensitivity({{4, cache}}, options, progress, cancel), Cancelled);
+}
+
+} // namespace

@@ -1,3 +1,6 @@
+#include "main_window_test.h"
+
+#include "experiment_document.h"
 #include "job_runner.h"
 #include "main_window.h"
 
@@ -12,20 +15,24 @@
 #include <chrono>
 #include <thread>
 
+using attri::ui::JobLane;
 using attri::ui::JobRunner;
 using attri::ui::MainWindow;
 
-class MainWindowTest : public QObject {
-    Q_OBJECT
-private Q_SLOTS:
-    void initTestCase() { qputenv("ATTRI_NO_DIALOGS", "1"); }
+void MainWindowTest::initTestCase()
+{
+    qputenv("ATTRI_NO_DIALOGS", "1");
+}
 
-    void jobRunnerDeliversResult()
-    {
-        JobRunner runner;
-        QSignalSpy finished(&runner, &JobRunner::finished);
-        QSignalSpy progress(&runner, &JobRunner::progress);
-        runner.start(QStringLiteral("sum"), [](attri::ProgressSink& p, const attri::CancelToken&) {
+void MainWindowTest::jobRunnerDeliversResult()
+{
+    JobRunner runner;
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    QSignalSpy progress(&runner, &JobRunner::progress);
+    int viaCallback = 0;
+    runner.start(
+        QStringLiteral("sum"),
+        [](attri::ProgressSink& p, const attri::CancelToken&) {
             p.begin("sum", 3);
             int s = 0;
             for (int i = 1; i <= 3; ++i) {
@@ -33,71 +40,125 @@ private Q_SLOTS:
                 p.advance(i);
             }
             return std::any(s);
-        });
-        QVERIFY(finished.wait(5000));
-        QCOMPARE(std::any_cast<int>(finished.at(0).at(1).value<std::any>()), 6);
-        QVERIFY(progress.count() >= 1);
-        QVERIFY(!runner.isRunning());
-    }
+        },
+        JobLane::Task, &runner, [&](const std::any& r) { viaCallback = std::any_cast<int>(r); });
+    QVERIFY(finished.wait(5000));
+    QCOMPARE(std::any_cast<int>(finished.at(0).at(1).value<std::any>()), 6);
+    QCOMPARE(viaCallback, 6);
+    QVERIFY(progress.count() >= 1);
+    QVERIFY(!runner.isRunning());
+}
 
-    void jobRunnerCancelsWithinASecond()
-    {
-        JobRunner runner;
-        QSignalSpy cancelled(&runner, &JobRunner::cancelled);
-        runner.start(QStringLiteral("spin"), [](attri::ProgressSink&, const attri::CancelToken& token) {
-            for (;;) {
-                token.throwIfCancelled();
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            }
-            return std::any();
-        });
-        QTest::qWait(50);
-        auto t0 = std::chrono::steady_clock::now();
-        runner.cancel();
-        QVERIFY(cancelled.wait(1000));
-        QVERIFY(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
-    }
+void MainWindowTest::jobRunnerCancelsWithinASecond()
+{
+    JobRunner runner;
+    QSignalSpy cancelled(&runner, &JobRunner::cancelled);
+    runner.start(QStringLiteral("spin"), [](attri::ProgressSink&, const attri::CancelToken& token) {
+        for (;;) {
+            token.throwIfCancelled();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return std::any();
+    });
+    QTest::qWait(50);
+    auto t0 = std::chrono::steady_clock::now();
+    runner.cancel();
+    QVERIFY(cancelled.wait(1000));
+    QVERIFY(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+}
 
-    void jobRunnerReportsErrors()
-    {
-        JobRunner runner;
-        QSignalSpy failed(&runner, &JobRunner::failed);
-        runner.start(QStringLiteral("bad"), [](attri::ProgressSink&, const attri::CancelToken&) -> std::any {
+void MainWindowTest::jobRunnerReportsErrors()
+{
+    JobRunner runner;
+    QSignalSpy failed(&runner, &JobRunner::failed);
+    QString viaCallback;
+    runner.start(
+        QStringLiteral("bad"),
+        [](attri::ProgressSink&, const attri::CancelToken&) -> std::any {
             throw attri::FormatError("x.h5: broken");
-        });
-        QVERIFY(failed.wait(5000));
-        QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("x.h5: broken"));
-    }
+        },
+        JobLane::Task, nullptr, {}, [&](const QString& e) { viaCallback = e; });
+    QVERIFY(failed.wait(5000));
+    QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("x.h5: broken"));
+    QCOMPARE(viaCallback, QStringLiteral("x.h5: broken"));
+}
 
-    void demoTrainsAndShowsTheExperiment()
-    {
-        QTemporaryDir dir;
-        MainWindow window;
-        window.show();
-        QSignalSpy shown(&window, &MainWindow::experimentShown);
-        QString path = dir.filePath(QStringLiteral("demo.h5"));
-        window.runDemo(path);
-        QVERIFY(window.jobRunner()->isRunning());
-        QVERIFY(shown.wait(120000));
-        QVERIFY(QFile::exists(path));
-        QVERIFY2(window.summaryText().contains(QStringLiteral("lr")), qPrintable(window.summaryText()));
-    }
+void MainWindowTest::jobRunnerDropsSupersededPreviews()
+{
+    JobRunner runner;
+    QList<int> delivered;
+    for (int i = 0; i < 5; ++i)
+        runner.start(
+            QStringLiteral("preview"),
+            [i](attri::ProgressSink&, const attri::CancelToken&) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                return std::any(i);
+            },
+            JobLane::Preview, &runner, [&](const std::any& r) { delivered << std::any_cast<int>(r); });
+    QSignalSpy idle(&runner, &JobRunner::idle);
+    QTRY_VERIFY_WITH_TIMEOUT(!runner.isBusy(JobLane::Preview), 5000);
+    QCOMPARE(delivered, QList<int>{4}); // only the latest preview counts
+}
 
-    void openingAForeignFileShowsAnError()
-    {
-        QTemporaryDir dir;
-        QString path = dir.filePath(QStringLiteral("not-hdf5.h5"));
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write("definitely not an HDF5 file");
-        f.close();
-        MainWindow window;
-        QSignalSpy shown(&window, &MainWindow::experimentShown);
-        window.openExperiment(path);
-        QCOMPARE(shown.count(), 0);
-        QVERIFY2(window.statusText().contains(QStringLiteral("not-hdf5.h5")), qPrintable(window.statusText()));
-    }
-};
+void MainWindowTest::jobRunnerStoresInOrder()
+{
+    JobRunner runner;
+    QList<int> order;
+    for (int i = 0; i < 4; ++i)
+        runner.start(
+            QStringLiteral("store"),
+            [i](attri::ProgressSink&, const attri::CancelToken&) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(i == 0 ? 40 : 1));
+                return std::any(i);
+            },
+            JobLane::Store, &runner, [&](const std::any& r) { order << std::any_cast<int>(r); });
+    runner.cancel(); // never cancels writes
+    QTRY_VERIFY_WITH_TIMEOUT(!runner.isBusy(JobLane::Store), 5000);
+    QCOMPARE(order, (QList<int>{0, 1, 2, 3}));
+}
 
-QTEST_MAIN(MainWindowTest)
-#include "main_window_test.moc"
+void MainWindowTest::demoTrainsAttributesAndShowsTheExperiment()
+{
+    QTemporaryDir dir;
+    MainWindow window;
+    window.show();
+    QSignalSpy shown(&window, &MainWindow::experimentShown);
+    QString path = dir.filePath(QStringLiteral("demo.h5"));
+    attri::ui::DemoOptions options;
+    options.trainSize = 300;
+    options.testSize = 30;
+    options.ks = {32};
+    options.sensitivityTests = 10;
+    window.runDemo(path, options);
+    QVERIFY(window.jobRunner()->isRunning());
+    QVERIFY(shown.wait(120000));
+    QVERIFY(QFile::exists(path));
+    QVERIFY2(window.summaryText().contains(QStringLiteral("lr")), qPrintable(window.summaryText()));
+    QCOMPARE(window.currentPage(), MainWindow::ExploringPage);
+    QVERIFY(window.document()->methods().contains(QStringLiteral("if-projected")));
+}
+
+void MainWindowTest::openingAForeignFileShowsAnError()
+{
+    QTemporaryDir dir;
+    QString path = dir.filePath(QStringLiteral("not-hdf5.h5"));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("definitely not an HDF5 file");
+    f.close();
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::experimentShown);
+    QSignalSpy failed(window.document(), &attri::ui::ExperimentDocument::openFailed);
+    window.openExperiment(path);
+    QVERIFY(failed.wait(10000));
+    QCOMPARE(shown.count(), 0);
+    QVERIFY2(window.statusText().contains(QStringLiteral("not-hdf5.h5")), qPrintable(window.statusText()));
+    QVERIFY(!window.document()->isOpen());
+}
+
+void MainWindowTest::openingAMissingFileShowsAnError()
+{
+    MainWindow window;
+    window.openExperiment(QStringLiteral("/nonexistent/exp.h5"));
+    QVERIFY(window.statusText().contains(QStringLiteral("/nonexistent/exp.h5")));
+}

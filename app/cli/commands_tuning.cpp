@@ -1,0 +1,269 @@
+// Commands of ground truth and the λ recommendation: lds, recommend, study.
+#include "arg_parser.h"
+#include "commands.h"
+#include "terminal_progress.h"
+
+#include "attribution/attribution_job.h"
+#include "common/error.h"
+#include "eval/ground_truth.h"
+#include "eval/lds.h"
+#include "jobs/cancel_token.h"
+#include "store/atomic_write.h"
+#include "store/h5_file.h"
+#include "tuning/lambda_selector.h"
+#include "tuning/validation_study.h"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+namespace attri::cli {
+
+namespace {
+
+std::vector<int64_t> parseInts(const std::string& option, const std::string& text)
+{
+    std::vector<int64_t> out;
+    for (const auto& item : splitList(text)) {
+        char* end = nullptr;
+        long long v = std::strtoll(item.c_str(), &end, 10);
+        if (*end != '\0' || v <= 0)
+            throw ConfigError("--" + option + " expects comma-separated positive integers, got '" + text + "'");
+        out.push_back(v);
+    }
+    return out;
+}
+
+LdsOptions readLdsOptions(const ArgParser& p)
+{
+    LdsOptions o;
+    o.subsets = p.getInt("subsets");
+    o.alpha = p.getDouble("alpha");
+    o.seed = static_cast<uint64_t>(p.getInt("lds-seed"));
+    o.workers = static_cast<int>(p.getInt("workers"));
+    o.replace = p.isSet("force");
+    return o;
+}
+
+void addLdsOptions(ArgParser& p)
+{
+    p.option("subsets", "M", "retrained models (subsets) for the LDS ground truth", "50")
+        .option("alpha", "A", "subset fraction in (0,1)", "0.5")
+        .option("lds-seed", "S", "subset seed (subset j uses S + j)", "0")
+        .option("workers", "W", "models trained in parallel", "2");
+}
+
+} // namespace
+
+int runLds(const Args& args, const CancelToken& cancel)
+{
+    ArgParser p("attriscope-cli lds",
+                "Computes (or resumes) the LDS ground truth: M models retrained on random subsets with the\n"
+                "experiment's own recipe; stores it in the file, then prints the LDS of every stored method and k\n"
+                "over its λ grid. A killed run continues from the subsets already finished.");
+    p.positional("EXP.h5", "experiment file");
+    addLdsOptions(p);
+    p.flag("force", "replace stored ground truth computed with other options");
+    if (!p.parse(args))
+        return 0;
+    const std::string path = p.positionalValue("EXP.h5");
+    LdsOptions o = readLdsOptions(p);
+    TerminalProgress progress;
+    DataRecord dataRecord;
+    ModelRecord modelRecord;
+    std::vector<std::string> methods;
+    {
+        H5File file(path, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        dataRecord = readDataRecord(file);
+        modelRecord = readModelRecord(file);
+        if (file.exists("/attribution"))
+            methods = file.children("/attribution");
+    }
+    DataBundle data = reloadData(dataRecord);
+    GroundTruth truth = computeGroundTruth(path, rebuildModel(modelRecord), modelRecord.recipe, data.train, data.test, o,
+                                           progress, cancel);
+    std::printf("ground truth: %lld subsets of %lld points, %.1f s of retraining\n",
+                static_cast<long long>(truth.subsets), static_cast<long long>(o.subsetSize(truth.trainCount)),
+                truth.seconds);
+
+    std::vector<SweepTable> ldsTables;
+    for (const auto& method : methods) {
+        auto probe = AttributionSession::open(path, method, 0, progress, cancel);
+        std::vector<int64_t> ks = probe->usesLambda() ? probe->availableKs() : std::vector<int64_t>{probe->k()};
+        if (probe->method() == Method::InfluenceExplicit)
+            ks = {probe->k()};
+        LambdaGrid grid = LambdaGrid::defaultRelative();
+        SweepTable table;
+        table.method = method;
+        table.quantity = "lds";
+        table.relativeLambdas = grid.values;
+        table.ks = ks;
+        table.values.resize(static_cast<Eigen::Index>(grid.values.size()), static_cast<Eigen::Index>(ks.size()));
+        table.absoluteLambdas.resizeLike(table.values);
+        for (size_t c = 0; c < ks.size(); ++c) {
+            auto session = c == 0 && ks[c] == probe->k() ? probe : AttributionSession::open(path, method, ks[c], progress, cancel);
+            if (!session->usesLambda()) {
+                LdsResult r = computeLds(session->scores({}, 1.0), truth);
+                std::printf("%-14s k %6lld: LDS %.4f ± %.4f (%lld test points)\n", method.c_str(),
+                            static_cast<long long>(session->k()), r.mean, r.standardError,
+                            static_cast<long long>(r.usedTests));
+                table.values.col(static_cast<Eigen::Index>(c)).setConstant(r.mean);
+                table.absoluteLambdas.col(static_cast<Eigen::Index>(c)).setConstant(std::nan(""));
+                continue;
+            }
+            std::vector<double> lambdas = grid.toAbsolute(session->meanEigenvalue());
+            double best = -2, bestLambda = 0;
+            for (size_t g = 0; g < lambdas.size(); ++g) {
+                LdsResult r = computeLds(session->scores({}, lambdas[g]), truth);
+                table.values(static_cast<Eigen::Index>(g), static_cast<Eigen::Index>(c)) = r.mean;
+                table.absoluteLambdas(static_cast<Eigen::Index>(g), static_cast<Eigen::Index>(c)) = lambdas[g];
+                if (std::isfinite(r.mean) && r.mean > best) {
+                    best = r.mean;
+                    bestLambda = lambdas[g];
+                }
+                cancel.throwIfCancelled();
+            }
+            std::printf("%-14s k %6lld: best LDS %.4f at λ %.4g (relative %.3g)\n", method.c_str(),
+                        static_cast<long long>(session->k()), best, bestLambda, bestLambda / session->meanEigenvalue());
+        }
+        ldsTables.push_back(std::move(table));
+    }
+    if (!ldsTables.empty())
+        writeHdf5Atomically(path, true, [&](H5File& file) {
+            for (const auto& t : ldsTables)
+                writeSweepTable(file, t);
+        });
+    return 0;
+}
+
+int runRecommend(const Args& args, const CancelToken& cancel)
+{
+    ArgParser p("attriscope-cli recommend",
+                "Recommends a damping λ without retraining, from the full-data model's features, curvature and\n"
+                "training recipe (see docs/lambda-selection.md), prints it with its evidence and stores it.\n"
+                "If ground truth exists (`lds`), the LDS at the recommended and at the grid's best λ is reported too.");
+    p.positional("EXP.h5", "experiment file with attribution results")
+        .option("method", "if|trak", "method", "if")
+        .option("k", "K", "projection dimension (default: the largest stored)")
+        .option("rule", "RULE", "selector: simulated-sgd | dynamics-prior | effective-dimension | stability-plateau | "
+                "fixed-0.1-mean-eig | fixed-1e-3", "simulated-sgd")
+        .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
+        .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64");
+    if (!p.parse(args))
+        return 0;
+    const std::string path = p.positionalValue("EXP.h5");
+    TerminalProgress progress;
+    auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
+    if (!session->usesLambda())
+        throw ConfigError("recommend: method " + toString(session->method()) + " has no λ");
+    if (!session->model().recipe)
+        throw ConfigError("recommend: " + path + " has no training recipe (imported model); re-import it with "
+                          "--optimizer/--lr/--epochs/--batch-size so the recommendation can use the training dynamics");
+    SelectorOptions so;
+    so.rule = parseSelectorRule(p.get("rule"));
+    so.simulatedSubsets = p.getInt("simulated-subsets");
+    if (session->method() == Method::InfluenceExplicit)
+        so.scale = 1.0;
+    SelectorInputs in;
+    in.cache = session->caches().back();
+    in.trainFeatures = &session->trainFeatures();
+    in.testFeatures = &session->testFeatures();
+    in.trainWeights = session->trainWeights();
+    in.recipe = *session->model().recipe;
+    std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
+    LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
+
+    std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
+                rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);
+    std::printf("inputs: %s\n", rec.inputs.c_str());
+    if (rec.meanXi.size() > 0) {
+        std::printf("mean ξ(λ): peak %.4f, peakedness %.4f, plateau %.2f decades\n", rec.meanXi.maxCoeff(), rec.peakedness,
+                    rec.plateauWidthDecades);
+        for (Eigen::Index g = 0; g < rec.meanXi.size(); g += 4)
+            std::printf("  λ %10.4g  ξ %7.4f\n", rec.lambdas[static_cast<size_t>(g)], rec.meanXi[g]);
+    }
+
+    // LDS at the recommendation when ground truth exists.
+    std::optional<GroundTruth> truth;
+    {
+        H5File file(path, H5File::Mode::ReadOnly);
+        truth = readGroundTruth(file);
+    }
+    double recLds = std::nan(""), bestLds = std::nan(""), bestLambda = std::nan("");
+    if (truth) {
+        recLds = computeLds(session->scores({}, rec.lambda), *truth).mean;
+        bestLds = -2;
+        for (double l : grid) {
+            double v = computeLds(session->scores({}, l), *truth).mean;
+            if (std::isfinite(v) && v > bestLds) {
+                bestLds = v;
+                bestLambda = l;
+            }
+        }
+        std::printf("ground truth: LDS %.4f at the recommended λ, best %.4f at λ %.4g (ratio %.3f)\n", recLds, bestLds,
+                    bestLambda, recLds / bestLds);
+    }
+
+    writeHdf5Atomically(path, true, [&](H5File& file) {
+        const std::string base = "/attribution/" + toString(session->method()) + "/recommendation/k"
+                                 + std::to_string(session->k());
+        if (file.exists(base))
+            file.remove(base);
+        file.createGroup(base);
+        file.setAttr(base, "rule", toString(rec.rule));
+        file.setAttr(base, "lambda", rec.lambda);
+        file.setAttr(base, "relative_lambda", rec.relativeLambda);
+        file.setAttr(base, "curvature_convention", toString(session->caches().back()->convention()));
+        file.setAttr(base, "inputs", rec.inputs);
+        file.setAttr(base, "seconds", rec.seconds);
+        file.setAttr(base, "peakedness", rec.peakedness);
+        file.setAttr(base, "lds_at_recommended", recLds);
+        file.setAttr(base, "lds_grid_best", bestLds);
+        file.setAttr(base, "lambda_grid_best", bestLambda);
+        file.writeDoubles(base + "/lambdas", {static_cast<int64_t>(rec.lambdas.size())}, rec.lambdas.data());
+        if (rec.meanXi.size() > 0)
+            file.writeDoubles(base + "/mean_xi", {static_cast<int64_t>(rec.meanXi.size())}, rec.meanXi.data());
+    });
+    std::printf("stored in %s\n", path.c_str());
+    return 0;
+}
+
+int runStudyCommand(const Args& args, const CancelToken& cancel)
+{
+    ArgParser p("attriscope-cli study",
+                "The validation study: train → attribute → recommend → LDS ground truth → table. Writes\n"
+                "DIR/study.csv, DIR/study.md and the LDS(λ)/ξ(λ) curves (DIR/curves-*.svg). Experiment files in DIR\n"
+                "are reused, so an interrupted study resumes.");
+    p.option("data", "SPEC", "dataset", "fashion-mnist")
+        .option("train-size", "N", "training points", "5000")
+        .option("test-size", "M", "test points", "500")
+        .option("model", "lr,mlp,cnn", "models", "lr")
+        .option("recipes", "NAMES", "standard,short-high-lr,momentum-wd", "standard")
+        .option("methods", "if,trak", "methods", "if,trak")
+        .option("k", "K1,K2,...", "projection dimensions", "256,1024,4096")
+        .option("rule", "RULE", "the rule whose λ is 'recommended'", "simulated-sgd")
+        .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
+        .option("out", "DIR", "output folder", "study");
+    addLdsOptions(p);
+    if (!p.parse(args))
+        return 0;
+    StudyOptions o;
+    o.data = p.get("data");
+    o.trainSize = p.getInt("train-size");
+    o.testSize = p.getInt("test-size");
+    o.models = splitList(p.get("model"));
+    o.recipes = splitList(p.get("recipes"));
+    o.methods = splitList(p.get("methods"));
+    o.ks = parseInts("k", p.get("k"));
+    o.lds = readLdsOptions(p);
+    o.selector.rule = parseSelectorRule(p.get("rule"));
+    o.selector.simulatedSubsets = p.getInt("simulated-subsets");
+    o.outDir = p.get("out");
+    TerminalProgress progress;
+    std::vector<StudyRow> rows = runStudy(o, progress, cancel);
+    std::cout << studyMarkdown(rows, o) << "\nwrote " << o.outDir << "/study.csv, study.md and curves-*.svg\n";
+    return 0;
+}
+
+} // namespace attri::cli

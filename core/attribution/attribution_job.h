@@ -1,0 +1,104 @@
+#pragma once
+
+#include "attribution/methods.h"
+#include "attribution/spectral_cache.h"
+#include "data/data_loader.h"
+#include "features/feature_options.h"
+#include "store/attribution_store.h"
+#include "store/experiment_file.h"
+#include "tuning/lambda_grid.h"
+#include "tuning/sensitivity.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attri {
+
+class ProgressSink;
+class CancelToken;
+
+/// What `attriscope-cli attribute` (and the GUI's Attribute page) computes.
+struct AttributionRequest {
+    std::string method = "if";                          ///< if | trak | tracin | graddot | gradcos
+    ProjectionKind projection = ProjectionKind::Kronecker; ///< none only for small models
+    std::vector<int64_t> ks = {128, 256, 512, 1024};    ///< projection dimensions; features at max(ks)
+    LambdaGrid grid = LambdaGrid::defaultRelative();    ///< λ grid of the sensitivity tables
+    std::string layers = "all";                         ///< all | last | comma-separated names
+    uint64_t seed = 0;                                  ///< projection seed
+    int64_t batchSize = 250;                            ///< featurization batch
+    int64_t sensitivityTests = 100;                     ///< test points behind the sensitivity tables
+    int64_t topK = 10;                                  ///< Jaccard set size
+
+    /// Throws ConfigError naming the field.
+    void validate() const;
+};
+
+/// What a run stored, for printing.
+struct AttributionSummary {
+    Method method = Method::InfluenceProjected;
+    std::vector<std::string> featureKeys;
+    std::vector<SpectrumRecord> spectra;
+    std::shared_ptr<const SensitivityResult> sensitivity; ///< null for λ-free methods
+    double featurizeSeconds = 0.0;
+    double spectrumSeconds = 0.0;
+    double sweepSeconds = 0.0;
+};
+
+/// Featurizes, decomposes and sweeps, storing features (/features), spectra and sweep tables
+/// (/attribution/<method>) in the experiment file. The file is rewritten atomically: a cancel or
+/// an error leaves it exactly as it was.
+AttributionSummary runAttribution(const std::string& experimentPath, const AttributionRequest& request,
+                                  ProgressSink& progress, const CancelToken& cancel);
+
+/// A method's stored attribution, loaded for scoring at any λ (and the chosen k) without
+/// recomputing features. Immutable; share as std::shared_ptr<const AttributionSession>.
+class AttributionSession {
+public:
+    /// Loads /attribution/<method> at dimension k (0: the largest stored). Throws ConfigError when
+    /// the method was not computed (naming the command that computes it) or k is not available.
+    static std::shared_ptr<const AttributionSession> open(const std::string& experimentPath,
+                                                          const std::string& method, int64_t k,
+                                                          ProgressSink& progress, const CancelToken& cancel);
+
+    Method method() const { return m_method; }
+    int64_t k() const { return m_k; }
+    bool usesLambda() const { return attri::usesLambda(m_method); }
+    /// Mean eigenvalue (the relative-λ unit); averaged over checkpoints for TRAK; 1 for λ-free methods.
+    double meanEigenvalue() const;
+    /// Scores (rows: tests, all when empty; columns: training points) at absolute λ.
+    RowMatrixF scores(const std::vector<int64_t>& tests, double lambda) const;
+    Eigen::VectorXf scoresFor(int64_t test, double lambda) const;
+
+    const std::vector<std::shared_ptr<const SpectralCache>>& caches() const { return m_caches; }
+    /// Features of the final checkpoint truncated to k (what the caches were built from).
+    const RowMatrixF& trainFeatures() const { return m_train.back(); }
+    const RowMatrixF& testFeatures() const { return m_test.back(); }
+    const std::vector<float>& trainWeights() const { return m_weights; }
+    const FeatureRecord& featureRecord() const { return m_record; }
+    const DataRecord& data() const { return m_data; }
+    const ModelRecord& model() const { return m_model; }
+    /// Stored stats of the final checkpoint's features.
+    int64_t trainCount() const { return static_cast<int64_t>(m_data.trainIndices.size()); }
+    int64_t testCount() const { return static_cast<int64_t>(m_data.testIndices.size()); }
+    /// All k stored for this method.
+    const std::vector<int64_t>& availableKs() const { return m_ks; }
+
+private:
+    Method m_method = Method::InfluenceProjected;
+    int64_t m_k = 0;
+    std::vector<int64_t> m_ks;
+    std::vector<RowMatrixF> m_train, m_test; // per checkpoint (TracIn/TRAK), else one
+    std::vector<double> m_lrs;
+    std::vector<float> m_weights;
+    std::vector<std::shared_ptr<const SpectralCache>> m_caches;
+    FeatureRecord m_record;
+    DataRecord m_data;
+    ModelRecord m_model;
+};
+
+/// The per-method λ-free default used by commands that need some λ: 0.1 × mean eigenvalue.
+double defaultLambda(const AttributionSession& session);
+
+} // namespace attri

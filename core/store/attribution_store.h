@@ -1,0 +1,82 @@
+#pragma once
+
+#include "features/featurizer.h"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attri {
+
+class H5File;
+
+/// Where and how a feature matrix pair (train, test) was stored: /features/<key>.
+struct FeatureRecord {
+    std::string key;                  ///< group name under /features
+    FeatureTarget target = FeatureTarget::Loss;
+    ProjectionKind projection = ProjectionKind::Kronecker;
+    int64_t dimension = 0;            ///< stored columns (k_max, or p for none)
+    int64_t fullDimension = 0;        ///< p of the selected layers
+    uint64_t seed = 0;                ///< projection seed
+    std::string layers;               ///< comma-separated selected layer names
+    int64_t checkpoint = 0;           ///< index into /model/checkpoints
+    double checkpointLr = 0.0;        ///< η of that checkpoint (TracIn)
+    bool batched = true;              ///< exact batched path
+    int64_t trainCount = 0;
+    int64_t testCount = 0;
+    SampleStats trainStats;           ///< loss and true-class probability per training point
+    SampleStats testStats;
+};
+
+/// The canonical group name, e.g. "loss-kron-k4096-s0-c0".
+std::string featureKey(FeatureTarget target, ProjectionKind projection, int64_t dimension, uint64_t seed,
+                       const std::string& layers, int64_t checkpoint);
+
+/// Creates /features/<key>/{train,test} as chunked float matrices (rows × dimension) and writes
+/// the record's attributes; rows are then filled with writeFeatureRows.
+void createFeatureGroup(H5File& file, const FeatureRecord& record);
+void writeFeatureRows(H5File& file, const std::string& key, const std::string& split, int64_t firstRow,
+                      const RowMatrixF& block);
+/// Stores per-sample stats (after featurization finished).
+void writeFeatureStats(H5File& file, const FeatureRecord& record);
+
+std::vector<FeatureRecord> listFeatureRecords(const H5File& file);
+std::optional<FeatureRecord> findFeatureRecord(const H5File& file, const std::string& key);
+/// The first `columns` columns (≤ dimension; 0 = all) of a split ("train" or "test").
+RowMatrixF readFeatures(const H5File& file, const std::string& key, const std::string& split,
+                        int64_t columns = 0);
+
+/// One stored spectrum: /attribution/<method>/k<k>/ (explicit curvature: k = p).
+struct SpectrumRecord {
+    std::string method;               ///< "if", "trak", ...
+    int64_t k = 0;
+    int64_t checkpoint = 0;           ///< TRAK: one spectrum per checkpoint
+    std::string featureKey;           ///< the features it was computed from
+    std::string convention;           ///< "mean" or "sum"
+    std::string curvature;            ///< "fisher" (features) or "hessian" (exact)
+    Eigen::VectorXd eigenvalues;      ///< ascending, clipped at 0
+    double meanEigenvalue = 0.0;      ///< tr/d: the unit of relative λ
+    double mostNegativeEigenvalue = 0.0;
+    double seconds = 0.0;             ///< time of the decomposition
+};
+
+void writeSpectrum(H5File& file, const SpectrumRecord& record);
+std::vector<SpectrumRecord> listSpectra(const H5File& file, const std::string& method = "");
+
+/// A λ × k table of one quantity (rows λ, columns k), as drawn by the sensitivity heatmap.
+struct SweepTable {
+    std::string method;
+    std::string quantity;             ///< e.g. "spearman_next_lambda", "jaccard10_next_lambda", "lds", "xi"
+    std::vector<double> relativeLambdas; ///< rows: c with λ = c · mean eigenvalue of that k
+    std::vector<int64_t> ks;          ///< columns
+    Eigen::MatrixXd values;           ///< relativeLambdas.size() × ks.size(); NaN where undefined
+    Eigen::MatrixXd absoluteLambdas;  ///< same shape: the absolute λ of each cell
+};
+
+void writeSweepTable(H5File& file, const SweepTable& table);
+std::vector<SweepTable> listSweepTables(const H5File& file, const std::string& method = "");
+
+} // namespace attri

@@ -1,0 +1,353 @@
+#include "tuning/lambda_selector.h"
+
+#include "common/error.h"
+#include "eval/subset_sampler.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "tuning/rank_stats.h"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace attri {
+
+namespace {
+
+using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+double featureScale(const SelectorOptions& o, int64_t k) { return o.scale > 0 ? o.scale : static_cast<double>(k); }
+
+/// Steps one subset model takes under the recipe.
+int64_t subsetSteps(const TrainRecipe& r, int64_t subsetSize)
+{
+    return r.epochs * ((subsetSize + r.batchSize - 1) / r.batchSize);
+}
+
+double conventionFactor(const SpectralCache& cache, int64_t n)
+{
+    return cache.convention() == CurvatureConvention::Sum ? static_cast<double>(n) : 1.0;
+}
+
+/// Simulates the recipe's optimizer on the quadratic (Gauss–Newton) model of the subset loss in
+/// feature space, starting at the full-data model; returns the parameter change u (k).
+Eigen::VectorXd simulateSubset(const RowMatrixF& phi, const std::vector<float>& weights, double invSqrtScale,
+                               const std::vector<int64_t>& subset, const TrainRecipe& recipe, double lr,
+                               uint64_t seed, const CancelToken& cancel)
+{
+    const int64_t k = phi.cols();
+    const int64_t b = recipe.batchSize;
+    Eigen::VectorXd u = Eigen::VectorXd::Zero(k);
+    Eigen::VectorXd velocity = Eigen::VectorXd::Zero(k);
+    Eigen::VectorXd adamM = Eigen::VectorXd::Zero(k), adamV = Eigen::VectorXd::Zero(k);
+    const bool adam = recipe.optimizer == "adam";
+    std::vector<int64_t> order = subset;
+    std::mt19937_64 rng(seed);
+    RowMatrixD batch(b, k);
+    int64_t step = 0;
+    for (int64_t epoch = 0; epoch < recipe.epochs; ++epoch) {
+        std::shuffle(order.begin(), order.end(), rng);
+        for (size_t start = 0; start < order.size(); start += static_cast<size_t>(b)) {
+            const int64_t rows = std::min<int64_t>(b, static_cast<int64_t>(order.size() - start));
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t i = order[start + static_cast<size_t>(r)];
+                const double w = weights.empty() ? 1.0 : weights[static_cast<size_t>(i)];
+                batch.row(r) = phi.row(i).cast<double>() * (w * invSqrtScale);
+            }
+            auto g = batch.topRows(rows);
+            // Per-sample loss ψᵀu + ½(ψᵀu)²: gradient ψ(1 + ψᵀu).
+            Eigen::VectorXd residual = (g * u).array() + 1.0;
+            Eigen::VectorXd grad = g.transpose() * residual / static_cast<double>(rows);
+            grad += recipe.weightDecay * u;
+            ++step;
+            if (adam) {
+                const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+                adamM = b1 * adamM + (1 - b1) * grad;
+                adamV = b2 * adamV + (1 - b2) * grad.cwiseProduct(grad);
+                const double c1 = 1 - std::pow(b1, static_cast<double>(step));
+                const double c2 = 1 - std::pow(b2, static_cast<double>(step));
+                u.array() -= lr * (adamM.array() / c1) / ((adamV.array() / c2).sqrt() + eps);
+            } else {
+                velocity = recipe.momentum * velocity + grad;
+                u -= lr * velocity;
+            }
+        }
+        cancel.throwIfCancelled();
+    }
+    return u;
+}
+
+void summarizeCurve(LambdaRecommendation& rec)
+{
+    const Eigen::Index g = rec.meanXi.size();
+    if (g == 0)
+        return;
+    Eigen::Index best = 0;
+    for (Eigen::Index j = 1; j < g; ++j)
+        if (rec.meanXi[j] > rec.meanXi[best])
+            best = j;
+    rec.gridIndex = best;
+    rec.lambda = rec.lambdas[static_cast<size_t>(best)];
+    std::vector<double> sorted(rec.meanXi.data(), rec.meanXi.data() + g);
+    std::sort(sorted.begin(), sorted.end());
+    rec.peakedness = rec.meanXi[best] - sorted[sorted.size() / 2];
+    Eigen::Index lo = best, hi = best;
+    while (lo > 0 && rec.meanXi[lo - 1] >= rec.meanXi[best] - 0.01)
+        --lo;
+    while (hi + 1 < g && rec.meanXi[hi + 1] >= rec.meanXi[best] - 0.01)
+        ++hi;
+    rec.plateauWidthDecades = std::log10(rec.lambdas[static_cast<size_t>(hi)] / rec.lambdas[static_cast<size_t>(lo)]);
+}
+
+void recommendBySimulation(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
+                           ProgressSink& progress, const CancelToken& cancel)
+{
+    const SpectralCache& cache = *in.cache;
+    const RowMatrixF& phi = *in.trainFeatures;
+    const RowMatrixF& phiTest = *in.testFeatures;
+    const int64_t n = phi.rows(), k = phi.cols();
+    const int64_t tests = std::min<int64_t>(o.maxTests, phiTest.rows());
+    const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
+    const int64_t subsets = o.simulatedSubsets;
+    const double c = featureScale(o, k);
+    const double invSqrt = 1.0 / std::sqrt(c);
+
+    // Keep the simulated optimizer stable: the real model trained stably, so a step size beyond
+    // the quadratic model's stability limit is an artefact of the curvature approximation.
+    double muMax = cache.eigenvalues().size() ? cache.eigenvalues().maxCoeff() / conventionFactor(cache, n) : 0.0;
+    const double curvatureTop = muMax / c;
+    double lr = in.recipe.lr;
+    const double effectiveLr = in.recipe.optimizer == "adam" ? lr : lr / (1.0 - in.recipe.momentum);
+    bool clipped = false;
+    if (in.recipe.optimizer != "adam" && effectiveLr * curvatureTop > 1.9) {
+        lr *= 1.9 / (effectiveLr * curvatureTop);
+        clipped = true;
+    }
+
+    progress.begin("simulate subsets", subsets);
+    Eigen::MatrixXd masks = Eigen::MatrixXd::Zero(n, subsets); // n × M, weighted membership
+    Eigen::MatrixXd outcomes(tests, subsets);                   // y_j(z') = −ψ'ᵀu_j
+    RowMatrixD psiTest = phiTest.topRows(tests).cast<double>() * invSqrt;
+    for (int64_t j = 0; j < subsets; ++j) {
+        std::vector<int64_t> subset = sampleSubset(n, s, o.seed + static_cast<uint64_t>(j));
+        for (int64_t i : subset)
+            masks(i, j) = in.trainWeights.empty() ? 1.0 : in.trainWeights[static_cast<size_t>(i)];
+        Eigen::VectorXd u = simulateSubset(phi, in.trainWeights, invSqrt, subset, in.recipe, lr,
+                                           o.seed * 7919 + static_cast<uint64_t>(j), cancel);
+        if (!u.allFinite())
+            throw Error("λ recommendation: the simulated training diverged (lr " + std::to_string(lr)
+                        + "); the recipe's learning rate is unstable on the quadratic model");
+        outcomes.col(j) = -(psiTest * u);
+        progress.advance(j + 1);
+    }
+
+    // Additive scores of every subset for every λ: (Φ'Q) diag(1/(μ+λ)) (ΦQ)ᵀ W Maskᵀ.
+    Eigen::MatrixXd r = cache.trainRotated().cast<double>().transpose() * masks; // k × M
+    Eigen::MatrixXd testRot = cache.testRotated().topRows(tests).cast<double>();
+    const size_t grid = rec.lambdas.size();
+    rec.xi.resize(tests, static_cast<Eigen::Index>(grid));
+    progress.begin("xi(lambda)", static_cast<int64_t>(grid));
+    std::vector<double> yRow(static_cast<size_t>(subsets)), aRow(static_cast<size_t>(subsets));
+    for (size_t g = 0; g < grid; ++g) {
+        Eigen::VectorXd inv = (cache.eigenvalues().array() + rec.lambdas[g]).inverse();
+        Eigen::MatrixXd additive = testRot * inv.asDiagonal() * r; // tests × M
+        for (int64_t t = 0; t < tests; ++t) {
+            for (int64_t j = 0; j < subsets; ++j) {
+                yRow[static_cast<size_t>(j)] = outcomes(t, j);
+                aRow[static_cast<size_t>(j)] = additive(t, j);
+            }
+            rec.xi(t, static_cast<Eigen::Index>(g)) = spearman(yRow, aRow);
+        }
+        cancel.throwIfCancelled();
+        progress.advance(static_cast<int64_t>(g) + 1);
+    }
+    rec.meanXi.resize(static_cast<Eigen::Index>(grid));
+    for (size_t g = 0; g < grid; ++g) {
+        double sum = 0;
+        int64_t used = 0;
+        for (int64_t t = 0; t < tests; ++t) {
+            double v = rec.xi(t, static_cast<Eigen::Index>(g));
+            if (std::isfinite(v)) {
+                sum += v;
+                ++used;
+            }
+        }
+        rec.meanXi[static_cast<Eigen::Index>(g)] = used ? sum / static_cast<double>(used) : std::nan("");
+    }
+    summarizeCurve(rec);
+    std::ostringstream text;
+    text << subsets << " simulated subsets of " << s << " points, " << in.recipe.optimizer << " lr " << in.recipe.lr
+         << " momentum " << in.recipe.momentum << " batch " << in.recipe.batchSize << " epochs " << in.recipe.epochs
+         << " wd " << in.recipe.weightDecay << ", feature scale c=" << c << ", " << tests << " test points";
+    if (clipped)
+        text << "; simulated lr clipped to " << lr << " for stability";
+    rec.inputs = text.str();
+}
+
+double dfTargetLambda(const Eigen::VectorXd& mu, double target)
+{
+    auto df = [&](double lambda) { return (mu.array() / (mu.array() + lambda)).sum(); };
+    double lo = 1e-30, hi = std::max(1e-30, mu.maxCoeff()) * 1e6;
+    if (df(lo) <= target)
+        return lo;
+    for (int it = 0; it < 200; ++it) {
+        double mid = std::sqrt(lo * hi);
+        (df(mid) > target ? lo : hi) = mid;
+    }
+    return std::sqrt(lo * hi);
+}
+
+void recommendByStability(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
+                          ProgressSink& progress, const CancelToken& cancel)
+{
+    const SpectralCache& cache = *in.cache;
+    const int64_t tests = std::min<int64_t>(std::min<int64_t>(o.maxTests, 50), cache.testCount());
+    std::vector<int64_t> idx(static_cast<size_t>(tests));
+    std::iota(idx.begin(), idx.end(), 0);
+    progress.begin("stability", static_cast<int64_t>(rec.lambdas.size()));
+    RowMatrixF previous = cache.scoreMatrix(idx, rec.lambdas[0]);
+    rec.gridIndex = static_cast<int64_t>(rec.lambdas.size()) - 1;
+    for (size_t g = 1; g < rec.lambdas.size(); ++g) {
+        RowMatrixF current = cache.scoreMatrix(idx, rec.lambdas[g]);
+        double sum = 0;
+        int64_t used = 0;
+        for (int64_t t = 0; t < tests; ++t) {
+            double v = spearman(previous.row(t).data(), current.row(t).data(), current.cols());
+            if (std::isfinite(v)) {
+                sum += v;
+                ++used;
+            }
+        }
+        if (used && sum / static_cast<double>(used) >= o.stabilityThreshold) {
+            rec.gridIndex = static_cast<int64_t>(g) - 1;
+            break;
+        }
+        previous = std::move(current);
+        cancel.throwIfCancelled();
+        progress.advance(static_cast<int64_t>(g));
+    }
+    rec.lambda = rec.lambdas[static_cast<size_t>(rec.gridIndex)];
+    rec.inputs = "neighbour Spearman >= " + std::to_string(o.stabilityThreshold) + " over " + std::to_string(tests)
+                 + " test points";
+}
+
+} // namespace
+
+std::string toString(SelectorRule rule)
+{
+    switch (rule) {
+    case SelectorRule::SimulatedSgd: return "simulated-sgd";
+    case SelectorRule::DynamicsPrior: return "dynamics-prior";
+    case SelectorRule::EffectiveDimension: return "effective-dimension";
+    case SelectorRule::StabilityPlateau: return "stability-plateau";
+    case SelectorRule::FixedRelative: return "fixed-0.1-mean-eig";
+    case SelectorRule::FixedAbsolute: return "fixed-1e-3";
+    }
+    return "?";
+}
+
+std::vector<SelectorRule> allSelectorRules()
+{
+    return {SelectorRule::SimulatedSgd,     SelectorRule::DynamicsPrior, SelectorRule::EffectiveDimension,
+            SelectorRule::StabilityPlateau, SelectorRule::FixedRelative, SelectorRule::FixedAbsolute};
+}
+
+SelectorRule parseSelectorRule(const std::string& name)
+{
+    std::string valid;
+    for (auto r : allSelectorRules()) {
+        if (toString(r) == name)
+            return r;
+        valid += (valid.empty() ? "" : ", ") + toString(r);
+    }
+    throw ConfigError("unknown selector rule '" + name + "' (expected one of: " + valid + ")");
+}
+
+void SelectorOptions::validate() const
+{
+    if (simulatedSubsets < 4)
+        throw ConfigError("selector: simulatedSubsets must be at least 4, got " + std::to_string(simulatedSubsets));
+    if (!(alpha > 0.0 && alpha < 1.0))
+        throw ConfigError("selector: alpha must lie in (0, 1), got " + std::to_string(alpha));
+    if (!(stabilityThreshold > 0.0 && stabilityThreshold <= 1.0))
+        throw ConfigError("selector: stabilityThreshold must lie in (0, 1]");
+    if (maxTests < 1)
+        throw ConfigError("selector: maxTests must be positive");
+    if (!std::isfinite(scale))
+        throw ConfigError("selector: scale must be finite");
+}
+
+LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
+                                     const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
+{
+    o.validate();
+    in.recipe.validate();
+    if (!in.cache || !in.trainFeatures || !in.testFeatures)
+        throw ConfigError("selector: cache and features are required");
+    if (grid.empty())
+        throw ConfigError("selector: the λ grid is empty");
+    for (double l : grid)
+        if (!(l > 0.0) || !std::isfinite(l))
+            throw ConfigError("selector: every λ of the grid must be positive and finite");
+    if (in.trainFeatures->cols() != in.cache->dimension() || in.testFeatures->cols() != in.cache->dimension())
+        throw ConfigError("selector: feature dimension does not match the spectrum");
+    if (in.trainFeatures->rows() != in.cache->trainCount())
+        throw ConfigError("selector: training features do not match the spectrum's training points");
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const SpectralCache& cache = *in.cache;
+    const int64_t n = in.trainFeatures->rows(), k = in.trainFeatures->cols();
+    const double meanEig = cache.meanEigenvalue();
+    LambdaRecommendation rec;
+    rec.rule = o.rule;
+    rec.lambdas = grid;
+    for (double l : grid)
+        rec.relativeLambdas.push_back(meanEig > 0 ? l / meanEig : std::nan(""));
+
+    const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
+    switch (o.rule) {
+    case SelectorRule::SimulatedSgd:
+        recommendBySimulation(in, o, rec, progress, cancel);
+        break;
+    case SelectorRule::DynamicsPrior: {
+        const TrainRecipe& r = in.recipe;
+        const double steps = static_cast<double>(subsetSteps(r, s));
+        const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
+        const double trueLambda = 1.0 / (effectiveLr * steps) + r.weightDecay;
+        rec.lambda = trueLambda * featureScale(o, k) * conventionFactor(cache, n);
+        rec.inputs = "1/(eta_eff*T) + wd with eta_eff " + std::to_string(effectiveLr) + ", T "
+                     + std::to_string(static_cast<int64_t>(steps)) + " subset steps, scale c "
+                     + std::to_string(featureScale(o, k));
+        break;
+    }
+    case SelectorRule::EffectiveDimension: {
+        const double target = 0.5 * static_cast<double>(std::min<int64_t>(s, k));
+        rec.lambda = dfTargetLambda(cache.eigenvalues(), target);
+        rec.inputs = "df(lambda) = " + std::to_string(target);
+        break;
+    }
+    case SelectorRule::StabilityPlateau:
+        recommendByStability(in, o, rec, progress, cancel);
+        break;
+    case SelectorRule::FixedRelative:
+        rec.lambda = 0.1 * meanEig;
+        rec.inputs = "0.1 x mean eigenvalue";
+        break;
+    case SelectorRule::FixedAbsolute:
+        rec.lambda = 1e-3;
+        rec.inputs = "lambda = 1e-3 (absolute)";
+        break;
+    }
+    if (!(rec.lambda > 0.0) || !std::isfinite(rec.lambda))
+        rec.lambda = grid.front();
+    rec.relativeLambda = meanEig > 0 ? rec.lambda / meanEig : std::nan("");
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return rec;
+}
+
+} // namespace attri

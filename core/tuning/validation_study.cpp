@@ -1,0 +1,363 @@
+#include "tuning/validation_study.h"
+
+#include "attribution/attribution_job.h"
+#include "common/error.h"
+#include "data/data_loader.h"
+#include "eval/ground_truth.h"
+#include "eval/lds.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/model.h"
+#include "model/trainer.h"
+#include "store/experiment_file.h"
+#include "store/h5_file.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+namespace attri {
+
+namespace {
+
+const std::vector<double> kDattriGrid = {1, 1e-1, 1e-2, 5e-3, 1e-3, 1e-4, 1e-5};
+
+bool sameRecipe(const TrainRecipe& a, const TrainRecipe& b)
+{
+    return a.optimizer == b.optimizer && a.lr == b.lr && a.momentum == b.momentum && a.batchSize == b.batchSize
+           && a.epochs == b.epochs && a.weightDecay == b.weightDecay && a.seed == b.seed
+           && a.checkpoints == b.checkpoints;
+}
+
+/// Trains the setting's model unless the file already holds it (then the study resumes).
+void ensureExperiment(const std::string& path, const StudyOptions& o, Architecture arch, const TrainRecipe& recipe,
+                      ProgressSink& progress, const CancelToken& cancel)
+{
+    if (std::filesystem::exists(path)) {
+        H5File file(path, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        ModelRecord m = readModelRecord(file);
+        DataRecord d = readDataRecord(file);
+        if (m.architecture == arch && m.recipe && sameRecipe(*m.recipe, recipe) && d.options.spec == DatasetSpec::parse(o.data).toString()
+            && static_cast<int64_t>(d.trainIndices.size()) == o.trainSize && static_cast<int64_t>(d.testIndices.size()) == o.testSize)
+            return;
+        throw ConfigError(path + " holds a different experiment; remove it or choose another --out");
+    }
+    DataOptions dataOptions;
+    dataOptions.spec = o.data;
+    dataOptions.trainSize = o.trainSize;
+    dataOptions.testSize = o.testSize;
+    DatasetSpec spec = DatasetSpec::parse(o.data);
+    dataOptions.mean = spec.standardMean();
+    dataOptions.std = spec.standardStd();
+    DataBundle data = loadData(dataOptions);
+    InputShape shape{data.train.channels, data.train.height, data.train.width};
+    Model init = Model::create(arch, shape, data.numClasses, recipe.seed);
+    TrainResult result = trainModel(init, recipe, data.train, progress, cancel);
+    ModelRecord record;
+    record.architecture = arch;
+    record.input = shape;
+    record.numClasses = data.numClasses;
+    record.recipe = recipe;
+    record.checkpoints = result.checkpoints;
+    record.epochLoss = result.epochLoss;
+    record.trainMetrics = evaluateModel(result.model, data.train);
+    record.testMetrics = evaluateModel(result.model, data.test);
+    record.trainSeconds = result.seconds;
+    record.parameterCount = result.model.parameterCount();
+    createExperimentFile(path, data, dataOptions, record);
+    progress.message("trained " + toString(arch) + ": test accuracy " + std::to_string(record.testMetrics.accuracy));
+}
+
+std::string fmt(double v, int precision = 4)
+{
+    if (!std::isfinite(v))
+        return "nan";
+    std::ostringstream s;
+    s << std::setprecision(precision) << v;
+    return s.str();
+}
+
+} // namespace
+
+TrainRecipe RecipeVariant::apply(Architecture arch) const
+{
+    TrainRecipe r = TrainRecipe::standardFor(arch);
+    if (name == "standard")
+        return r;
+    if (name == "short-high-lr") {
+        // A few epochs at a high rate: far from convergence.
+        r.lr = 0.1;
+        r.momentum = 0.0;
+        r.epochs = std::max<int64_t>(1, r.epochs / 10);
+        return r;
+    }
+    if (name == "momentum-wd") {
+        r.momentum = 0.9;
+        r.weightDecay = 5e-3;
+        return r;
+    }
+    throw ConfigError("unknown recipe variant '" + name + "' (expected standard, short-high-lr, momentum-wd)");
+}
+
+RecipeVariant RecipeVariant::parse(const std::string& name)
+{
+    RecipeVariant v;
+    v.name = name;
+    v.apply(Architecture::LogisticRegression); // validates the name
+    return v;
+}
+
+void StudyOptions::validate() const
+{
+    if (models.empty() || methods.empty() || recipes.empty())
+        throw ConfigError("study: --model, --methods and --recipes need at least one value each");
+    for (const auto& m : models) {
+        Architecture a = parseArchitecture(m);
+        if (a == Architecture::TorchScript || a == Architecture::ResNet9)
+            throw ConfigError("study: --model takes lr, mlp or cnn, got " + m);
+    }
+    for (const auto& m : methods)
+        if (m != "if" && m != "trak")
+            throw ConfigError("study: --methods takes if and trak, got " + m);
+    for (const auto& r : recipes)
+        RecipeVariant::parse(r);
+    if (ks.empty())
+        throw ConfigError("study: --k needs at least one value");
+    lds.validate(trainSize);
+    grid.validate();
+    selector.validate();
+}
+
+std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, const CancelToken& cancel)
+{
+    o.validate();
+    std::filesystem::create_directories(o.outDir);
+    std::vector<StudyRow> rows;
+    for (const auto& modelName : o.models) {
+        const Architecture arch = parseArchitecture(modelName);
+        for (const auto& recipeName : o.recipes) {
+            const TrainRecipe recipe = RecipeVariant::parse(recipeName).apply(arch);
+            const std::string exp = (std::filesystem::path(o.outDir) / (modelName + "-" + recipeName + ".h5")).string();
+            progress.message("== " + modelName + " / " + recipeName + ": " + exp);
+            ensureExperiment(exp, o, arch, recipe, progress, cancel);
+
+            DataRecord dataRecord;
+            ModelRecord modelRecord;
+            {
+                H5File file(exp, H5File::Mode::ReadOnly);
+                dataRecord = readDataRecord(file);
+                modelRecord = readModelRecord(file);
+            }
+            DataBundle data = reloadData(dataRecord);
+            GroundTruth truth = computeGroundTruth(exp, rebuildModel(modelRecord), modelRecord.recipe, data.train,
+                                                   data.test, o.lds, progress, cancel);
+
+            for (const auto& methodName : o.methods) {
+                const bool explicitIf = methodName == "if" && arch == Architecture::LogisticRegression;
+                AttributionRequest request;
+                request.method = methodName;
+                request.projection = explicitIf ? ProjectionKind::None : ProjectionKind::Kronecker;
+                request.ks = explicitIf ? std::vector<int64_t>{1} : o.ks;
+                request.sensitivityTests = o.sensitivityTests;
+                bool stored = false;
+                try {
+                    auto probe = AttributionSession::open(exp, methodName, 0, progress, cancel);
+                    stored = explicitIf ? probe->method() == Method::InfluenceExplicit
+                                        : probe->availableKs() == request.ks;
+                } catch (const ConfigError&) {
+                }
+                if (!stored)
+                    runAttribution(exp, request, progress, cancel);
+
+                std::vector<int64_t> ks = explicitIf ? std::vector<int64_t>{0} : o.ks;
+                for (int64_t k : ks) {
+                    auto session = AttributionSession::open(exp, methodName, k, progress, cancel);
+                    StudyRow row;
+                    row.model = modelName;
+                    row.recipe = recipeName;
+                    row.method = toString(session->method());
+                    row.k = session->k();
+                    row.meanEigenvalue = session->meanEigenvalue();
+                    row.retrainSeconds = truth.seconds;
+                    auto ldsAt = [&](double lambda) { return computeLds(session->scores({}, lambda), truth); };
+
+                    progress.begin("LDS(lambda) " + row.method + " k " + std::to_string(row.k),
+                                   static_cast<int64_t>(o.grid.values.size()));
+                    row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
+                    row.bestLds = -2;
+                    for (size_t g = 0; g < row.gridLambdas.size(); ++g) {
+                        double v = ldsAt(row.gridLambdas[g]).mean;
+                        row.gridLds.push_back(v);
+                        if (std::isfinite(v) && v > row.bestLds) {
+                            row.bestLds = v;
+                            row.bestLambda = row.gridLambdas[g];
+                        }
+                        cancel.throwIfCancelled();
+                        progress.advance(static_cast<int64_t>(g) + 1);
+                    }
+
+                    SelectorInputs inputs;
+                    inputs.cache = session->caches().back();
+                    inputs.trainFeatures = &session->trainFeatures();
+                    inputs.testFeatures = &session->testFeatures();
+                    inputs.trainWeights = session->trainWeights();
+                    inputs.recipe = recipe;
+                    for (SelectorRule rule : allSelectorRules()) {
+                        SelectorOptions so = o.selector;
+                        so.rule = rule;
+                        if (explicitIf)
+                            so.scale = 1.0;
+                        LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+                        // TRAK averages checkpoints: the recommendation is made on the final one,
+                        // and applied as the same absolute λ.
+                        LdsResult lds = ldsAt(rec.lambda);
+                        row.ruleLambda[toString(rule)] = rec.lambda;
+                        row.ruleLds[toString(rule)] = lds.mean;
+                        if (rule == o.selector.rule) {
+                            row.recommendedLambda = rec.lambda;
+                            row.recommendedLds = lds.mean;
+                            row.recommendedLdsStderr = lds.standardError;
+                            row.recommendSeconds = rec.seconds;
+                        }
+                        if (rule == SelectorRule::SimulatedSgd)
+                            row.gridXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
+                    }
+                    row.dattriGridBestLds = -2;
+                    for (double l : kDattriGrid) {
+                        double v = ldsAt(l).mean;
+                        if (std::isfinite(v) && v > row.dattriGridBestLds) {
+                            row.dattriGridBestLds = v;
+                            row.dattriGridBestLambda = l;
+                        }
+                    }
+                    row.ratio = row.bestLds > 0 ? row.recommendedLds / row.bestLds : std::nan("");
+                    progress.message(row.model + "/" + row.recipe + " " + row.method + " k " + std::to_string(row.k)
+                                     + ": best LDS " + fmt(row.bestLds) + " at " + fmt(row.bestLambda, 3)
+                                     + ", recommended " + fmt(row.recommendedLds) + " at "
+                                     + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ")");
+                    rows.push_back(row);
+
+                    std::ofstream svg(std::filesystem::path(o.outDir)
+                                      / ("curves-" + row.model + "-" + row.recipe + "-" + row.method + "-k"
+                                         + std::to_string(row.k) + ".svg"));
+                    svg << curvesSvg(row);
+                    // Rewrite the tables after every row so a long study shows its progress.
+                    std::ofstream(std::filesystem::path(o.outDir) / "study.csv") << studyCsv(rows);
+                    std::ofstream(std::filesystem::path(o.outDir) / "study.md") << studyMarkdown(rows, o);
+                }
+            }
+        }
+    }
+    return rows;
+}
+
+std::string studyCsv(const std::vector<StudyRow>& rows)
+{
+    std::ostringstream s;
+    s << "model,recipe,method,k,mean_eigenvalue,best_lambda,best_lds,recommended_lambda,recommended_lds,"
+         "recommended_lds_stderr,ratio,recommend_seconds,retrain_seconds,dattri_grid_best_lambda,dattri_grid_best_lds";
+    std::vector<std::string> rules;
+    for (SelectorRule r : allSelectorRules())
+        rules.push_back(toString(r));
+    for (const auto& r : rules)
+        s << "," << r << "_lambda," << r << "_lds";
+    s << "\n";
+    s << std::setprecision(6);
+    for (const auto& row : rows) {
+        s << row.model << "," << row.recipe << "," << row.method << "," << row.k << "," << row.meanEigenvalue << ","
+          << row.bestLambda << "," << row.bestLds << "," << row.recommendedLambda << "," << row.recommendedLds << ","
+          << row.recommendedLdsStderr << "," << row.ratio << "," << row.recommendSeconds << "," << row.retrainSeconds
+          << "," << row.dattriGridBestLambda << "," << row.dattriGridBestLds;
+        for (const auto& r : rules)
+            s << "," << row.ruleLambda.at(r) << "," << row.ruleLds.at(r);
+        s << "\n";
+    }
+    return s.str();
+}
+
+std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions& o)
+{
+    std::ostringstream s;
+    s << "# λ recommendation study\n\n"
+      << "Data `" << o.data << "` " << o.trainSize << " train / " << o.testSize << " test; LDS over M = "
+      << o.lds.subsets << " retrained models (α = " << o.lds.alpha << "); recommended by `"
+      << toString(o.selector.rule) << "`. λ absolute; best = best of a " << o.grid.values.size()
+      << "-point relative grid. Ratio = recommended LDS / best LDS (target ≥ 0.95); cost = recommendation "
+         "time / retraining time (target < 5%).\n\n"
+      << "| model | recipe | method | k | best λ | best LDS | recommended λ | rec. LDS | ratio | 0.1·mean eig | 1e-3 | "
+         "dattri grid best | rec. s | retrain s | cost |\n"
+      << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& r : rows) {
+        s << "| " << r.model << " | " << r.recipe << " | " << r.method << " | " << r.k << " | " << fmt(r.bestLambda, 3)
+          << " | " << fmt(r.bestLds, 3) << " | " << fmt(r.recommendedLambda, 3) << " | " << fmt(r.recommendedLds, 3)
+          << " | " << fmt(r.ratio, 3) << (r.ratio >= 0.95 ? "" : " ✗") << " | "
+          << fmt(r.ruleLds.at(toString(SelectorRule::FixedRelative)), 3) << " | "
+          << fmt(r.ruleLds.at(toString(SelectorRule::FixedAbsolute)), 3) << " | " << fmt(r.dattriGridBestLds, 3)
+          << " | " << fmt(r.recommendSeconds, 3) << " | " << fmt(r.retrainSeconds, 4) << " | "
+          << fmt(100.0 * r.recommendSeconds / std::max(1e-9, r.retrainSeconds), 2) << "% |\n";
+    }
+    s << "\nLDS of every rule (same rows):\n\n| model | recipe | method | k |";
+    for (SelectorRule rule : allSelectorRules())
+        s << " " << toString(rule) << " |";
+    s << "\n|---|---|---|---|";
+    for (size_t i = 0; i < allSelectorRules().size(); ++i)
+        s << "---|";
+    s << "\n";
+    for (const auto& r : rows) {
+        s << "| " << r.model << " | " << r.recipe << " | " << r.method << " | " << r.k << " |";
+        for (SelectorRule rule : allSelectorRules())
+            s << " " << fmt(r.ruleLds.at(toString(rule)), 3) << " (" << fmt(r.ruleLds.at(toString(rule)) / r.bestLds, 2)
+              << ") |";
+        s << "\n";
+    }
+    return s.str();
+}
+
+std::string curvesSvg(const StudyRow& row)
+{
+    const double w = 640, h = 400, left = 60, right = 20, top = 40, bottom = 50;
+    const double pw = w - left - right, ph = h - top - bottom;
+    double lmin = row.gridLambdas.front(), lmax = row.gridLambdas.back();
+    auto x = [&](double l) { return left + pw * (std::log10(l) - std::log10(lmin)) / (std::log10(lmax) - std::log10(lmin)); };
+    auto y = [&](double v) { return top + ph * (1.0 - (v + 1.0) / 2.0); }; // [-1, 1]
+    std::ostringstream s;
+    s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h
+      << "' font-family='DejaVu Sans' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
+    s << "<text x='" << left << "' y='20' font-size='14'>" << row.model << " / " << row.recipe << " / " << row.method
+      << " k=" << row.k << ": LDS(λ) (blue) and mean ξ(λ) (orange)</text>\n";
+    s << "<rect x='" << left << "' y='" << top << "' width='" << pw << "' height='" << ph
+      << "' fill='none' stroke='black'/>\n";
+    for (double v : {-1.0, -0.5, 0.0, 0.5, 1.0})
+        s << "<line x1='" << left << "' x2='" << left + pw << "' y1='" << y(v) << "' y2='" << y(v)
+          << "' stroke='#ddd'/><text x='" << left - 8 << "' y='" << y(v) + 4 << "' text-anchor='end'>" << v << "</text>\n";
+    for (int e = static_cast<int>(std::ceil(std::log10(lmin))); e <= static_cast<int>(std::floor(std::log10(lmax))); ++e)
+        s << "<text x='" << x(std::pow(10.0, e)) << "' y='" << top + ph + 18 << "' text-anchor='middle'>1e" << e
+          << "</text>\n";
+    s << "<text x='" << left + pw / 2 << "' y='" << h - 8 << "' text-anchor='middle'>λ (absolute)</text>\n";
+    auto polyline = [&](const std::vector<double>& v, const char* colour) {
+        s << "<polyline fill='none' stroke='" << colour << "' stroke-width='2' points='";
+        for (size_t i = 0; i < v.size() && i < row.gridLambdas.size(); ++i)
+            if (std::isfinite(v[i]))
+                s << x(row.gridLambdas[i]) << "," << y(v[i]) << " ";
+        s << "'/>\n";
+    };
+    polyline(row.gridLds, "#0072B2");
+    polyline(row.gridXi, "#E69F00");
+    auto marker = [&](double l, const char* colour, const char* label) {
+        if (!(l > 0) || l < lmin || l > lmax)
+            return;
+        s << "<line x1='" << x(l) << "' x2='" << x(l) << "' y1='" << top << "' y2='" << top + ph << "' stroke='" << colour
+          << "' stroke-dasharray='4 3'/><text x='" << x(l) + 3 << "' y='" << top + 12 << "' fill='" << colour << "'>"
+          << label << "</text>\n";
+    };
+    marker(row.bestLambda, "#0072B2", "best");
+    marker(row.recommendedLambda, "#D55E00", "recommended");
+    s << "</svg>\n";
+    return s.str();
+}
+
+} // namespace attri

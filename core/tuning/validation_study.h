@@ -1,0 +1,68 @@
+#pragma once
+
+#include "eval/subset_sampler.h"
+#include "features/feature_options.h"
+#include "tuning/lambda_grid.h"
+#include "tuning/lambda_selector.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace attri {
+
+class ProgressSink;
+class CancelToken;
+
+/// A named variation of the standard recipe, so the selector is validated across training regimes.
+struct RecipeVariant {
+    std::string name = "standard"; ///< "standard", "short-high-lr", "momentum-wd"
+    /// Applies the variant to the architecture's standard recipe.
+    TrainRecipe apply(Architecture arch) const;
+    static RecipeVariant parse(const std::string& name);
+};
+
+/// `attriscope-cli study`: train → attribute → recommend → LDS ground truth → table.
+struct StudyOptions {
+    std::string data = "fashion-mnist";          ///< dataset spec
+    int64_t trainSize = 5000;                    ///< training points
+    int64_t testSize = 500;                      ///< test points
+    std::vector<std::string> models = {"lr"};    ///< lr | mlp | cnn
+    std::vector<std::string> recipes = {"standard"}; ///< recipe variants
+    std::vector<std::string> methods = {"if", "trak"}; ///< if (explicit on lr, projected otherwise) | trak
+    std::vector<int64_t> ks = {256, 1024, 4096}; ///< projection dimensions (projected methods)
+    LdsOptions lds;                              ///< ground truth (M, α, seed, workers)
+    LambdaGrid grid = LambdaGrid::logSpaced(1e-6, 1e2, 33); ///< dense relative grid for the best LDS
+    SelectorOptions selector;                    ///< the recommendation's settings
+    std::string outDir = "study";                ///< where files go
+    int64_t sensitivityTests = 50;               ///< test points for the stored sensitivity tables
+
+    void validate() const;
+};
+
+/// One setting's outcome (λ absolute, LDS means over test points).
+struct StudyRow {
+    std::string model, recipe, method;
+    int64_t k = 0;
+    double meanEigenvalue = 0.0;
+    double bestLambda = 0.0, bestLds = 0.0;
+    double recommendedLambda = 0.0, recommendedLds = 0.0, recommendedLdsStderr = 0.0;
+    double ratio = 0.0;                          ///< recommended / best
+    double recommendSeconds = 0.0, retrainSeconds = 0.0;
+    std::map<std::string, double> ruleLambda;    ///< every selector rule's λ
+    std::map<std::string, double> ruleLds;       ///< and its LDS
+    double dattriGridBestLambda = 0.0, dattriGridBestLds = 0.0;
+    std::vector<double> gridLambdas, gridLds, gridXi; ///< the curves
+};
+
+/// Runs the study; writes DIR/study.csv, DIR/study.md and DIR/curves-*.svg. Experiment files
+/// (DIR/<model>-<recipe>.h5) are reused when present, so an interrupted study resumes.
+std::vector<StudyRow> runStudy(const StudyOptions& options, ProgressSink& progress, const CancelToken& cancel);
+
+/// The files' contents (exposed for tests).
+std::string studyCsv(const std::vector<StudyRow>& rows);
+std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions& options);
+std::string curvesSvg(const StudyRow& row);
+
+} // namespace attri

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <QObject>
+
+class MainWindowTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void jobRunnerDeliversResult();
+    void jobRunnerCancelsWithinASecond();
+    void jobRunnerReportsErrors();
+    void jobRunnerDropsSupersededPreviews();
+    void jobRunnerStoresInOrder();
+    void demoTrainsAttributesAndShowsTheExperiment();
+    void openingAForeignFileShowsAnError();
+    void openingAMissingFileShowsAnError();
+};

@@ -1,0 +1,344 @@
+#include "ui_flow_test.h"
+
+#include "attribute_page.h"
+#include "data_model_page.h"
+#include "experiment_document.h"
+#include "experiment_factory.h"
+#include "explore_page.h"
+#include "figure_export.h"
+#include "heatmap_widget.h"
+#include "job_runner.h"
+#include "main_window.h"
+#include "recommend_page.h"
+#include "sensitivity_page.h"
+#include "test_image_model.h"
+#include "tile_grid_widget.h"
+
+#include "attribution/attribution_job.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "store/h5_file.h"
+
+#include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QCryptographicHash>
+#include <QFile>
+#include <QFileInfo>
+#include <QImage>
+#include <QListView>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTest>
+#include <QUndoStack>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace attri::ui;
+
+class UiFlowTest::Fixture {
+public:
+    MainWindow window;
+    ExperimentDocument* doc() { return window.document(); }
+};
+
+namespace {
+QByteArray fileHash(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256);
+}
+} // namespace
+
+void UiFlowTest::initTestCase()
+{
+    qputenv("ATTRI_NO_DIALOGS", "1");
+    QVERIFY(m_dir.isValid());
+    m_path = m_dir.filePath(QStringLiteral("flow.h5"));
+    // The experiment is made through the core API, as the CLI would.
+    NewExperiment spec = NewExperiment::demo(m_path.toStdString(), 1000, 100);
+    spec.recipe.epochs = 5;
+    attri::NullProgress progress;
+    attri::CancelToken cancel;
+    createTrainedExperiment(spec, progress, cancel);
+    attri::AttributionRequest request;
+    request.method = "if";
+    request.projection = attri::ProjectionKind::Kronecker;
+    request.ks = {64, 128};
+    request.sensitivityTests = 20;
+    attri::runAttribution(m_path.toStdString(), request, progress, cancel);
+
+    m_fixture = new Fixture;
+    m_fixture->window.resize(1280, 820);
+    m_fixture->window.show();
+    QSignalSpy shown(&m_fixture->window, &MainWindow::experimentShown);
+    m_fixture->window.openExperiment(m_path);
+    QVERIFY(shown.wait(60000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_fixture->doc()->session() != nullptr, 60000);
+    QCOMPARE(m_fixture->doc()->method(), QStringLiteral("if-projected"));
+    QCOMPARE(m_fixture->doc()->k(), qint64{128});
+}
+
+void UiFlowTest::modelsPassTheModelTester()
+{
+    TestImageModel* model = m_fixture->window.explorePage()->testModel();
+    QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(model->rowCount(), 100);
+    const QModelIndex i = model->index(5, 0);
+    QVERIFY(!model->data(i, Qt::DisplayRole).toString().isEmpty());
+    QVERIFY(!model->data(i, Qt::DecorationRole).value<QPixmap>().isNull());
+    QVERIFY(model->data(i, TestImageModel::LossRole).toDouble() >= 0);
+    QVERIFY(model->data(i, TestImageModel::PredictedLabelRole).isValid());
+    // A reset (content reload) keeps the tester happy too.
+    model->setContent(m_fixture->doc()->content());
+    QCOMPARE(model->rowCount(), 100);
+}
+
+void UiFlowTest::exploreUpdatesTilesWithTheSlider()
+{
+    m_fixture->window.showPage(MainWindow::ExploringPage);
+    ExplorePage* page = m_fixture->window.explorePage();
+    page->testView()->setCurrentIndex(page->testModel()->index(3, 0));
+    QCOMPARE(m_fixture->doc()->selectedTest(), 3);
+    QTRY_VERIFY(!page->proponents()->tiles().isEmpty());
+    QCOMPARE(page->proponents()->tiles().size(), page->opponents()->tiles().size());
+    // Proponents have the largest scores, opponents the smallest.
+    QVERIFY(page->proponents()->tiles().first().score >= page->opponents()->tiles().first().score);
+
+    QSlider* slider = page->lambdaSlider();
+    slider->setValue(ExplorePage::sliderValueFor(1e-4));
+    QTRY_VERIFY(std::abs(m_fixture->doc()->relativeLambda() - 1e-4) < 1e-12);
+    const std::vector<float> small = page->shownScores();
+    slider->setValue(ExplorePage::sliderValueFor(10.0));
+    QTRY_VERIFY(std::abs(m_fixture->doc()->relativeLambda() - 10.0) < 1e-9);
+    QTRY_VERIFY(page->shownScores() != small);
+    // The label shows absolute and relative λ.
+    QVERIFY2(page->lambdaText().contains(QStringLiteral("λ ="))
+                 && page->lambdaText().contains(QStringLiteral("c = 10")),
+             qPrintable(page->lambdaText()));
+    // The change → repaint time is measured.
+    QTRY_VERIFY(page->lastRefreshMs() >= 0);
+    qInfo("measured slider → repaint: %.2f ms (scores + top-k %.2f ms)", page->lastRefreshMs(),
+          page->lastScoreMs());
+    QVERIFY(page->lastRefreshMs() < 1000);
+}
+
+void UiFlowTest::kComboAndUndo()
+{
+    ExperimentDocument* doc = m_fixture->doc();
+    QUndoStack* undo = doc->undoStack();
+    const double before = doc->relativeLambda();
+    // A drag (one gesture) is a single undo step.
+    const int gesture = doc->newGesture();
+    const int steps = undo->count();
+    doc->setRelativeLambda(0.5, gesture);
+    doc->setRelativeLambda(0.25, gesture);
+    doc->setRelativeLambda(0.125, gesture);
+    QCOMPARE(undo->count(), steps + 1);
+    undo->undo();
+    QCOMPARE(doc->relativeLambda(), before);
+    undo->redo();
+    QCOMPARE(doc->relativeLambda(), 0.125);
+
+    doc->setK(64);
+    QCOMPARE(doc->k(), qint64{64});
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr && doc->session()->k() == 64, 30000);
+    QComboBox* combo = m_fixture->window.explorePage()->kCombo();
+    QCOMPARE(combo->currentData().toLongLong(), qint64{64});
+    QTRY_VERIFY(!m_fixture->window.explorePage()->proponents()->tiles().isEmpty());
+    undo->undo();
+    QCOMPARE(doc->k(), qint64{128});
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr && doc->session()->k() == 128, 30000);
+}
+
+void UiFlowTest::heatmapClickDrivesTheDocument()
+{
+    m_fixture->window.showPage(MainWindow::SensitivityAnalysisPage);
+    SensitivityPage* page = m_fixture->window.sensitivityPage();
+    HeatmapWidget* heatmap = page->heatmap();
+    QVERIFY(page->quantityCombo()->count() >= 2);
+    const HeatmapData& data = heatmap->data();
+    QVERIFY(data.values.rows() > 2);
+    QCOMPARE(data.ks.size(), size_t{2});
+    const int row = 3, col = 0;
+    QTest::mouseClick(heatmap, Qt::LeftButton, {}, heatmap->cellRect(row, col).center().toPoint());
+    ExperimentDocument* doc = m_fixture->doc();
+    QCOMPARE(doc->relativeLambda(), data.relativeLambdas[row]);
+    QCOMPARE(doc->k(), data.ks[col]);
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 30000);
+    QVERIFY(heatmap->selectedCell());
+    QCOMPARE(heatmap->selectedCell()->first, row);
+    // One undo step restores both λ and k.
+    doc->undoStack()->undo();
+    QCOMPARE(doc->k(), qint64{128});
+    QVERIFY(doc->relativeLambda() != data.relativeLambdas[row]);
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 30000);
+    QVERIFY(page->seriesNames().join(QLatin1Char(',')).contains(QStringLiteral("current")));
+}
+
+void UiFlowTest::recommendAndAcceptStoreTheLambda()
+{
+    m_fixture->window.showPage(MainWindow::RecommendationPage);
+    ExperimentDocument* doc = m_fixture->doc();
+    RecommendPage* page = m_fixture->window.recommendPage();
+    QSignalSpy recommended(doc, &ExperimentDocument::recommendationChanged);
+    page->subsetsSpin()->setValue(16);
+    page->runRecommendation();
+    QVERIFY(recommended.wait(60000));
+    QTRY_VERIFY(doc->recommendation().has_value());
+    const auto rec = *doc->recommendation();
+    QVERIFY(rec.lambda > 0);
+    QVERIFY(!rec.meanXi.empty());
+    QVERIFY2(page->resultText().contains(QStringLiteral("Recommended")), qPrintable(page->resultText()));
+    QVERIFY(m_fixture->window.sensitivityPage()
+                ->seriesNames()
+                .join(QLatin1Char(','))
+                .contains(QStringLiteral("recommended")));
+
+    QSignalSpy stored(doc, &ExperimentDocument::acceptedStored);
+    QVERIFY(page->acceptRecommendedButton()->isEnabled());
+    QTest::mouseClick(page->acceptRecommendedButton(), Qt::LeftButton);
+    QVERIFY(stored.wait(30000));
+    QVERIFY(doc->accepted().has_value());
+    QCOMPARE(doc->relativeLambda(), rec.relativeLambda);
+    const std::string group = "/attribution/if-projected/accepted";
+    {
+        attri::H5File file(m_path.toStdString(), attri::H5File::Mode::ReadOnly);
+        QVERIFY(file.exists(group));
+        QVERIFY(std::abs(file.attrDouble(group, "lambda") / rec.lambda - 1) < 1e-9);
+        QVERIFY(std::abs(file.attrDouble(group, "relative_lambda") / rec.relativeLambda - 1) < 1e-9);
+        QCOMPARE(file.attrInt(group, "k"), int64_t{128});
+        QCOMPARE(QString::fromStdString(file.attrString(group, "rule")), QString::fromStdString(rec.rule));
+        QVERIFY(!file.attrString(group, "user").empty());
+        QVERIFY(QDateTime::fromString(QString::fromStdString(file.attrString(group, "time")), Qt::ISODate)
+                    .isValid());
+    }
+    // Undo removes it from the file too; redo puts it back.
+    doc->undoStack()->undo();
+    QVERIFY(stored.wait(30000));
+    QVERIFY(!doc->accepted().has_value());
+    {
+        attri::H5File file(m_path.toStdString(), attri::H5File::Mode::ReadOnly);
+        QVERIFY(!file.exists(group));
+    }
+    doc->undoStack()->redo();
+    QVERIFY(stored.wait(30000));
+    {
+        attri::H5File file(m_path.toStdString(), attri::H5File::Mode::ReadOnly);
+        QVERIFY(file.exists(group));
+    }
+    // The experiment still opens, and shows the accepted λ.
+    auto content = loadExperimentContent(m_path.toStdString(), *std::make_unique<attri::NullProgress>(),
+                                         attri::CancelToken());
+    QVERIFY(content->accepted.count("if-projected"));
+}
+
+void UiFlowTest::everyFigureExports()
+{
+    QTemporaryDir dir;
+    MainWindow& w = m_fixture->window;
+    QList<Figure> figures = w.explorePage()->figures() + w.sensitivityPage()->figures()
+                            + w.recommendPage()->figures() + w.dataModelPage()->figures();
+    QVERIFY(figures.size() >= 7);
+    for (const Figure& f : figures)
+        for (const QString& ext : {QStringLiteral("png"), QStringLiteral("svg"), QStringLiteral("pdf")}) {
+            const QString path = dir.filePath(f.name + QLatin1Char('.') + ext);
+            const QString error = exportFigure(f, path, {QSizeF(160, 100), 150});
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+            QVERIFY2(QFileInfo(path).size() > 500, qPrintable(path));
+        }
+    // The PNG has the chosen size and is not blank.
+    QImage tiles(dir.filePath(QStringLiteral("proponents.png")));
+    QCOMPARE(tiles.width(), qRound(160 / 25.4 * 150));
+    QVERIFY(tiles.pixelColor(tiles.width() / 4, tiles.height() / 3) != QColor(Qt::white)
+            || tiles.pixelColor(tiles.width() / 8, tiles.height() / 4) != QColor(Qt::white));
+    if (qEnvironmentVariableIsSet("ATTRI_UI_TEST_KEEP"))
+        for (const Figure& f : figures)
+            exportFigure(f,
+                         QString::fromLocal8Bit(qgetenv("ATTRI_UI_TEST_KEEP")) + QLatin1Char('/') + f.name
+                             + QStringLiteral(".png"),
+                         {QSizeF(160, 100), 96});
+}
+
+void UiFlowTest::attributeFormValidatesAndCancelLeavesTheFileIntact()
+{
+    AttributePage* page = m_fixture->window.attributePage();
+    page->setForm(QStringLiteral("if"), QStringLiteral("kron"), QStringLiteral("64,abc"),
+                  QStringLiteral("log:1e-3:1:4"));
+    QVERIFY(!page->run());
+    page->setForm(QStringLiteral("if"), QStringLiteral("kron"), QStringLiteral("64"),
+                  QStringLiteral("log:1e-3:1:0"));
+    QVERIFY(!page->run());
+
+    const QByteArray before = fileHash(m_path);
+    JobRunner* runner = m_fixture->window.jobRunner();
+    QSignalSpy cancelled(runner, &JobRunner::cancelled);
+    page->setForm(QStringLiteral("trak"), QStringLiteral("kron"), QStringLiteral("64,128"),
+                  QStringLiteral("log:1e-3:1:4"), QStringLiteral("all"), 10);
+    QVERIFY(page->run());
+    QVERIFY(runner->isRunning());
+    QTest::qWait(20);
+    runner->cancel();
+    QVERIFY(cancelled.wait(5000));
+    QCOMPARE(fileHash(m_path), before);
+}
+
+void UiFlowTest::screenshotsRenderEveryPage()
+{
+    QTemporaryDir dir;
+    const QString out = qEnvironmentVariableIsSet("ATTRI_UI_TEST_KEEP")
+                            ? QString::fromLocal8Bit(qgetenv("ATTRI_UI_TEST_KEEP"))
+                            : dir.path();
+    const QStringList files = m_fixture->window.saveScreenshots(out);
+    QCOMPARE(files.size(), 6);
+    for (const QString& f : files) {
+        QImage img(f);
+        QVERIFY2(!img.isNull() && img.width() > 600, qPrintable(f));
+    }
+}
+
+void UiFlowTest::sliderBenchmarkOnAFullExperiment()
+{
+    // The speed target (issue: demo, 5000 training points, k = 2048, under 50 ms from slider change
+    // to repaint) needs a full attribution; give one with ATTRI_UI_BENCH_EXPERIMENT=FILE (e.g. made
+    // by `attriscope --screenshots DIR`, which attributes the demo at k 256,1024,2048).
+    const QString path = QString::fromLocal8Bit(qgetenv("ATTRI_UI_BENCH_EXPERIMENT"));
+    if (path.isEmpty())
+        QSKIP("set ATTRI_UI_BENCH_EXPERIMENT to an attributed demo experiment to run the benchmark");
+    MainWindow window;
+    window.resize(1280, 820);
+    window.show();
+    QSignalSpy shown(&window, &MainWindow::experimentShown);
+    window.openExperiment(path);
+    QVERIFY(shown.wait(120000));
+    ExperimentDocument* doc = window.document();
+    const qint64 k = doc->availableKs().isEmpty() ? 0 : doc->availableKs().last();
+    doc->setK(k);
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr && doc->session()->k() == k, 300000);
+    window.showPage(MainWindow::ExploringPage);
+    ExplorePage* page = window.explorePage();
+    doc->setSelectedTest(1);
+    QTRY_VERIFY(!page->proponents()->tiles().isEmpty());
+    std::vector<double> times;
+    for (int i = 0; i < 40; ++i) {
+        const int before = page->refreshCount();
+        page->lambdaSlider()->setValue(ExplorePage::sliderValueFor(1e-4) + i * 3);
+        QTRY_VERIFY(page->refreshCount() > before);
+        times.push_back(page->lastRefreshMs());
+    }
+    std::sort(times.begin(), times.end());
+    qInfo("slider → repaint on %s (n = %lld, k = %lld): median %.2f ms, 90th percentile %.2f ms, max %.2f ms",
+          qPrintable(path), static_cast<long long>(doc->session()->trainCount()), static_cast<long long>(k),
+          times[times.size() / 2], times[times.size() * 9 / 10], times.back());
+    QVERIFY(times[times.size() / 2] < 50);
+}
+
+void UiFlowTest::cleanupTestCase()
+{
+    delete m_fixture;
+    m_fixture = nullptr;
+}

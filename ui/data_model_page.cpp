@@ -1,0 +1,269 @@
+#include "data_model_page.h"
+
+#include "experiment_document.h"
+#include "job_runner.h"
+
+#include "common/error.h"
+
+#include <QChart>
+#include <QChartView>
+#include <QComboBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLineEdit>
+#include <QLineSeries>
+#include <QPainter>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
+#include <QValueAxis>
+
+namespace attri::ui {
+
+DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
+    : QWidget(parent), m_doc(document), m_summary(new QPlainTextEdit(this)), m_spec(new QComboBox(this)),
+      m_trainSize(new QSpinBox(this)), m_testSize(new QSpinBox(this)), m_architecture(new QComboBox(this)),
+      m_epochs(new QSpinBox(this)), m_lr(new QDoubleSpinBox(this)), m_batch(new QSpinBox(this)),
+      m_momentum(new QDoubleSpinBox(this)), m_weightDecay(new QDoubleSpinBox(this)),
+      m_out(new QLineEdit(QDir::home().filePath(QStringLiteral("attriscope-experiment.h5")), this)),
+      m_train(new QPushButton(tr("Train into a new experiment"), this)),
+      m_import(new QPushButton(tr("Import TorchScript…"), this)), m_chart(new QChartView(this))
+{
+    m_summary->setReadOnly(true);
+    m_summary->setFont(QFont(QStringLiteral("DejaVu Sans Mono")));
+    m_spec->setEditable(true);
+    m_spec->addItems({QStringLiteral("demo"), QStringLiteral("fashion-mnist"), QStringLiteral("mnist:DIR"),
+                      QStringLiteral("cifar2:DIR"), QStringLiteral("cifar10:DIR"),
+                      QStringLiteral("h5:FILE")});
+    m_spec->setToolTip(tr("Dataset spec, as the CLI takes it"));
+    m_trainSize->setRange(-1, 1000000);
+    m_trainSize->setValue(5000);
+    m_testSize->setRange(-1, 1000000);
+    m_testSize->setValue(500);
+    m_architecture->addItems(
+        {QStringLiteral("lr"), QStringLiteral("mlp"), QStringLiteral("cnn"), QStringLiteral("resnet9")});
+    m_epochs->setRange(1, 1000);
+    m_lr->setDecimals(5);
+    m_lr->setRange(1e-5, 10);
+    m_lr->setSingleStep(0.001);
+    m_batch->setRange(1, 100000);
+    m_momentum->setRange(0, 0.999);
+    m_momentum->setSingleStep(0.1);
+    m_weightDecay->setDecimals(6);
+    m_weightDecay->setRange(0, 1);
+    auto applyStandard = [this] {
+        const TrainRecipe r =
+            TrainRecipe::standardFor(parseArchitecture(m_architecture->currentText().toStdString()));
+        m_epochs->setValue(static_cast<int>(r.epochs));
+        m_lr->setValue(r.lr);
+        m_batch->setValue(static_cast<int>(r.batchSize));
+        m_momentum->setValue(r.momentum);
+        m_weightDecay->setValue(r.weightDecay);
+    };
+    applyStandard();
+    m_chart->setRenderHint(QPainter::Antialiasing);
+    m_chart->setMinimumHeight(220);
+    resetLossChart(tr("Training loss"));
+
+    auto* form = new QFormLayout;
+    form->addRow(tr("Dataset"), m_spec);
+    form->addRow(tr("Training points (−1: all)"), m_trainSize);
+    form->addRow(tr("Test points (−1: all)"), m_testSize);
+    form->addRow(tr("Model"), m_architecture);
+    form->addRow(tr("Epochs"), m_epochs);
+    form->addRow(tr("Learning rate"), m_lr);
+    form->addRow(tr("Batch size"), m_batch);
+    form->addRow(tr("Momentum"), m_momentum);
+    form->addRow(tr("Weight decay"), m_weightDecay);
+    auto* outRow = new QHBoxLayout;
+    auto* browse = new QPushButton(tr("…"), this);
+    outRow->addWidget(m_out, 1);
+    outRow->addWidget(browse);
+    form->addRow(tr("Experiment file"), outRow);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_train);
+    buttons->addWidget(m_import);
+    buttons->addStretch();
+    form->addRow(QString(), buttons);
+    auto* box = new QGroupBox(tr("New experiment"), this);
+    box->setLayout(form);
+    auto* left = new QVBoxLayout;
+    left->addWidget(box);
+    left->addWidget(m_chart, 1);
+    auto* layout = new QHBoxLayout(this);
+    layout->addLayout(left, 1);
+    layout->addWidget(m_summary, 1);
+
+    connect(m_architecture, &QComboBox::currentTextChanged, this, applyStandard);
+    connect(m_train, &QPushButton::clicked, this, &DataModelPage::train);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("New experiment file"), m_out->text(),
+                                                          tr("Experiment files (*.h5)"));
+        if (!path.isEmpty())
+            m_out->setText(path);
+    });
+    connect(m_import, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("TorchScript model"), QString(),
+                                                          tr("TorchScript (*.pt *.pth);;All files (*)"));
+        if (!path.isEmpty())
+            importTorchScript(path);
+    });
+    connect(m_doc->runner(), &JobRunner::message, this, [this](const QString& text) {
+        int epoch = 0;
+        double loss = 0;
+        if (m_training && m_loss && parseEpochMessage(text, &epoch, &loss)) {
+            m_loss->append(epoch, loss);
+            auto axes = m_chart->chart()->axes();
+            if (axes.size() == 2) {
+                static_cast<QValueAxis*>(axes[0])->setRange(1, std::max(2, epoch));
+                auto* y = static_cast<QValueAxis*>(axes[1]);
+                y->setRange(0, std::max(y->max(), loss * 1.1));
+            }
+        }
+    });
+    connect(m_doc, &ExperimentDocument::contentChanged, this, &DataModelPage::showContent);
+    showContent();
+}
+
+void DataModelPage::resetLossChart(const QString& title)
+{
+    auto* chart = new QChart;
+    chart->setTitle(title);
+    chart->legend()->hide();
+    auto* x = new QValueAxis;
+    x->setTitleText(tr("epoch"));
+    x->setLabelFormat(QStringLiteral("%d"));
+    auto* y = new QValueAxis;
+    y->setTitleText(tr("mean training loss"));
+    y->setRange(0, 0.1);
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    m_loss = new QLineSeries;
+    m_loss->setPen(QPen(QColor(0x00, 0x72, 0xB2), 2.5));
+    m_loss->setPointsVisible(true);
+    chart->addSeries(m_loss);
+    m_loss->attachAxis(x);
+    m_loss->attachAxis(y);
+    QChart* old = m_chart->chart();
+    m_chart->setChart(chart);
+    delete old;
+}
+
+void DataModelPage::showContent()
+{
+    auto content = m_doc->content();
+    if (!content) {
+        m_summary->setPlainText(tr("No experiment is open. Train one with the form, or open a file."));
+        return;
+    }
+    m_summary->setPlainText(QString::fromStdString(content->summary));
+    if (m_training)
+        return;
+    resetLossChart(tr("Training loss of the open experiment"));
+    const auto& losses = content->modelRecord.epochLoss;
+    double hi = 0.1;
+    for (size_t i = 0; i < losses.size(); ++i) {
+        m_loss->append(static_cast<double>(i + 1), losses[i]);
+        hi = std::max(hi, losses[i] * 1.1);
+    }
+    auto axes = m_chart->chart()->axes();
+    static_cast<QValueAxis*>(axes[0])->setRange(1, std::max<double>(2, static_cast<double>(losses.size())));
+    static_cast<QValueAxis*>(axes[1])->setRange(0, hi);
+}
+
+NewExperiment DataModelPage::newExperiment() const
+{
+    NewExperiment e;
+    e.path = m_out->text().trimmed().toStdString();
+    if (e.path.empty())
+        throw ConfigError("experiment file: choose where to create it");
+    const std::string spec = m_spec->currentText().trimmed().toStdString();
+    const DatasetSpec parsed = DatasetSpec::parse(spec);
+    e.data.spec = parsed.toString();
+    e.data.trainSize = m_trainSize->value();
+    e.data.testSize = m_testSize->value();
+    e.data.mean = parsed.standardMean();
+    e.data.std = parsed.standardStd();
+    e.architecture = parseArchitecture(m_architecture->currentText().toStdString());
+    e.recipe = TrainRecipe::standardFor(e.architecture);
+    e.recipe.epochs = m_epochs->value();
+    e.recipe.lr = m_lr->value();
+    e.recipe.batchSize = m_batch->value();
+    e.recipe.momentum = m_momentum->value();
+    e.recipe.weightDecay = m_weightDecay->value();
+    e.data.validate();
+    e.recipe.validate();
+    return e;
+}
+
+void DataModelPage::train()
+{
+    NewExperiment e;
+    try {
+        e = newExperiment();
+    } catch (const Error& err) {
+        m_summary->setPlainText(tr("Invalid settings: %1").arg(QString::fromStdString(err.what())));
+        return;
+    }
+    m_training = true;
+    resetLossChart(
+        tr("Training %1 on %2")
+            .arg(QString::fromStdString(toString(e.architecture)), QString::fromStdString(e.data.spec)));
+    const QString path = QString::fromStdString(e.path);
+    m_doc->runner()->start(
+        tr("Training %1").arg(QString::fromStdString(toString(e.architecture))),
+        [e](ProgressSink& progress, const CancelToken& cancel) {
+            createTrainedExperiment(e, progress, cancel);
+            return std::any();
+        },
+        JobLane::Task, this,
+        [this, path](const std::any&) {
+            m_training = false;
+            m_doc->open(path);
+        },
+        [this](const QString&) { m_training = false; });
+}
+
+void DataModelPage::importTorchScript(const QString& torchscriptPath)
+{
+    DataOptions options;
+    try {
+        const DatasetSpec parsed = DatasetSpec::parse(m_spec->currentText().trimmed().toStdString());
+        options.spec = parsed.toString();
+        options.trainSize = m_trainSize->value();
+        options.testSize = m_testSize->value();
+        options.mean = parsed.standardMean();
+        options.std = parsed.standardStd();
+        options.validate();
+    } catch (const Error& err) {
+        m_summary->setPlainText(tr("Invalid settings: %1").arg(QString::fromStdString(err.what())));
+        return;
+    }
+    const std::string out = m_out->text().trimmed().toStdString();
+    const std::string ts = torchscriptPath.toStdString();
+    const QString path = m_out->text().trimmed();
+    m_doc->runner()->start(
+        tr("Importing %1").arg(torchscriptPath),
+        [out, ts, options](ProgressSink& progress, const CancelToken& cancel) {
+            createImportedExperiment(out, ts, options, progress, cancel);
+            return std::any();
+        },
+        JobLane::Task, this, [this, path](const std::any&) { m_doc->open(path); });
+}
+
+int DataModelPage::lossPointCount() const
+{
+    return m_loss ? m_loss->count() : 0;
+}
+
+QList<Figure> DataModelPage::figures() const
+{
+    return {chartFigure(QStringLiteral("training-loss"), m_chart)};
+}
+
+} // namespace attri::ui

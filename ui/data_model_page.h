@@ -1,0 +1,61 @@
+#pragma once
+
+#include "experiment_factory.h"
+#include "figure_export.h"
+
+#include <QWidget>
+
+class QChartView;
+class QComboBox;
+class QDoubleSpinBox;
+class QLineEdit;
+class QLineSeries;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+
+namespace attri::ui {
+
+class ExperimentDocument;
+
+/// Data & model: what the open experiment holds (data, model, accuracy, checkpoints, loss
+/// curve) and a form to train a zoo model into a new experiment, with a live loss chart, or to
+/// import a TorchScript checkpoint.
+class DataModelPage : public QWidget {
+    Q_OBJECT
+public:
+    explicit DataModelPage(ExperimentDocument* document, QWidget* parent = nullptr);
+
+    /// The new experiment the form describes. Throws attri::ConfigError naming the field.
+    NewExperiment newExperiment() const;
+    /// Trains it in the background and opens it when done.
+    void train();
+    void importTorchScript(const QString& torchscriptPath);
+    /// Points of the live loss chart (for tests).
+    int lossPointCount() const;
+    QList<Figure> figures() const;
+
+private:
+    void showContent();
+    void resetLossChart(const QString& title);
+
+    ExperimentDocument* m_doc;
+    QPlainTextEdit* m_summary;
+    QComboBox* m_spec;
+    QSpinBox* m_trainSize;
+    QSpinBox* m_testSize;
+    QComboBox* m_architecture;
+    QSpinBox* m_epochs;
+    QDoubleSpinBox* m_lr;
+    QSpinBox* m_batch;
+    QDoubleSpinBox* m_momentum;
+    QDoubleSpinBox* m_weightDecay;
+    QLineEdit* m_out;
+    QPushButton* m_train;
+    QPushButton* m_import;
+    QChartView* m_chart;
+    QLineSeries* m_loss = nullptr;
+    bool m_training = false;
+};
+
+} // namespace attri::ui

@@ -1,0 +1,211 @@
+#include "experiment_content.h"
+
+#include "common/error.h"
+#include "eval/ground_truth.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/model.h"
+#include "model/trainer.h"
+#include "store/atomic_write.h"
+#include "store/h5_file.h"
+
+#include <algorithm>
+#include <set>
+
+namespace attri::ui {
+
+namespace {
+const std::string kAttribution = "/attribution";
+std::string acceptedGroup(const std::string& method)
+{
+    return kAttribution + "/" + method + "/accepted";
+}
+} // namespace
+
+std::vector<int64_t> ExperimentContent::ksFor(const std::string& method) const
+{
+    std::set<int64_t> ks;
+    for (const auto& s : spectra)
+        if (s.method == method)
+            ks.insert(s.k);
+    return {ks.begin(), ks.end()};
+}
+
+std::vector<const SweepTable*> ExperimentContent::sweepsFor(const std::string& method) const
+{
+    std::vector<const SweepTable*> out;
+    for (const auto& t : sweeps)
+        if (t.method == method)
+            out.push_back(&t);
+    return out;
+}
+
+const SweepTable* ExperimentContent::sweep(const std::string& method, const std::string& quantity) const
+{
+    for (const auto& t : sweeps)
+        if (t.method == method && t.quantity == quantity)
+            return &t;
+    return nullptr;
+}
+
+const StoredRecommendation* ExperimentContent::recommendation(const std::string& method, int64_t k) const
+{
+    for (const auto& r : recommendations)
+        if (r.method == method && r.k == k)
+            return &r;
+    return nullptr;
+}
+
+std::string ExperimentContent::className(int64_t label) const
+{
+    const auto& names = dataRecord.classNames;
+    if (label >= 0 && label < static_cast<int64_t>(names.size())
+        && !names[static_cast<size_t>(label)].empty())
+        return names[static_cast<size_t>(label)];
+    return std::to_string(label);
+}
+
+std::optional<AcceptedLambda> readAcceptedLambda(const H5File& file, const std::string& method)
+{
+    const std::string g = acceptedGroup(method);
+    if (!file.exists(g))
+        return std::nullopt;
+    AcceptedLambda a;
+    a.method = method;
+    a.lambda = file.attrDouble(g, "lambda");
+    a.relativeLambda = file.attrDouble(g, "relative_lambda");
+    a.k = file.attrInt(g, "k");
+    a.rule = file.attrString(g, "rule");
+    a.user = file.hasAttr(g, "user") ? file.attrString(g, "user") : std::string();
+    a.time = file.hasAttr(g, "time") ? file.attrString(g, "time") : std::string();
+    a.convention =
+        file.hasAttr(g, "curvature_convention") ? file.attrString(g, "curvature_convention") : std::string();
+    return a;
+}
+
+void writeAcceptedLambda(const std::string& path, const std::string& method,
+                         const std::optional<AcceptedLambda>& value)
+{
+    writeHdf5Atomically(path, true, [&](H5File& file) {
+        checkExperimentFile(file);
+        const std::string g = acceptedGroup(method);
+        if (file.exists(g))
+            file.remove(g);
+        if (!value)
+            return;
+        file.createGroup(g);
+        file.setAttr(g, "lambda", value->lambda);
+        file.setAttr(g, "relative_lambda", value->relativeLambda);
+        file.setAttr(g, "k", value->k);
+        file.setAttr(g, "rule", value->rule);
+        file.setAttr(g, "user", value->user);
+        file.setAttr(g, "time", value->time);
+        file.setAttr(g, "curvature_convention", value->convention);
+    });
+}
+
+std::vector<StoredRecommendation> readRecommendations(const H5File& file)
+{
+    std::vector<StoredRecommendation> out;
+    if (!file.exists(kAttribution))
+        return out;
+    for (const auto& m : file.children(kAttribution)) {
+        const std::string base = kAttribution + "/" + m + "/recommendation";
+        if (!file.exists(base))
+            continue;
+        for (const auto& name : file.children(base)) {
+            if (name.size() < 2 || name[0] != 'k')
+                continue;
+            const std::string g = base + "/" + name;
+            StoredRecommendation r;
+            r.method = m;
+            try {
+                r.k = std::stoll(name.substr(1));
+            } catch (...) {
+                continue;
+            }
+            r.rule = file.hasAttr(g, "rule") ? file.attrString(g, "rule") : std::string();
+            r.lambda = file.hasAttr(g, "lambda") ? file.attrDouble(g, "lambda") : 0.0;
+            r.relativeLambda =
+                file.hasAttr(g, "relative_lambda") ? file.attrDouble(g, "relative_lambda") : 0.0;
+            r.seconds = file.hasAttr(g, "seconds") ? file.attrDouble(g, "seconds") : 0.0;
+            r.peakedness = file.hasAttr(g, "peakedness") ? file.attrDouble(g, "peakedness") : 0.0;
+            r.inputs = file.hasAttr(g, "inputs") ? file.attrString(g, "inputs") : std::string();
+            if (file.exists(g + "/lambdas"))
+                r.lambdas = file.readDoubles(g + "/lambdas");
+            if (file.exists(g + "/mean_xi"))
+                r.meanXi = file.readDoubles(g + "/mean_xi");
+            out.push_back(std::move(r));
+        }
+    }
+    return out;
+}
+
+void writeRecommendation(const std::string& path, const StoredRecommendation& rec)
+{
+    writeHdf5Atomically(path, true, [&](H5File& file) {
+        checkExperimentFile(file);
+        const std::string g = kAttribution + "/" + rec.method + "/recommendation/k" + std::to_string(rec.k);
+        if (file.exists(g))
+            file.remove(g);
+        file.createGroup(g);
+        file.setAttr(g, "rule", rec.rule);
+        file.setAttr(g, "lambda", rec.lambda);
+        file.setAttr(g, "relative_lambda", rec.relativeLambda);
+        file.setAttr(g, "seconds", rec.seconds);
+        file.setAttr(g, "peakedness", rec.peakedness);
+        file.setAttr(g, "inputs", rec.inputs);
+        file.writeDoubles(g + "/lambdas", {static_cast<int64_t>(rec.lambdas.size())}, rec.lambdas.data());
+        if (!rec.meanXi.empty())
+            file.writeDoubles(g + "/mean_xi", {static_cast<int64_t>(rec.meanXi.size())}, rec.meanXi.data());
+    });
+}
+
+std::shared_ptr<const ExperimentContent>
+loadExperimentContent(const std::string& path, ProgressSink& progress, const CancelToken& cancel)
+{
+    auto c = std::make_shared<ExperimentContent>();
+    c->path = path;
+    progress.begin("reading the experiment", 3);
+    {
+        H5File file(path, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        c->dataRecord = readDataRecord(file);
+        c->modelRecord = readModelRecord(file);
+        if (file.exists(kAttribution))
+            c->methods = file.children(kAttribution);
+        c->sweeps = listSweepTables(file);
+        c->spectra = listSpectra(file);
+        for (const auto& m : c->methods)
+            if (auto a = readAcceptedLambda(file, m))
+                c->accepted[m] = *a;
+        c->recommendations = readRecommendations(file);
+        c->hasGroundTruth = file.exists("/ground_truth");
+    }
+    c->summary = describeExperimentFile(path);
+    progress.advance(1);
+    cancel.throwIfCancelled();
+    try {
+        auto data = std::make_shared<DataBundle>(reloadData(c->dataRecord));
+        progress.advance(2);
+        cancel.throwIfCancelled();
+        try {
+            Model model = rebuildModel(c->modelRecord);
+            c->testPredicted = predictLabels(model, data->test);
+            c->testLoss = perSampleLoss(model, data->test);
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const std::exception&) {
+            // An imported model whose source moved: images still show, without predictions.
+        }
+        c->data = std::move(data);
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const std::exception& e) {
+        c->dataError = e.what();
+    }
+    progress.advance(3);
+    return c;
+}
+
+} // namespace attri::ui

@@ -1,0 +1,102 @@
+#pragma once
+
+#include "figure_export.h"
+
+#include "tuning/top_k.h"
+
+#include <QElapsedTimer>
+#include <QImage>
+#include <QTimer>
+#include <QWidget>
+
+#include <memory>
+#include <vector>
+
+class QComboBox;
+class QLabel;
+class QListView;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+
+namespace attri {
+class AttributionSession;
+}
+
+namespace attri::ui {
+
+class ExperimentDocument;
+class TestImageModel;
+class TileGridWidget;
+
+/// Explore: the grid of test images; the selected one's top proponents and opponents as tiles;
+/// a log-scale λ slider and a k selector that update the tiles while dragging.
+class ExplorePage : public QWidget {
+    Q_OBJECT
+public:
+    explicit ExplorePage(ExperimentDocument* document, QWidget* parent = nullptr);
+
+    /// Slider positions per decade of relative λ (the slider maps to log10 c).
+    static constexpr int kStepsPerDecade = 20;
+    static int sliderValueFor(double relativeLambda);
+    static double relativeLambdaFor(int sliderValue);
+
+    QSlider* lambdaSlider() const { return m_slider; }
+    QComboBox* kCombo() const { return m_kCombo; }
+    QListView* testView() const { return m_tests; }
+    TestImageModel* testModel() const { return m_model; }
+    TileGridWidget* proponents() const { return m_proponents; }
+    TileGridWidget* opponents() const { return m_opponents; }
+    QString lambdaText() const;
+    /// The last measured time from a slider change to the repainted tiles, in ms (−1: none yet).
+    double lastRefreshMs() const { return m_lastRefreshMs; }
+    /// How many change → repaint times have been measured.
+    int refreshCount() const { return m_refreshCount; }
+    /// The last time the scores + top-k took, in ms.
+    double lastScoreMs() const { return m_lastScoreMs; }
+    /// Scores of the shown tiles (proponents then opponents), for tests.
+    std::vector<float> shownScores() const;
+    QList<Figure> figures() const;
+
+Q_SIGNALS:
+    /// The tiles show the scores for the current (test, k, λ).
+    void tilesUpdated();
+
+private:
+    void onContentChanged();
+    void onKsChanged();
+    void onLambdaChanged();
+    void onSliderValueChanged(int value);
+    void refreshTiles();
+    void computeInBackground();
+    void showTop(const TopK& top);
+    void updateHeader();
+    const QImage& trainImage(int64_t index);
+
+    ExperimentDocument* m_doc;
+    TestImageModel* m_model;
+    QListView* m_tests;
+    QLabel* m_testImage;
+    QLabel* m_testText;
+    QComboBox* m_kCombo;
+    QSlider* m_slider;
+    QLabel* m_lambdaLabel;
+    QSpinBox* m_count;
+    QPushButton* m_accept;
+    QLabel* m_acceptedLabel;
+    TileGridWidget* m_proponents;
+    TileGridWidget* m_opponents;
+    QTimer m_debounce;
+    QElapsedTimer m_changeClock;
+    bool m_measuring = false;
+    int m_gesture = 0;
+    double m_lastRefreshMs = -1;
+    int m_refreshCount = 0;
+    double m_lastScoreMs = 0;
+    std::vector<QImage> m_trainImages;
+};
+
+/// Top proponents/opponents of one test point at absolute λ (λ ignored by λ-free methods).
+TopK topForTest(const AttributionSession& session, int64_t test, double lambda, int64_t count);
+
+} // namespace attri::ui

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "main_window.h"
+
+#include <QObject>
+#include <QString>
+
+namespace attri::ui {
+
+/// Drives the real application headlessly to a representative state (demo trained and
+/// attributed, a test point selected, λ recommended and accepted) and renders every page to
+/// PNG: `attriscope --screenshots DIR`. Everything happens through the JobRunner and signals.
+class ScreenshotTour : public QObject {
+    Q_OBJECT
+public:
+    ScreenshotTour(MainWindow* window, QString dir, DemoOptions options);
+    /// Opens DIR/demo.h5 when it exists, else creates it with the demo.
+    void start();
+
+Q_SIGNALS:
+    void finished(int exitCode);
+
+private:
+    enum class Stage { Idle, Loading, Recommending, Accepting, Done };
+    void onSessionReady();
+    void finish(int code, const QString& message);
+
+    MainWindow* m_window;
+    QString m_dir;
+    DemoOptions m_options;
+    Stage m_stage = Stage::Idle;
+};
+
+} // namespace attri::ui
