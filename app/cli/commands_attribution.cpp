@@ -47,7 +47,7 @@ void addSessionOptions(ArgParser& p)
     p.positional("EXP.h5", "experiment file")
         .option("method", "if|trak|tracin|graddot|gradcos", "attribution method (as computed by `attribute`)", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
-        .option("lambda", "L", "damping λ (default: 0.1 × mean eigenvalue)")
+        .option("lambda", "L", "damping λ (default: the accepted or recommended λ stored in the file, else 0.1 × mean eigenvalue)")
         .flag("relative", "read --lambda as a multiple of the curvature's mean eigenvalue");
 }
 

@@ -253,8 +253,10 @@ int runInfo(const Args& args, const CancelToken&)
 int runDemo(const Args& args, const CancelToken& cancel)
 {
     ArgParser p("attriscope-cli demo",
-                "The main job on the embedded demo data, headless: trains logistic regression on the\n"
-                "Fashion-MNIST demo subset (5000 train / 500 test) and writes the experiment file into OUTDIR.");
+                "The main job on the embedded demo data, headless: trains logistic regression on the Fashion-MNIST\n"
+                "demo subset (5000 train / 500 test), computes TRAK attributions (Kronecker projection, k = 256 and\n"
+                "1024) with their λ × k sensitivity tables, recommends λ without retraining, and prints the top\n"
+                "proponents and opponents of test image 0. Everything lands in OUTDIR/demo.h5.");
     p.option("out", "OUTDIR", "folder for the results", "attriscope-demo");
     if (!p.parse(args))
         return 0;
@@ -265,10 +267,19 @@ int runDemo(const Args& args, const CancelToken& cancel)
     data.mean = spec.standardMean();
     data.std = spec.standardStd();
     TrainRecipe recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
-    std::string exp = (dir / "demo.h5").string();
+    const std::string exp = (dir / "demo.h5").string();
     ModelRecord record = trainAndStore(data, Architecture::LogisticRegression, recipe, exp, cancel);
-    std::cout << "demo: logistic regression on the embedded Fashion-MNIST subset: " << formatMetrics(record) << "\n"
-              << "results: " << std::filesystem::absolute(exp).string() << "\n";
+    std::cout << "demo: logistic regression on the embedded Fashion-MNIST subset: " << formatMetrics(record) << "\n";
+    // The following steps are the CLI's own commands, run in order on the same file.
+    if (int rc = runAttribute({exp, "--method", "trak", "--proj", "kron", "--k", "256,1024"}, cancel))
+        return rc;
+    if (int rc = runRecommend({exp, "--method", "trak", "--k", "1024"}, cancel))
+        return rc;
+    if (int rc = runTopk({exp, "--method", "trak", "--k", "1024", "--test", "0", "--n", "5"}, cancel))
+        return rc;
+    std::cout << "\nresults: " << std::filesystem::absolute(exp).string()
+              << "\n(open it with `attriscope " << exp << "`, `attriscope-cli info " << exp
+              << "`, h5py or HDFView; figures: File > Export figure in the GUI)\n";
     return 0;
 }
 

@@ -306,6 +306,15 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
     if (k > dimension)
         throw ConfigError(path + ": k=" + std::to_string(k) + " exceeds the stored feature dimension " + std::to_string(dimension));
     session->m_k = k;
+    const std::string accepted = group + "/accepted";
+    const std::string recommended = group + "/recommendation/k" + std::to_string(k);
+    if (file.exists(accepted) && file.hasAttr(accepted, "k") && file.attrInt(accepted, "k") == k) {
+        session->m_storedLambda = file.attrDouble(accepted, "lambda");
+        session->m_storedLambdaSource = "accepted";
+    } else if (file.exists(recommended)) {
+        session->m_storedLambda = file.attrDouble(recommended, "lambda");
+        session->m_storedLambdaSource = "recommended";
+    }
 
     for (const auto& key : keys) {
         auto record = findFeatureRecord(file, key);
@@ -400,6 +409,11 @@ Eigen::VectorXf AttributionSession::scoresFor(int64_t test, double lambda) const
     return m.row(0).transpose();
 }
 
-double defaultLambda(const AttributionSession& session) { return 0.1 * session.meanEigenvalue(); }
+double defaultLambda(const AttributionSession& session)
+{
+    if (auto stored = session.storedLambda())
+        return *stored;
+    return 0.1 * session.meanEigenvalue();
+}
 
 } // namespace attri

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,11 +85,18 @@ public:
     int64_t testCount() const { return static_cast<int64_t>(m_data.testIndices.size()); }
     /// All k stored for this method.
     const std::vector<int64_t>& availableKs() const { return m_ks; }
+    /// The λ the file settles on for this method and k: the accepted one (GUI "Accept"), else the
+    /// stored recommendation (`recommend`); empty when neither exists.
+    std::optional<double> storedLambda() const { return m_storedLambda; }
+    /// Where storedLambda() came from: "accepted", "recommended" or "".
+    const std::string& storedLambdaSource() const { return m_storedLambdaSource; }
 
 private:
     Method m_method = Method::InfluenceProjected;
     int64_t m_k = 0;
     std::vector<int64_t> m_ks;
+    std::optional<double> m_storedLambda;
+    std::string m_storedLambdaSource;
     std::vector<RowMatrixF> m_train, m_test; // per checkpoint (TracIn/TRAK), else one
     std::vector<double> m_lrs;
     std::vector<float> m_weights;
@@ -98,7 +106,8 @@ private:
     ModelRecord m_model;
 };
 
-/// The per-method λ-free default used by commands that need some λ: 0.1 × mean eigenvalue.
+/// The λ commands use when none is given: the stored (accepted, else recommended) λ, else
+/// 0.1 × mean eigenvalue.
 double defaultLambda(const AttributionSession& session);
 
 } // namespace attri

@@ -13,6 +13,10 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <thread>
+#include <mutex>
+#include <atomic>
+#include <exception>
 #include <sstream>
 
 namespace attri {
@@ -36,44 +40,46 @@ double conventionFactor(const SpectralCache& cache, int64_t n)
 
 /// Simulates the recipe's optimizer on the quadratic (Gauss–Newton) model of the subset loss in
 /// feature space, starting at the full-data model; returns the parameter change u (k).
-Eigen::VectorXd simulateSubset(const RowMatrixF& phi, const std::vector<float>& weights, double invSqrtScale,
-                               const std::vector<int64_t>& subset, const TrainRecipe& recipe, double lr,
-                               uint64_t seed, const CancelToken& cancel)
+/// `psi` holds the true-scale (and, for TRAK, weighted) features ψ_i, one row each.
+Eigen::VectorXf simulateSubset(const RowMatrixF& psi, const std::vector<int64_t>& subset, const TrainRecipe& recipe,
+                               float lr, uint64_t seed, const CancelToken& cancel)
 {
-    const int64_t k = phi.cols();
-    const int64_t b = recipe.batchSize;
-    Eigen::VectorXd u = Eigen::VectorXd::Zero(k);
-    Eigen::VectorXd velocity = Eigen::VectorXd::Zero(k);
-    Eigen::VectorXd adamM = Eigen::VectorXd::Zero(k), adamV = Eigen::VectorXd::Zero(k);
+    const int64_t k = psi.cols();
+    const size_t b = static_cast<size_t>(recipe.batchSize);
+    const float wd = static_cast<float>(recipe.weightDecay);
+    const float momentum = static_cast<float>(recipe.momentum);
+    Eigen::VectorXf u = Eigen::VectorXf::Zero(k), grad(k), velocity = Eigen::VectorXf::Zero(k);
+    Eigen::VectorXf adamM, adamV;
     const bool adam = recipe.optimizer == "adam";
+    if (adam) {
+        adamM = Eigen::VectorXf::Zero(k);
+        adamV = Eigen::VectorXf::Zero(k);
+    }
     std::vector<int64_t> order = subset;
     std::mt19937_64 rng(seed);
-    RowMatrixD batch(b, k);
     int64_t step = 0;
     for (int64_t epoch = 0; epoch < recipe.epochs; ++epoch) {
         std::shuffle(order.begin(), order.end(), rng);
-        for (size_t start = 0; start < order.size(); start += static_cast<size_t>(b)) {
-            const int64_t rows = std::min<int64_t>(b, static_cast<int64_t>(order.size() - start));
-            for (int64_t r = 0; r < rows; ++r) {
-                const int64_t i = order[start + static_cast<size_t>(r)];
-                const double w = weights.empty() ? 1.0 : weights[static_cast<size_t>(i)];
-                batch.row(r) = phi.row(i).cast<double>() * (w * invSqrtScale);
-            }
-            auto g = batch.topRows(rows);
+        for (size_t start = 0; start < order.size(); start += b) {
+            const size_t end = std::min(order.size(), start + b);
             // Per-sample loss ψᵀu + ½(ψᵀu)²: gradient ψ(1 + ψᵀu).
-            Eigen::VectorXd residual = (g * u).array() + 1.0;
-            Eigen::VectorXd grad = g.transpose() * residual / static_cast<double>(rows);
-            grad += recipe.weightDecay * u;
+            grad = wd * u;
+            const float scale = 1.0f / static_cast<float>(end - start);
+            for (size_t r = start; r < end; ++r) {
+                auto row = psi.row(order[r]);
+                const float residual = (1.0f + row.dot(u.transpose())) * scale;
+                grad.noalias() += residual * row.transpose();
+            }
             ++step;
             if (adam) {
-                const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+                const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
                 adamM = b1 * adamM + (1 - b1) * grad;
                 adamV = b2 * adamV + (1 - b2) * grad.cwiseProduct(grad);
-                const double c1 = 1 - std::pow(b1, static_cast<double>(step));
-                const double c2 = 1 - std::pow(b2, static_cast<double>(step));
+                const float c1 = 1 - std::pow(b1, static_cast<float>(step));
+                const float c2 = 1 - std::pow(b2, static_cast<float>(step));
                 u.array() -= lr * (adamM.array() / c1) / ((adamV.array() / c2).sqrt() + eps);
             } else {
-                velocity = recipe.momentum * velocity + grad;
+                velocity = momentum * velocity + grad;
                 u -= lr * velocity;
             }
         }
@@ -129,22 +135,55 @@ void recommendBySimulation(const SelectorInputs& in, const SelectorOptions& o, L
         clipped = true;
     }
 
+    // ψ_i = w_i φ_i / √c once, in float: the simulation then reads contiguous rows.
+    RowMatrixF psi = phi * static_cast<float>(invSqrt);
+    if (!in.trainWeights.empty())
+        for (int64_t i = 0; i < n; ++i)
+            psi.row(i) *= in.trainWeights[static_cast<size_t>(i)];
+
     progress.begin("simulate subsets", subsets);
     Eigen::MatrixXd masks = Eigen::MatrixXd::Zero(n, subsets); // n × M, weighted membership
-    Eigen::MatrixXd outcomes(tests, subsets);                   // y_j(z') = −ψ'ᵀu_j
-    RowMatrixD psiTest = phiTest.topRows(tests).cast<double>() * invSqrt;
+    std::vector<std::vector<int64_t>> subsetIndices(static_cast<size_t>(subsets));
     for (int64_t j = 0; j < subsets; ++j) {
-        std::vector<int64_t> subset = sampleSubset(n, s, o.seed + static_cast<uint64_t>(j));
-        for (int64_t i : subset)
+        subsetIndices[static_cast<size_t>(j)] = sampleSubset(n, s, o.seed + static_cast<uint64_t>(j));
+        for (int64_t i : subsetIndices[static_cast<size_t>(j)])
             masks(i, j) = in.trainWeights.empty() ? 1.0 : in.trainWeights[static_cast<size_t>(i)];
-        Eigen::VectorXd u = simulateSubset(phi, in.trainWeights, invSqrt, subset, in.recipe, lr,
-                                           o.seed * 7919 + static_cast<uint64_t>(j), cancel);
-        if (!u.allFinite())
-            throw Error("λ recommendation: the simulated training diverged (lr " + std::to_string(lr)
-                        + "); the recipe's learning rate is unstable on the quadratic model");
-        outcomes.col(j) = -(psiTest * u);
-        progress.advance(j + 1);
     }
+    // Subsets are independent: simulate them on all cores; each result depends only on its
+    // own seed, so the outcome does not depend on the thread count.
+    Eigen::MatrixXf us(k, subsets);
+    std::atomic<int64_t> next{0}, done{0};
+    std::mutex progressMutex;
+    std::exception_ptr failure;
+    auto worker = [&] {
+        try {
+            for (int64_t j = next++; j < subsets; j = next++) {
+                us.col(j) = simulateSubset(psi, subsetIndices[static_cast<size_t>(j)], in.recipe, static_cast<float>(lr),
+                                           o.seed * 7919 + static_cast<uint64_t>(j), cancel);
+                std::lock_guard<std::mutex> lock(progressMutex);
+                progress.advance(++done);
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(progressMutex);
+            if (!failure)
+                failure = std::current_exception();
+            next = subsets;
+        }
+    };
+    const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 8u));
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t)
+        pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool)
+        t.join();
+    if (failure)
+        std::rethrow_exception(failure);
+    if (!us.allFinite())
+        throw Error("λ recommendation: the simulated training diverged (lr " + std::to_string(lr)
+                    + "); the recipe's learning rate is unstable on the quadratic model");
+    RowMatrixD psiTest = phiTest.topRows(tests).cast<double>() * invSqrt;
+    Eigen::MatrixXd outcomes = -(psiTest * us.cast<double>()); // y_j(z') = −ψ'ᵀu_j, tests × M
 
     // Additive scores of every subset for every λ: (Φ'Q) diag(1/(μ+λ)) (ΦQ)ᵀ W Maskᵀ.
     Eigen::MatrixXd r = cache.trainRotated().cast<double>().transpose() * masks; // k × M
