@@ -62,12 +62,15 @@ Eigen::VectorXf simulateSubset(const RowMatrixF& psi, const std::vector<int64_t>
         std::shuffle(order.begin(), order.end(), rng);
         for (size_t start = 0; start < order.size(); start += b) {
             const size_t end = std::min(order.size(), start + b);
-            // Per-sample loss ψᵀu + ½(ψᵀu)²: gradient ψ(1 + ψᵀu).
+            // Per-sample loss s + log cosh(s), s = ψᵀu: gradient ψ(1 + tanh s). Near u = 0 it is
+            // the Gauss–Newton quadratic s + ½s² (gradient ψ, curvature ψψᵀ); far from it the
+            // gradient stays bounded, as cross-entropy's does, so the high-loss samples whose
+            // empirical-Fisher curvature is overstated cannot make the simulation diverge.
             grad = wd * u;
             const float scale = 1.0f / static_cast<float>(end - start);
             for (size_t r = start; r < end; ++r) {
                 auto row = psi.row(order[r]);
-                const float residual = (1.0f + row.dot(u.transpose())) * scale;
+                const float residual = (1.0f + std::tanh(row.dot(u.transpose()))) * scale;
                 grad.noalias() += residual * row.transpose();
             }
             ++step;

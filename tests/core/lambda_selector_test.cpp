@@ -1,0 +1,153 @@
+// Tests of the retraining-free λ selector on small synthetic problems with known structure.
+#include "attribution/spectral_cache.h"
+#include "common/error.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "tuning/lambda_grid.h"
+#include "tuning/lambda_selector.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace attri {
+namespace {
+
+struct Problem {
+    RowMatrixF train, test;
+    std::shared_ptr<const SpectralCache> cache;
+    std::vector<double> grid;
+};
+
+/// Features with a decaying spectrum, as gradient features have.
+Problem makeProblem(int64_t n, int64_t m, int64_t k, uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    Problem p;
+    p.train.resize(n, k);
+    p.test.resize(m, k);
+    for (auto* mat : {&p.train, &p.test})
+        for (Eigen::Index r = 0; r < mat->rows(); ++r)
+            for (Eigen::Index c = 0; c < k; ++c)
+                (*mat)(r, c) = normal(rng) * 0.3f / std::sqrt(1.0f + static_cast<float>(c));
+    p.cache = SpectralCache::fromFeatures(p.train, p.test, CurvatureConvention::Mean);
+    p.grid = LambdaGrid::logSpaced(1e-4, 1e2, 13).toAbsolute(p.cache->meanEigenvalue());
+    return p;
+}
+
+SelectorInputs inputsFor(const Problem& p, TrainRecipe recipe)
+{
+    SelectorInputs in;
+    in.cache = p.cache;
+    in.trainFeatures = &p.train;
+    in.testFeatures = &p.test;
+    in.recipe = recipe;
+    return in;
+}
+
+TrainRecipe quickRecipe(int64_t epochs)
+{
+    TrainRecipe r;
+    r.lr = 0.05;
+    r.batchSize = 16;
+    r.epochs = epochs;
+    return r;
+}
+
+TEST(LambdaSelector, SimulatedSgdPicksAGridValueAndIsDeterministic)
+{
+    Problem p = makeProblem(200, 20, 16, 1);
+    SelectorOptions o;
+    o.simulatedSubsets = 16;
+    NullProgress progress;
+    CancelToken cancel;
+    LambdaRecommendation a = recommendLambda(inputsFor(p, quickRecipe(3)), p.grid, o, progress, cancel);
+    LambdaRecommendation b = recommendLambda(inputsFor(p, quickRecipe(3)), p.grid, o, progress, cancel);
+    ASSERT_GE(a.gridIndex, 0);
+    EXPECT_DOUBLE_EQ(a.lambda, p.grid[static_cast<size_t>(a.gridIndex)]);
+    EXPECT_DOUBLE_EQ(a.lambda, b.lambda);
+    ASSERT_EQ(a.meanXi.size(), static_cast<Eigen::Index>(p.grid.size()));
+    EXPECT_TRUE(a.meanXi.isApprox(b.meanXi));
+    EXPECT_EQ(a.xi.rows(), 20);
+    EXPECT_DOUBLE_EQ(a.meanXi[a.gridIndex], a.meanXi.maxCoeff());
+    EXPECT_GE(a.peakedness, 0.0);
+    EXPECT_NEAR(a.relativeLambda, a.lambda / p.cache->meanEigenvalue(), 1e-12);
+    for (Eigen::Index g = 0; g < a.meanXi.size(); ++g) {
+        EXPECT_GE(a.meanXi[g], -1.0);
+        EXPECT_LE(a.meanXi[g], 1.0);
+    }
+}
+
+// Longer training moves the subset models further (less implicit ridge), so the recommended λ
+// must not grow when the recipe trains longer — the early-stopping/ridge correspondence.
+TEST(LambdaSelector, LongerTrainingDoesNotRaiseTheRecommendedLambda)
+{
+    Problem p = makeProblem(300, 30, 12, 2);
+    SelectorOptions o;
+    o.simulatedSubsets = 24;
+    NullProgress progress;
+    CancelToken cancel;
+    double shortLambda = recommendLambda(inputsFor(p, quickRecipe(1)), p.grid, o, progress, cancel).lambda;
+    double longLambda = recommendLambda(inputsFor(p, quickRecipe(60)), p.grid, o, progress, cancel).lambda;
+    EXPECT_LE(longLambda, shortLambda);
+}
+
+TEST(LambdaSelector, DynamicsPriorFollowsTheRecipe)
+{
+    Problem p = makeProblem(100, 5, 8, 3);
+    SelectorOptions o;
+    o.rule = SelectorRule::DynamicsPrior;
+    o.scale = 1.0;
+    NullProgress progress;
+    CancelToken cancel;
+    TrainRecipe r = quickRecipe(10);
+    // 50 points per subset, batch 16: 4 steps per epoch, 40 steps; λ = 1/(η T).
+    LambdaRecommendation rec = recommendLambda(inputsFor(p, r), p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, 1.0 / (0.05 * 40), 1e-12);
+    r.weightDecay = 0.1;
+    rec = recommendLambda(inputsFor(p, r), p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, 1.0 / (0.05 * 40) + 0.1, 1e-12);
+}
+
+TEST(LambdaSelector, FixedRulesAndEffectiveDimension)
+{
+    Problem p = makeProblem(100, 5, 8, 4);
+    NullProgress progress;
+    CancelToken cancel;
+    SelectorOptions o;
+    o.rule = SelectorRule::FixedRelative;
+    EXPECT_NEAR(recommendLambda(inputsFor(p, quickRecipe(2)), p.grid, o, progress, cancel).lambda,
+                0.1 * p.cache->meanEigenvalue(), 1e-12);
+    o.rule = SelectorRule::FixedAbsolute;
+    EXPECT_DOUBLE_EQ(recommendLambda(inputsFor(p, quickRecipe(2)), p.grid, o, progress, cancel).lambda, 1e-3);
+    o.rule = SelectorRule::EffectiveDimension;
+    double lambda = recommendLambda(inputsFor(p, quickRecipe(2)), p.grid, o, progress, cancel).lambda;
+    const Eigen::VectorXd& mu = p.cache->eigenvalues();
+    double df = (mu.array() / (mu.array() + lambda)).sum();
+    EXPECT_NEAR(df, 0.5 * 8, 1e-6); // min(⌊αn⌋ = 50, k = 8) / 2
+}
+
+TEST(LambdaSelector, BadInputIsAClearError)
+{
+    Problem p = makeProblem(50, 5, 4, 5);
+    NullProgress progress;
+    CancelToken cancel;
+    SelectorOptions o;
+    EXPECT_THROW(recommendLambda(inputsFor(p, quickRecipe(1)), {}, o, progress, cancel), ConfigError);
+    EXPECT_THROW(recommendLambda(inputsFor(p, quickRecipe(1)), {0.0}, o, progress, cancel), ConfigError);
+    o.alpha = 1.0;
+    EXPECT_THROW(recommendLambda(inputsFor(p, quickRecipe(1)), p.grid, o, progress, cancel), ConfigError);
+    o = SelectorOptions();
+    RowMatrixF wrong(3, 4);
+    SelectorInputs in = inputsFor(p, quickRecipe(1));
+    in.trainFeatures = &wrong;
+    EXPECT_THROW(recommendLambda(in, p.grid, o, progress, cancel), ConfigError);
+    EXPECT_THROW(parseSelectorRule("oracle"), ConfigError);
+    CancelToken cancelled;
+    cancelled.cancel();
+    EXPECT_THROW(recommendLambda(inputsFor(p, quickRecipe(1)), p.grid, o, progress, cancelled), Cancelled);
+}
+
+} // namespace
+} // namespace attri
