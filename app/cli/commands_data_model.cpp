@@ -4,11 +4,11 @@
 #include "terminal_progress.h"
 
 #include "common/error.h"
-#include "common/hash.h"
 #include "data/data_loader.h"
 #include "jobs/cancel_token.h"
 #include "model/model.h"
 #include "model/trainer.h"
+#include "store/experiment_builder.h"
 #include "store/experiment_file.h"
 
 #include <cstdio>
@@ -136,35 +136,13 @@ std::string formatMetrics(const ModelRecord& m)
     return line;
 }
 
-InputShape shapeOf(const ImageSet& set) { return {set.channels, set.height, set.width}; }
 
 /// Trains a zoo model and writes a new experiment file; shared by `train` and `demo`.
 ModelRecord trainAndStore(const DataOptions& dataOptions, Architecture arch, const TrainRecipe& recipe,
                           const std::string& out, const CancelToken& cancel)
 {
     TerminalProgress progress;
-    progress.message("loading " + dataOptions.spec);
-    DataBundle data = loadData(dataOptions);
-    progress.message("data: " + std::to_string(data.train.count) + " train / " + std::to_string(data.test.count)
-                     + " test images of " + std::to_string(data.train.channels) + "x"
-                     + std::to_string(data.train.height) + "x" + std::to_string(data.train.width) + ", "
-                     + std::to_string(data.numClasses) + " classes");
-    Model init = Model::create(arch, shapeOf(data.train), data.numClasses, recipe.seed);
-    TrainResult result = trainModel(init, recipe, data.train, progress, cancel);
-
-    ModelRecord record;
-    record.architecture = arch;
-    record.input = shapeOf(data.train);
-    record.numClasses = data.numClasses;
-    record.recipe = recipe;
-    record.checkpoints = result.checkpoints;
-    record.epochLoss = result.epochLoss;
-    record.trainMetrics = evaluateModel(result.model, data.train);
-    record.testMetrics = evaluateModel(result.model, data.test);
-    record.trainSeconds = result.seconds;
-    record.parameterCount = result.model.parameterCount();
-    createExperimentFile(out, data, dataOptions, record);
-    return record;
+    return trainExperiment(out, dataOptions, arch, recipe, progress, cancel);
 }
 
 } // namespace
@@ -210,28 +188,11 @@ int runImport(const Args& args, const CancelToken& cancel)
     std::string out = p.get("out");
 
     TerminalProgress progress;
-    Model model = Model::importTorchScript(path);
-    DataBundle data = loadData(dataOptions);
-    model.checkCompatible(shapeOf(data.train), data.numClasses);
-    cancel.throwIfCancelled();
-
-    ModelRecord record;
-    record.architecture = Architecture::TorchScript;
-    record.input = shapeOf(data.train);
-    record.numClasses = data.numClasses;
-    record.torchscriptPath = std::filesystem::absolute(path).string();
-    record.torchscriptSha256 = sha256File(path);
+    std::optional<TrainRecipe> recipe;
     if (anyRecipeOptionSet(p))
-        record.recipe = readRecipe(p, Architecture::TorchScript);
-    Checkpoint checkpoint;
-    checkpoint.params = model.parameters();
-    checkpoint.buffers = model.buffers();
-    record.checkpoints.push_back(std::move(checkpoint));
-    record.trainMetrics = evaluateModel(model, data.train);
-    record.testMetrics = evaluateModel(model, data.test);
-    record.parameterCount = model.parameterCount();
-    createExperimentFile(out, data, dataOptions, record);
-
+        recipe = readRecipe(p, Architecture::TorchScript);
+    ModelRecord record = importExperiment(out, path, dataOptions, recipe, progress, cancel);
+    Model model = rebuildModel(record);
     std::cout << "imported " << path << " (" << record.parameterCount << " parameters)\n";
     for (const auto& layer : model.layers())
         std::cout << "  " << layer.name << "  " << layer.kind << "  " << layer.parameterCount << " parameters"

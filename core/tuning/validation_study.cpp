@@ -9,6 +9,7 @@
 #include "jobs/progress_sink.h"
 #include "model/model.h"
 #include "model/trainer.h"
+#include "store/experiment_builder.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 
@@ -53,22 +54,7 @@ void ensureExperiment(const std::string& path, const StudyOptions& o, Architectu
     DatasetSpec spec = DatasetSpec::parse(o.data);
     dataOptions.mean = spec.standardMean();
     dataOptions.std = spec.standardStd();
-    DataBundle data = loadData(dataOptions);
-    InputShape shape{data.train.channels, data.train.height, data.train.width};
-    Model init = Model::create(arch, shape, data.numClasses, recipe.seed);
-    TrainResult result = trainModel(init, recipe, data.train, progress, cancel);
-    ModelRecord record;
-    record.architecture = arch;
-    record.input = shape;
-    record.numClasses = data.numClasses;
-    record.recipe = recipe;
-    record.checkpoints = result.checkpoints;
-    record.epochLoss = result.epochLoss;
-    record.trainMetrics = evaluateModel(result.model, data.train);
-    record.testMetrics = evaluateModel(result.model, data.test);
-    record.trainSeconds = result.seconds;
-    record.parameterCount = result.model.parameterCount();
-    createExperimentFile(path, data, dataOptions, record);
+    ModelRecord record = trainExperiment(path, dataOptions, arch, recipe, progress, cancel);
     progress.message("trained " + toString(arch) + ": test accuracy " + std::to_string(record.testMetrics.accuracy));
 }
 
