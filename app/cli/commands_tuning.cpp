@@ -146,8 +146,9 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     p.positional("EXP.h5", "experiment file with attribution results")
         .option("method", "if|trak", "method", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
-        .option("rule", "RULE", "selector: simulated-sgd | dynamics-prior | effective-dimension | stability-plateau | "
-                "fixed-0.1-mean-eig | fixed-1e-3", "simulated-sgd")
+        .option("rule", "RULE", "selector: dynamics-prior | simulated-sgd | effective-dimension | stability-plateau | "
+                "fixed-0.1-mean-eig | fixed-1e-3 (docs/lambda-selection.md; the default is the study's best)",
+                "dynamics-prior")
         .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
         .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64");
     if (!p.parse(args))
@@ -242,7 +243,7 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("recipes", "NAMES", "standard,short-high-lr,momentum-wd", "standard")
         .option("methods", "if,trak", "methods", "if,trak")
         .option("k", "K1,K2,...", "projection dimensions", "256,1024,4096")
-        .option("rule", "RULE", "the rule whose λ is 'recommended'", "simulated-sgd")
+        .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "dynamics-prior")
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
         .option("out", "DIR", "output folder", "study");
     addLdsOptions(p);

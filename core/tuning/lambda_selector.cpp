@@ -295,7 +295,7 @@ std::string toString(SelectorRule rule)
 
 std::vector<SelectorRule> allSelectorRules()
 {
-    return {SelectorRule::SimulatedSgd,     SelectorRule::DynamicsPrior, SelectorRule::EffectiveDimension,
+    return {SelectorRule::DynamicsPrior,    SelectorRule::SimulatedSgd, SelectorRule::EffectiveDimension,
             SelectorRule::StabilityPlateau, SelectorRule::FixedRelative, SelectorRule::FixedAbsolute};
 }
 

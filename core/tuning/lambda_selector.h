@@ -27,11 +27,12 @@ enum class SelectorRule {
 };
 std::string toString(SelectorRule rule);
 SelectorRule parseSelectorRule(const std::string& name);
+/// Every rule, the default first.
 std::vector<SelectorRule> allSelectorRules();
 
 /// Settings of the recommendation.
 struct SelectorOptions {
-    SelectorRule rule = SelectorRule::SimulatedSgd; ///< which rule recommends
+    SelectorRule rule = SelectorRule::DynamicsPrior; ///< which rule recommends (the default is chosen by the study)
     int64_t simulatedSubsets = 64;       ///< subsets simulated for ξ
     double alpha = 0.5;                  ///< subset fraction, as in the LDS protocol
     uint64_t seed = 1000;                ///< simulation seed (distinct from the LDS seeds)

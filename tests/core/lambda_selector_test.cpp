@@ -59,6 +59,7 @@ TEST(LambdaSelector, SimulatedSgdPicksAGridValueAndIsDeterministic)
 {
     Problem p = makeProblem(200, 20, 16, 1);
     SelectorOptions o;
+    o.rule = SelectorRule::SimulatedSgd;
     o.simulatedSubsets = 16;
     NullProgress progress;
     CancelToken cancel;
@@ -85,6 +86,7 @@ TEST(LambdaSelector, LongerTrainingDoesNotRaiseTheRecommendedLambda)
 {
     Problem p = makeProblem(300, 30, 12, 2);
     SelectorOptions o;
+    o.rule = SelectorRule::SimulatedSgd;
     o.simulatedSubsets = 24;
     NullProgress progress;
     CancelToken cancel;
@@ -146,6 +148,7 @@ TEST(LambdaSelector, BadInputIsAClearError)
     EXPECT_THROW(parseSelectorRule("oracle"), ConfigError);
     CancelToken cancelled;
     cancelled.cancel();
+    o.rule = SelectorRule::SimulatedSgd;
     EXPECT_THROW(recommendLambda(inputsFor(p, quickRecipe(1)), p.grid, o, progress, cancelled), Cancelled);
 }
 
