@@ -28,6 +28,7 @@ public:
     void runRecommendation();
     QPushButton* acceptRecommendedButton() const { return m_acceptRecommended; }
     QSpinBox* subsetsSpin() const { return m_subsets; }
+    QComboBox* ruleCombo() const { return m_rule; }
     QString resultText() const;
     QList<Figure> figures() const;
 

@@ -187,6 +187,10 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
     RecommendPage* page = m_fixture->window.recommendPage();
     QSignalSpy recommended(doc, &ExperimentDocument::recommendationChanged);
     page->subsetsSpin()->setValue(16);
+    // The simulated-subset rule carries the ξ(λ) evidence this test checks (the default rule,
+    // dynamics-prior, is closed-form).
+    page->ruleCombo()->setCurrentText(QStringLiteral("simulated-sgd"));
+    QCOMPARE(page->ruleCombo()->currentText(), QStringLiteral("simulated-sgd"));
     page->runRecommendation();
     QVERIFY(recommended.wait(60000));
     QTRY_VERIFY(doc->recommendation().has_value());
