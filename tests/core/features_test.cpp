@@ -34,22 +34,9 @@ protected:
     static void SetUpTestSuite() { initRuntime(); }
 };
 
-/// n images of `shape` with N(0,1) pixels, labels i mod classes.
 ImageSet gaussianSet(int64_t n, InputShape shape, int classes, uint64_t seed)
 {
-    ImageSet set;
-    set.count = n;
-    set.channels = shape.channels;
-    set.height = shape.height;
-    set.width = shape.width;
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    set.images.resize(static_cast<size_t>(n * shape.size()));
-    for (float& v : set.images)
-        v = normal(rng);
-    for (int64_t i = 0; i < n; ++i)
-        set.labels.push_back(i % classes);
-    return set;
+    return test::syntheticImages(n, shape, classes, seed, test::Pixels::Gaussian);
 }
 
 RowMatrixF features(const Model& model, const ImageSet& set, const FeatureOptions& options,

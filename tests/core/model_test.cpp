@@ -10,6 +10,8 @@
 #include "model/train_recipe.h"
 #include "model/trainer.h"
 
+#include "support/test_support.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,22 +21,9 @@
 namespace attri {
 namespace {
 
-/// n random images in [0,1) of `shape`, labels i mod classes.
 ImageSet randomSet(int64_t n, InputShape shape, int classes, uint64_t seed)
 {
-    ImageSet set;
-    set.count = n;
-    set.channels = shape.channels;
-    set.height = shape.height;
-    set.width = shape.width;
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    set.images.resize(static_cast<size_t>(n * shape.size()));
-    for (float& v : set.images)
-        v = uniform(rng);
-    for (int64_t i = 0; i < n; ++i)
-        set.labels.push_back(i % classes);
-    return set;
+    return test::syntheticImages(n, shape, classes, seed, test::Pixels::Uniform);
 }
 
 /// A linearly separable two-class problem on 1×4×4 images: label = [w·x > 0] for a w fixed

@@ -1,5 +1,8 @@
 #pragma once
 
+#include "data/image_set.h"
+#include "model/architecture.h"
+
 #include <filesystem>
 #include <string>
 
@@ -18,6 +21,11 @@ public:
 private:
     std::filesystem::path m_path;
 };
+
+/// n synthetic images of `shape` (pixels uniform in [0,1) or N(0,1), from std::mt19937_64(seed)),
+/// labels i mod classes.
+enum class Pixels { Uniform, Gaussian };
+ImageSet syntheticImages(int64_t n, InputShape shape, int classes, uint64_t seed, Pixels pixels);
 
 /// Writes bytes to a file (creating parents).
 void writeFile(const std::string& path, const std::string& bytes);

@@ -47,6 +47,29 @@ std::string readFile(const std::string& path)
     return ss.str();
 }
 
+ImageSet syntheticImages(int64_t n, InputShape shape, int classes, uint64_t seed, Pixels pixels)
+{
+    ImageSet set;
+    set.count = n;
+    set.channels = shape.channels;
+    set.height = shape.height;
+    set.width = shape.width;
+    std::mt19937_64 rng(seed);
+    set.images.resize(static_cast<size_t>(n * shape.size()));
+    if (pixels == Pixels::Gaussian) {
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (float& v : set.images)
+            v = normal(rng);
+    } else {
+        std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+        for (float& v : set.images)
+            v = uniform(rng);
+    }
+    for (int64_t i = 0; i < n; ++i)
+        set.labels.push_back(i % classes);
+    return set;
+}
+
 std::string fixture(const std::string& name) { return std::string(ATTRI_FIXTURES_DIR) + "/" + name; }
 
 int runCommand(const std::string& command, std::string* output)
