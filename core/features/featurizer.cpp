@@ -223,8 +223,10 @@ FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOpti
             // The block's own memory as a tensor: results land in it without another copy.
             torch::Tensor features =
                 torch::from_blob(block.data(), {end - begin, info.dimension}, torch::kFloat);
-            if (kron)
-                features.copy_(kron->apply(grads));
+            if (kron) {
+                features.zero_();
+                kron->applyInto(grads, features);
+            }
             else if (dense)
                 features.copy_(dense->apply(grads.flat()));
             else

@@ -576,9 +576,18 @@ KronProjector::KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMa
 
 torch::Tensor KronProjector::apply(const PerSampleGradients& grads) const
 {
+    torch::Tensor out = torch::zeros({grads.batchSize(), m_kMax}, torch::kFloat);
+    applyInto(grads, out);
+    return out;
+}
+
+void KronProjector::applyInto(const PerSampleGradients& grads, torch::Tensor& out) const
+{
     torch::NoGradGuard noGrad;
     const int64_t batch = grads.batchSize();
-    torch::Tensor out = torch::zeros({batch, m_kMax}, torch::kFloat);
+    if (out.size(0) != batch || out.size(1) != m_kMax || !out.is_contiguous())
+        throw Error("Kronecker projection: output must be a contiguous " + std::to_string(batch) + "×"
+                    + std::to_string(m_kMax) + " tensor");
     if (grads.layers().size() != m_layers.size())
         throw Error("Kronecker projection built for " + std::to_string(m_layers.size())
                     + " layers applied to " + std::to_string(grads.layers().size()));
@@ -595,9 +604,26 @@ torch::Tensor KronProjector::apply(const PerSampleGradients& grads) const
                 pd.push_back(torch::mm(delta, block.t()));
             for (const auto& block : layer.inBlocks)
                 pa.push_back(torch::mm(a, block.t()));
-            const torch::Tensor pdAll = torch::cat(pd, 1), paAll = torch::cat(pa, 1);
-            out.index_copy_(1, layer.columns,
-                            pdAll.index_select(1, layer.aIndex) * paAll.index_select(1, layer.bIndex));
+            const torch::Tensor pdAll = torch::cat(pd, 1).contiguous(), paAll = torch::cat(pa, 1).contiguous();
+            // One fused pass: out[i, column_j] = pd[i, a_j] · pa[i, b_j] (no gathered temporaries;
+            // the products are the same floats as an index_select/multiply would give).
+            const int64_t count = layer.columns.numel();
+            const int64_t* columns = layer.columns.data_ptr<int64_t>();
+            const int64_t* aIdx = layer.aIndex.data_ptr<int64_t>();
+            const int64_t* bIdx = layer.bIndex.data_ptr<int64_t>();
+            const float* pdData = pdAll.data_ptr<float>();
+            const float* paData = paAll.data_ptr<float>();
+            float* outData = out.data_ptr<float>();
+            const int64_t pdStride = pdAll.size(1), paStride = paAll.size(1);
+            at::parallel_for(0, batch, 8, [&](int64_t b0, int64_t b1) {
+                for (int64_t i = b0; i < b1; ++i) {
+                    const float* pdRow = pdData + i * pdStride;
+                    const float* paRow = paData + i * paStride;
+                    float* outRow = outData + i * m_kMax;
+                    for (int64_t j = 0; j < count; ++j)
+                        outRow[columns[j]] = pdRow[aIdx[j]] * paRow[bIdx[j]];
+                }
+            });
             continue;
         }
         int64_t extra = 0;
@@ -640,7 +666,6 @@ torch::Tensor KronProjector::apply(const PerSampleGradients& grads) const
             }
         }
     }
-    return out;
 }
 
 } // namespace attri

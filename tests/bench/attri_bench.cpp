@@ -18,6 +18,7 @@
 #include <Eigen/Dense>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -61,6 +62,8 @@ void benchFeatures()
     FeatureOptions fo;
     fo.projection = ProjectionKind::Kronecker;
     fo.kMax = 4096;
+    if (const char* b = std::getenv("ATTRI_BENCH_BATCH"))
+        fo.batchSize = std::atoi(b);
     t0 = Clock::now();
     RowMatrixF f = featurizeToMatrix(trained.model, data.train, fo, nullptr, nullptr, progress, cancel);
     const double featurize = seconds(t0);

@@ -142,6 +142,8 @@ public:
     KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMax, uint64_t seed);
     /// B×kMax features of the batch held by `grads` (batched or loop path).
     torch::Tensor apply(const PerSampleGradients& grads) const;
+    /// The same into `out` (batch × kMax, contiguous float), which must be zero.
+    void applyInto(const PerSampleGradients& grads, torch::Tensor& out) const;
     const KroneckerLayout& layout() const { return m_layout; }
 
     static constexpr int64_t kRowBlock = 64;
