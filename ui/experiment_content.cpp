@@ -104,60 +104,13 @@ void writeAcceptedLambda(const std::string& path, const std::string& method,
     });
 }
 
-std::vector<StoredRecommendation> readRecommendations(const H5File& file)
-{
-    std::vector<StoredRecommendation> out;
-    if (!file.exists(kAttribution))
-        return out;
-    for (const auto& m : file.children(kAttribution)) {
-        const std::string base = kAttribution + "/" + m + "/recommendation";
-        if (!file.exists(base))
-            continue;
-        for (const auto& name : file.children(base)) {
-            if (name.size() < 2 || name[0] != 'k')
-                continue;
-            const std::string g = base + "/" + name;
-            StoredRecommendation r;
-            r.method = m;
-            try {
-                r.k = std::stoll(name.substr(1));
-            } catch (...) {
-                continue;
-            }
-            r.rule = file.hasAttr(g, "rule") ? file.attrString(g, "rule") : std::string();
-            r.lambda = file.hasAttr(g, "lambda") ? file.attrDouble(g, "lambda") : 0.0;
-            r.relativeLambda =
-                file.hasAttr(g, "relative_lambda") ? file.attrDouble(g, "relative_lambda") : 0.0;
-            r.seconds = file.hasAttr(g, "seconds") ? file.attrDouble(g, "seconds") : 0.0;
-            r.peakedness = file.hasAttr(g, "peakedness") ? file.attrDouble(g, "peakedness") : 0.0;
-            r.inputs = file.hasAttr(g, "inputs") ? file.attrString(g, "inputs") : std::string();
-            if (file.exists(g + "/lambdas"))
-                r.lambdas = file.readDoubles(g + "/lambdas");
-            if (file.exists(g + "/mean_xi"))
-                r.meanXi = file.readDoubles(g + "/mean_xi");
-            out.push_back(std::move(r));
-        }
-    }
-    return out;
-}
+std::vector<StoredRecommendation> readRecommendations(const H5File& file) { return listRecommendations(file); }
 
 void writeRecommendation(const std::string& path, const StoredRecommendation& rec)
 {
     writeHdf5Atomically(path, true, [&](H5File& file) {
         checkExperimentFile(file);
-        const std::string g = kAttribution + "/" + rec.method + "/recommendation/k" + std::to_string(rec.k);
-        if (file.exists(g))
-            file.remove(g);
-        file.createGroup(g);
-        file.setAttr(g, "rule", rec.rule);
-        file.setAttr(g, "lambda", rec.lambda);
-        file.setAttr(g, "relative_lambda", rec.relativeLambda);
-        file.setAttr(g, "seconds", rec.seconds);
-        file.setAttr(g, "peakedness", rec.peakedness);
-        file.setAttr(g, "inputs", rec.inputs);
-        file.writeDoubles(g + "/lambdas", {static_cast<int64_t>(rec.lambdas.size())}, rec.lambdas.data());
-        if (!rec.meanXi.empty())
-            file.writeDoubles(g + "/mean_xi", {static_cast<int64_t>(rec.meanXi.size())}, rec.meanXi.data());
+        attri::writeRecommendation(file, rec);
     });
 }
 

@@ -37,19 +37,8 @@ struct AcceptedLambda {
     }
 };
 
-/// A λ recommendation with its ξ curve, as stored in /attribution/<method>/recommendation/k<k>.
-struct StoredRecommendation {
-    std::string method;
-    int64_t k = 0;
-    std::string rule;
-    double lambda = 0.0;
-    double relativeLambda = 0.0;
-    double seconds = 0.0;
-    double peakedness = 0.0;
-    std::string inputs;
-    std::vector<double> lambdas; ///< absolute grid
-    std::vector<double> meanXi;  ///< may be empty (rules without ξ)
-};
+/// A λ recommendation with its ξ curve (the store's record).
+using StoredRecommendation = RecommendationRecord;
 
 /// Everything the pages show about an experiment besides scores, read once in a job.
 /// Immutable; shared as std::shared_ptr<const ExperimentContent>.

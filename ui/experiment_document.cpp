@@ -439,6 +439,7 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
             out.rule = toString(rec.rule);
             out.lambda = rec.lambda;
             out.relativeLambda = rec.relativeLambda;
+            out.convention = toString(s->caches().back()->convention());
             out.seconds = rec.seconds;
             out.peakedness = rec.peakedness;
             out.inputs = rec.inputs;

@@ -206,26 +206,22 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                     bestLambda, recLds / bestLds);
     }
 
-    writeHdf5Atomically(path, true, [&](H5File& file) {
-        const std::string base = "/attribution/" + toString(session->method()) + "/recommendation/k"
-                                 + std::to_string(session->k());
-        if (file.exists(base))
-            file.remove(base);
-        file.createGroup(base);
-        file.setAttr(base, "rule", toString(rec.rule));
-        file.setAttr(base, "lambda", rec.lambda);
-        file.setAttr(base, "relative_lambda", rec.relativeLambda);
-        file.setAttr(base, "curvature_convention", toString(session->caches().back()->convention()));
-        file.setAttr(base, "inputs", rec.inputs);
-        file.setAttr(base, "seconds", rec.seconds);
-        file.setAttr(base, "peakedness", rec.peakedness);
-        file.setAttr(base, "lds_at_recommended", recLds);
-        file.setAttr(base, "lds_grid_best", bestLds);
-        file.setAttr(base, "lambda_grid_best", bestLambda);
-        file.writeDoubles(base + "/lambdas", {static_cast<int64_t>(rec.lambdas.size())}, rec.lambdas.data());
-        if (rec.meanXi.size() > 0)
-            file.writeDoubles(base + "/mean_xi", {static_cast<int64_t>(rec.meanXi.size())}, rec.meanXi.data());
-    });
+    RecommendationRecord record;
+    record.method = toString(session->method());
+    record.k = session->k();
+    record.rule = toString(rec.rule);
+    record.lambda = rec.lambda;
+    record.relativeLambda = rec.relativeLambda;
+    record.convention = toString(session->caches().back()->convention());
+    record.inputs = rec.inputs;
+    record.seconds = rec.seconds;
+    record.peakedness = rec.peakedness;
+    record.ldsAtRecommended = recLds;
+    record.ldsGridBest = bestLds;
+    record.lambdaGridBest = bestLambda;
+    record.lambdas = rec.lambdas;
+    record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
+    writeHdf5Atomically(path, true, [&](H5File& file) { writeRecommendation(file, record); });
     std::printf("stored in %s\n", path.c_str());
     return 0;
 }

@@ -262,4 +262,68 @@ std::vector<SweepTable> listSweepTables(const H5File& file, const std::string& m
     return out;
 }
 
+void writeRecommendation(H5File& file, const RecommendationRecord& r)
+{
+    const std::string base = kAttribution + "/" + r.method + "/recommendation/k" + std::to_string(r.k);
+    if (file.exists(base))
+        file.remove(base);
+    file.createGroup(base);
+    file.setAttr(base, "rule", r.rule);
+    file.setAttr(base, "lambda", r.lambda);
+    file.setAttr(base, "relative_lambda", r.relativeLambda);
+    file.setAttr(base, "curvature_convention", r.convention);
+    file.setAttr(base, "inputs", r.inputs);
+    file.setAttr(base, "seconds", r.seconds);
+    file.setAttr(base, "peakedness", r.peakedness);
+    file.setAttr(base, "lds_at_recommended", r.ldsAtRecommended);
+    file.setAttr(base, "lds_grid_best", r.ldsGridBest);
+    file.setAttr(base, "lambda_grid_best", r.lambdaGridBest);
+    file.writeDoubles(base + "/lambdas", {static_cast<int64_t>(r.lambdas.size())}, r.lambdas.data());
+    if (!r.meanXi.empty())
+        file.writeDoubles(base + "/mean_xi", {static_cast<int64_t>(r.meanXi.size())}, r.meanXi.data());
+}
+
+std::vector<RecommendationRecord> listRecommendations(const H5File& file)
+{
+    std::vector<RecommendationRecord> out;
+    if (!file.exists(kAttribution))
+        return out;
+    auto number = [&](const std::string& g, const char* name, double fallback) {
+        return file.hasAttr(g, name) ? file.attrDouble(g, name) : fallback;
+    };
+    auto text = [&](const std::string& g, const char* name) {
+        return file.hasAttr(g, name) ? file.attrString(g, name) : std::string();
+    };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const auto& m : file.children(kAttribution)) {
+        const std::string base = kAttribution + "/" + m + "/recommendation";
+        if (!file.exists(base))
+            continue;
+        for (const auto& name : file.children(base)) {
+            if (name.size() < 2 || name[0] != 'k' || name.find_first_not_of("0123456789", 1) != std::string::npos)
+                continue;
+            const std::string g = base + "/" + name;
+            RecommendationRecord r;
+            r.method = m;
+            r.k = std::stoll(name.substr(1));
+            r.rule = text(g, "rule");
+            r.lambda = number(g, "lambda", 0.0);
+            r.relativeLambda = number(g, "relative_lambda", 0.0);
+            r.convention = text(g, "curvature_convention");
+            r.inputs = text(g, "inputs");
+            r.seconds = number(g, "seconds", 0.0);
+            r.peakedness = number(g, "peakedness", 0.0);
+            r.ldsAtRecommended = number(g, "lds_at_recommended", nan);
+            r.ldsGridBest = number(g, "lds_grid_best", nan);
+            r.lambdaGridBest = number(g, "lambda_grid_best", nan);
+            if (file.exists(g + "/lambdas"))
+                r.lambdas = file.readDoubles(g + "/lambdas");
+            if (file.exists(g + "/mean_xi"))
+                r.meanXi = file.readDoubles(g + "/mean_xi");
+            out.push_back(std::move(r));
+        }
+    }
+    return out;
+}
+
 } // namespace attri

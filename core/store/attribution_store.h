@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,29 @@ struct SweepTable {
 };
 
 void writeSweepTable(H5File& file, const SweepTable& table);
+
+/// A λ recommendation with its evidence: /attribution/<method>/recommendation/k<k>.
+struct RecommendationRecord {
+    std::string method;               ///< "if-explicit", "trak", ...
+    int64_t k = 0;
+    std::string rule;                 ///< selector rule
+    double lambda = 0.0;              ///< absolute λ
+    double relativeLambda = 0.0;      ///< λ / mean eigenvalue
+    std::string convention;           ///< curvature convention of λ ("mean" or "sum")
+    std::string inputs;               ///< one line: what the rule used
+    double seconds = 0.0;             ///< cost of the recommendation
+    double peakedness = 0.0;          ///< max − median of mean ξ (0 for rules without ξ)
+    double ldsAtRecommended = std::numeric_limits<double>::quiet_NaN(); ///< when ground truth exists
+    double ldsGridBest = std::numeric_limits<double>::quiet_NaN();
+    double lambdaGridBest = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> lambdas;      ///< absolute grid
+    std::vector<double> meanXi;       ///< may be empty (rules without ξ)
+};
+
+/// Replaces the record's group.
+void writeRecommendation(H5File& file, const RecommendationRecord& record);
+/// Every stored recommendation (all methods and k).
+std::vector<RecommendationRecord> listRecommendations(const H5File& file);
 std::vector<SweepTable> listSweepTables(const H5File& file, const std::string& method = "");
 
 } // namespace attri

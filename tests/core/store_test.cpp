@@ -1,5 +1,6 @@
 #include "common/error.h"
 #include "store/atomic_write.h"
+#include "store/attribution_store.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "support/test_support.h"
@@ -805,4 +806,43 @@ TEST(ExperimentFile, RebuildModelRestoresCheckpointParameters)
     expectSameParams(attri::rebuildModel(stored).parameters(), original.parameters());
     expectSameParams(attri::rebuildModel(stored, 0).parameters(), first.params);
     EXPECT_THROW(attri::rebuildModel(stored, 2), attri::ConfigError);
+}
+
+// The recommendation layout has one writer and one reader (CLI and GUI both use them).
+TEST(AttributionStore, RecommendationRoundTrip)
+{
+    attri::test::TempDir dir;
+    const std::string path = dir.file("rec.h5");
+    attri::RecommendationRecord r;
+    r.method = "trak";
+    r.k = 1024;
+    r.rule = "dynamics-prior";
+    r.lambda = 2.5e5;
+    r.relativeLambda = 0.04;
+    r.convention = "sum";
+    r.inputs = "1/(eta_eff*T)";
+    r.seconds = 1e-5;
+    r.ldsAtRecommended = 0.36;
+    r.lambdas = {1.0, 10.0, 100.0};
+    {
+        attri::H5File file(path, attri::H5File::Mode::Truncate);
+        attri::writeRecommendation(file, r);
+        r.k = 256;
+        r.meanXi = {0.1, 0.3, 0.2};
+        attri::writeRecommendation(file, r);
+    }
+    attri::H5File file(path, attri::H5File::Mode::ReadOnly);
+    std::vector<attri::RecommendationRecord> all = attri::listRecommendations(file);
+    ASSERT_EQ(all.size(), 2u);
+    const auto& k1024 = all[0].k == 1024 ? all[0] : all[1];
+    const auto& k256 = all[0].k == 256 ? all[0] : all[1];
+    EXPECT_EQ(k1024.method, "trak");
+    EXPECT_EQ(k1024.rule, "dynamics-prior");
+    EXPECT_DOUBLE_EQ(k1024.lambda, 2.5e5);
+    EXPECT_EQ(k1024.convention, "sum");
+    EXPECT_DOUBLE_EQ(k1024.ldsAtRecommended, 0.36);
+    EXPECT_TRUE(std::isnan(k1024.ldsGridBest));
+    EXPECT_EQ(k1024.lambdas, (std::vector<double>{1.0, 10.0, 100.0}));
+    EXPECT_TRUE(k1024.meanXi.empty());
+    EXPECT_EQ(k256.meanXi, (std::vector<double>{0.1, 0.3, 0.2}));
 }
