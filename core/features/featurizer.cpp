@@ -9,6 +9,8 @@
 #include "model/private/net.h"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -71,8 +73,13 @@ void checkSet(const Model& model, const ImageSet& set)
 }
 
 /// Throws naming the first samples of the block (starting at row `first`) with NaN/Inf features.
-void checkFinite(const RowMatrixF& block, int64_t first)
+void checkFinite(const Eigen::Map<const RowMatrixF>& block, int64_t first)
 {
+    // One vectorised sum over the whole block: it is finite only when every value is (a NaN or
+    // an infinity propagates). Rows are examined only when it is not; a sum that merely
+    // overflowed finds no bad row below and passes.
+    if (std::isfinite(block.sum()))
+        return;
     std::vector<int64_t> bad;
     for (int64_t r = 0; r < block.rows(); ++r) {
         if (!block.row(r).allFinite())
@@ -143,9 +150,18 @@ std::vector<std::string> selectLayers(const Model& model, const std::string& lay
     return out;
 }
 
-FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
-                      const FeatureBlockSink& sink, SampleStats* stats, ProgressSink& progress,
-                      const CancelToken& cancel)
+namespace {
+
+/// Where the driver writes each batch's features: `rows` gives room for rows [begin, begin + count)
+/// of `dimension` floats (row-major, contiguous), `filled` is called once they hold their values.
+struct FeatureDestination {
+    std::function<float*(int64_t begin, int64_t count, int64_t dimension)> rows;
+    std::function<void(int64_t begin, int64_t count)> filled;
+};
+
+FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                          const FeatureDestination& destination, SampleStats* stats,
+                          ProgressSink& progress, const CancelToken& cancel)
 {
     options.validate();
     Net& net = model.net();
@@ -209,7 +225,7 @@ FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOpti
     for (int64_t begin = 0; begin < n; begin += options.batchSize) {
         cancel.throwIfCancelled();
         const int64_t end = std::min(n, begin + options.batchSize);
-        RowMatrixF block(end - begin, info.dimension);
+        float* rows = destination.rows(begin, end - begin, info.dimension);
         try {
             const torch::Tensor x = imagesTensor(set, begin, end);
             const torch::Tensor y = labelsTensor(set, begin, end);
@@ -222,7 +238,7 @@ FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOpti
             torch::NoGradGuard noGrad;
             // The block's own memory as a tensor: results land in it without another copy.
             torch::Tensor features =
-                torch::from_blob(block.data(), {end - begin, info.dimension}, torch::kFloat);
+                torch::from_blob(rows, {end - begin, info.dimension}, torch::kFloat);
             if (kron) {
                 features.zero_();
                 kron->applyInto(grads, features);
@@ -247,27 +263,50 @@ FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOpti
                 << "): " << torchErrorMessage(e);
             throw Error(msg.str());
         }
-        checkFinite(block, begin);
-        if (sink)
-            sink(begin, block);
+        checkFinite(Eigen::Map<const RowMatrixF>(rows, end - begin, info.dimension), begin);
+        if (destination.filled)
+            destination.filled(begin, end - begin);
         progress.advance(end);
     }
     return info;
+}
+
+} // namespace
+
+FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                      const FeatureBlockSink& sink, SampleStats* stats, ProgressSink& progress,
+                      const CancelToken& cancel)
+{
+    // One block, reused for every batch (a fresh batch-sized allocation per batch costs page
+    // faults comparable to the gradient computation itself); only the last, shorter batch
+    // reallocates.
+    RowMatrixF block;
+    FeatureDestination destination;
+    destination.rows = [&](int64_t, int64_t count, int64_t dimension) {
+        if (block.rows() != count || block.cols() != dimension)
+            block.resize(count, dimension);
+        return block.data();
+    };
+    destination.filled = [&](int64_t begin, int64_t) {
+        if (sink)
+            sink(begin, block);
+    };
+    return featurizeInto(model, set, options, destination, stats, progress, cancel);
 }
 
 RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const FeatureOptions& options,
                              FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
                              const CancelToken& cancel)
 {
+    // Batches are computed straight into their rows of the result: no block copy.
     RowMatrixF out;
-    const FeatureInfo result = featurize(
-        model, set, options,
-        [&](int64_t first, const RowMatrixF& block) {
-            if (out.rows() != set.count || out.cols() != block.cols())
-                out.resize(set.count, block.cols());
-            out.middleRows(first, block.rows()) = block;
-        },
-        stats, progress, cancel);
+    FeatureDestination destination;
+    destination.rows = [&](int64_t begin, int64_t, int64_t dimension) {
+        if (out.rows() != set.count || out.cols() != dimension)
+            out.resize(set.count, dimension);
+        return out.row(begin).data();
+    };
+    const FeatureInfo result = featurizeInto(model, set, options, destination, stats, progress, cancel);
     if (out.rows() != set.count || out.cols() != result.dimension)
         out.resize(set.count, result.dimension);
     if (info)
