@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,33 @@ std::string tempName(const fs::path& folder, const std::string& name)
     return (folder / ss.str()).string();
 }
 
+/// An exclusive flock(2) on the folder for the duration of one write: writers of this process
+/// (other threads, e.g. a finished attribution and an "Accept" in the GUI) and of other processes
+/// (the CLI on the same file) take turns, so each copies the latest file and no update is lost.
+/// A lock on the folder, not on the file, because the file is replaced by rename; it leaves no
+/// lock file behind. Best effort where the filesystem has no flock (the write goes ahead).
+class FolderLock {
+public:
+    explicit FolderLock(const std::string& folder)
+        : m_fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+    {
+        if (m_fd < 0)
+            return;
+        while (::flock(m_fd, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    }
+    ~FolderLock()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd); // releases the lock
+    }
+    FolderLock(const FolderLock&) = delete;
+    FolderLock& operator=(const FolderLock&) = delete;
+
+private:
+    int m_fd;
+};
+
 } // namespace
 
 // Note: HDF5 does not reclaim the space of removed or replaced objects, so a file updated many
@@ -71,6 +99,7 @@ void writeHdf5Atomically(const std::string& path, bool startFromExisting,
     if (::access(folder.c_str(), W_OK | X_OK) != 0)
         throw IoError("cannot write to folder " + folder.string() + ": " + errnoText(errno));
 
+    const FolderLock lock(folder.string());
     std::error_code ec;
     const bool targetExists = fs::exists(target, ec);
     if (targetExists && fs::is_directory(target, ec))

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -419,6 +420,57 @@ TEST(AtomicWrite, StartFromExistingKeepsOtherContent)
     const std::string fresh = dir.file("fresh.h5");
     attri::writeHdf5Atomically(fresh, true, [](H5File& g) { g.createGroup("/new"); });
     EXPECT_TRUE(H5File(fresh, H5File::Mode::ReadOnly).exists("/new"));
+    EXPECT_TRUE(tempFiles(dir.path()).empty());
+}
+
+TEST(AtomicWrite, ConcurrentUpdatesFromThreadsAndAProcessLoseNothing)
+{
+    // Each writer adds its own attributes, starting from the existing file, and dawdles inside
+    // fill so that writes would overlap if they were not serialized (an overlapping pair copies
+    // the same old file and the second rename drops the first one's attribute).
+    TempDir dir;
+    const std::string path = dir.file("exp.h5");
+    writeSimpleFile(path, 1.0);
+    auto update = [&](const std::string& tag) {
+        attri::writeHdf5Atomically(path, true, [&](H5File& f) {
+            ::usleep(20000);
+            f.setAttr("/", tag, tag);
+        });
+    };
+    const int threads = 3, rounds = 3;
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        int code = 0;
+        try {
+            for (int r = 0; r < rounds; ++r)
+                update("process_" + std::to_string(r));
+        } catch (...) {
+            code = 1;
+        }
+        ::_exit(code);
+    }
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            for (int r = 0; r < rounds; ++r)
+                update("thread" + std::to_string(t) + "_" + std::to_string(r));
+        });
+    for (auto& w : workers)
+        w.join();
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    H5File f(path, H5File::Mode::ReadOnly);
+    EXPECT_EQ(f.readDoubles("/values"), (std::vector<double>{1.0, 2.0}));
+    for (int r = 0; r < rounds; ++r) {
+        EXPECT_EQ(f.attrString("/", "process_" + std::to_string(r)), "process_" + std::to_string(r));
+        for (int t = 0; t < threads; ++t) {
+            const std::string tag = "thread" + std::to_string(t) + "_" + std::to_string(r);
+            EXPECT_EQ(f.attrString("/", tag), tag);
+        }
+    }
     EXPECT_TRUE(tempFiles(dir.path()).empty());
 }
 
