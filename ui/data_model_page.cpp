@@ -1,5 +1,6 @@
 #include "data_model_page.h"
 
+#include "checkpoint_model.h"
 #include "experiment_document.h"
 #include "job_runner.h"
 
@@ -13,20 +14,28 @@
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
+#include <QHeaderView>
 #include <QHBoxLayout>
 #include <QLineEdit>
 #include <QLineSeries>
+#include <QMenu>
 #include <QPainter>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTableView>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <QValueAxis>
+
+#include <cmath>
 
 namespace attri::ui {
 
 DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     : QWidget(parent), m_doc(document), m_summary(new QPlainTextEdit(this)), m_spec(new QComboBox(this)),
+      m_browseData(new QToolButton(this)), m_checkpoints(new CheckpointModel(this)),
+      m_checkpointView(new QTableView(this)),
       m_trainSize(new QSpinBox(this)), m_testSize(new QSpinBox(this)), m_architecture(new QComboBox(this)),
       m_epochs(new QSpinBox(this)), m_lr(new QDoubleSpinBox(this)), m_batch(new QSpinBox(this)),
       m_momentum(new QDoubleSpinBox(this)), m_weightDecay(new QDoubleSpinBox(this)),
@@ -40,7 +49,36 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     m_spec->addItems({QStringLiteral("demo"), QStringLiteral("fashion-mnist"), QStringLiteral("mnist:DIR"),
                       QStringLiteral("cifar2:DIR"), QStringLiteral("cifar10:DIR"),
                       QStringLiteral("h5:FILE")});
-    m_spec->setToolTip(tr("Dataset spec, as the CLI takes it"));
+    m_spec->setToolTip(tr("Dataset spec, as the CLI takes it; Browse… picks a folder or file"));
+    m_browseData->setText(tr("Browse…"));
+    m_browseData->setPopupMode(QToolButton::InstantPopup);
+    auto* browseMenu = new QMenu(m_browseData);
+    struct Choice {
+        QString text;
+        DatasetSpec::Kind kind;
+        bool folder;
+    };
+    for (const Choice& c : {Choice{tr("MNIST IDX folder…"), DatasetSpec::Kind::Mnist, true},
+                            Choice{tr("Fashion-MNIST IDX folder…"), DatasetSpec::Kind::FashionMnist, true},
+                            Choice{tr("CIFAR-10 binary folder…"), DatasetSpec::Kind::Cifar10, true},
+                            Choice{tr("CIFAR-2 (cats vs dogs) from a CIFAR-10 folder…"), DatasetSpec::Kind::Cifar2, true},
+                            Choice{tr("HDF5 dataset file…"), DatasetSpec::Kind::Hdf5, false}}) {
+        browseMenu->addAction(c.text, this, [this, c] {
+            const QString path =
+                c.folder ? QFileDialog::getExistingDirectory(this, c.text)
+                         : QFileDialog::getOpenFileName(this, c.text, QString(),
+                                                        tr("HDF5 files (*.h5 *.hdf5);;All files (*)"));
+            if (!path.isEmpty())
+                chooseDataset(c.kind, path);
+        });
+    }
+    m_browseData->setMenu(browseMenu);
+    m_checkpoints->setObjectName(QStringLiteral("checkpointModel"));
+    m_checkpointView->setModel(m_checkpoints);
+    m_checkpointView->verticalHeader()->hide();
+    m_checkpointView->horizontalHeader()->setStretchLastSection(true);
+    m_checkpointView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_checkpointView->setToolTip(tr("Checkpoints saved during training (TracIn and TRAK use them)"));
     m_trainSize->setRange(-1, 1000000);
     m_trainSize->setValue(5000);
     m_testSize->setRange(-1, 1000000);
@@ -71,7 +109,10 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     resetLossChart(tr("Training loss"));
 
     auto* form = new QFormLayout;
-    form->addRow(tr("Dataset"), m_spec);
+    auto* dataRow = new QHBoxLayout;
+    dataRow->addWidget(m_spec, 1);
+    dataRow->addWidget(m_browseData);
+    form->addRow(tr("Dataset"), dataRow);
     form->addRow(tr("Training points (−1: all)"), m_trainSize);
     form->addRow(tr("Test points (−1: all)"), m_testSize);
     form->addRow(tr("Model"), m_architecture);
@@ -97,7 +138,10 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     left->addWidget(m_chart, 1);
     auto* layout = new QHBoxLayout(this);
     layout->addLayout(left, 1);
-    layout->addWidget(m_summary, 1);
+    auto* right = new QVBoxLayout;
+    right->addWidget(m_summary, 3);
+    right->addWidget(m_checkpointView, 1);
+    layout->addLayout(right, 1);
 
     connect(m_architecture, &QComboBox::currentTextChanged, this, applyStandard);
     connect(m_train, &QPushButton::clicked, this, &DataModelPage::train);
@@ -159,9 +203,16 @@ void DataModelPage::showContent()
     auto content = m_doc->content();
     if (!content) {
         m_summary->setPlainText(tr("No experiment is open. Train one with the form, or open a file."));
+        m_checkpoints->setRows({});
         return;
     }
     m_summary->setPlainText(QString::fromStdString(content->summary));
+    std::vector<CheckpointModel::Row> rows;
+    const auto& checkpoints = content->modelRecord.checkpoints;
+    for (size_t i = 0; i < checkpoints.size(); ++i)
+        rows.push_back({checkpoints[i].epoch, checkpoints[i].lr,
+                        i < content->checkpointNorms.size() ? content->checkpointNorms[i] : std::nan("")});
+    m_checkpoints->setRows(std::move(rows));
     if (m_training)
         return;
     resetLossChart(tr("Training loss of the open experiment"));
@@ -174,6 +225,19 @@ void DataModelPage::showContent()
     auto axes = m_chart->chart()->axes();
     static_cast<QValueAxis*>(axes[0])->setRange(1, std::max<double>(2, static_cast<double>(losses.size())));
     static_cast<QValueAxis*>(axes[1])->setRange(0, hi);
+}
+
+void DataModelPage::chooseDataset(DatasetSpec::Kind kind, const QString& path)
+{
+    DatasetSpec spec;
+    spec.kind = kind;
+    spec.path = path.toStdString();
+    m_spec->setCurrentText(QString::fromStdString(spec.toString()));
+}
+
+QString DataModelPage::datasetSpec() const
+{
+    return m_spec->currentText().trimmed();
 }
 
 NewExperiment DataModelPage::newExperiment() const

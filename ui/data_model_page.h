@@ -3,6 +3,8 @@
 #include "experiment_factory.h"
 #include "figure_export.h"
 
+#include "data/dataset_spec.h"
+
 #include <QWidget>
 
 class QChartView;
@@ -13,9 +15,12 @@ class QLineSeries;
 class QPlainTextEdit;
 class QPushButton;
 class QSpinBox;
+class QTableView;
+class QToolButton;
 
 namespace attri::ui {
 
+class CheckpointModel;
 class ExperimentDocument;
 
 /// Data & model: what the open experiment holds (data, model, accuracy, checkpoints, loss
@@ -31,6 +36,11 @@ public:
     /// Trains it in the background and opens it when done.
     void train();
     void importTorchScript(const QString& torchscriptPath);
+    /// Sets the dataset field to a loader of `kind` reading `path` (what the Browse menu does
+    /// after its file dialog).
+    void chooseDataset(DatasetSpec::Kind kind, const QString& path);
+    QString datasetSpec() const;
+    CheckpointModel* checkpointModel() const { return m_checkpoints; }
     /// Points of the live loss chart (for tests).
     int lossPointCount() const;
     QList<Figure> figures() const;
@@ -42,6 +52,9 @@ private:
     ExperimentDocument* m_doc;
     QPlainTextEdit* m_summary;
     QComboBox* m_spec;
+    QToolButton* m_browseData;
+    CheckpointModel* m_checkpoints;
+    QTableView* m_checkpointView;
     QSpinBox* m_trainSize;
     QSpinBox* m_testSize;
     QComboBox* m_architecture;

@@ -10,6 +10,7 @@
 #include "store/h5_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace attri::ui {
@@ -125,6 +126,13 @@ loadExperimentContent(const std::string& path, ProgressSink& progress, const Can
         checkExperimentFile(file);
         c->dataRecord = readDataRecord(file);
         c->modelRecord = readModelRecord(file);
+        for (const Checkpoint& cp : c->modelRecord.checkpoints) {
+            double squares = 0;
+            for (const ParamTensor& t : cp.params)
+                for (float v : t.values)
+                    squares += static_cast<double>(v) * v;
+            c->checkpointNorms.push_back(std::sqrt(squares));
+        }
         if (file.exists(kAttribution))
             c->methods = file.children(kAttribution);
         c->sweeps = listSweepTables(file);

@@ -47,6 +47,7 @@ struct ExperimentContent {
     std::string summary; ///< describeExperimentFile
     DataRecord dataRecord;
     ModelRecord modelRecord;
+    std::vector<double> checkpointNorms;    ///< ‖θ‖₂ of each checkpoint's parameters
     std::shared_ptr<const DataBundle> data; ///< null when the dataset can no longer be loaded
     std::string dataError;                  ///< why data is null
     std::vector<int64_t> testPredicted;     ///< predicted class per test point (empty if unknown)

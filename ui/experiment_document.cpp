@@ -6,6 +6,9 @@
 #include "attribution/methods.h"
 #include "common/error.h"
 #include "jobs/progress_sink.h"
+#include "store/atomic_write.h"
+#include "store/h5_file.h"
+#include "tuning/sweep_tables.h"
 
 #include <QDateTime>
 #include <QFileInfo>
@@ -415,22 +418,9 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
     m_runner->start(
         tr("Recommending λ"),
         [s, options, grid, method](ProgressSink& progress, const CancelToken& cancel) {
-            if (!s->usesLambda())
-                throw ConfigError("method " + toString(s->method()) + " has no λ to recommend");
-            if (!s->model().recipe)
-                throw ConfigError(
-                    "the experiment has no training recipe (imported model): the recommendation "
-                    "needs the training dynamics");
             grid.validate();
-            SelectorOptions so = options;
-            if (s->method() == Method::InfluenceExplicit)
-                so.scale = 1.0;
-            SelectorInputs in;
-            in.cache = s->caches().back();
-            in.trainFeatures = &s->trainFeatures();
-            in.testFeatures = &s->testFeatures();
-            in.trainWeights = s->trainWeights();
-            in.recipe = *s->model().recipe;
+            const SelectorInputs in = selectorInputs(*s);
+            const SelectorOptions so = selectorOptionsFor(*s, options);
             const std::vector<double> lambdas = grid.toAbsolute(s->meanEigenvalue());
             LambdaRecommendation rec = recommendLambda(in, lambdas, so, progress, cancel);
             StoredRecommendation out;
@@ -490,6 +480,23 @@ void ExperimentDocument::computeGroundTruth(int subsets)
         tr("Computing ground truth (%1 retrained models)").arg(subsets),
         [path, subsets](ProgressSink& progress, const CancelToken& cancel) {
             computeGroundTruthAndLds(path, subsets, progress, cancel);
+            return std::any();
+        },
+        JobLane::Task, this, [this](const std::any&) { reload(); });
+}
+
+void ExperimentDocument::computeMeanXiTable()
+{
+    if (m_path.isEmpty())
+        return;
+    const std::string path = m_path.toStdString();
+    const std::string method = m_method.toStdString();
+    m_runner->start(
+        tr("Computing mean ξ(λ) at every k (%1)").arg(m_method),
+        [path, method](ProgressSink& progress, const CancelToken& cancel) {
+            const SweepTable table =
+                meanXiSweepTable(path, method, LambdaGrid::defaultRelative(), SelectorOptions{}, progress, cancel);
+            writeHdf5Atomically(path, true, [&](H5File& file) { writeSweepTable(file, table); });
             return std::any();
         },
         JobLane::Task, this, [this](const std::any&) { reload(); });

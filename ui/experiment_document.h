@@ -89,6 +89,9 @@ public:
     void runAttribution(const AttributionRequest& request);
     /// Computes (or resumes) the LDS ground truth with `subsets` retrained models and the LDS
     /// tables of the λ methods (Task job, long), then reloads.
+    /// Computes the simulated-sgd mean ξ(λ) at every stored k of the current method (no
+    /// retraining) and stores it as the "mean_xi" λ × k table, then reloads.
+    void computeMeanXiTable();
     void computeGroundTruth(int subsets);
 
 Q_SIGNALS:

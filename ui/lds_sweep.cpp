@@ -7,44 +7,11 @@
 #include "jobs/progress_sink.h"
 #include "store/atomic_write.h"
 #include "store/h5_file.h"
+#include "tuning/sweep_tables.h"
 
 #include <cmath>
 
 namespace attri::ui {
-
-SweepTable ldsSweepTable(const std::string& path, const std::string& method, const GroundTruth& truth,
-                         const LambdaGrid& grid, ProgressSink& progress, const CancelToken& cancel)
-{
-    auto probe = AttributionSession::open(path, method, 0, progress, cancel);
-    std::vector<int64_t> ks = probe->usesLambda() ? probe->availableKs() : std::vector<int64_t>{probe->k()};
-    if (ks.empty() || probe->method() == Method::InfluenceExplicit)
-        ks = {probe->k()};
-    SweepTable table;
-    table.method = method;
-    table.quantity = "lds";
-    table.relativeLambdas = grid.values;
-    table.ks = ks;
-    const auto rows = static_cast<Eigen::Index>(grid.values.size());
-    table.values.resize(rows, static_cast<Eigen::Index>(ks.size()));
-    table.absoluteLambdas.resizeLike(table.values);
-    progress.begin("LDS " + method, static_cast<int64_t>(ks.size() * grid.values.size()));
-    int64_t done = 0;
-    for (size_t c = 0; c < ks.size(); ++c) {
-        auto session =
-            ks[c] == probe->k() ? probe : AttributionSession::open(path, method, ks[c], progress, cancel);
-        const std::vector<double> lambdas = grid.toAbsolute(session->meanEigenvalue());
-        for (size_t g = 0; g < lambdas.size(); ++g) {
-            cancel.throwIfCancelled();
-            const double l = session->usesLambda() ? lambdas[g] : 1.0;
-            table.values(static_cast<Eigen::Index>(g), static_cast<Eigen::Index>(c)) =
-                computeLds(session->scores({}, l), truth).mean;
-            table.absoluteLambdas(static_cast<Eigen::Index>(g), static_cast<Eigen::Index>(c)) =
-                session->usesLambda() ? lambdas[g] : std::nan("");
-            progress.advance(++done);
-        }
-    }
-    return table;
-}
 
 void computeGroundTruthAndLds(const std::string& path, int64_t subsets, ProgressSink& progress,
                               const CancelToken& cancel)

@@ -12,6 +12,7 @@
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
+#include <QPushButton>
 #include <QPainter>
 #include <QPushButton>
 #include <QScatterSeries>
@@ -38,14 +39,19 @@ QString describeQuantity(const QString& q)
         return QObject::tr("rank stability: Spearman with the next k");
     if (q == QLatin1String("jaccard_next_k"))
         return QObject::tr("top-k Jaccard with the next k");
+    if (q == QLatin1String("mean_xi"))
+        return QObject::tr("mean ξ (simulated-sgd indicator, no retraining)");
     return q;
 }
 } // namespace
 
 SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     : QWidget(parent), m_doc(document), m_quantity(new QComboBox(this)), m_colormap(new QComboBox(this)),
-      m_note(new QLabel(this)), m_heatmap(new HeatmapWidget(this)), m_chartView(new QChartView(this))
+      m_note(new QLabel(this)), m_heatmap(new HeatmapWidget(this)), m_chartView(new QChartView(this)),
+      m_computeXi(new QPushButton(tr("Compute mean ξ at every k"), this))
 {
+    m_computeXi->setToolTip(tr("The simulated-sgd indicator ξ̄(λ) at every stored k, as a λ × k table: "
+                               "seconds per k, no retraining (docs/lambda-selection.md)"));
     m_colormap->addItems(Colormap::names());
     m_colormap->setCurrentText(settings::heatmapColormap.get());
     m_heatmap->setColormap(m_colormap->currentText());
@@ -61,6 +67,7 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     controls->addWidget(m_quantity, 1);
     controls->addWidget(new QLabel(tr("Colormap"), this));
     controls->addWidget(m_colormap);
+    controls->addWidget(m_computeXi);
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(m_heatmap);
     split->addWidget(m_chartView);
@@ -84,6 +91,7 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
         m_heatmap->setColormap(name);
     });
     connect(m_heatmap, &HeatmapWidget::cellClicked, this, &SensitivityPage::onCellClicked);
+    connect(m_computeXi, &QPushButton::clicked, m_doc, &ExperimentDocument::computeMeanXiTable);
     onContentChanged();
 }
 
@@ -98,6 +106,7 @@ void SensitivityPage::onContentChanged()
                 const QString q = QString::fromStdString(t->quantity);
                 m_quantity->addItem(describeQuantity(q), q);
             }
+        m_computeXi->setEnabled(m_doc->isOpen() && m_quantity->count() > 0);
         int index = m_quantity->findData(previous);
         if (index < 0)
             index = m_quantity->findData(QStringLiteral("lds"));

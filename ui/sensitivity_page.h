@@ -9,6 +9,7 @@ class QChartView;
 class QComboBox;
 class QLabel;
 class QLineSeries;
+class QPushButton;
 
 namespace attri::ui {
 
@@ -24,6 +25,7 @@ public:
 
     HeatmapWidget* heatmap() const { return m_heatmap; }
     QComboBox* quantityCombo() const { return m_quantity; }
+    QPushButton* computeXiButton() const { return m_computeXi; }
     QChartView* chartView() const { return m_chartView; }
     /// Names of the curves and markers currently in the chart (for tests).
     QStringList seriesNames() const;
@@ -42,6 +44,7 @@ private:
     QLabel* m_note;
     HeatmapWidget* m_heatmap;
     QChartView* m_chartView;
+    QPushButton* m_computeXi;
     QLineSeries* m_currentMarker = nullptr;
     double m_yLow = -1, m_yHigh = 1;
 };

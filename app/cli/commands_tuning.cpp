@@ -11,6 +11,7 @@
 #include "store/atomic_write.h"
 #include "store/h5_file.h"
 #include "tuning/lambda_selector.h"
+#include "tuning/sweep_tables.h"
 #include "tuning/validation_study.h"
 
 #include <cmath>
@@ -89,43 +90,21 @@ int runLds(const Args& args, const CancelToken& cancel)
 
     std::vector<SweepTable> ldsTables;
     for (const auto& method : methods) {
-        auto probe = AttributionSession::open(path, method, 0, progress, cancel);
-        std::vector<int64_t> ks = probe->usesLambda() ? probe->availableKs() : std::vector<int64_t>{probe->k()};
-        if (probe->method() == Method::InfluenceExplicit)
-            ks = {probe->k()};
-        LambdaGrid grid = LambdaGrid::defaultRelative();
-        SweepTable table;
-        table.method = method;
-        table.quantity = "lds";
-        table.relativeLambdas = grid.values;
-        table.ks = ks;
-        table.values.resize(static_cast<Eigen::Index>(grid.values.size()), static_cast<Eigen::Index>(ks.size()));
-        table.absoluteLambdas.resizeLike(table.values);
-        for (size_t c = 0; c < ks.size(); ++c) {
-            auto session = c == 0 && ks[c] == probe->k() ? probe : AttributionSession::open(path, method, ks[c], progress, cancel);
-            if (!session->usesLambda()) {
-                LdsResult r = computeLds(session->scores({}, 1.0), truth);
-                std::printf("%-14s k %6lld: LDS %.4f ± %.4f (%lld test points)\n", method.c_str(),
-                            static_cast<long long>(session->k()), r.mean, r.standardError,
-                            static_cast<long long>(r.usedTests));
-                table.values.col(static_cast<Eigen::Index>(c)).setConstant(r.mean);
-                table.absoluteLambdas.col(static_cast<Eigen::Index>(c)).setConstant(std::nan(""));
-                continue;
-            }
-            std::vector<double> lambdas = grid.toAbsolute(session->meanEigenvalue());
-            double best = -2, bestLambda = 0;
-            for (size_t g = 0; g < lambdas.size(); ++g) {
-                LdsResult r = computeLds(session->scores({}, lambdas[g]), truth);
-                table.values(static_cast<Eigen::Index>(g), static_cast<Eigen::Index>(c)) = r.mean;
-                table.absoluteLambdas(static_cast<Eigen::Index>(g), static_cast<Eigen::Index>(c)) = lambdas[g];
-                if (std::isfinite(r.mean) && r.mean > best) {
-                    best = r.mean;
-                    bestLambda = lambdas[g];
-                }
-                cancel.throwIfCancelled();
-            }
-            std::printf("%-14s k %6lld: best LDS %.4f at λ %.4g (relative %.3g)\n", method.c_str(),
-                        static_cast<long long>(session->k()), best, bestLambda, bestLambda / session->meanEigenvalue());
+        SweepTable table = ldsSweepTable(path, method, truth, LambdaGrid::defaultRelative(), progress, cancel);
+        for (Eigen::Index c = 0; c < table.values.cols(); ++c) {
+            const auto k = static_cast<long long>(table.ks[static_cast<size_t>(c)]);
+            Eigen::Index best = -1;
+            for (Eigen::Index g = 0; g < table.values.rows(); ++g)
+                if (std::isfinite(table.values(g, c)) && (best < 0 || table.values(g, c) > table.values(best, c)))
+                    best = g;
+            if (best < 0)
+                std::printf("%-14s k %6lld: no finite LDS\n", method.c_str(), k);
+            else if (!std::isfinite(table.absoluteLambdas(best, c)))
+                std::printf("%-14s k %6lld: LDS %.4f (no λ)\n", method.c_str(), k, table.values(best, c));
+            else
+                std::printf("%-14s k %6lld: best LDS %.4f at λ %.4g (relative %.3g)\n", method.c_str(), k,
+                            table.values(best, c), table.absoluteLambdas(best, c),
+                            table.relativeLambdas[static_cast<size_t>(best)]);
         }
         ldsTables.push_back(std::move(table));
     }
@@ -150,28 +129,19 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                 "fixed-0.1-mean-eig | fixed-1e-3 (docs/lambda-selection.md; the default is the study's best)",
                 "dynamics-prior")
         .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
-        .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64");
+        .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64")
+        .flag("xi-table", "also compute the simulated-sgd mean ξ(λ) at every stored k and store it as the\n"
+              "λ × k table \"mean_xi\" (the GUI's sensitivity heatmap draws it; no retraining)");
     if (!p.parse(args))
         return 0;
     const std::string path = p.positionalValue("EXP.h5");
     TerminalProgress progress;
     auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
-    if (!session->usesLambda())
-        throw ConfigError("recommend: method " + toString(session->method()) + " has no λ");
-    if (!session->model().recipe)
-        throw ConfigError("recommend: " + path + " has no training recipe (imported model); re-import it with "
-                          "--optimizer/--lr/--epochs/--batch-size so the recommendation can use the training dynamics");
-    SelectorOptions so;
-    so.rule = parseSelectorRule(p.get("rule"));
-    so.simulatedSubsets = p.getInt("simulated-subsets");
-    if (session->method() == Method::InfluenceExplicit)
-        so.scale = 1.0;
-    SelectorInputs in;
-    in.cache = session->caches().back();
-    in.trainFeatures = &session->trainFeatures();
-    in.testFeatures = &session->testFeatures();
-    in.trainWeights = session->trainWeights();
-    in.recipe = *session->model().recipe;
+    SelectorOptions options;
+    options.rule = parseSelectorRule(p.get("rule"));
+    options.simulatedSubsets = p.getInt("simulated-subsets");
+    const SelectorOptions so = selectorOptionsFor(*session, options);
+    const SelectorInputs in = selectorInputs(*session);
     std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
     LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
 
@@ -223,6 +193,13 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
     writeHdf5Atomically(path, true, [&](H5File& file) { writeRecommendation(file, record); });
     std::printf("stored in %s\n", path.c_str());
+    if (p.isSet("xi-table")) {
+        const SweepTable table =
+            meanXiSweepTable(path, p.get("method"), LambdaGrid::parse(p.get("lambda-grid")), options, progress, cancel);
+        writeHdf5Atomically(path, true, [&](H5File& file) { writeSweepTable(file, table); });
+        std::printf("mean ξ table (%lld λ × %lld k) stored in %s\n", static_cast<long long>(table.values.rows()),
+                    static_cast<long long>(table.values.cols()), path.c_str());
+    }
     return 0;
 }
 

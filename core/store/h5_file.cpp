@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <type_traits>
 #include <utility>
@@ -18,7 +19,8 @@ namespace attri {
 
 namespace {
 
-/// Debian's HDF5 is built without thread-safety, so every call into the library goes through
+/// HDF5 is not safe to call from several threads at once (the Debian build only serializes its
+/// own entry points), so every call into the library goes through
 /// this one lock. Recursive because public members call each other.
 std::recursive_mutex& h5Mutex()
 {
@@ -26,18 +28,31 @@ std::recursive_mutex& h5Mutex()
     return mutex;
 }
 
-using Lock = std::lock_guard<std::recursive_mutex>;
-
-/// Silences HDF5's own stderr error printing once; failures become exceptions instead.
+/// Silences HDF5's own stderr error printing (failures become exceptions instead). Debian's
+/// build keeps the error-reporting setting per thread, so every thread that calls into the
+/// library does this once.
 void initLibrary()
 {
-    static bool done = false;
-    if (!done) {
+    static const bool opened = [] {
         H5open();
+        return true;
+    }();
+    (void)opened;
+    thread_local bool silenced = false;
+    if (!silenced) {
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-        done = true;
+        silenced = true;
     }
 }
+
+/// The library lock, taken around every call into HDF5, with this thread's printing silenced.
+class Lock {
+public:
+    explicit Lock(std::recursive_mutex& mutex) : m_guard(mutex) { initLibrary(); }
+
+private:
+    std::lock_guard<std::recursive_mutex> m_guard;
+};
 
 /// The innermost message of HDF5's error stack (the most specific one), then clears the stack.
 std::string hdf5Reason()
@@ -134,6 +149,42 @@ int64_t elementCount(const std::vector<int64_t>& shape)
     for (int64_t d : shape)
         n *= d;
     return n;
+}
+
+/// The number of values in `dataset` (of `shape`), checked before anything is allocated. A few
+/// bytes of a crafted file can declare a chunked dataset of 2^60 elements, for which HDF5 would
+/// return fill values: a shape whose product overflows, or whose size exceeds what the file can
+/// hold by more than compression explains, is a FormatError naming the file and the dataset
+/// rather than bad_alloc, length_error or gigabytes allocated for nothing.
+size_t checkedValueCount(const std::string& file, hid_t fileId, hid_t dataset, const std::string& path,
+                         const std::vector<int64_t>& shape)
+{
+    std::string text;
+    for (size_t i = 0; i < shape.size(); ++i)
+        text += (i ? "×" : "") + std::to_string(static_cast<uint64_t>(shape[i]));
+    constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    uint64_t count = 1;
+    for (int64_t d : shape) {
+        if (d < 0 || (d > 0 && count > kMax / static_cast<uint64_t>(d)))
+            throw FormatError(file + ": " + path + " declares an impossible shape " + text);
+        count *= static_cast<uint64_t>(d);
+    }
+    // Raw data lives in the file (external storage aside), and deflate, the strongest filter
+    // Debian's HDF5 has, compresses at most about 1032:1. Small datasets always pass.
+    constexpr uint64_t kAlwaysAllowed = uint64_t(64) << 20;
+    constexpr uint64_t kMaxCompression = 1100;
+    const Handle type(H5Dget_type(dataset));
+    const uint64_t valueBytes = std::max<uint64_t>(H5Tget_size(type.get()), 1);
+    const uint64_t declared = count > kMax / valueBytes ? kMax : count * valueBytes;
+    hsize_t fileSize = 0;
+    if (H5Fget_filesize(fileId, &fileSize) < 0)
+        fileSize = 0;
+    const uint64_t stored = std::min<uint64_t>(H5Dget_storage_size(dataset), fileSize);
+    if (declared > kAlwaysAllowed && declared / kMaxCompression > stored)
+        throw FormatError(file + ": " + path + " declares " + text + " values (" + std::to_string(declared)
+                          + " bytes) but the file stores only " + std::to_string(stored)
+                          + " bytes of them (a corrupt or crafted file)");
+    return static_cast<size_t>(count);
 }
 
 Handle utf8StringType()
@@ -421,7 +472,7 @@ struct Ctx {
             formatFail("dataset " + path + " is not numeric (expected integers or floats)");
         Handle space(H5Dget_space(d.get()));
         std::vector<int64_t> shape = spaceShape(space.get());
-        std::vector<T> out(static_cast<size_t>(elementCount(shape)));
+        std::vector<T> out(checkedValueCount(file, id, d.get(), path, shape));
         if (!out.empty() && H5Dread(d.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
             ioFail("read dataset", path);
         if (shapeOut)
@@ -692,12 +743,12 @@ std::vector<std::string> H5File::readStrings(const std::string& path) const
     if (H5Tget_class(type.get()) != H5T_STRING)
         ctx.formatFail("dataset " + path + " is not a string dataset (expected text)");
     Handle space(H5Dget_space(d.get()));
-    hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    const size_t n = checkedValueCount(m_path, m_file, d.get(), path,
+                                       {std::max<int64_t>(H5Sget_simple_extent_npoints(space.get()), 0)});
     bool ok = true;
-    auto values = readStringValues(
-        type.get(), static_cast<size_t>(std::max<hssize_t>(n, 0)), [&](hid_t mem, void* buf) {
-            return ok = H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
-        });
+    auto values = readStringValues(type.get(), n, [&](hid_t mem, void* buf) {
+        return ok = H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
+    });
     if (!ok)
         ctx.ioFail("read dataset", path);
     return values;

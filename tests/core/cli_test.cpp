@@ -1,4 +1,6 @@
 // Runs the real attriscope-cli binary, as a user would.
+#include "store/attribution_store.h"
+#include "store/h5_file.h"
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -59,6 +61,56 @@ TEST(Cli, TrainDemoLogisticRegressionThenInfo)
     ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
     EXPECT_NE(out.find("lr"), std::string::npos) << out;
     EXPECT_NE(out.find("demo"), std::string::npos) << out;
+}
+
+// The headless flow on a small experiment: attribute → recommend (with the mean-ξ table) → lds,
+// each storing what it computed; the tables are read back through the store's reader.
+TEST(Cli, AttributeRecommendWithXiTableThenLds)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 400 --test-size 50 --epochs 2 --out "
+                                   + exp,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method trak --k 32,64 --sensitivity-tests 20", &out), 0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --xi-table --simulated-subsets 8", &out), 0)
+        << out;
+    EXPECT_NE(out.find("recommended λ = "), std::string::npos) << out;
+    EXPECT_NE(out.find("mean ξ table (33 λ × 2 k)"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 4", &out), 0) << out;
+    EXPECT_NE(out.find("k     32: best LDS"), std::string::npos) << out;
+    EXPECT_NE(out.find("k     64: best LDS"), std::string::npos) << out;
+
+    H5File file(exp, H5File::Mode::ReadOnly);
+    const std::vector<SweepTable> tables = listSweepTables(file, "trak");
+    auto find = [&](const std::string& quantity) -> const SweepTable* {
+        for (const auto& t : tables)
+            if (t.quantity == quantity)
+                return &t;
+        return nullptr;
+    };
+    const SweepTable* xi = find("mean_xi");
+    ASSERT_NE(xi, nullptr);
+    EXPECT_EQ(xi->ks, (std::vector<int64_t>{32, 64}));
+    ASSERT_EQ(xi->values.rows(), 33);
+    ASSERT_EQ(xi->values.cols(), 2);
+    EXPECT_TRUE(xi->values.allFinite());
+    EXPECT_LE(xi->values.maxCoeff(), 1.0);
+    EXPECT_GE(xi->values.minCoeff(), -1.0);
+    EXPECT_GT(xi->values.maxCoeff() - xi->values.minCoeff(), 0.0); // ξ varies with λ
+    const SweepTable* lds = find("lds");
+    ASSERT_NE(lds, nullptr);
+    EXPECT_EQ(lds->values.rows(), 25);
+    EXPECT_EQ(lds->values.cols(), 2);
+    EXPECT_TRUE(lds->absoluteLambdas.allFinite());
+    // Absolute λ grows with the relative grid in every column.
+    for (Eigen::Index c = 0; c < lds->absoluteLambdas.cols(); ++c)
+        for (Eigen::Index g = 1; g < lds->absoluteLambdas.rows(); ++g)
+            EXPECT_GT(lds->absoluteLambdas(g, c), lds->absoluteLambdas(g - 1, c));
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "ui_flow_test.h"
 
 #include "attribute_page.h"
+#include "checkpoint_model.h"
 #include "data_model_page.h"
 #include "experiment_document.h"
 #include "experiment_factory.h"
@@ -96,6 +97,45 @@ void UiFlowTest::modelsPassTheModelTester()
     // A reset (content reload) keeps the tester happy too.
     model->setContent(m_fixture->doc()->content());
     QCOMPARE(model->rowCount(), 100);
+}
+
+void UiFlowTest::dataPageListsCheckpointsAndBuildsDatasetSpecs()
+{
+    DataModelPage* page = m_fixture->window.dataModelPage();
+    CheckpointModel* model = page->checkpointModel();
+    QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const auto content = m_fixture->doc()->content();
+    QVERIFY(content);
+    const auto& checkpoints = content->modelRecord.checkpoints;
+    QVERIFY(!checkpoints.empty());
+    QCOMPARE(model->rowCount(), static_cast<int>(checkpoints.size()));
+    QCOMPARE(model->columnCount(), int{CheckpointModel::ColumnCount});
+    const int last = model->rowCount() - 1;
+    QCOMPARE(model->data(model->index(last, CheckpointModel::EpochColumn), Qt::EditRole).toLongLong(),
+             static_cast<qlonglong>(checkpoints.back().epoch));
+    QCOMPARE(model->data(model->index(last, CheckpointModel::LearningRateColumn), Qt::EditRole).toDouble(),
+             checkpoints.back().lr);
+    // The norm is that of the stored parameters, and training moved them.
+    double squares = 0;
+    for (const auto& t : checkpoints.back().params)
+        for (float v : t.values)
+            squares += static_cast<double>(v) * v;
+    const double norm = model->data(model->index(last, CheckpointModel::NormColumn), Qt::EditRole).toDouble();
+    QVERIFY(std::abs(norm - std::sqrt(squares)) <= 1e-9 * std::sqrt(squares));
+    QVERIFY(norm > 0);
+
+    // The Browse menu's choices become specs the CLI accepts, and the form takes them.
+    const QString before = page->datasetSpec();
+    page->chooseDataset(attri::DatasetSpec::Kind::Cifar2, QStringLiteral("/data/cifar-10-batches-bin"));
+    QCOMPARE(page->datasetSpec(), QStringLiteral("cifar2:/data/cifar-10-batches-bin"));
+    QCOMPARE(attri::DatasetSpec::parse(page->datasetSpec().toStdString()).kind, attri::DatasetSpec::Kind::Cifar2);
+    page->chooseDataset(attri::DatasetSpec::Kind::Hdf5, QStringLiteral("/data/set.h5"));
+    QCOMPARE(page->datasetSpec(), QStringLiteral("h5:/data/set.h5"));
+    page->chooseDataset(attri::DatasetSpec::Kind::FashionMnist, QStringLiteral("/data/fm"));
+    QCOMPARE(page->datasetSpec(), QStringLiteral("fashion-mnist:/data/fm"));
+    page->chooseDataset(attri::DatasetSpec::Kind::Demo, QString());
+    QCOMPARE(page->datasetSpec(), QStringLiteral("demo"));
+    QVERIFY(before == QStringLiteral("demo") || !before.isEmpty());
 }
 
 void UiFlowTest::exploreUpdatesTilesWithTheSlider()
@@ -239,6 +279,55 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
     auto content = loadExperimentContent(m_path.toStdString(), *std::make_unique<attri::NullProgress>(),
                                          attri::CancelToken());
     QVERIFY(content->accepted.count("if-projected"));
+}
+
+void UiFlowTest::meanXiTableFromTheSensitivityPage()
+{
+    m_fixture->window.showPage(MainWindow::SensitivityAnalysisPage);
+    SensitivityPage* page = m_fixture->window.sensitivityPage();
+    ExperimentDocument* doc = m_fixture->doc();
+    QVERIFY(page->quantityCombo()->findData(QStringLiteral("mean_xi")) < 0);
+    QVERIFY(page->computeXiButton()->isEnabled());
+    QSignalSpy changed(doc, &ExperimentDocument::contentChanged);
+    QTest::mouseClick(page->computeXiButton(), Qt::LeftButton);
+    QVERIFY(changed.wait(120000));
+    const int index = page->quantityCombo()->findData(QStringLiteral("mean_xi"));
+    QVERIFY(index >= 0);
+    page->quantityCombo()->setCurrentIndex(index);
+    const HeatmapData& data = page->heatmap()->data();
+    QCOMPARE(data.ks.size(), size_t{2});
+    QCOMPARE(data.ks[0], qint64{64});
+    QCOMPARE(data.ks[1], qint64{128});
+    QCOMPARE(data.values.rows(), Eigen::Index{25});
+    QVERIFY(data.values.allFinite());
+    QVERIFY(data.values.maxCoeff() <= 1.0 && data.values.minCoeff() >= -1.0);
+    QVERIFY(data.title.contains(QStringLiteral("mean ξ")));
+}
+
+void UiFlowTest::acceptDuringAnAttributionKeepsBoth()
+{
+    // An accepted λ stored while an attribution is writing the same file: both land (writes to
+    // the file take turns; each starts from the latest contents).
+    ExperimentDocument* doc = m_fixture->doc();
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 60000); // the last reload's session
+    QSignalSpy finished(doc, &ExperimentDocument::attributionFinished);
+    QSignalSpy failed(doc, &ExperimentDocument::storeFailed);
+    QSignalSpy stored(doc, &ExperimentDocument::acceptedStored);
+    attri::AttributionRequest request;
+    request.method = "graddot";
+    request.projection = attri::ProjectionKind::Kronecker;
+    request.ks = {64};
+    request.sensitivityTests = 10;
+    doc->runAttribution(request);
+    doc->acceptCurrentLambda();
+    QTRY_VERIFY_WITH_TIMEOUT((finished.count() == 1 && stored.count() >= 1) || !failed.isEmpty(), 120000);
+    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 60000);
+    attri::H5File file(m_path.toStdString(), attri::H5File::Mode::ReadOnly);
+    QVERIFY(file.exists("/attribution/graddot"));
+    const std::string group = "/attribution/if-projected/accepted";
+    QVERIFY(file.exists(group));
+    QCOMPARE(QString::fromStdString(file.attrString(group, "rule")), QStringLiteral("manual"));
 }
 
 void UiFlowTest::everyFigureExports()

@@ -11,10 +11,13 @@ class UiFlowTest : public QObject {
 private Q_SLOTS:
     void initTestCase();
     void modelsPassTheModelTester();
+    void dataPageListsCheckpointsAndBuildsDatasetSpecs();
     void exploreUpdatesTilesWithTheSlider();
     void kComboAndUndo();
     void heatmapClickDrivesTheDocument();
     void recommendAndAcceptStoreTheLambda();
+    void meanXiTableFromTheSensitivityPage();
+    void acceptDuringAnAttributionKeepsBoth();
     void everyFigureExports();
     void attributeFormValidatesAndCancelLeavesTheFileIntact();
     void screenshotsRenderEveryPage();

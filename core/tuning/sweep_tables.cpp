@@ -1,0 +1,115 @@
+#include "tuning/sweep_tables.h"
+
+#include "attribution/attribution_job.h"
+#include "common/error.h"
+#include "eval/ground_truth.h"
+#include "eval/lds.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+
+#include <cmath>
+
+namespace attri {
+
+SelectorInputs selectorInputs(const AttributionSession& session)
+{
+    if (!session.usesLambda())
+        throw ConfigError("method " + toString(session.method()) + " has no λ to recommend");
+    if (!session.model().recipe)
+        throw ConfigError("the experiment has no training recipe (an imported model): the recommendation needs "
+                          "the training dynamics; re-import with --optimizer/--lr/--epochs/--batch-size");
+    SelectorInputs in;
+    in.cache = session.caches().back();
+    in.trainFeatures = &session.trainFeatures();
+    in.testFeatures = &session.testFeatures();
+    in.trainWeights = session.trainWeights();
+    in.recipe = *session.model().recipe;
+    return in;
+}
+
+SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options)
+{
+    if (session.method() == Method::InfluenceExplicit)
+        options.scale = 1.0;
+    return options;
+}
+
+std::vector<int64_t> tableKs(const AttributionSession& probe)
+{
+    if (!probe.usesLambda() || probe.method() == Method::InfluenceExplicit || probe.availableKs().empty())
+        return {probe.k()};
+    return probe.availableKs();
+}
+
+namespace {
+
+/// A table of `quantity` over `grid` × the method's stored k, filled column by column by
+/// `column(session, absolute λ grid, column of values)`.
+template <typename Column>
+SweepTable sweepTable(const std::string& path, const std::string& method, const std::string& quantity,
+                      const LambdaGrid& grid, ProgressSink& progress, const CancelToken& cancel, Column column)
+{
+    grid.validate();
+    if (!grid.relative)
+        throw ConfigError("a λ × k table needs a relative λ grid (multiples of each k's mean eigenvalue)");
+    auto probe = AttributionSession::open(path, method, 0, progress, cancel);
+    const std::vector<int64_t> ks = tableKs(*probe);
+    SweepTable table;
+    table.method = method;
+    table.quantity = quantity;
+    table.relativeLambdas = grid.values;
+    table.ks = ks;
+    const auto rows = static_cast<Eigen::Index>(grid.values.size());
+    table.values.resize(rows, static_cast<Eigen::Index>(ks.size()));
+    table.absoluteLambdas.resizeLike(table.values);
+    for (size_t c = 0; c < ks.size(); ++c) {
+        cancel.throwIfCancelled();
+        auto session = ks[c] == probe->k() ? probe : AttributionSession::open(path, method, ks[c], progress, cancel);
+        const std::vector<double> lambdas = grid.toAbsolute(session->meanEigenvalue());
+        const auto col = static_cast<Eigen::Index>(c);
+        for (Eigen::Index g = 0; g < rows; ++g)
+            table.absoluteLambdas(g, col) = session->usesLambda() ? lambdas[static_cast<size_t>(g)] : std::nan("");
+        column(*session, lambdas, table.values.col(col));
+    }
+    return table;
+}
+
+} // namespace
+
+SweepTable ldsSweepTable(const std::string& path, const std::string& method, const GroundTruth& truth,
+                         const LambdaGrid& grid, ProgressSink& progress, const CancelToken& cancel)
+{
+    return sweepTable(path, method, "lds", grid, progress, cancel,
+                      [&](const AttributionSession& session, const std::vector<double>& lambdas, auto values) {
+                          progress.begin("LDS " + method + " k " + std::to_string(session.k()),
+                                         static_cast<int64_t>(lambdas.size()));
+                          if (!session.usesLambda()) {
+                              values.setConstant(computeLds(session.scores({}, 1.0), truth).mean);
+                              return;
+                          }
+                          for (size_t g = 0; g < lambdas.size(); ++g) {
+                              cancel.throwIfCancelled();
+                              values(static_cast<Eigen::Index>(g)) =
+                                  computeLds(session.scores({}, lambdas[g]), truth).mean;
+                              progress.advance(static_cast<int64_t>(g) + 1);
+                          }
+                      });
+}
+
+SweepTable meanXiSweepTable(const std::string& path, const std::string& method, const LambdaGrid& grid,
+                            const SelectorOptions& options, ProgressSink& progress, const CancelToken& cancel)
+{
+    return sweepTable(path, method, "mean_xi", grid, progress, cancel,
+                      [&](const AttributionSession& session, const std::vector<double>& lambdas, auto values) {
+                          SelectorOptions so = selectorOptionsFor(session, options);
+                          so.rule = SelectorRule::SimulatedSgd;
+                          const LambdaRecommendation rec =
+                              recommendLambda(selectorInputs(session), lambdas, so, progress, cancel);
+                          if (rec.meanXi.size() != values.size())
+                              throw Error("the simulated-sgd rule returned " + std::to_string(rec.meanXi.size())
+                                          + " ξ values for a grid of " + std::to_string(values.size()));
+                          values = rec.meanXi;
+                      });
+}
+
+} // namespace attri

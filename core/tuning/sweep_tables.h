@@ -1,0 +1,41 @@
+#pragma once
+// λ × k tables computed from stored attribution results, as drawn by the sensitivity heatmap and
+// printed by the CLI: LDS against ground truth, and the selector's mean ξ. One implementation
+// for the CLI and the GUI.
+
+#include "store/attribution_store.h"
+#include "tuning/lambda_grid.h"
+#include "tuning/lambda_selector.h"
+
+#include <string>
+
+namespace attri {
+
+class AttributionSession;
+struct GroundTruth;
+class ProgressSink;
+class CancelToken;
+
+/// What the selector reads from an attribution session (its final checkpoint's spectrum and
+/// features, TRAK's weights, the model's recipe), and the options adjusted to the method
+/// (explicit IF works on unprojected gradients: feature scale 1). Throws ConfigError when the
+/// method has no λ or the model has no training recipe (an import without one).
+SelectorInputs selectorInputs(const AttributionSession& session);
+SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options);
+
+/// The stored k of a method that a λ × k table covers: every stored k for projected methods,
+/// the single one of explicit IF (and of methods without λ).
+std::vector<int64_t> tableKs(const AttributionSession& probe);
+
+/// "lds": LDS against `truth` at every (relative λ of `grid`, stored k) of `method` in the
+/// experiment file at `path`. Methods without λ repeat their one value down each column.
+SweepTable ldsSweepTable(const std::string& path, const std::string& method, const GroundTruth& truth,
+                         const LambdaGrid& grid, ProgressSink& progress, const CancelToken& cancel);
+
+/// "mean_xi": the simulated-sgd indicator's mean over test points, ξ̄(λ), at every (relative λ
+/// of `grid`, stored k); no retraining. `options` gives the simulation settings (its rule is
+/// ignored). Throws ConfigError for a method without λ or a model without a recipe.
+SweepTable meanXiSweepTable(const std::string& path, const std::string& method, const LambdaGrid& grid,
+                            const SelectorOptions& options, ProgressSink& progress, const CancelToken& cancel);
+
+} // namespace attri
