@@ -8,6 +8,7 @@
 
 #include <QChart>
 #include <QChartView>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -36,7 +37,9 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     : QWidget(parent), m_doc(document), m_summary(new QPlainTextEdit(this)), m_spec(new QComboBox(this)),
       m_browseData(new QToolButton(this)), m_checkpoints(new CheckpointModel(this)),
       m_checkpointView(new QTableView(this)),
-      m_trainSize(new QSpinBox(this)), m_testSize(new QSpinBox(this)), m_architecture(new QComboBox(this)),
+      m_trainSize(new QSpinBox(this)), m_testSize(new QSpinBox(this)),
+      m_normalize(new QCheckBox(tr("subtract the dataset's standard mean, divide by its std"), this)),
+      m_architecture(new QComboBox(this)),
       m_epochs(new QSpinBox(this)), m_lr(new QDoubleSpinBox(this)), m_batch(new QSpinBox(this)),
       m_momentum(new QDoubleSpinBox(this)), m_weightDecay(new QDoubleSpinBox(this)),
       m_out(new QLineEdit(QDir::home().filePath(QStringLiteral("attriscope-experiment.h5")), this)),
@@ -83,6 +86,8 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     m_trainSize->setValue(5000);
     m_testSize->setRange(-1, 1000000);
     m_testSize->setValue(500);
+    m_normalize->setChecked(true);
+    m_normalize->setToolTip(tr("Off: pixels stay in [0, 1]. HDF5 datasets have no standard values."));
     m_architecture->addItems(
         {QStringLiteral("lr"), QStringLiteral("mlp"), QStringLiteral("cnn"), QStringLiteral("resnet9")});
     m_epochs->setRange(1, 1000);
@@ -115,6 +120,7 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     form->addRow(tr("Dataset"), dataRow);
     form->addRow(tr("Training points (−1: all)"), m_trainSize);
     form->addRow(tr("Test points (−1: all)"), m_testSize);
+    form->addRow(tr("Normalization"), m_normalize);
     form->addRow(tr("Model"), m_architecture);
     form->addRow(tr("Epochs"), m_epochs);
     form->addRow(tr("Learning rate"), m_lr);
@@ -251,8 +257,10 @@ NewExperiment DataModelPage::newExperiment() const
     e.data.spec = parsed.toString();
     e.data.trainSize = m_trainSize->value();
     e.data.testSize = m_testSize->value();
-    e.data.mean = parsed.standardMean();
-    e.data.std = parsed.standardStd();
+    if (m_normalize->isChecked()) {
+        e.data.mean = parsed.standardMean();
+        e.data.std = parsed.standardStd();
+    }
     e.architecture = parseArchitecture(m_architecture->currentText().toStdString());
     e.recipe = TrainRecipe::standardFor(e.architecture);
     e.recipe.epochs = m_epochs->value();
@@ -301,8 +309,10 @@ void DataModelPage::importTorchScript(const QString& torchscriptPath)
         options.spec = parsed.toString();
         options.trainSize = m_trainSize->value();
         options.testSize = m_testSize->value();
-        options.mean = parsed.standardMean();
-        options.std = parsed.standardStd();
+        if (m_normalize->isChecked()) {
+            options.mean = parsed.standardMean();
+            options.std = parsed.standardStd();
+        }
         options.validate();
     } catch (const Error& err) {
         m_summary->setPlainText(tr("Invalid settings: %1").arg(QString::fromStdString(err.what())));

@@ -8,6 +8,7 @@
 #include <QWidget>
 
 class QChartView;
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLineEdit;
@@ -40,6 +41,7 @@ public:
     /// after its file dialog).
     void chooseDataset(DatasetSpec::Kind kind, const QString& path);
     QString datasetSpec() const;
+    QCheckBox* normalizeCheck() const { return m_normalize; }
     CheckpointModel* checkpointModel() const { return m_checkpoints; }
     /// Points of the live loss chart (for tests).
     int lossPointCount() const;
@@ -57,6 +59,7 @@ private:
     QTableView* m_checkpointView;
     QSpinBox* m_trainSize;
     QSpinBox* m_testSize;
+    QCheckBox* m_normalize;
     QComboBox* m_architecture;
     QSpinBox* m_epochs;
     QDoubleSpinBox* m_lr;

@@ -21,6 +21,7 @@
 #include "store/h5_file.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QCryptographicHash>
 #include <QFile>
@@ -135,6 +136,13 @@ void UiFlowTest::dataPageListsCheckpointsAndBuildsDatasetSpecs()
     QCOMPARE(page->datasetSpec(), QStringLiteral("fashion-mnist:/data/fm"));
     page->chooseDataset(attri::DatasetSpec::Kind::Demo, QString());
     QCOMPARE(page->datasetSpec(), QStringLiteral("demo"));
+    // Normalization: the dataset's standard values, or none.
+    QVERIFY(page->normalizeCheck()->isChecked());
+    QCOMPARE(page->newExperiment().data.mean.size(), size_t{1});
+    page->normalizeCheck()->setChecked(false);
+    QVERIFY(page->newExperiment().data.mean.empty());
+    QVERIFY(page->newExperiment().data.std.empty());
+    page->normalizeCheck()->setChecked(true);
     QVERIFY(before == QStringLiteral("demo") || !before.isEmpty());
 }
 
