@@ -130,6 +130,18 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
     fopt.seed = request.seed;
     fopt.batchSize = request.batchSize;
     fopt.validate();
+    // Explicit IF: the curvature is a p×p matrix, so p must be small; check before featurizing.
+    bool exactLrHessian = false;
+    if (method == Method::InfluenceExplicit) {
+        const Model model = rebuildModel(modelRecord);
+        const int64_t p = selectedParameterCount(model, request.layers);
+        if (p > kMaxExplicitParameters)
+            throw ConfigError("attribute: explicit IF (--proj none) on " + std::to_string(p)
+                              + " parameters of layers \"" + request.layers + "\" exceeds the explicit limit of "
+                              + std::to_string(kMaxExplicitParameters)
+                              + "; select fewer layers (e.g. --layers last) or choose a projection (kron)");
+        exactLrHessian = isLogisticRegression(model) && p == model.parameterCount();
+    }
     if (request.projection == ProjectionKind::None && method != Method::InfluenceExplicit && modelRecord.parameterCount > 200000)
         throw ConfigError("attribute: --proj none would store " + std::to_string(modelRecord.parameterCount)
                           + " values per sample; choose a projection (kron, gaussian, rademacher)");
@@ -213,9 +225,17 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
         const auto tSpec = Clock::now();
         std::map<int64_t, std::shared_ptr<const SpectralCache>> lastCaches;
         std::optional<Eigen::MatrixXd> hessian;
-        if (method == Method::InfluenceExplicit) {
+        std::string curvatureKind = "fisher";
+        if (method == Method::InfluenceExplicit && exactLrHessian) {
             progress.message("exact Hessian of the mean training loss (" + std::to_string(dimension) + " parameters)");
             hessian = logisticRegressionHessian(rebuildModel(modelRecord), data.train);
+            curvatureKind = "hessian";
+        } else if (method == Method::InfluenceExplicit) {
+            progress.message("generalized Gauss-Newton of the mean training loss (" + std::to_string(dimension)
+                             + " parameters, layers " + request.layers + ")");
+            hessian = generalizedGaussNewton(rebuildModel(modelRecord), data.train, request.layers, request.batchSize,
+                                             cancel);
+            curvatureKind = "ggn";
         }
         for (size_t ci = 0; ci < checkpoints.size(); ++ci) {
             for (int64_t k : ks) {
@@ -233,7 +253,7 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
                 spectrum.checkpoint = checkpoints[ci];
                 spectrum.featureKey = summary.featureKeys[ci];
                 spectrum.convention = toString(curvatureConvention(method));
-                spectrum.curvature = hessian ? "hessian" : "fisher";
+                spectrum.curvature = curvatureKind;
                 spectrum.eigenvalues = cache->eigenvalues();
                 spectrum.meanEigenvalue = cache->meanEigenvalue();
                 spectrum.mostNegativeEigenvalue = cache->mostNegativeEigenvalue();

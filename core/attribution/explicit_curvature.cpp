@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 #include "data/image_set.h"
+#include "features/private/per_sample_grads.h"
+#include "jobs/cancel_token.h"
 #include "model/model.h"
 #include "model/private/net.h"
 
@@ -129,6 +131,62 @@ RowMatrixF logisticRegressionGradients(const Model& model, const ImageSet& set)
     const torch::Tensor g = torch::cat({weightPart, r}, 1).to(torch::kFloat).contiguous();
     RowMatrixF out(n, k * (d + 1));
     std::memcpy(out.data(), g.data_ptr<float>(), sizeof(float) * out.size());
+    return out;
+}
+
+Eigen::MatrixXd generalizedGaussNewton(const Model& model, const ImageSet& train, const std::string& layers,
+                                       int64_t batchSize, const CancelToken& cancel)
+{
+    checkSet(model, train, "training");
+    if (batchSize < 1)
+        throw ConfigError("explicit curvature: the batch size must be positive");
+    Net& net = model.net();
+    const std::vector<std::string> names = selectLayers(model, layers);
+    PerSampleGradients grads(net, resolveLayers(net, names), FeatureTarget::Loss);
+    const int64_t p = grads.fullDimension();
+    if (p > kMaxExplicitParameters) {
+        std::string joined;
+        for (const auto& n : names)
+            joined += (joined.empty() ? "" : ",") + n;
+        throw ConfigError("explicit curvature: layers " + joined + " have " + std::to_string(p)
+                          + " parameters, more than the explicit path's " + std::to_string(kMaxExplicitParameters)
+                          + " (a p×p matrix); select fewer layers (e.g. --layers last) or use a projection");
+    }
+    const int64_t classes = model.numClasses();
+    net.setTraining(false);
+    torch::Tensor g = torch::zeros({p, p}, torch::kDouble);
+    torch::Tensor block = torch::empty({std::min(batchSize, train.count), p}, torch::kFloat);
+    bool loop = false;
+    for (int64_t begin = 0; begin < train.count; begin += batchSize) {
+        cancel.throwIfCancelled();
+        const int64_t end = std::min(train.count, begin + batchSize);
+        const torch::Tensor x = imagesTensor(train, begin, end);
+        const torch::Tensor y = labelsTensor(train, begin, end);
+        torch::Tensor gram = torch::zeros({p, p}, torch::kFloat);
+        for (int64_t c = 0; c < classes; ++c) {
+            grads.setTargetFunction([c](const torch::Tensor& logits, const torch::Tensor&) {
+                const torch::Tensor prob = torch::softmax(logits, 1).detach();
+                torch::Tensor s = -prob;
+                s.select(1, c).add_(1.0);
+                s.mul_(prob.select(1, c).sqrt().unsqueeze(1));
+                return (s * logits).sum(1);
+            });
+            if (loop || !grads.computeBatched(x, y)) {
+                loop = true;
+                grads.computeLoop(x, y, &cancel);
+            }
+            torch::NoGradGuard noGrad;
+            torch::Tensor rows = block.narrow(0, 0, end - begin);
+            grads.flatInto(rows);
+            gram.addmm_(rows.t(), rows);
+        }
+        g.add_(gram.to(torch::kDouble));
+    }
+    grads.setTargetFunction({});
+    g.div_(static_cast<double>(train.count));
+    g = (g + g.t()) * 0.5; // exactly symmetric for the eigensolver
+    Eigen::MatrixXd out(p, p);
+    std::memcpy(out.data(), g.contiguous().data_ptr<double>(), static_cast<size_t>(p * p) * sizeof(double));
     return out;
 }
 

@@ -127,9 +127,8 @@ Method parseMethod(const std::string& name)
 
 Method resolveInfluence(ProjectionKind projection, Architecture architecture)
 {
-    return projection == ProjectionKind::None && architecture == Architecture::LogisticRegression
-               ? Method::InfluenceExplicit
-               : Method::InfluenceProjected;
+    (void)architecture; // every architecture: exact Hessian for LR, GGN of the selected layers otherwise
+    return projection == ProjectionKind::None ? Method::InfluenceExplicit : Method::InfluenceProjected;
 }
 
 Method parseMethod(const std::string& name, ProjectionKind projection, Architecture architecture)

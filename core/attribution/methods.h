@@ -15,7 +15,9 @@ namespace attri {
 /// The attribution methods (attribution notes §2). Scores follow the project's sign convention:
 /// positive = proponent (up-weighting the training point lowers the test loss).
 enum class Method {
-    InfluenceExplicit,  ///< IF with the exact mean-loss Hessian (small models, projection None)
+    InfluenceExplicit,  ///< IF with explicit curvature on the full gradients of the selected layers
+                        ///< (projection None): the exact mean-loss Hessian of a logistic
+                        ///< regression, the GGN of other models (≤ kMaxExplicitParameters)
     InfluenceProjected, ///< IF in a projected feature space with the empirical Fisher (1/n)ΦᵀΦ
     Trak,               ///< TRAK: margin features, ΦᵀΦ (sum), weights 1 − p_i, checkpoint average
     TracIn,             ///< Σ_t η_t φ'_tᵀ φ_{i,t}
@@ -29,8 +31,9 @@ std::string toString(Method m);
 /// variants; parseMethod itself returns InfluenceProjected for "if", the caller resolves).
 /// Case-insensitive. Throws ConfigError listing the valid names.
 Method parseMethod(const std::string& name);
-/// What "if" means for a model: explicit when the features are the full gradients
-/// (projection None) of a logistic regression, projected otherwise.
+/// What "if" means for a model: explicit when the features are the full gradients of the
+/// selected layers (projection None), projected otherwise (the architecture decides the
+/// explicit curvature: Hessian for LR, GGN otherwise).
 Method resolveInfluence(ProjectionKind projection, Architecture architecture);
 /// parseMethod, with "if" resolved by resolveInfluence.
 Method parseMethod(const std::string& name, ProjectionKind projection, Architecture architecture);

@@ -273,6 +273,14 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
 
 } // namespace
 
+int64_t selectedParameterCount(const Model& model, const std::string& layers)
+{
+    int64_t p = 0;
+    for (const GradLayer& l : resolveLayers(model.net(), selectLayers(model, layers)))
+        p += l.numel;
+    return p;
+}
+
 FeatureInfo featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
                       const FeatureBlockSink& sink, SampleStats* stats, ProgressSink& progress,
                       const CancelToken& cancel)

@@ -60,4 +60,8 @@ RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const Feat
 /// Throws ConfigError on unknown names, listing the model's layers.
 std::vector<std::string> selectLayers(const Model& model, const std::string& layers);
 
+/// Parameters of the layers `layers` selects (the dimension of features without projection).
+/// Same errors as selectLayers.
+int64_t selectedParameterCount(const Model& model, const std::string& layers);
+
 } // namespace attri

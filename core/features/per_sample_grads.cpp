@@ -237,6 +237,11 @@ PerSampleGradients::PerSampleGradients(Net& net, std::vector<GradLayer> layers, 
 {
 }
 
+torch::Tensor PerSampleGradients::targets(const torch::Tensor& logits, const torch::Tensor& labels) const
+{
+    return m_targetFunction ? m_targetFunction(logits, labels) : perSampleTargets(logits, labels, m_target);
+}
+
 int64_t PerSampleGradients::fullDimension() const
 {
     int64_t p = 0;
@@ -266,7 +271,7 @@ bool PerSampleGradients::computeBatched(const torch::Tensor& x, const torch::Ten
         return false;
 
     const torch::Tensor logits = m_net.forward(x, &trace);
-    const torch::Tensor targets = perSampleTargets(logits, labels, m_target);
+    const torch::Tensor targets = this->targets(logits, labels);
     std::vector<torch::Tensor> outputs;
     for (const auto& layer : m_layers) {
         const auto t = static_cast<size_t>(layer.tracedIndex);
@@ -334,7 +339,7 @@ void PerSampleGradients::computeLoop(const torch::Tensor& x, const torch::Tensor
         if (cancel)
             cancel->throwIfCancelled();
         const torch::Tensor logits = m_net.forward(x.narrow(0, i, 1));
-        const torch::Tensor target = perSampleTargets(logits, labels.narrow(0, i, 1), m_target).sum();
+        const torch::Tensor target = targets(logits, labels.narrow(0, i, 1)).sum();
         const auto grads = torch::autograd::grad({target}, params, {}, /*retain_graph=*/false,
                                                  /*create_graph=*/false, /*allow_unused=*/true);
         torch::NoGradGuard noGrad;

@@ -57,7 +57,7 @@ struct SpectrumRecord {
     int64_t checkpoint = 0;           ///< TRAK: one spectrum per checkpoint
     std::string featureKey;           ///< the features it was computed from
     std::string convention;           ///< "mean" or "sum"
-    std::string curvature;            ///< "fisher" (features) or "hessian" (exact)
+    std::string curvature;            ///< "fisher" (features), "hessian" (exact, LR) or "ggn" (explicit IF otherwise)
     Eigen::VectorXd eigenvalues;      ///< ascending, clipped at 0
     double meanEigenvalue = 0.0;      ///< tr/d: the unit of relative λ
     double mostNegativeEigenvalue = 0.0;

@@ -12,6 +12,7 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
+#include "model/private/net.h"
 #include "support/test_support.h"
 #include "tuning/lambda_grid.h"
 #include "tuning/rank_stats.h"
@@ -206,7 +207,7 @@ TEST(Methods, NamesParseAndResolve)
               Method::InfluenceExplicit);
     EXPECT_EQ(parseMethod("if", ProjectionKind::Kronecker, Architecture::LogisticRegression),
               Method::InfluenceProjected);
-    EXPECT_EQ(parseMethod("if", ProjectionKind::None, Architecture::Mlp), Method::InfluenceProjected);
+    EXPECT_EQ(parseMethod("if", ProjectionKind::None, Architecture::Mlp), Method::InfluenceExplicit);
     EXPECT_EQ(parseMethod("tracin", ProjectionKind::None, Architecture::LogisticRegression), Method::TracIn);
     EXPECT_THROW(parseMethod("lissa"), ConfigError);
     EXPECT_TRUE(usesLambda(Method::Trak));
@@ -444,6 +445,101 @@ TEST(ExplicitInfluence, RejectsNonLogisticModels)
     wrong.images.resize(24);
     wrong.labels = {0, 1};
     EXPECT_THROW(logisticRegressionHessian(lr, wrong), ConfigError);
+}
+
+// ---------------------------------------------------------------- generalized Gauss-Newton
+
+TEST(GeneralizedGaussNewton, EqualsTheNumPyHessianOnLogisticRegression)
+{
+    // For a linear model the GGN is the exact Hessian: the fixture's, computed by NumPy.
+    const IfReference ref = loadIfReference();
+    const Model model = makeLogisticRegression(ref.w, ref.b);
+    const ImageSet train = makeSet(ref.trainX, ref.trainY);
+    CancelToken cancel;
+    const Eigen::MatrixXd g = generalizedGaussNewton(model, train, "all", 7, cancel);
+    ASSERT_EQ(g.rows(), ref.hessian.rows());
+    const double scale = ref.hessian.cwiseAbs().maxCoeff();
+    EXPECT_LT((g - ref.hessian).cwiseAbs().maxCoeff(), 1e-5 * scale);
+}
+
+TEST(GeneralizedGaussNewton, MatchesPerSampleJacobiansOnAnMlp)
+{
+    // Reference written here: J_i by one autograd call per logit and sample, then
+    // (1/n) Σ J_iᵀ (diag p − p pᵀ) J_i in double.
+    const InputShape shape{1, 4, 4};
+    const Model model = Model::create(Architecture::Mlp, shape, 3, 11);
+    const ImageSet train = test::syntheticImages(40, shape, 3, 5, test::Pixels::Gaussian);
+    CancelToken cancel;
+    // fc1's gradients pass through the hidden non-linearities: the chain rule is exercised.
+    const Eigen::MatrixXd g = generalizedGaussNewton(model, train, "fc1,fc3", 16, cancel);
+
+    Net& net = model.net();
+    net.setTraining(false);
+    std::vector<torch::Tensor> params;
+    for (const auto& [name, t] : net.namedParameters())
+        if (name.rfind("fc1.", 0) == 0 || name.rfind("fc3.", 0) == 0)
+            params.push_back(t);
+    ASSERT_EQ(params.size(), 4u);
+    int64_t p = 0;
+    for (const auto& t : params)
+        p += t.numel();
+    ASSERT_EQ(g.rows(), p);
+    Eigen::MatrixXd want = Eigen::MatrixXd::Zero(p, p);
+    for (int64_t i = 0; i < train.count; ++i) {
+        const torch::Tensor x =
+            torch::from_blob(const_cast<float*>(train.images.data()) + i * 16, {1, 1, 4, 4}, torch::kFloat).clone();
+        const torch::Tensor logits = net.forward(x);
+        Eigen::MatrixXd jac(3, p);
+        for (int64_t c = 0; c < 3; ++c) {
+            const auto grads = torch::autograd::grad({logits[0][c]}, params, {}, /*retain_graph=*/true);
+            int64_t offset = 0;
+            for (const auto& gr : grads) {
+                const torch::Tensor flat = gr.reshape({-1}).to(torch::kDouble).contiguous();
+                for (int64_t j = 0; j < flat.numel(); ++j)
+                    jac(c, offset + j) = flat.data_ptr<double>()[j];
+                offset += flat.numel();
+            }
+        }
+        const torch::Tensor prob = torch::softmax(logits.detach(), 1).to(torch::kDouble).contiguous();
+        Eigen::Vector3d pr(prob.data_ptr<double>()[0], prob.data_ptr<double>()[1], prob.data_ptr<double>()[2]);
+        const Eigen::Matrix3d h = Eigen::Matrix3d(pr.asDiagonal()) - pr * pr.transpose();
+        want += jac.transpose() * h * jac;
+    }
+    want /= static_cast<double>(train.count);
+    const double scale = want.cwiseAbs().maxCoeff();
+    ASSERT_GT(scale, 0);
+    EXPECT_LT((g - want).cwiseAbs().maxCoeff(), 1e-5 * scale);
+    // Symmetric, positive semi-definite (vᵀGv ≥ 0, up to float accumulation), and independent
+    // of the batch size.
+    EXPECT_EQ((g - g.transpose()).cwiseAbs().maxCoeff(), 0.0);
+    std::mt19937 rng(3);
+    std::normal_distribution<double> normal;
+    for (int r = 0; r < 5; ++r) {
+        Eigen::VectorXd v(p);
+        for (int64_t j = 0; j < p; ++j)
+            v[j] = normal(rng);
+        EXPECT_GT(v.dot(g * v), -1e-6 * scale * v.squaredNorm());
+    }
+    EXPECT_LT((generalizedGaussNewton(model, train, "fc1,fc3", 40, cancel) - g).cwiseAbs().maxCoeff(), 1e-6 * scale);
+}
+
+TEST(GeneralizedGaussNewton, RejectsLargeSelectionsUnknownLayersAndCancels)
+{
+    const InputShape shape{1, 4, 4};
+    const Model model = Model::create(Architecture::Mlp, shape, 3, 11);
+    const ImageSet train = test::syntheticImages(8, shape, 3, 5, test::Pixels::Gaussian);
+    CancelToken cancel;
+    try {
+        generalizedGaussNewton(model, train, "all", 8, cancel); // 10627 parameters
+        FAIL() << "expected a ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("--layers last"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(generalizedGaussNewton(model, train, "nosuch", 8, cancel), ConfigError);
+    EXPECT_THROW(generalizedGaussNewton(model, train, "last", 0, cancel), ConfigError);
+    CancelToken cancelled;
+    cancelled.cancel();
+    EXPECT_THROW(generalizedGaussNewton(model, train, "last", 8, cancelled), Cancelled);
 }
 
 // ---------------------------------------------------------------- CG influence

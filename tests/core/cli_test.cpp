@@ -85,7 +85,19 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     EXPECT_NE(out.find("k     32: best LDS"), std::string::npos) << out;
     EXPECT_NE(out.find("k     64: best LDS"), std::string::npos) << out;
 
+    // Explicit IF on a non-linear model: the GGN of the selected layers (fc3: 64·10 + 10).
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none --layers last", &out), 0) << out;
+    EXPECT_NE(out.find("generalized Gauss-Newton"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none --layers all", &out), 2);
+    EXPECT_NE(out.find("exceeds the explicit limit"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " topk " + exp + " --method if --lambda 0.1 --test 3 --n 2", &out), 0) << out;
+
     H5File file(exp, H5File::Mode::ReadOnly);
+    const std::vector<SpectrumRecord> spectra = listSpectra(file, "if-explicit");
+    ASSERT_EQ(spectra.size(), 1u);
+    EXPECT_EQ(spectra[0].curvature, "ggn");
+    EXPECT_EQ(spectra[0].k, 650);
+    EXPECT_GT(spectra[0].meanEigenvalue, 0.0);
     const std::vector<SweepTable> tables = listSweepTables(file, "trak");
     auto find = [&](const std::string& quantity) -> const SweepTable* {
         for (const auto& t : tables)

@@ -7,6 +7,7 @@
 #include "model/private/net.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,12 @@ class PerSampleGradients {
 public:
     PerSampleGradients(Net& net, std::vector<GradLayer> layers, FeatureTarget target);
 
+    /// Per-sample targets from the batch's logits (B×K, with graph) and labels (B): B values.
+    using TargetFunction = std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& labels)>;
+    /// Replaces the FeatureTarget for the following computations (empty: back to it). Used for
+    /// the GGN's pseudo-targets sᵀz, whose gradients are Jᵀs.
+    void setTargetFunction(TargetFunction target) { m_targetFunction = std::move(target); }
+
     /// Batched path (the net must be in evaluation mode). Returns false, having kept nothing,
     /// when the net's trace cannot give exact per-sample gradients (no traced layers selected,
     /// grouped convolutions, unexpected shapes, a traced output modified in place).
@@ -92,11 +99,13 @@ public:
 
 private:
     void writeLayerFlat(size_t l, int64_t s0, int64_t s1, torch::Tensor dst) const;
+    torch::Tensor targets(const torch::Tensor& logits, const torch::Tensor& labels) const;
     int64_t positions(size_t l) const;
 
     Net& m_net;
     std::vector<GradLayer> m_layers;
     FeatureTarget m_target;
+    TargetFunction m_targetFunction;
     bool m_batched = false;
     int64_t m_batchSize = 0;
     torch::Tensor m_logits;
