@@ -12,6 +12,7 @@ PACKAGES=(
   xvfb xauth libgl-dev fonts-dejavu-core
   dataset-fashion-mnist
   python3-torch python3-h5py python3-numpy
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

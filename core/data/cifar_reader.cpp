@@ -29,6 +29,7 @@ ImageSet readCifarBatch(const std::string& path)
     const auto size = std::filesystem::file_size(path, ec);
     if (ec)
         throw IoError(path + ": cannot read: " + ec.message());
+    // Checked before reading, so a wrong file is rejected without reading it all.
     if (size == 0 || size % kCifarRecordBytes != 0)
         throw FormatError(path + ": " + std::to_string(size) + " bytes is not a positive multiple of "
                           + std::to_string(kCifarRecordBytes)
@@ -39,6 +40,16 @@ ImageSet readCifarBatch(const std::string& path)
     std::ifstream in(path, std::ios::binary);
     if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
         throw IoError(path + ": cannot read: " + std::strerror(errno));
+    return readCifarBuffer(bytes.data(), bytes.size(), path);
+}
+
+ImageSet readCifarBuffer(const void* data, size_t size, const std::string& name)
+{
+    if (size == 0 || size % kCifarRecordBytes != 0)
+        throw FormatError(name + ": " + std::to_string(size) + " bytes is not a positive multiple of "
+                          + std::to_string(kCifarRecordBytes)
+                          + " (one CIFAR-10 record is a label byte and 3×32×32 pixels)");
+    const auto* bytes = static_cast<const uint8_t*>(data);
 
     ImageSet set;
     set.count = static_cast<int64_t>(size) / kCifarRecordBytes;
@@ -49,9 +60,9 @@ ImageSet readCifarBatch(const std::string& path)
     set.images.resize(static_cast<size_t>(set.count * imageBytes));
     set.labels.resize(static_cast<size_t>(set.count));
     for (int64_t i = 0; i < set.count; ++i) {
-        const uint8_t* record = bytes.data() + i * kCifarRecordBytes;
+        const uint8_t* record = bytes + i * kCifarRecordBytes;
         if (record[0] > 9)
-            throw FormatError(path + ": record " + std::to_string(i) + " has label "
+            throw FormatError(name + ": record " + std::to_string(i) + " has label "
                               + std::to_string(record[0]) + " (expected 0..9)");
         set.labels[static_cast<size_t>(i)] = record[0];
         float* out = set.images.data() + i * imageBytes;

@@ -3,6 +3,7 @@
 #include "data/data_loader.h"
 #include "data/image_set.h"
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ std::vector<std::string> cifar10ClassNames();
 /// when the file cannot be read, FormatError (naming the file) when its size is not a positive
 /// multiple of 3073 or a label is > 9.
 ImageSet readCifarBatch(const std::string& path);
+
+/// Same as readCifarBatch for a batch held in memory; `name` stands for the file in error messages.
+ImageSet readCifarBuffer(const void* data, size_t size, const std::string& name);
 
 /// Concatenates several batches (same layout) in the given order.
 ImageSet readCifarBatches(const std::vector<std::string>& paths);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 namespace attri {
 
@@ -55,6 +56,16 @@ ImageSet readSplit(const H5File& file, const std::string& split, int64_t& maxLab
     if (labelsInfo.shape[0] != shape[0])
         throw FormatError(name + ": " + imagesPath + " holds " + std::to_string(shape[0]) + " images but "
                           + labelsPath + " holds " + std::to_string(labelsInfo.shape[0]) + " labels");
+
+    // Checked before any product is formed: a crafted file can declare dimensions whose product
+    // overflows (the values are then never read; H5File refuses them too). Zeros are skipped so
+    // that every partial product of the others is checked as well.
+    int64_t nonZeroProduct = 1;
+    for (int64_t d : shape) {
+        if (d < 0 || (d > 0 && nonZeroProduct > std::numeric_limits<int64_t>::max() / d))
+            throw FormatError(name + ": " + imagesPath + " has an impossible shape " + shapeText(shape));
+        nonZeroProduct *= std::max<int64_t>(d, 1);
+    }
 
     ImageSet set;
     set.count = shape[0];
@@ -112,6 +123,10 @@ RawDataset loadHdf5Dataset(const std::string& path)
                           + " but /test/images are "
                           + shapeText({data.test.channels, data.test.height, data.test.width}) + " (C×H×W)");
 
+    // Checked before adding one: a label of 2^63-1 would overflow.
+    if (maxLabel >= 1000000)
+        throw FormatError(path + ": label " + std::to_string(maxLabel)
+                          + " implies more than 1000000 classes, which is implausible");
     int64_t numClasses = maxLabel + 1;
     if (file.hasAttr("/", "num_classes")) {
         const int64_t declared = file.attrInt("/", "num_classes");

@@ -263,8 +263,12 @@ ModelRecord readModelRecord(const H5File& file)
             if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
                 throw FormatError(file.path() + ": /model/checkpoints/" + n
                                   + " is not a checkpoint (expected a numbered group such as 0000)");
-        std::sort(names.begin(), names.end(),
-                  [](const std::string& a, const std::string& b) { return std::stoll(a) < std::stoll(b); });
+        // Compared as digit strings: std::stoll would throw out_of_range on a name of 20 digits.
+        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+            const std::string x = a.substr(std::min(a.find_first_not_of('0'), a.size()));
+            const std::string y = b.substr(std::min(b.find_first_not_of('0'), b.size()));
+            return x.size() != y.size() ? x.size() < y.size() : x < y;
+        });
         for (const std::string& n : names) {
             const std::string g = "/model/checkpoints/" + n;
             Checkpoint cp;
