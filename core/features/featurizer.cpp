@@ -99,6 +99,28 @@ void checkFinite(const Eigen::Map<const RowMatrixF>& block, int64_t first)
     throw Error(msg.str());
 }
 
+/// Throws naming the first parameter with NaN/Inf values, its flat index and how many there are:
+/// every gradient would be non-finite, and the parameter is the cause to report.
+void checkParametersFinite(const Model& model)
+{
+    for (const ParamTensor& t : model.parameters()) {
+        int64_t bad = 0, first = -1;
+        for (size_t j = 0; j < t.values.size(); ++j)
+            if (!std::isfinite(t.values[j])) {
+                if (first < 0)
+                    first = static_cast<int64_t>(j);
+                ++bad;
+            }
+        if (bad > 0) {
+            std::ostringstream msg;
+            msg << "the model's parameter " << t.name << " has " << bad << " non-finite value(s) (NaN/Inf) of "
+                << t.values.size() << ", the first at flat index " << first
+                << "; the checkpoint is unusable (training diverged?): retrain with a smaller learning rate";
+            throw ConfigError(msg.str());
+        }
+    }
+}
+
 std::string layerDimsText(const std::vector<GradLayer>& layers)
 {
     std::ostringstream s;
@@ -169,6 +191,7 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
     info.layers = selectLayers(model, options.layers);
     std::vector<GradLayer> layers = resolveLayers(net, info.layers);
     checkSet(model, set);
+    checkParametersFinite(model);
 
     PerSampleGradients grads(net, layers, options.target);
     info.fullDimension = grads.fullDimension();
