@@ -6,6 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace attri {
 namespace {
@@ -123,6 +131,88 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     for (Eigen::Index c = 0; c < lds->absoluteLambdas.cols(); ++c)
         for (Eigen::Index g = 1; g < lds->absoluteLambdas.rows(); ++g)
             EXPECT_GT(lds->absoluteLambdas(g, c), lds->absoluteLambdas(g - 1, c));
+}
+
+/// Starts `args` (argv[0] = the CLI) with output discarded; returns its pid.
+pid_t spawnCli(const std::vector<std::string>& args)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        std::vector<char*> argv;
+        for (const auto& a : args)
+            argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+/// Waits (up to 120 s) until `ready` holds, then kills `pid` with SIGKILL and reaps it.
+/// Returns whether `ready` held while the process was still running.
+bool killWhen(pid_t pid, const std::function<bool()>& ready)
+{
+    bool caught = false;
+    for (int i = 0; i < 12000; ++i) {
+        if (ready()) {
+            caught = ::kill(pid, SIGKILL) == 0;
+            break;
+        }
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return false; // finished before the moment came
+        ::usleep(10000);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return caught && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+bool hasTempFile(const std::string& dir)
+{
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().filename().string().find(".tmp-") != std::string::npos)
+            return true;
+    return false;
+}
+
+// kill -9 in the middle of an attribution (while its result is being written) and of a
+// ground-truth run: the experiment file keeps its previous bytes, and `lds` resumes from the
+// subsets already trained.
+TEST(Cli, KilledJobsLeaveTheFileIntactAndGroundTruthResumes)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 600 --test-size 60 --epochs 3 --out "
+                                   + exp,
+                               &out),
+              0)
+        << out;
+    const std::string before = test::readFile(exp);
+
+    const pid_t attribute = spawnCli({kCli, "attribute", exp, "--method", "trak", "--k", "64,128"});
+    ASSERT_TRUE(killWhen(attribute, [&] { return hasTempFile(dir.path().string()); }))
+        << "attribute finished before its write could be interrupted";
+    EXPECT_EQ(test::readFile(exp), before);
+    ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
+
+    const std::string partial = dir.file("e.gt-partial.h5");
+    const pid_t lds = spawnCli({kCli, "lds", exp, "--subsets", "40"});
+    ASSERT_TRUE(killWhen(lds, [&] { return std::filesystem::exists(partial); }))
+        << "lds finished before it could be interrupted";
+    EXPECT_EQ(test::readFile(exp), before);
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 40", &out), 0) << out;
+    const auto pos = out.find("resuming ground truth: ");
+    ASSERT_NE(pos, std::string::npos) << out;
+    const int resumed = std::stoi(out.substr(pos + 23));
+    EXPECT_GE(resumed, 1) << out;
+    EXPECT_LT(resumed, 40) << out;
+    EXPECT_NE(out.find("ground truth: 40 subsets"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(partial));
 }
 
 } // namespace

@@ -14,6 +14,8 @@
 #include <thread>
 
 #include <sys/stat.h>
+#include <csignal>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -472,6 +474,52 @@ TEST(AtomicWrite, ConcurrentUpdatesFromThreadsAndAProcessLoseNothing)
         }
     }
     EXPECT_TRUE(tempFiles(dir.path()).empty());
+}
+
+TEST(AtomicWrite, FullDiskIsAnErrorAndThePreviousFileStays)
+{
+    // A file-size limit (RLIMIT_FSIZE, in a child process) stands in for a full disk: writes past
+    // it fail with EFBIG, as they would with ENOSPC.
+    TempDir dir;
+    const std::string path = dir.file("exp.h5");
+    {
+        H5File f(path, H5File::Mode::Truncate);
+        std::vector<double> big(40000, 1.5); // 320 KB
+        f.writeDoubles("/values", {40000}, big.data());
+    }
+    const std::string before = attri::test::readFile(path);
+    for (const bool startFromExisting : {true, false}) {
+        const pid_t child = ::fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {
+            ::signal(SIGXFSZ, SIG_IGN);
+            struct rlimit limit {};
+            limit.rlim_cur = limit.rlim_max = 100 * 1024;
+            ::setrlimit(RLIMIT_FSIZE, &limit);
+            int code = 3;
+            try {
+                attri::writeHdf5Atomically(path, startFromExisting, [](H5File& f) {
+                    std::vector<double> more(60000, 2.5); // 480 KB: past the limit either way
+                    f.writeDoubles("/more", {60000}, more.data());
+                });
+                code = 1; // no error: wrong
+            } catch (const attri::Error& e) {
+                code = std::string(e.what()).find(".tmp-") != std::string::npos
+                               || std::string(e.what()).find(path) != std::string::npos
+                           ? 0
+                           : 2; // an error that names neither file
+            } catch (...) {
+                code = 4;
+            }
+            ::_exit(code);
+        }
+        int status = 0;
+        ASSERT_EQ(::waitpid(child, &status, 0), child);
+        ASSERT_TRUE(WIFEXITED(status));
+        EXPECT_EQ(WEXITSTATUS(status), 0) << "startFromExisting " << startFromExisting;
+        EXPECT_EQ(attri::test::readFile(path), before);
+        EXPECT_TRUE(tempFiles(dir.path()).empty());
+    }
 }
 
 TEST(AtomicWrite, ExceptionInFillLeavesPreviousFileByteIdentical)
