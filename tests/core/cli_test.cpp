@@ -133,6 +133,29 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
             EXPECT_GT(lds->absoluteLambdas(g, c), lds->absoluteLambdas(g - 1, c));
 }
 
+// The user guide's export example (docs/examples/export_torchscript.py), run with Debian's
+// PyTorch, makes a file that `import` accepts.
+TEST(Cli, TheGuidesTorchScriptExportImports)
+{
+    std::string out;
+    if (test::runCommand("/usr/bin/python3 -c 'import torch'", &out) != 0)
+        GTEST_SKIP() << "Debian's python3-torch is not installed";
+    test::TempDir dir;
+    const std::string model = dir.file("model.pt"), exp = dir.file("exp.h5");
+    const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/export_torchscript.py";
+    ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " " + model, &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + model
+                                   + " --data demo --train-size 200 --test-size 50 --optimizer sgd --lr 0.05 --epochs 2"
+                                     " --batch-size 32 --out "
+                                   + exp,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
+    EXPECT_NE(out.find("imported from"), std::string::npos) << out;
+    EXPECT_NE(out.find("recipe sgd"), std::string::npos) << out;
+}
+
 /// Starts `args` (argv[0] = the CLI) with output discarded; returns its pid.
 pid_t spawnCli(const std::vector<std::string>& args)
 {
