@@ -8,6 +8,7 @@
 #include "jobs/cancel_token.h"
 #include "tuning/top_k.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -21,8 +22,9 @@ std::vector<int64_t> parseIndexList(const std::string& option, const std::string
     std::vector<int64_t> out;
     for (const auto& item : splitList(text)) {
         char* end = nullptr;
+        errno = 0;
         long long v = std::strtoll(item.c_str(), &end, 10);
-        if (*end != '\0' || v < 0)
+        if (item.empty() || *end != '\0' || v < 0 || errno == ERANGE)
             throw ConfigError("--" + option + " expects comma-separated non-negative integers, got '" + text + "'");
         out.push_back(v);
     }

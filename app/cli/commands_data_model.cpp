@@ -11,6 +11,7 @@
 #include "store/experiment_builder.h"
 #include "store/experiment_file.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -50,8 +51,8 @@ std::vector<float> parseFloats(const std::string& option, const std::string& tex
     for (const auto& item : splitList(text)) {
         char* end = nullptr;
         float v = std::strtof(item.c_str(), &end);
-        if (*end != '\0')
-            throw ConfigError("--" + option + " expects comma-separated numbers, got '" + text + "'");
+        if (item.empty() || *end != '\0' || !std::isfinite(v))
+            throw ConfigError("--" + option + " expects comma-separated finite numbers, got '" + text + "'");
         values.push_back(v);
     }
     return values;

@@ -51,6 +51,13 @@ TEST(Cli, BadArgumentsGiveClearErrors)
     EXPECT_NE(out.find("nosuch"), std::string::npos) << out;
     EXPECT_NE(test::runCommand(kCli + " info /nonexistent/file.h5", &out), 0);
     EXPECT_NE(out.find("/nonexistent/file.h5"), std::string::npos) << out;
+    // Non-finite normalization and out-of-range indices are refused, naming the option.
+    EXPECT_EQ(test::runCommand(kCli + " train --data demo --mean nan --out /tmp/x.h5", &out), 2);
+    EXPECT_NE(out.find("--mean expects comma-separated finite numbers"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " train --data demo --std 1,inf,2 --out /tmp/x.h5", &out), 2);
+    EXPECT_NE(out.find("--std"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " attribute /nonexistent.h5 --k 99999999999999999999", &out), 2);
+    EXPECT_NE(out.find("--k expects comma-separated non-negative integers"), std::string::npos) << out;
 }
 
 // The acceptance check: LR on the demo reaches about 0.8 test accuracy and `info` shows it.
