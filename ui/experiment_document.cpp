@@ -414,28 +414,15 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
         return;
     }
     const std::string path = m_content->path;
-    const std::string method = m_method.toStdString();
     m_runner->start(
         tr("Recommending λ"),
-        [s, options, grid, method](ProgressSink& progress, const CancelToken& cancel) {
+        [s, options, grid](ProgressSink& progress, const CancelToken& cancel) {
             grid.validate();
             const SelectorInputs in = selectorInputs(*s);
             const SelectorOptions so = selectorOptionsFor(*s, options);
             const std::vector<double> lambdas = grid.toAbsolute(s->meanEigenvalue());
             LambdaRecommendation rec = recommendLambda(in, lambdas, so, progress, cancel);
-            StoredRecommendation out;
-            out.method = method;
-            out.k = s->k();
-            out.rule = toString(rec.rule);
-            out.lambda = rec.lambda;
-            out.relativeLambda = rec.relativeLambda;
-            out.convention = toString(s->caches().back()->convention());
-            out.seconds = rec.seconds;
-            out.peakedness = rec.peakedness;
-            out.inputs = rec.inputs;
-            out.lambdas = rec.lambdas;
-            out.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
-            return std::any(out);
+            return std::any(StoredRecommendation(recommendationRecord(*s, rec)));
         },
         JobLane::Task, this,
         [this, path](const std::any& result) {

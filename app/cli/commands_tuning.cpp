@@ -176,21 +176,10 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                     bestLambda, recLds / bestLds);
     }
 
-    RecommendationRecord record;
-    record.method = toString(session->method());
-    record.k = session->k();
-    record.rule = toString(rec.rule);
-    record.lambda = rec.lambda;
-    record.relativeLambda = rec.relativeLambda;
-    record.convention = toString(session->caches().back()->convention());
-    record.inputs = rec.inputs;
-    record.seconds = rec.seconds;
-    record.peakedness = rec.peakedness;
+    RecommendationRecord record = recommendationRecord(*session, rec);
     record.ldsAtRecommended = recLds;
     record.ldsGridBest = bestLds;
     record.lambdaGridBest = bestLambda;
-    record.lambdas = rec.lambdas;
-    record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
     writeHdf5Atomically(path, true, [&](H5File& file) { writeRecommendation(file, record); });
     std::printf("stored in %s\n", path.c_str());
     if (p.isSet("xi-table")) {

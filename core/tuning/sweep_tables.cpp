@@ -34,6 +34,23 @@ SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOp
     return options;
 }
 
+RecommendationRecord recommendationRecord(const AttributionSession& session, const LambdaRecommendation& rec)
+{
+    RecommendationRecord record;
+    record.method = toString(session.method());
+    record.k = session.k();
+    record.rule = toString(rec.rule);
+    record.lambda = rec.lambda;
+    record.relativeLambda = rec.relativeLambda;
+    record.convention = toString(session.caches().back()->convention());
+    record.inputs = rec.inputs;
+    record.seconds = rec.seconds;
+    record.peakedness = rec.peakedness;
+    record.lambdas = rec.lambdas;
+    record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
+    return record;
+}
+
 std::vector<int64_t> tableKs(const AttributionSession& probe)
 {
     if (!probe.usesLambda() || probe.method() == Method::InfluenceExplicit || probe.availableKs().empty())

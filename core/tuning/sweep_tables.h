@@ -23,6 +23,10 @@ class CancelToken;
 SelectorInputs selectorInputs(const AttributionSession& session);
 SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options);
 
+/// The store's record of a recommendation made on `session` (method, k, rule, λ, convention,
+/// inputs, cost, ξ curve); the LDS fields stay NaN for the caller to fill when ground truth exists.
+RecommendationRecord recommendationRecord(const AttributionSession& session, const LambdaRecommendation& rec);
+
 /// The stored k of a method that a λ × k table covers: every stored k for projected methods,
 /// the single one of explicit IF (and of methods without λ).
 std::vector<int64_t> tableKs(const AttributionSession& probe);
