@@ -72,7 +72,7 @@ SweepTable sweepTable(const std::string& path, const std::string& method, const 
     auto probe = AttributionSession::open(path, method, 0, progress, cancel);
     const std::vector<int64_t> ks = tableKs(*probe);
     SweepTable table;
-    table.method = method;
+    table.method = toString(probe->method()); // the stored name ("if" resolves to if-explicit/-projected)
     table.quantity = quantity;
     table.relativeLambdas = grid.values;
     table.ks = ks;

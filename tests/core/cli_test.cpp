@@ -106,6 +106,9 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     EXPECT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none --layers all", &out), 2);
     EXPECT_NE(out.find("exceeds the explicit limit"), std::string::npos) << out;
     ASSERT_EQ(test::runCommand(kCli + " topk " + exp + " --method if --lambda 0.1 --test 3 --n 2", &out), 0) << out;
+    // "if" names the stored if-explicit: its tables land under that name.
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if --xi-table --simulated-subsets 4", &out), 0)
+        << out;
 
     H5File file(exp, H5File::Mode::ReadOnly);
     const std::vector<SpectrumRecord> spectra = listSpectra(file, "if-explicit");
@@ -113,6 +116,11 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     EXPECT_EQ(spectra[0].curvature, "ggn");
     EXPECT_EQ(spectra[0].k, 650);
     EXPECT_GT(spectra[0].meanEigenvalue, 0.0);
+    bool explicitXi = false;
+    for (const auto& t : listSweepTables(file, "if-explicit"))
+        explicitXi = explicitXi || (t.quantity == "mean_xi" && t.ks == std::vector<int64_t>{650});
+    EXPECT_TRUE(explicitXi);
+    EXPECT_FALSE(file.exists("/attribution/if"));
     const std::vector<SweepTable> tables = listSweepTables(file, "trak");
     auto find = [&](const std::string& quantity) -> const SweepTable* {
         for (const auto& t : tables)
