@@ -20,6 +20,7 @@
 // The CLI's option parser lives in the app, not in attri_core (tests/CMakeLists.txt compiles
 // app/cli/arg_parser.cpp into this test, as the fuzz harness does).
 #include "cli/arg_parser.h"
+#include "fuzz/fuzz_command_line.h"
 
 #include <gtest/gtest.h>
 
@@ -149,29 +150,11 @@ std::vector<Outcome> replaySpecStrings(const std::string& bytes, const std::stri
     out.push_back(run("parseArchitecture", [&] { parseArchitecture(text); }));
     out.push_back(run("parseFeatureTarget", [&] { parseFeatureTarget(text); }));
     out.push_back(run("parseProjectionKind", [&] { parseProjectionKind(text); }));
-    std::vector<std::string> args;
-    std::string current;
-    for (char c : text) {
-        if (c == '\0') {
-            args.push_back(current);
-            current.clear();
-        } else {
-            current += c;
-        }
-    }
-    args.push_back(current);
-    for (const std::string& a : args)
-        if (a == "--help" || a == "-h")
-            return out;
+    const std::vector<std::string> args = fuzz::splitArguments(text);
+    if (fuzz::asksForHelp(args))
+        return out;
     out.push_back(run("ArgParser", [&] {
-        cli::ArgParser p("attriscope-cli fuzz", "Fuzzing the option parser.");
-        p.option("k", "K,K", "k list", "256,1024")
-            .option("lambda", "L", "damping")
-            .option("lambda-grid", "SPEC", "grid", "log:1e-6:1e2:25")
-            .option("n", "N", "count", "10")
-            .option("data", "SPEC", "dataset", "demo")
-            .flag("absolute", "absolute grid")
-            .positional("EXP", "experiment file");
+        cli::ArgParser p = fuzz::fuzzedParser();
         p.parse(args);
         if (p.isSet("lambda"))
             p.getDouble("lambda");

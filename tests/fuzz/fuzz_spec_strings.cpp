@@ -10,6 +10,7 @@
 #include "../../app/cli/arg_parser.h"
 #include "data/dataset_spec.h"
 #include "features/feature_options.h"
+#include "fuzz_command_line.h"
 #include "fuzz_common.h"
 #include "model/architecture.h"
 #include "tuning/lambda_grid.h"
@@ -65,29 +66,11 @@ void names(const std::string& text)
 
 void commandLine(const std::string& text)
 {
-    std::vector<std::string> args;
-    std::string current;
-    for (char c : text) {
-        if (c == '\0') {
-            args.push_back(current);
-            current.clear();
-        } else {
-            current += c;
-        }
-    }
-    args.push_back(current);
-    for (const std::string& a : args)
-        if (a == "--help" || a == "-h")
-            return; // prints the help text to stdout and returns false: not interesting here
+    const std::vector<std::string> args = fuzz::splitArguments(text);
+    if (fuzz::asksForHelp(args))
+        return; // prints the help text to stdout and returns false: not interesting here
 
-    cli::ArgParser p("attriscope-cli fuzz", "Fuzzing the option parser.");
-    p.option("k", "K,K", "k list", "256,1024")
-        .option("lambda", "L", "damping")
-        .option("lambda-grid", "SPEC", "grid", "log:1e-6:1e2:25")
-        .option("n", "N", "count", "10")
-        .option("data", "SPEC", "dataset", "demo")
-        .flag("absolute", "absolute grid")
-        .positional("EXP", "experiment file");
+    cli::ArgParser p = fuzz::fuzzedParser();
     if (!expectCleanOutcome("ArgParser::parse",
                             [&] { require(p.parse(args), "parse returns true without --help"); }))
         return;
