@@ -179,6 +179,8 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
             record.dimension = info.dimension;
             record.fullDimension = info.fullDimension;
             record.batched = info.batched;
+            record.gradientSqNormMean = info.gradientSqNormMean;
+            record.gradientNormSamples = info.gradientNormSamples;
             record.key = featureKey(record.target, record.projection, record.dimension, record.seed, request.layers, c);
             createFeatureGroup(file, record);
             writeFeatureRows(file, record.key, "train", 0, train);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -239,6 +240,8 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
     info.batched = !loop;
 
     const int64_t n = set.count;
+    double normSum = 0.0; // Σ ‖g_i‖² over the first kGradientNormSamples samples
+    int64_t normCount = 0;
     if (stats) {
         stats->loss.assign(static_cast<size_t>(n), 0.0f);
         stats->trueProb.assign(static_cast<size_t>(n), 0.0f);
@@ -280,6 +283,16 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
                 std::copy(prob.data_ptr<float>(), prob.data_ptr<float>() + (end - begin),
                           stats->trueProb.begin() + begin);
             }
+            // Exact ‖g_i‖² of the first samples, layer by layer in memory-bounded chunks.
+            const int64_t normEnd = std::min(end, kGradientNormSamples);
+            for (size_t l = 0; begin < normEnd && l < grads.layers().size(); ++l) {
+                const int64_t chunk = grads.chunkSize(l, 0);
+                for (int64_t s0 = 0; s0 < normEnd - begin; s0 += chunk) {
+                    const int64_t s1 = std::min(normEnd - begin, s0 + chunk);
+                    normSum += grads.layerFlat(l, s0, s1).square().sum(torch::kDouble).item<double>();
+                }
+            }
+            normCount += std::max<int64_t>(0, normEnd - begin);
         } catch (const c10::Error& e) {
             std::ostringstream msg;
             msg << "featurization failed on samples [" << begin << ", " << end
@@ -291,6 +304,9 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
             destination.filled(begin, end - begin);
         progress.advance(end);
     }
+    info.gradientNormSamples = normCount;
+    if (normCount > 0)
+        info.gradientSqNormMean = normSum / static_cast<double>(normCount);
     return info;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,17 @@ struct FeatureInfo {
     int64_t fullDimension = 0;       ///< parameters of the selected layers (p)
     std::vector<std::string> layers; ///< selected layer names, in order
     bool batched = true;             ///< exact batched path (false: per-sample autograd loop)
+    /// Mean of ‖g_i‖², the squared norm of the full (unprojected) per-sample gradient of the
+    /// selected layers, over the first gradientNormSamples samples (exact, computed in the same
+    /// pass). NaN without samples. The λ selector divides the same samples' mean ‖φ_i‖² by it
+    /// to get the feature scale c of the projection (k for a dense projection; for a Kronecker
+    /// projection each layer's share of the coordinates weighted by its share of ‖g‖²).
+    double gradientSqNormMean = std::numeric_limits<double>::quiet_NaN();
+    int64_t gradientNormSamples = 0; ///< min(n, kGradientNormSamples)
 };
+
+/// Samples (the first ones of a set) whose exact gradient norms FeatureInfo reports.
+constexpr int64_t kGradientNormSamples = 512;
 
 /// Receives blocks of consecutive feature rows: (first row, block). Called in row order.
 using FeatureBlockSink = std::function<void(int64_t firstRow, const RowMatrixF& block)>;

@@ -86,6 +86,10 @@ void createFeatureGroup(H5File& file, const FeatureRecord& r)
     file.setAttr(base, "checkpoint_lr", r.checkpointLr);
     file.setAttr(base, "batched", static_cast<int64_t>(r.batched ? 1 : 0));
     file.setAttr(base, "complete", static_cast<int64_t>(0));
+    if (std::isfinite(r.gradientSqNormMean) && r.gradientNormSamples > 0) {
+        file.setAttr(base, "gradient_sq_norm_mean", r.gradientSqNormMean);
+        file.setAttr(base, "gradient_norm_samples", r.gradientNormSamples);
+    }
     const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(256, (1 << 20) / std::max<int64_t>(1, r.dimension)));
     file.createFloatMatrix(base + "/train", r.trainCount, r.dimension, std::min(chunk, std::max<int64_t>(1, r.trainCount)));
     file.createFloatMatrix(base + "/test", r.testCount, r.dimension, std::min(chunk, std::max<int64_t>(1, r.testCount)));
@@ -122,6 +126,10 @@ std::optional<FeatureRecord> findFeatureRecord(const H5File& file, const std::st
     r.checkpoint = file.attrInt(base, "checkpoint");
     r.checkpointLr = file.attrDouble(base, "checkpoint_lr");
     r.batched = file.attrInt(base, "batched") != 0;
+    if (file.hasAttr(base, "gradient_sq_norm_mean") && file.hasAttr(base, "gradient_norm_samples")) {
+        r.gradientSqNormMean = file.attrDouble(base, "gradient_sq_norm_mean");
+        r.gradientNormSamples = file.attrInt(base, "gradient_norm_samples");
+    }
     r.trainCount = file.info(base + "/train").shape.at(0);
     r.testCount = file.info(base + "/test").shape.at(0);
     r.trainStats = readStats(file, base, "train");

@@ -26,6 +26,11 @@ struct FeatureRecord {
     int64_t checkpoint = 0;           ///< index into /model/checkpoints
     double checkpointLr = 0.0;        ///< η of that checkpoint (TracIn)
     bool batched = true;              ///< exact batched path
+    /// Mean ‖g_i‖² of the full gradient over the first gradientNormSamples training points
+    /// (FeatureInfo); attributes gradient_sq_norm_mean and gradient_norm_samples, NaN and 0 when
+    /// absent (files written before they were stored).
+    double gradientSqNormMean = std::numeric_limits<double>::quiet_NaN();
+    int64_t gradientNormSamples = 0;
     int64_t trainCount = 0;
     int64_t testCount = 0;
     SampleStats trainStats;           ///< loss and true-class probability per training point

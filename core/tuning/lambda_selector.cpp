@@ -25,8 +25,6 @@ namespace {
 
 using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-double featureScale(const SelectorOptions& o, int64_t k) { return o.scale > 0 ? o.scale : static_cast<double>(k); }
-
 /// Steps one subset model takes under the recipe.
 int64_t subsetSteps(const TrainRecipe& r, int64_t subsetSize)
 {
@@ -123,7 +121,7 @@ void recommendBySimulation(const SelectorInputs& in, const SelectorOptions& o, L
     const int64_t tests = std::min<int64_t>(o.maxTests, phiTest.rows());
     const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
     const int64_t subsets = o.simulatedSubsets;
-    const double c = featureScale(o, k);
+    const double c = rec.featureScale;
     const double invSqrt = 1.0 / std::sqrt(c);
 
     // Keep the simulated optimizer stable: the real model trained stably, so a step size beyond
@@ -280,11 +278,56 @@ void recommendByStability(const SelectorInputs& in, const SelectorOptions& o, La
 
 } // namespace
 
+double selectorFeatureScale(const SelectorInputs& in, const SelectorOptions& o)
+{
+    if (o.scale > 0)
+        return o.scale;
+    const RowMatrixF& phi = *in.trainFeatures;
+    const double g = in.gradientSqNormMean;
+    const Eigen::Index m = std::min<Eigen::Index>(phi.rows(), in.gradientNormSamples);
+    if (m > 0 && g > 0 && std::isfinite(g)) {
+        double sum = 0;
+        for (Eigen::Index i = 0; i < m; ++i)
+            sum += static_cast<double>(phi.row(i).squaredNorm());
+        const double c = sum / static_cast<double>(m) / g;
+        if (c > 0 && std::isfinite(c))
+            return c;
+    }
+    return static_cast<double>(phi.cols());
+}
+
+double selectorCurvatureRatio(const SelectorInputs& in)
+{
+    const RowMatrixF& phi = *in.trainFeatures;
+    if (in.curvature == SelectorCurvature::LossGaussNewton
+        || static_cast<Eigen::Index>(in.trainLoss.size()) != phi.rows())
+        return 1.0;
+    // Per sample, with p = exp(−ℓ) and 1 − p = −expm1(−ℓ) (accurate when p is close to 1):
+    // TRAK's margin features carry the loss's Gauss–Newton weight p(1−p) outside the features;
+    // loss features are (1−p) × margin features, so their GN weight is p/(1−p) per unit of ‖g‖².
+    double used = 0, gaussNewton = 0;
+    for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+        const double sq = static_cast<double>(phi.row(i).squaredNorm());
+        const double loss = in.trainLoss[static_cast<size_t>(i)];
+        if (!(loss >= 0) || !std::isfinite(loss) || !std::isfinite(sq))
+            continue;
+        const double p = std::exp(-loss), q = -std::expm1(-loss);
+        used += sq;
+        if (in.curvature == SelectorCurvature::MarginFisher)
+            gaussNewton += p * q * sq;
+        else if (q > 0)
+            gaussNewton += p / q * sq;
+    }
+    const double rho = used / gaussNewton;
+    return rho > 0 && std::isfinite(rho) ? rho : 1.0;
+}
+
 std::string toString(SelectorRule rule)
 {
     switch (rule) {
     case SelectorRule::SimulatedSgd: return "simulated-sgd";
     case SelectorRule::DynamicsPrior: return "dynamics-prior";
+    case SelectorRule::DynamicsPriorUncalibrated: return "dynamics-prior-uncalibrated";
     case SelectorRule::EffectiveDimension: return "effective-dimension";
     case SelectorRule::StabilityPlateau: return "stability-plateau";
     case SelectorRule::FixedRelative: return "fixed-0.1-mean-eig";
@@ -295,8 +338,9 @@ std::string toString(SelectorRule rule)
 
 std::vector<SelectorRule> allSelectorRules()
 {
-    return {SelectorRule::DynamicsPrior,    SelectorRule::SimulatedSgd, SelectorRule::EffectiveDimension,
-            SelectorRule::StabilityPlateau, SelectorRule::FixedRelative, SelectorRule::FixedAbsolute};
+    return {SelectorRule::DynamicsPrior,      SelectorRule::DynamicsPriorUncalibrated, SelectorRule::SimulatedSgd,
+            SelectorRule::EffectiveDimension, SelectorRule::StabilityPlateau,          SelectorRule::FixedRelative,
+            SelectorRule::FixedAbsolute};
 }
 
 SelectorRule parseSelectorRule(const std::string& name)
@@ -352,19 +396,28 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
         rec.relativeLambdas.push_back(meanEig > 0 ? l / meanEig : std::nan(""));
 
     const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
+    rec.featureScale = selectorFeatureScale(in, o);
     switch (o.rule) {
     case SelectorRule::SimulatedSgd:
         recommendBySimulation(in, o, rec, progress, cancel);
         break;
-    case SelectorRule::DynamicsPrior: {
+    case SelectorRule::DynamicsPrior:
+    case SelectorRule::DynamicsPriorUncalibrated: {
+        const bool calibrated = o.rule == SelectorRule::DynamicsPrior;
         const TrainRecipe& r = in.recipe;
         const double steps = static_cast<double>(subsetSteps(r, s));
         const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
         const double trueLambda = 1.0 / (effectiveLr * steps) + r.weightDecay;
-        rec.lambda = trueLambda * featureScale(o, k) * conventionFactor(cache, n);
-        rec.inputs = "1/(eta_eff*T) + wd with eta_eff " + std::to_string(effectiveLr) + ", T "
-                     + std::to_string(static_cast<int64_t>(steps)) + " subset steps, scale c "
-                     + std::to_string(featureScale(o, k));
+        if (!calibrated)
+            rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
+        rec.curvatureRatio = calibrated ? selectorCurvatureRatio(in) : 1.0;
+        rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * conventionFactor(cache, n);
+        std::ostringstream text;
+        text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr << ", T " << static_cast<int64_t>(steps)
+             << " subset steps, wd " << r.weightDecay << "; feature scale c " << rec.featureScale
+             << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
+             << ", curvature ratio rho " << rec.curvatureRatio;
+        rec.inputs = text.str();
         break;
     }
     case SelectorRule::EffectiveDimension: {

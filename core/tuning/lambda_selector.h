@@ -19,7 +19,8 @@ class CancelToken;
 /// The retraining-free λ selectors AttriScope implements (see docs/lambda-selection.md).
 enum class SelectorRule {
     SimulatedSgd,       ///< ξ = Spearman over simulated subsets between recipe-SGD outcomes and additive scores
-    DynamicsPrior,      ///< λ = c·(1/(η_eff·T) + weight decay), the early-stopping ridge equivalent
+    DynamicsPrior,      ///< λ = c·ρ·(1/(η_eff·T) + weight decay), the early-stopping ridge equivalent
+    DynamicsPriorUncalibrated, ///< the same with c = k and ρ = 1 (kept for comparison in the study)
     EffectiveDimension, ///< df(λ) = Σ μ/(μ+λ) equals min(⌊αn⌋, k)/2
     StabilityPlateau,   ///< smallest λ whose ranking agrees with the next λ's (Spearman ≥ threshold)
     FixedRelative,      ///< λ = 0.1 · mean eigenvalue
@@ -36,7 +37,7 @@ struct SelectorOptions {
     int64_t simulatedSubsets = 64;       ///< subsets simulated for ξ
     double alpha = 0.5;                  ///< subset fraction, as in the LDS protocol
     uint64_t seed = 1000;                ///< simulation seed (distinct from the LDS seeds)
-    double scale = 0.0;                  ///< feature scale c = E‖φ‖²/E‖g‖² (≤ 0: k for projections, 1 for none)
+    double scale = 0.0;                  ///< feature scale c = E‖φ‖²/E‖g‖² (≤ 0: measured from the features, else k)
     double stabilityThreshold = 0.9;     ///< StabilityPlateau: neighbour Spearman needed
     int64_t maxTests = 500;              ///< test points used for ξ (the first ones)
 
@@ -57,7 +58,17 @@ struct LambdaRecommendation {
     double peakedness = 0.0;             ///< max mean ξ − median mean ξ (how decisive the curve is)
     double plateauWidthDecades = 0.0;    ///< log10 width of the λ range with mean ξ ≥ max − 0.01
     double seconds = 0.0;                ///< cost of the recommendation
+    double featureScale = 0.0;           ///< c used (E‖φ‖²/E‖g‖², or k when not measurable)
+    double curvatureRatio = 1.0;         ///< ρ used by dynamics-prior (1 for the other rules)
     std::string inputs;                  ///< one line: what the rule used
+};
+
+/// What the method's curvature is, relative to the Gauss–Newton curvature of the training loss
+/// that the optimizer's dynamics follow (see docs/lambda-selection.md, "Calibration").
+enum class SelectorCurvature {
+    LossGaussNewton, ///< exact Hessian / GGN of the loss (explicit IF): ρ = 1
+    LossFisher,      ///< Σ g gᵀ of loss gradients (projected IF): ρ = Σ‖g‖² / Σ (p/(1−p))‖g‖²
+    MarginFisher,    ///< Σ φ φᵀ of margin gradients (TRAK): ρ = Σ‖φ‖² / Σ p(1−p)‖φ‖²
 };
 
 /// What the selector reads: the method's features and spectrum, and the training recipe.
@@ -67,7 +78,18 @@ struct SelectorInputs {
     const RowMatrixF* testFeatures = nullptr;   ///< Φ' (m×k)
     std::vector<float> trainWeights;            ///< TRAK: 1 − p_i (empty: 1)
     TrainRecipe recipe;                         ///< the full model's recipe
+    SelectorCurvature curvature = SelectorCurvature::LossGaussNewton; ///< what the cache's curvature is
+    std::vector<float> trainLoss;               ///< per-sample loss −log p_i (needed for ρ; empty: ρ = 1)
+    double gradientSqNormMean = 0.0;            ///< mean ‖g_i‖² of the full gradient (≤ 0 or NaN: unknown, c = k)
+    int64_t gradientNormSamples = 0;            ///< ... over the first this many training points
 };
+
+/// The feature scale c = mean ‖φ_i‖² / mean ‖g_i‖² over the first gradientNormSamples training
+/// points (k when the gradient norms are unknown, `options.scale` when set).
+double selectorFeatureScale(const SelectorInputs& inputs, const SelectorOptions& options);
+/// ρ = tr(method's curvature) / tr(Gauss–Newton curvature of the loss), both in the method's
+/// feature space, from the per-sample losses; 1 for LossGaussNewton or without losses.
+double selectorCurvatureRatio(const SelectorInputs& inputs);
 
 /// Recommends λ from `grid` (absolute values) without any retrained model.
 LambdaRecommendation recommendLambda(const SelectorInputs& inputs, const std::vector<double>& grid,

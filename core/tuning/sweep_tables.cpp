@@ -24,6 +24,15 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     in.testFeatures = &session.testFeatures();
     in.trainWeights = session.trainWeights();
     in.recipe = *session.model().recipe;
+    // The final checkpoint's features, which the cache was built from.
+    in.trainLoss = session.featureRecord().trainStats.loss;
+    in.gradientSqNormMean = session.featureRecord().gradientSqNormMean;
+    in.gradientNormSamples = session.featureRecord().gradientNormSamples;
+    switch (session.method()) {
+    case Method::Trak: in.curvature = SelectorCurvature::MarginFisher; break;
+    case Method::InfluenceProjected: in.curvature = SelectorCurvature::LossFisher; break;
+    default: in.curvature = SelectorCurvature::LossGaussNewton; break;
+    }
     return in;
 }
 

@@ -12,6 +12,7 @@
 #include "store/experiment_builder.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
+#include "tuning/sweep_tables.h"
 
 #include <algorithm>
 #include <cmath>
@@ -186,17 +187,11 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                         progress.advance(static_cast<int64_t>(g) + 1);
                     }
 
-                    SelectorInputs inputs;
-                    inputs.cache = session->caches().back();
-                    inputs.trainFeatures = &session->trainFeatures();
-                    inputs.testFeatures = &session->testFeatures();
-                    inputs.trainWeights = session->trainWeights();
+                    SelectorInputs inputs = selectorInputs(*session);
                     inputs.recipe = recipe;
                     for (SelectorRule rule : allSelectorRules()) {
-                        SelectorOptions so = o.selector;
+                        SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = rule;
-                        if (explicitIf)
-                            so.scale = 1.0;
                         LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
                         // TRAK averages checkpoints: the recommendation is made on the final one,
                         // and applied as the same absolute λ.

@@ -96,6 +96,16 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
         << out;
     EXPECT_NE(out.find("recommended λ = "), std::string::npos) << out;
     EXPECT_NE(out.find("mean ξ table (33 λ × 2 k)"), std::string::npos) << out;
+    // The default rule is calibrated: the features stored E‖g‖², so c is measured, not k.
+    EXPECT_NE(out.find("curvature ratio rho"), std::string::npos) << out;
+    EXPECT_EQ(out.find("no stored gradient norm"), std::string::npos) << out;
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const std::vector<FeatureRecord> features = listFeatureRecords(file);
+        ASSERT_FALSE(features.empty());
+        for (const FeatureRecord& f : features)
+            EXPECT_GT(f.gradientSqNormMean, 0.0) << f.key;
+    }
     ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 4", &out), 0) << out;
     EXPECT_NE(out.find("k     32: best LDS"), std::string::npos) << out;
     EXPECT_NE(out.find("k     64: best LDS"), std::string::npos) << out;

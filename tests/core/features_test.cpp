@@ -320,6 +320,69 @@ TEST_F(FeaturesTest, KroneckerFeaturesEqualExplicitKroneckerProduct)
     }
 }
 
+TEST_F(FeaturesTest, GradientNormsAndTheFeatureScale)
+{
+    // FeatureInfo's mean ‖g_i‖² (exact, over the first samples) against the unprojected
+    // per-sample gradients, on the batched and the loop path; and the feature scale
+    // c = mean ‖φ_i‖² / mean ‖g_i‖² it gives against its expectation over the projection,
+    // Σ_l k_l E‖g_l‖² / Σ_l E‖g_l‖² (k_l: the layer's share of the Kronecker coordinates), which
+    // for a multi-layer Kronecker projection is not k; a dense projection's is k.
+    const InputShape shape{1, 12, 12};
+    const Model model = Model::create(Architecture::Cnn, shape, 3, 4);
+    const ImageSet set = gaussianSet(60, shape, 3, 5);
+    const std::vector<std::string> names = selectLayers(model, "all");
+    ASSERT_GE(names.size(), 3u);
+
+    const RowMatrixF full = features(model, set, options(ProjectionKind::None));
+    const double exact = full.cast<double>().rowwise().squaredNorm().mean();
+
+    std::vector<double> layerMean;
+    std::vector<KronLayerDims> dims;
+    for (const GradLayer& l : resolveLayers(model.net(), names)) {
+        FeatureOptions o = options(ProjectionKind::None);
+        o.layers = l.name;
+        layerMean.push_back(features(model, set, o).cast<double>().rowwise().squaredNorm().mean());
+        dims.push_back({l.out, l.in});
+    }
+    const int64_t k = 600;
+    std::vector<int64_t> share(dims.size(), 0);
+    for (const KronCoordinate& c : kroneckerLayout(dims, k).coordinates)
+        ++share[static_cast<size_t>(c.layer)];
+    double expectedScale = 0;
+    for (size_t l = 0; l < dims.size(); ++l)
+        expectedScale += static_cast<double>(share[l]) * layerMean[l] / exact;
+    EXPECT_LT(expectedScale, 0.8 * static_cast<double>(k)) << "this model's layers should not share k evenly";
+
+    for (bool loop : {false, true}) {
+        FeatureOptions o = options(ProjectionKind::Kronecker, k);
+        o.perSampleLoop = loop;
+        FeatureInfo info;
+        const RowMatrixF kron = features(model, set, o, &info);
+        EXPECT_EQ(info.gradientNormSamples, 60);
+        EXPECT_NEAR(info.gradientSqNormMean / exact, 1.0, 1e-5) << "loop " << loop;
+        const double scale = kron.cast<double>().rowwise().squaredNorm().mean() / info.gradientSqNormMean;
+        // One projection draw scatters around the expectation (the last layer has only 3 rows of
+        // P_out; here 232 against 170), but is nowhere near k = 600.
+        EXPECT_GT(scale / expectedScale, 1.0 / 1.6) << "loop " << loop;
+        EXPECT_LT(scale / expectedScale, 1.6) << "loop " << loop;
+        EXPECT_LT(scale, 0.5 * static_cast<double>(k)) << "loop " << loop;
+    }
+
+    FeatureInfo denseInfo;
+    const RowMatrixF dense = features(model, set, options(ProjectionKind::Gaussian, 512), &denseInfo);
+    EXPECT_NEAR(denseInfo.gradientSqNormMean / exact, 1.0, 1e-5);
+    EXPECT_NEAR(dense.cast<double>().rowwise().squaredNorm().mean() / denseInfo.gradientSqNormMean / 512.0, 1.0, 0.15);
+
+    // Only the first kGradientNormSamples samples are measured.
+    const ImageSet large = gaussianSet(kGradientNormSamples + 40, shape, 3, 6);
+    FeatureInfo largeInfo;
+    const RowMatrixF largeFull = features(model, large, options(ProjectionKind::None), &largeInfo);
+    EXPECT_EQ(largeInfo.gradientNormSamples, kGradientNormSamples);
+    EXPECT_NEAR(largeInfo.gradientSqNormMean
+                    / largeFull.topRows(kGradientNormSamples).cast<double>().rowwise().squaredNorm().mean(),
+                1.0, 1e-5);
+}
+
 TEST_F(FeaturesTest, ProjectionsAreNestedBitwise)
 {
     const Model mlp = Model::create(Architecture::Mlp, {1, 8, 8}, 4, 1);

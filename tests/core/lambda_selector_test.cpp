@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace attri {
@@ -110,6 +112,79 @@ TEST(LambdaSelector, DynamicsPriorFollowsTheRecipe)
     r.weightDecay = 0.1;
     rec = recommendLambda(inputsFor(p, r), p.grid, o, progress, cancel);
     EXPECT_NEAR(rec.lambda, 1.0 / (0.05 * 40) + 0.1, 1e-12);
+}
+
+// The calibrated prior: λ = (1/(ηT) + wd) · c · ρ, with c = E‖φ‖²/E‖g‖² measured from the
+// features and ρ = tr(method's curvature)/tr(loss Gauss–Newton) from the per-sample losses.
+TEST(LambdaSelector, DynamicsPriorCalibration)
+{
+    Problem p = makeProblem(100, 5, 8, 3);
+    NullProgress progress;
+    CancelToken cancel;
+    const TrainRecipe r = quickRecipe(10);
+    const double trueLambda = 1.0 / (0.05 * 40);
+    SelectorInputs in = inputsFor(p, r);
+    SelectorOptions o;
+
+    // Without a stored gradient norm the scale is k, and without losses ρ = 1.
+    o.rule = SelectorRule::DynamicsPrior;
+    LambdaRecommendation rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_DOUBLE_EQ(rec.featureScale, 8.0);
+    EXPECT_DOUBLE_EQ(rec.curvatureRatio, 1.0);
+    EXPECT_NEAR(rec.lambda, trueLambda * 8.0, 1e-12);
+    EXPECT_NE(rec.inputs.find("no stored gradient norm"), std::string::npos) << rec.inputs;
+
+    // c from the features: mean ‖φ_i‖² / mean ‖g_i‖² over the same (first 40) training points.
+    const double meanSq = p.train.topRows(40).cast<double>().rowwise().squaredNorm().mean();
+    in.gradientSqNormMean = meanSq / 3.0;
+    in.gradientNormSamples = 40;
+    EXPECT_NEAR(selectorFeatureScale(in, o), 3.0, 1e-6);
+
+    // ρ for TRAK's margin features: Σ‖φ‖² / Σ p(1−p)‖φ‖², p = exp(−loss).
+    in.trainLoss.resize(100);
+    double used = 0, gaussNewton = 0, lossFisherGn = 0;
+    for (int64_t i = 0; i < 100; ++i) {
+        const float loss = 0.01f + 0.02f * static_cast<float>(i % 50);
+        in.trainLoss[static_cast<size_t>(i)] = loss;
+        const double sq = p.train.row(i).cast<double>().squaredNorm();
+        const double prob = std::exp(-static_cast<double>(loss));
+        used += sq;
+        gaussNewton += prob * (1 - prob) * sq;
+        lossFisherGn += prob / (1 - prob) * sq;
+    }
+    in.curvature = SelectorCurvature::MarginFisher;
+    EXPECT_NEAR(selectorCurvatureRatio(in), used / gaussNewton, 1e-6 * used / gaussNewton);
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, trueLambda * 3.0 * used / gaussNewton, 1e-6 * rec.lambda);
+    EXPECT_GT(rec.curvatureRatio, 1.0); // p(1 − p) ≤ 1/4: TRAK's curvature overstates the loss's
+
+    // Projected IF's empirical Fisher of loss gradients: GN weight p/(1−p) per unit of ‖g‖².
+    in.curvature = SelectorCurvature::LossFisher;
+    EXPECT_NEAR(selectorCurvatureRatio(in), used / lossFisherGn, 1e-6 * used / lossFisherGn);
+    // Explicit curvature (exact Hessian or GGN) needs no ratio.
+    in.curvature = SelectorCurvature::LossGaussNewton;
+    EXPECT_DOUBLE_EQ(selectorCurvatureRatio(in), 1.0);
+
+    // A sample whose loss is exactly 0 (p = 1) has no Fisher weight and is skipped, never a NaN.
+    in.curvature = SelectorCurvature::LossFisher;
+    in.trainLoss[0] = 0.0f;
+    EXPECT_TRUE(std::isfinite(selectorCurvatureRatio(in)));
+    // Every p = 1: no Gauss–Newton mass to compare with; ρ falls back to 1.
+    std::fill(in.trainLoss.begin(), in.trainLoss.end(), 0.0f);
+    EXPECT_DOUBLE_EQ(selectorCurvatureRatio(in), 1.0);
+
+    // The uncalibrated rule keeps c = k and ρ = 1 whatever the inputs say.
+    in.curvature = SelectorCurvature::MarginFisher;
+    in.trainLoss.assign(100, 0.5f);
+    o.rule = SelectorRule::DynamicsPriorUncalibrated;
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, trueLambda * 8.0, 1e-12);
+    EXPECT_DOUBLE_EQ(rec.curvatureRatio, 1.0);
+    // An explicit scale wins over the measured one.
+    o.rule = SelectorRule::DynamicsPrior;
+    o.scale = 1.0;
+    in.curvature = SelectorCurvature::LossGaussNewton;
+    EXPECT_NEAR(recommendLambda(in, p.grid, o, progress, cancel).lambda, trueLambda, 1e-12);
 }
 
 TEST(LambdaSelector, FixedRulesAndEffectiveDimension)
