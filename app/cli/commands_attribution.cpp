@@ -6,12 +6,14 @@
 #include "attribution/attribution_job.h"
 #include "common/error.h"
 #include "jobs/cancel_token.h"
+#include "store/atomic_write.h"
 #include "tuning/top_k.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace attri::cli {
 
@@ -129,9 +131,7 @@ int runScores(const Args& args, const CancelToken& cancel)
     std::vector<int64_t> tests = p.isSet("test") ? parseIndexList("test", p.get("test")) : std::vector<int64_t>{};
     RowMatrixF scores = session->scores(tests, lambda);
     const std::string out = p.get("csv");
-    std::ofstream csv(out);
-    if (!csv)
-        throw IoError(out + ": cannot open for writing");
+    std::ostringstream csv; // written whole, atomically: never a half-written table
     csv << "test_index";
     for (int64_t i = 0; i < scores.cols(); ++i)
         csv << ",train_" << i;
@@ -145,9 +145,7 @@ int runScores(const Args& args, const CancelToken& cancel)
         }
         csv << "\n";
     }
-    csv.close();
-    if (!csv)
-        throw IoError(out + ": write failed");
+    writeTextAtomically(out, csv.str());
     std::printf("%s k=%lld lambda=%.6g (relative %.6g): %lld x %lld scores written to %s\n",
                 toString(session->method()).c_str(), static_cast<long long>(session->k()), lambda,
                 lambda / session->meanEigenvalue(), static_cast<long long>(scores.rows()),

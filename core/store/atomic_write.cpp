@@ -79,13 +79,9 @@ private:
     int m_fd;
 };
 
-} // namespace
-
-// Note: HDF5 does not reclaim the space of removed or replaced objects, so a file updated many
-// times with startFromExisting grows. Acceptable for now; h5repack (or rewriting from scratch
-// with startFromExisting = false) compacts it.
-void writeHdf5Atomically(const std::string& path, bool startFromExisting,
-                         const std::function<void(H5File&)>& fill)
+/// The folder of `path` ("." for a bare name) after checking that `path` names a file that is
+/// not a folder and not a symbolic link.
+fs::path checkedTarget(const std::string& path)
 {
     const fs::path target(path);
     fs::path folder = target.parent_path();
@@ -94,16 +90,83 @@ void writeHdf5Atomically(const std::string& path, bool startFromExisting,
     const std::string name = target.filename().string();
     if (name.empty() || name == "." || name == "..")
         throw IoError("cannot write " + path + ": not a file name");
-
+    std::error_code ec;
+    if (fs::is_symlink(target, ec)) {
+        const fs::path to = fs::read_symlink(target, ec);
+        throw IoError("refusing to write " + path + ": it is a symbolic link (to " + to.string()
+                      + "); AttriScope writes only regular files in the folder you chose. Remove the link, or "
+                        "name the real file");
+    }
+    if (fs::is_directory(target, ec))
+        throw IoError("cannot write " + path + ": it is a folder");
     // Fail before doing any work when the folder cannot take the temporary file.
     if (::access(folder.c_str(), W_OK | X_OK) != 0)
         throw IoError("cannot write to folder " + folder.string() + ": " + errnoText(errno));
+    return folder;
+}
+
+} // namespace
+
+std::string fileInFolder(const std::string& folder, const std::string& name)
+{
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos
+        || name.find('\0') != std::string::npos)
+        throw IoError("refusing to write '" + name + "' in " + folder + ": not a plain file name");
+    return (fs::path(folder) / name).string();
+}
+
+void writeTextAtomically(const std::string& path, const std::string& text)
+{
+    const fs::path folder = checkedTarget(path);
+    const FolderLock lock(folder.string());
+    const std::string tmp = tempName(folder, fs::path(path).filename().string());
+    try {
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0)
+            throw IoError("cannot create " + tmp + ": " + errnoText(errno));
+        size_t done = 0;
+        int err = 0;
+        while (done < text.size()) {
+            const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                err = w < 0 ? errno : EIO;
+                break;
+            }
+            done += static_cast<size_t>(w);
+        }
+        if (err == 0 && ::fsync(fd) != 0)
+            err = errno;
+        ::close(fd);
+        if (err != 0)
+            throw IoError("cannot write " + path + ": " + errnoText(err));
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0)
+            ::chmod(tmp.c_str(), st.st_mode & 07777);
+        if (::rename(tmp.c_str(), path.c_str()) != 0)
+            throw IoError("cannot replace " + path + " with " + tmp + ": " + errnoText(errno));
+    } catch (...) {
+        std::error_code removeError;
+        fs::remove(tmp, removeError);
+        throw;
+    }
+    fsyncPath(folder.string(), true);
+}
+
+// Note: HDF5 does not reclaim the space of removed or replaced objects, so a file updated many
+// times with startFromExisting grows. Acceptable for now; h5repack (or rewriting from scratch
+// with startFromExisting = false) compacts it.
+void writeHdf5Atomically(const std::string& path, bool startFromExisting,
+                         const std::function<void(H5File&)>& fill)
+{
+    const fs::path target(path);
+    const fs::path folder = checkedTarget(path);
+    const std::string name = target.filename().string();
 
     const FolderLock lock(folder.string());
     std::error_code ec;
     const bool targetExists = fs::exists(target, ec);
-    if (targetExists && fs::is_directory(target, ec))
-        throw IoError("cannot write " + path + ": it is a folder");
 
     const std::string tmp = tempName(folder, name);
     try {

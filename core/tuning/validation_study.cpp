@@ -9,6 +9,7 @@
 #include "jobs/progress_sink.h"
 #include "model/model.h"
 #include "model/trainer.h"
+#include "store/atomic_write.h"
 #include "store/experiment_builder.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
@@ -128,7 +129,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
         const Architecture arch = parseArchitecture(modelName);
         for (const auto& recipeName : o.recipes) {
             const TrainRecipe recipe = RecipeVariant::parse(recipeName).apply(arch);
-            const std::string exp = (std::filesystem::path(o.outDir) / (modelName + "-" + recipeName + ".h5")).string();
+            const std::string exp = fileInFolder(o.outDir, modelName + "-" + recipeName + ".h5");
             progress.message("== " + modelName + " / " + recipeName + ": " + exp);
             ensureExperiment(exp, o, arch, recipe, progress, cancel);
 
@@ -222,13 +223,12 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                                      + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ")");
                     rows.push_back(row);
 
-                    std::ofstream svg(std::filesystem::path(o.outDir)
-                                      / ("curves-" + row.model + "-" + row.recipe + "-" + row.method + "-k"
-                                         + std::to_string(row.k) + ".svg"));
-                    svg << curvesSvg(row);
+                    writeTextAtomically(fileInFolder(o.outDir, "curves-" + row.model + "-" + row.recipe + "-" + row.method
+                                                                   + "-k" + std::to_string(row.k) + ".svg"),
+                                        curvesSvg(row));
                     // Rewrite the tables after every row so a long study shows its progress.
-                    std::ofstream(std::filesystem::path(o.outDir) / "study.csv") << studyCsv(rows);
-                    std::ofstream(std::filesystem::path(o.outDir) / "study.md") << studyMarkdown(rows, o);
+                    writeTextAtomically(fileInFolder(o.outDir, "study.csv"), studyCsv(rows));
+                    writeTextAtomically(fileInFolder(o.outDir, "study.md"), studyMarkdown(rows, o));
                 }
             }
         }

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -575,6 +576,46 @@ TEST(AtomicWrite, MissingFolderIsAnIoError)
         messageOf<attri::IoError>([&] { attri::writeHdf5Atomically(path, false, [](H5File&) {}); });
     EXPECT_NE(msg.find("cannot write to folder"), std::string::npos) << msg;
     EXPECT_NE(msg.find("nowhere"), std::string::npos) << msg;
+}
+
+// AttriScope writes only regular files in the folder the user chose: a symbolic link planted
+// where it writes (an experiment file, a study table) is refused, and its target is untouched;
+// names it makes up itself must be plain file names.
+TEST(AtomicWrite, SymbolicLinksAndPathNamesAreRefused)
+{
+    TempDir dir;
+    const std::filesystem::path outside = std::filesystem::path(dir.path()) / "outside";
+    const std::filesystem::path chosen = std::filesystem::path(dir.path()) / "chosen";
+    std::filesystem::create_directories(outside);
+    std::filesystem::create_directories(chosen);
+    const std::string victim = (outside / "victim.txt").string();
+    std::ofstream(victim) << "keep me";
+    const std::string link = (chosen / "study.csv").string();
+    std::filesystem::create_symlink(victim, link);
+
+    std::string msg = messageOf<attri::IoError>([&] { attri::writeTextAtomically(link, "overwritten"); });
+    EXPECT_NE(msg.find("refusing to write " + link + ": it is a symbolic link (to " + victim + ")"), std::string::npos)
+        << msg;
+    msg = messageOf<attri::IoError>([&] { attri::writeHdf5Atomically(link, false, [](H5File&) {}); });
+    EXPECT_NE(msg.find("symbolic link"), std::string::npos) << msg;
+    std::ifstream in(victim);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(content, "keep me");
+    EXPECT_TRUE(std::filesystem::is_symlink(link));
+    EXPECT_TRUE(tempFiles(chosen.string()).empty());
+
+    // A regular file is replaced whole.
+    const std::string table = (chosen / "table.csv").string();
+    attri::writeTextAtomically(table, "a,b\n");
+    attri::writeTextAtomically(table, "a,b\n1,2\n");
+    std::ifstream t(table);
+    std::string written((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(written, "a,b\n1,2\n");
+    EXPECT_TRUE(tempFiles(chosen.string()).empty());
+
+    EXPECT_EQ(attri::fileInFolder(chosen.string(), "study.md"), (chosen / "study.md").string());
+    for (const std::string bad : {"../victim.txt", "a/b.csv", "", ".", ".."})
+        EXPECT_THROW(attri::fileInFolder(chosen.string(), bad), attri::IoError) << bad;
 }
 
 TEST(AtomicWrite, ProcessDyingInsideFillLeavesPreviousFileIntact)

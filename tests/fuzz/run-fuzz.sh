@@ -15,13 +15,24 @@
 # any finding is ours; findings inside a library only, and findings whose input does not
 # reproduce them when replayed alone, are listed and exit 1 only with ATTRI_FUZZ_STRICT=1. Once fixed, copy the input to tests/fuzz/regressions/<harness>/.
 #
+# The mutation sequence is seeded (ATTRI_FUZZ_SEED, default 1; libFuzzer's -seed), so CI runs
+# walk the same inputs in the same order. A time-bounded run still stops after however many
+# inputs the machine managed, so a slower run covers a prefix of a faster one. Set
+# ATTRI_FUZZ_SEED=0 for a fresh random seed per run (libFuzzer's own default), to explore.
+#
 #   tests/fuzz/run-fuzz.sh [SECONDS]
 #   FUZZERS="fuzz_idx fuzz_cifar" tests/fuzz/run-fuzz.sh 60   # a subset
+#   ATTRI_FUZZ_SEED=0 tests/fuzz/run-fuzz.sh 600               # unseeded exploration
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   echo "usage: tests/fuzz/run-fuzz.sh [SECONDS]   (SECONDS a positive integer, default 30)" >&2
+  exit 2
+fi
+seed=${ATTRI_FUZZ_SEED:-1}
+if ! [[ "$seed" =~ ^[0-9]+$ ]]; then
+  echo "run-fuzz: ATTRI_FUZZ_SEED must be a non-negative integer, got '$seed'" >&2
   exit 2
 fi
 all="fuzz_idx fuzz_cifar fuzz_hdf5_dataset fuzz_experiment_file fuzz_torchscript fuzz_spec_strings"
@@ -86,7 +97,7 @@ for f in $fuzzers; do
   mode=(-print_final_stats=1)
   [[ " $fork_harnesses " == *" $f "* ]] && mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   TMPDIR="$work" nice -n 15 "$bin/$f" "$corpus" "${mode[@]}" -max_total_time="$seconds" "${limits[@]}" \
-    -artifact_prefix="$findings/" >"$log" 2>&1
+    -seed="$seed" -artifact_prefix="$findings/" >"$log" 2>&1
   rc=$?
   elapsed=$(( $(date +%s) - start ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -127,7 +138,7 @@ for f in $fuzzers; do
 done
 
 echo
-echo "run-fuzz: ${seconds}s per harness (-rss_limit_mb=2048 -timeout=10; fork mode for $fork_harnesses)"
+echo "run-fuzz: ${seconds}s per harness, seed $seed (-rss_limit_mb=2048 -timeout=10; fork mode for $fork_harnesses)"
 printf '%s\n' "${summary[@]}"
 if [ "$status" -ne 0 ]; then
   echo "run-fuzz: FINDINGS; inputs under $findings_root/<harness>/" >&2
