@@ -2,6 +2,10 @@
 
 #include "app_settings.h"
 
+#include "common/error.h"
+#include "store/atomic_write.h"
+
+#include <QBuffer>
 #include <QChart>
 #include <QChartView>
 #include <QDialog>
@@ -26,14 +30,17 @@ namespace {
 constexpr double kLogicalDpi = 96.0;
 }
 
-QString exportFigure(const Figure& figure, const QString& path, const ExportOptions& options)
+namespace {
+
+/// Renders the figure into `bytes` in the format of `suffix`; an error message, or empty.
+QString renderFigure(const Figure& figure, const QString& path, const QString& suffix, const ExportOptions& options,
+                     QByteArray& bytes)
 {
-    if (options.sizeMm.width() <= 0 || options.sizeMm.height() <= 0 || options.dpi < 30 || options.dpi > 2400)
-        return QObject::tr("%1: invalid export size or DPI").arg(path);
     const QSizeF logical(options.sizeMm.width() / 25.4 * kLogicalDpi,
                          options.sizeMm.height() / 25.4 * kLogicalDpi);
     const QRectF area(QPointF(0, 0), logical);
-    const QString suffix = QFileInfo(path).suffix().toLower();
+    QBuffer buffer(&bytes);
+    buffer.open(QIODevice::WriteOnly);
     if (suffix == QLatin1String("png")) {
         const double scale = options.dpi / kLogicalDpi;
         QImage image((logical * scale).toSize(), QImage::Format_ARGB32_Premultiplied);
@@ -48,13 +55,13 @@ QString exportFigure(const Figure& figure, const QString& path, const ExportOpti
         const int dpm = static_cast<int>(options.dpi / 0.0254 + 0.5);
         image.setDotsPerMeterX(dpm);
         image.setDotsPerMeterY(dpm);
-        if (!image.save(path, "PNG"))
-            return QObject::tr("%1: could not write the PNG file").arg(path);
+        if (!image.save(&buffer, "PNG"))
+            return QObject::tr("%1: could not encode the PNG image").arg(path);
         return {};
     }
     if (suffix == QLatin1String("svg")) {
         QSvgGenerator svg;
-        svg.setFileName(path);
+        svg.setOutputDevice(&buffer);
         svg.setSize(logical.toSize());
         svg.setViewBox(area);
         svg.setResolution(static_cast<int>(kLogicalDpi));
@@ -62,13 +69,13 @@ QString exportFigure(const Figure& figure, const QString& path, const ExportOpti
         svg.setDescription(QStringLiteral("AttriScope figure"));
         QPainter painter;
         if (!painter.begin(&svg))
-            return QObject::tr("%1: could not write the SVG file").arg(path);
+            return QObject::tr("%1: could not draw the SVG drawing").arg(path);
         figure.paint(painter, area);
         painter.end();
-        return QFileInfo(path).size() > 0 ? QString() : QObject::tr("%1: the SVG file is empty").arg(path);
+        return {};
     }
     if (suffix == QLatin1String("pdf")) {
-        QPdfWriter pdf(path);
+        QPdfWriter pdf(&buffer);
         pdf.setResolution(static_cast<int>(kLogicalDpi)); // vector output; fonts stay at their point size
         pdf.setPageSize(QPageSize(options.sizeMm, QPageSize::Millimeter, figure.name));
         pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
@@ -76,13 +83,35 @@ QString exportFigure(const Figure& figure, const QString& path, const ExportOpti
         pdf.setCreator(QStringLiteral("AttriScope"));
         QPainter painter;
         if (!painter.begin(&pdf))
-            return QObject::tr("%1: could not write the PDF file").arg(path);
+            return QObject::tr("%1: could not draw the PDF document").arg(path);
         painter.setRenderHint(QPainter::Antialiasing);
         figure.paint(painter, QRectF(0, 0, pdf.width(), pdf.height()));
         painter.end();
-        return QFileInfo(path).size() > 0 ? QString() : QObject::tr("%1: the PDF file is empty").arg(path);
+        return {};
     }
     return QObject::tr("%1: unknown format '%2' (use .png, .svg or .pdf)").arg(path, suffix);
+}
+
+} // namespace
+
+QString exportFigure(const Figure& figure, const QString& path, const ExportOptions& options)
+{
+    if (options.sizeMm.width() <= 0 || options.sizeMm.height() <= 0 || options.dpi < 30 || options.dpi > 2400)
+        return QObject::tr("%1: invalid export size or DPI").arg(path);
+    // Rendered in memory, then written whole through the core's atomic writer: a failed export
+    // never leaves a truncated file, and a symbolic link at the path is refused.
+    QByteArray bytes;
+    const QString error = renderFigure(figure, path, QFileInfo(path).suffix().toLower(), options, bytes);
+    if (!error.isEmpty())
+        return error;
+    if (bytes.isEmpty())
+        return QObject::tr("%1: the figure rendered to nothing").arg(path);
+    try {
+        writeTextAtomically(path.toStdString(), std::string(bytes.constData(), static_cast<size_t>(bytes.size())));
+    } catch (const Error& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
 }
 
 Figure chartFigure(const QString& name, QChartView* view)

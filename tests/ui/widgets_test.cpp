@@ -10,6 +10,7 @@
 
 #include "data/image_set.h"
 
+#include <QFile>
 #include <QFileInfo>
 #include <QImage>
 #include <QPainter>
@@ -121,6 +122,21 @@ void WidgetsTest::exportRejectsUnknownFormats()
     Figure f{QStringLiteral("x"), [](QPainter&, const QRectF&) {}};
     QVERIFY(!exportFigure(f, dir.filePath(QStringLiteral("x.bmpx")), {}).isEmpty());
     QVERIFY(!exportFigure(f, dir.filePath(QStringLiteral("x.png")), {QSizeF(0, 10), 300}).isEmpty());
+
+    // A symbolic link at the export path is refused and its target left alone.
+    const QString victim = dir.filePath(QStringLiteral("victim.txt"));
+    {
+        QFile v(victim);
+        QVERIFY(v.open(QIODevice::WriteOnly));
+        v.write("keep me");
+    }
+    const QString link = dir.filePath(QStringLiteral("figure.svg"));
+    QVERIFY(QFile::link(victim, link));
+    const QString error = exportFigure(f, link, {QSizeF(80, 50), 200});
+    QVERIFY2(error.contains(QStringLiteral("symbolic link")), qPrintable(error));
+    QFile v(victim);
+    QVERIFY(v.open(QIODevice::ReadOnly));
+    QCOMPARE(v.readAll(), QByteArray("keep me"));
 }
 
 void WidgetsTest::sliderMapsLogLambda()
