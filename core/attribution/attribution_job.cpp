@@ -2,6 +2,7 @@
 
 #include "attribution/explicit_curvature.h"
 #include "common/error.h"
+#include "features/feature_journal.h"
 #include "features/featurizer.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
@@ -150,13 +151,25 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
     summary.method = method;
     const std::vector<int64_t> checkpoints = checkpointsFor(method, modelRecord);
 
+    // Finished blocks of features go to a journal next to the file, so a featurization that is
+    // killed or cancelled resumes where it stopped; it is removed once the file holds them.
+    std::vector<Model> models;
+    std::vector<const Model*> modelPointers;
+    for (int64_t c : checkpoints)
+        models.push_back(rebuildModel(modelRecord, static_cast<int>(c)));
+    for (const Model& m : models)
+        modelPointers.push_back(&m);
+    FeatureJournal journal(featureJournalPath(path), featureInputHash(modelPointers, data.train, data.test, fopt),
+                           progress);
+
     writeHdf5Atomically(path, true, [&](H5File& file) {
         // 1. Features, streamed to the file and kept in memory for the spectra (O((n+m)·k)).
         std::vector<RowMatrixF> trainFeatures, testFeatures;
         std::vector<std::vector<float>> weights;
         const auto tFeat = Clock::now();
-        for (int64_t c : checkpoints) {
-            Model model = rebuildModel(modelRecord, static_cast<int>(c));
+        for (size_t ci = 0; ci < checkpoints.size(); ++ci) {
+            const int64_t c = checkpoints[ci];
+            const Model& model = models[ci];
             FeatureRecord record;
             record.target = fopt.target;
             record.projection = fopt.projection;
@@ -174,8 +187,8 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
             progress.message("featurizing checkpoint " + std::to_string(c) + " (" + toString(fopt.projection)
                              + ", k_max " + std::to_string(fopt.kMax) + ", layers " + layers + ")");
             FeatureInfo info;
-            RowMatrixF train = featurizeToMatrix(model, data.train, fopt, &info, &record.trainStats, progress, cancel);
-            RowMatrixF test = featurizeToMatrix(model, data.test, fopt, nullptr, &record.testStats, progress, cancel);
+            RowMatrixF train = journal.featurize(model, data.train, fopt, c, 0, &info, &record.trainStats, progress, cancel);
+            RowMatrixF test = journal.featurize(model, data.test, fopt, c, 1, nullptr, &record.testStats, progress, cancel);
             record.dimension = info.dimension;
             record.fullDimension = info.fullDimension;
             record.batched = info.batched;
@@ -295,6 +308,7 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
         }
         summary.sweepSeconds = since(tSweep);
     });
+    journal.remove();
     return summary;
 }
 

@@ -64,6 +64,12 @@ void Sha256::block(const uint8_t* p)
     m_state[7] += h;
 }
 
+void Sha256::updateString(const std::string& text)
+{
+    updateInt(static_cast<int64_t>(text.size()));
+    update(text.data(), text.size());
+}
+
 void Sha256::update(const void* data, size_t size)
 {
     auto p = static_cast<const uint8_t*>(data);

@@ -11,6 +11,10 @@ class Sha256 {
 public:
     Sha256();
     void update(const void* data, size_t size);
+    /// Length-prefixed string, so that concatenations cannot collide.
+    void updateString(const std::string& text);
+    void updateInt(int64_t value) { update(&value, sizeof value); }
+    void updateDouble(double value) { update(&value, sizeof value); }
     /// Lower-case hex digest; the object must not be updated afterwards.
     std::string hexDigest();
 

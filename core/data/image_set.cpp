@@ -1,6 +1,7 @@
 #include "data/image_set.h"
 
 #include "common/error.h"
+#include "common/hash.h"
 
 #include <algorithm>
 
@@ -25,6 +26,16 @@ ImageSet ImageSet::select(const std::vector<int64_t>& indices) const
         out.labels[i] = labels[static_cast<size_t>(row)];
     }
     return out;
+}
+
+void hashImageSet(Sha256& h, const ImageSet& set)
+{
+    h.updateInt(set.count);
+    h.updateInt(set.channels);
+    h.updateInt(set.height);
+    h.updateInt(set.width);
+    h.update(set.images.data(), set.images.size() * sizeof(float));
+    h.update(set.labels.data(), set.labels.size() * sizeof(int64_t));
 }
 
 } // namespace attri

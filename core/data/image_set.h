@@ -5,6 +5,8 @@
 
 namespace attri {
 
+class Sha256;
+
 /// A set of images with integer labels. Images are float32, row-major N×C×H×W.
 /// After loading they are in [0,1]; after normalization they are (x − mean_c) / std_c.
 struct ImageSet {
@@ -19,5 +21,8 @@ struct ImageSet {
     /// The rows at `indices`, in that order.
     ImageSet select(const std::vector<int64_t>& indices) const;
 };
+
+/// Adds the set's shape, pixels and labels to a content hash.
+void hashImageSet(Sha256& hash, const ImageSet& set);
 
 } // namespace attri

@@ -49,58 +49,24 @@ private:
     int m_previous;
 };
 
-void hashString(Sha256& h, const std::string& s)
-{
-    const uint64_t size = s.size();
-    h.update(&size, sizeof size);
-    h.update(s.data(), s.size());
-}
-
-void hashInt(Sha256& h, int64_t v)
-{
-    h.update(&v, sizeof v);
-}
-void hashDouble(Sha256& h, double v)
-{
-    h.update(&v, sizeof v);
-}
-
-void hashSet(Sha256& h, const ImageSet& set)
-{
-    hashInt(h, set.count);
-    hashInt(h, set.channels);
-    hashInt(h, set.height);
-    hashInt(h, set.width);
-    h.update(set.images.data(), set.images.size() * sizeof(float));
-    h.update(set.labels.data(), set.labels.size() * sizeof(int64_t));
-}
-
 /// Everything a subset model's test losses depend on, except the subset itself.
 std::string inputHash(const Model& start, const TrainRecipe& recipe, const ImageSet& train,
                       const ImageSet& test)
 {
     Sha256 h;
-    hashString(h, "attriscope ground truth inputs v1");
-    hashString(h, toString(start.architecture()));
-    hashInt(h, start.numClasses());
-    hashString(h, recipe.optimizer);
-    hashDouble(h, recipe.lr);
-    hashDouble(h, recipe.momentum);
-    hashInt(h, recipe.batchSize);
-    hashInt(h, recipe.epochs);
-    hashDouble(h, recipe.weightDecay);
-    hashInt(h, static_cast<int64_t>(recipe.seed));
-    for (const ParamSet& set : {start.parameters(), start.buffers()}) {
-        hashInt(h, static_cast<int64_t>(set.size()));
-        for (const ParamTensor& p : set) {
-            hashString(h, p.name);
-            for (int64_t d : p.shape)
-                hashInt(h, d);
-            h.update(p.values.data(), p.values.size() * sizeof(float));
-        }
-    }
-    hashSet(h, train);
-    hashSet(h, test);
+    h.updateString("attriscope ground truth inputs v1");
+    h.updateString(toString(start.architecture()));
+    h.updateInt(start.numClasses());
+    h.updateString(recipe.optimizer);
+    h.updateDouble(recipe.lr);
+    h.updateDouble(recipe.momentum);
+    h.updateInt(recipe.batchSize);
+    h.updateInt(recipe.epochs);
+    h.updateDouble(recipe.weightDecay);
+    h.updateInt(static_cast<int64_t>(recipe.seed));
+    hashParametersAndBuffers(h, start);
+    hashImageSet(h, train);
+    hashImageSet(h, test);
     return h.hexDigest();
 }
 

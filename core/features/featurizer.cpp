@@ -182,9 +182,11 @@ struct FeatureDestination {
     std::function<void(int64_t begin, int64_t count)> filled;
 };
 
+/// `sampleOffset`: index of the set's first sample in the caller's numbering (messages and
+/// progress count from it; progress.begin is the caller's when it is not 0).
 FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const FeatureOptions& options,
                           const FeatureDestination& destination, SampleStats* stats,
-                          ProgressSink& progress, const CancelToken& cancel)
+                          ProgressSink& progress, const CancelToken& cancel, int64_t sampleOffset = 0)
 {
     options.validate();
     Net& net = model.net();
@@ -247,7 +249,8 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
         stats->trueProb.assign(static_cast<size_t>(n), 0.0f);
     }
     net.setTraining(false);
-    progress.begin("featurize", n);
+    if (sampleOffset == 0)
+        progress.begin("featurize", n);
     for (int64_t begin = 0; begin < n; begin += options.batchSize) {
         cancel.throwIfCancelled();
         const int64_t end = std::min(n, begin + options.batchSize);
@@ -295,14 +298,14 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
             normCount += std::max<int64_t>(0, normEnd - begin);
         } catch (const c10::Error& e) {
             std::ostringstream msg;
-            msg << "featurization failed on samples [" << begin << ", " << end
+            msg << "featurization failed on samples [" << sampleOffset + begin << ", " << sampleOffset + end
                 << "): " << torchErrorMessage(e);
             throw Error(msg.str());
         }
-        checkFinite(Eigen::Map<const RowMatrixF>(rows, end - begin, info.dimension), begin);
+        checkFinite(Eigen::Map<const RowMatrixF>(rows, end - begin, info.dimension), sampleOffset + begin);
         if (destination.filled)
             destination.filled(begin, end - begin);
-        progress.advance(end);
+        progress.advance(sampleOffset + end);
     }
     info.gradientNormSamples = normCount;
     if (normCount > 0)
@@ -356,6 +359,30 @@ RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const Feat
     const FeatureInfo result = featurizeInto(model, set, options, destination, stats, progress, cancel);
     if (out.rows() != set.count || out.cols() != result.dimension)
         out.resize(set.count, result.dimension);
+    if (info)
+        *info = result;
+    return out;
+}
+
+RowMatrixF featurizeRows(const Model& model, const ImageSet& set, int64_t begin, int64_t end,
+                         const FeatureOptions& options, FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
+                         const CancelToken& cancel)
+{
+    if (begin < 0 || end <= begin || end > set.count)
+        throw ConfigError("featurize: rows [" + std::to_string(begin) + ", " + std::to_string(end)
+                          + ") are not inside the set of " + std::to_string(set.count));
+    std::vector<int64_t> rows(static_cast<size_t>(end - begin));
+    for (size_t i = 0; i < rows.size(); ++i)
+        rows[i] = begin + static_cast<int64_t>(i);
+    const ImageSet part = set.select(rows);
+    RowMatrixF out(end - begin, 0);
+    FeatureDestination destination;
+    destination.rows = [&](int64_t first, int64_t, int64_t dimension) {
+        if (out.cols() != dimension)
+            out.resize(end - begin, dimension);
+        return out.row(first).data();
+    };
+    const FeatureInfo result = featurizeInto(model, part, options, destination, stats, progress, cancel, begin);
     if (info)
         *info = result;
     return out;

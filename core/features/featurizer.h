@@ -65,6 +65,14 @@ RowMatrixF featurizeToMatrix(const Model& model, const ImageSet& set, const Feat
                              FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
                              const CancelToken& cancel);
 
+/// Rows [begin, end) of `set` only, with sample indices in messages and progress counted in the
+/// whole set's numbering (the caller calls progress.begin). Rows are bitwise those of the whole
+/// set's featurization when `begin` is a multiple of options.batchSize (the same batches).
+/// FeatureInfo's gradient norms cover the first kGradientNormSamples rows of the range.
+RowMatrixF featurizeRows(const Model& model, const ImageSet& set, int64_t begin, int64_t end,
+                         const FeatureOptions& options, FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
+                         const CancelToken& cancel);
+
 /// The layer names `options.layers` selects for this model, in network order, each once: "all"
 /// (every traced Linear/Conv2d layer), "last", or a comma list. A model without traced layers
 /// (TorchScript with its own forward) offers its parameters grouped by module prefix instead.

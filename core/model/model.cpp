@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include "common/hash.h"
+
 #include "common/error.h"
 #include "model/private/net.h"
 #include "model/script_net.h"
@@ -184,6 +186,26 @@ Model Model::clone() const
 Net& Model::net() const
 {
     return *m_net;
+}
+
+void hashParametersAndBuffers(Sha256& h, const Model& model)
+{
+    for (const ParamSet& set : {model.parameters(), model.buffers()}) {
+        h.updateInt(static_cast<int64_t>(set.size()));
+        for (const ParamTensor& p : set) {
+            h.updateString(p.name);
+            for (int64_t d : p.shape)
+                h.updateInt(d);
+            h.update(p.values.data(), p.values.size() * sizeof(float));
+        }
+    }
+}
+
+void hashModelState(Sha256& h, const Model& model)
+{
+    h.updateString(toString(model.architecture()));
+    h.updateInt(model.numClasses());
+    hashParametersAndBuffers(h, model);
 }
 
 } // namespace attri

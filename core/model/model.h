@@ -55,4 +55,11 @@ private:
     std::shared_ptr<Net> m_net;
 };
 
+class Sha256;
+/// Adds the model's named parameters and buffers (count, then names, shapes and values) to a
+/// content hash.
+void hashParametersAndBuffers(Sha256& hash, const Model& model);
+/// Adds the architecture, the class count, then hashParametersAndBuffers.
+void hashModelState(Sha256& hash, const Model& model);
+
 } // namespace attri

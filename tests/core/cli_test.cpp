@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -261,6 +263,59 @@ TEST(Cli, KilledJobsLeaveTheFileIntactAndGroundTruthResumes)
     EXPECT_LT(resumed, 40) << out;
     EXPECT_NE(out.find("ground truth: 40 subsets"), std::string::npos) << out;
     EXPECT_FALSE(std::filesystem::exists(partial));
+}
+
+// kill -9 in the middle of a featurization: the experiment file keeps its bytes, and the next
+// `attribute` takes the rows the journal already holds and computes the rest; the stored
+// features equal those of an uninterrupted run bit for bit.
+TEST(Cli, KilledFeaturizationResumesFromItsJournal)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5");
+    const std::string reference = dir.file("reference.h5");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model cnn --train-size 3000 --test-size 100 --epochs 1 --out "
+                                   + exp,
+                               &out),
+              0)
+        << out;
+    std::filesystem::copy_file(exp, reference);
+    const std::string before = test::readFile(exp);
+    const std::string journal = dir.file("e.features-partial.bin");
+    const auto header = std::string("attriscope feature journal v1 ").size() + 65;
+
+    const pid_t attribute =
+        spawnCli({kCli, "attribute", exp, "--method", "if", "--k", "64,256", "--batch-size", "50"});
+    ASSERT_TRUE(killWhen(attribute, [&] {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(journal, ec);
+        return !ec && size > header;
+    })) << "attribute finished before its featurization could be interrupted";
+    EXPECT_EQ(test::readFile(exp), before);
+    ASSERT_TRUE(std::filesystem::exists(journal));
+
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --k 64,256 --batch-size 50", &out), 0) << out;
+    const std::string marker = "resuming featurization: checkpoint 0 train: ";
+    const auto pos = out.find(marker);
+    ASSERT_NE(pos, std::string::npos) << out;
+    const int resumed = std::stoi(out.substr(pos + marker.size()));
+    EXPECT_GE(resumed, 550) << out; // at least one whole block (550 rows at batch 50)
+    EXPECT_FALSE(std::filesystem::exists(journal));
+
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + reference + " --method if --k 64,256 --batch-size 50", &out), 0)
+        << out;
+    H5File a(exp, H5File::Mode::ReadOnly), b(reference, H5File::Mode::ReadOnly);
+    const std::vector<FeatureRecord> fa = listFeatureRecords(a), fb = listFeatureRecords(b);
+    ASSERT_EQ(fa.size(), 1u);
+    ASSERT_EQ(fb.size(), 1u);
+    for (const char* split : {"train", "test"}) {
+        const RowMatrixF x = readFeatures(a, fa[0].key, split), y = readFeatures(b, fb[0].key, split);
+        ASSERT_EQ(x.rows(), y.rows());
+        ASSERT_EQ(x.cols(), y.cols());
+        EXPECT_EQ(std::memcmp(x.data(), y.data(), static_cast<size_t>(x.size()) * sizeof(float)), 0) << split;
+    }
+    EXPECT_EQ(fa[0].trainStats.loss, fb[0].trainStats.loss);
+    EXPECT_DOUBLE_EQ(fa[0].gradientSqNormMean, fb[0].gradientSqNormMean);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/runtime.h"
 #include "data/image_set.h"
+#include "features/feature_journal.h"
 #include "features/featurizer.h"
 #include "features/private/per_sample_grads.h"
 #include "features/projection.h"
@@ -21,6 +22,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <string>
@@ -381,6 +384,108 @@ TEST_F(FeaturesTest, GradientNormsAndTheFeatureScale)
     EXPECT_NEAR(largeInfo.gradientSqNormMean
                     / largeFull.topRows(kGradientNormSamples).cast<double>().rowwise().squaredNorm().mean(),
                 1.0, 1e-5);
+}
+
+// --- resumable featurization ---------------------------------------------------------------
+
+/// Cancels its token once `at` rows are done, like a user pressing Cancel (or a kill) mid-way;
+/// keeps the messages.
+class CancelAt final : public ProgressSink {
+public:
+    CancelAt(const CancelToken& token, int64_t at) : m_token(token), m_at(at) {}
+    void begin(const std::string&, int64_t) override {}
+    void advance(int64_t done) override
+    {
+        if (m_at > 0 && done >= m_at)
+            m_token.cancel();
+    }
+    void message(const std::string& text) override { messages += text + "\n"; }
+    std::string messages;
+
+private:
+    CancelToken m_token;
+    int64_t m_at;
+};
+
+TEST_F(FeaturesTest, JournalResumesBitwiseAndDropsDamagedRecords)
+{
+    test::TempDir dir;
+    const std::string path = featureJournalPath(dir.file("e.h5"));
+    EXPECT_EQ(path, dir.file("e.features-partial.bin"));
+    const Model model = Model::create(Architecture::Mlp, {1, 8, 8}, 4, 1);
+    const ImageSet set = gaussianSet(1300, {1, 8, 8}, 4, 2);
+    FeatureOptions o = options(ProjectionKind::Kronecker, 96);
+    o.batchSize = 100;
+    ASSERT_EQ(FeatureJournal::blockRows(o.batchSize), 600); // 3 blocks: 600, 600, 100
+
+    FeatureInfo wholeInfo;
+    SampleStats wholeStats;
+    const RowMatrixF whole = features(model, set, o, &wholeInfo, &wholeStats);
+    const std::string hash = featureInputHash({&model}, set, set, o);
+
+    auto run = [&](int64_t cancelAt, FeatureInfo* info, SampleStats* stats, std::string* messages) {
+        CancelToken token;
+        CancelAt progress(token, cancelAt);
+        FeatureJournal journal(path, hash, progress);
+        RowMatrixF out = journal.featurize(model, set, o, 0, 0, info, stats, progress, token);
+        *messages = progress.messages;
+        return out;
+    };
+    // Interrupted after the first block (the cancel is noticed at the next batch)...
+    std::string messages;
+    EXPECT_THROW(run(650, nullptr, nullptr, &messages), Cancelled);
+    const auto afterOne = std::filesystem::file_size(path);
+    // ... then resumed: the first 600 rows come from the journal, the rest are computed.
+    FeatureInfo info;
+    SampleStats stats;
+    const RowMatrixF resumed = run(0, &info, &stats, &messages);
+    EXPECT_NE(messages.find("resuming featurization: checkpoint 0 train: 600 of 1300 rows already done"),
+              std::string::npos)
+        << messages;
+    EXPECT_TRUE(bitwiseEqual(resumed, whole));
+    EXPECT_EQ(stats.loss, wholeStats.loss);
+    EXPECT_EQ(stats.trueProb, wholeStats.trueProb);
+    EXPECT_EQ(info.gradientNormSamples, wholeInfo.gradientNormSamples);
+    EXPECT_DOUBLE_EQ(info.gradientSqNormMean, wholeInfo.gradientSqNormMean);
+    EXPECT_EQ(info.dimension, 96);
+    EXPECT_EQ(info.fullDimension, wholeInfo.fullDimension);
+    EXPECT_EQ(info.layers, wholeInfo.layers);
+
+    // A record cut short (a crash inside write()) is dropped with everything after it.
+    std::filesystem::resize_file(path, afterOne + 1000);
+    EXPECT_TRUE(bitwiseEqual(run(0, nullptr, nullptr, &messages), whole));
+    EXPECT_NE(messages.find("600 of 1300 rows already done"), std::string::npos) << messages;
+    // A flipped byte fails the first record's checksum: nothing is reused.
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(200);
+        f.put('\x7f');
+    }
+    EXPECT_TRUE(bitwiseEqual(run(0, nullptr, nullptr, &messages), whole));
+    EXPECT_EQ(messages.find("rows already done"), std::string::npos) << messages;
+    // Other inputs (here another seed): the journal is discarded, and says so.
+    FeatureOptions other = o;
+    other.seed = 5;
+    EXPECT_NE(featureInputHash({&model}, set, set, other), hash);
+    {
+        CancelToken token;
+        CancelAt progress(token, 0);
+        FeatureJournal journal(path, featureInputHash({&model}, set, set, other), progress);
+        EXPECT_NE(progress.messages.find("belongs to other inputs"), std::string::npos) << progress.messages;
+        journal.remove();
+    }
+    EXPECT_FALSE(std::filesystem::exists(path));
+
+    // A symbolic link where the journal goes is refused.
+    std::filesystem::create_symlink(dir.file("elsewhere"), path);
+    NullProgress quiet;
+    EXPECT_THROW(FeatureJournal(path, hash, quiet), IoError);
+
+    // Errors name samples in the whole set's numbering, also in a later block.
+    ImageSet bad = set;
+    bad.images[650 * 64 + 5] = std::numeric_limits<float>::quiet_NaN();
+    const std::string nan = errorOf([&] { featurizeRows(model, bad, 600, 1200, o, nullptr, nullptr, quiet, CancelToken()); });
+    EXPECT_NE(nan.find("650"), std::string::npos) << nan;
 }
 
 TEST_F(FeaturesTest, ProjectionsAreNestedBitwise)

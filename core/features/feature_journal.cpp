@@ -1,0 +1,300 @@
+#include "features/feature_journal.h"
+
+#include "common/error.h"
+#include "common/hash.h"
+#include "data/image_set.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "model/model.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace attri {
+
+namespace {
+
+const std::string kMagic = "attriscope feature journal v1 ";
+constexpr int kHeaderInts = 8;
+
+uint64_t fnv1a(const char* data, size_t size, uint64_t h = 1469598103934665603ull)
+{
+    for (size_t i = 0; i < size; ++i)
+        h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
+    return h;
+}
+
+std::string errnoText() { return std::strerror(errno); }
+
+/// Reads exactly `size` bytes; false at a clean or partial end of file.
+bool readExactly(int fd, void* out, size_t size)
+{
+    auto* p = static_cast<char*>(out);
+    while (size > 0) {
+        const ssize_t r = ::read(fd, p, size);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        p += r;
+        size -= static_cast<size_t>(r);
+    }
+    return true;
+}
+
+void writeExactly(int fd, const std::string& path, const char* data, size_t size)
+{
+    while (size > 0) {
+        const ssize_t w = ::write(fd, data, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            throw IoError("cannot write the featurization journal " + path + ": "
+                          + (w < 0 ? errnoText() : std::string("no space written")));
+        data += w;
+        size -= static_cast<size_t>(w);
+    }
+}
+
+const char* splitName(int split) { return split == 0 ? "train" : "test"; }
+
+} // namespace
+
+std::string featureJournalPath(const std::string& experimentPath)
+{
+    const fs::path p(experimentPath);
+    return (p.parent_path() / (p.stem().string() + ".features-partial.bin")).string();
+}
+
+std::string featureInputHash(const std::vector<const Model*>& checkpoints, const ImageSet& train, const ImageSet& test,
+                             const FeatureOptions& o)
+{
+    Sha256 h;
+    h.updateString("attriscope feature inputs v1");
+    h.updateString(toString(o.target));
+    h.updateString(toString(o.projection));
+    h.updateInt(o.kMax);
+    h.updateInt(static_cast<int64_t>(o.seed));
+    h.updateString(o.layers);
+    h.updateInt(o.batchSize);
+    h.updateInt(o.perSampleLoop ? 1 : 0);
+    h.updateInt(static_cast<int64_t>(checkpoints.size()));
+    for (const Model* m : checkpoints)
+        hashModelState(h, *m);
+    hashImageSet(h, train);
+    hashImageSet(h, test);
+    return h.hexDigest();
+}
+
+int64_t FeatureJournal::blockRows(int64_t batchSize)
+{
+    const int64_t b = std::max<int64_t>(1, batchSize);
+    return (kGradientNormSamples + b - 1) / b * b;
+}
+
+FeatureJournal::FeatureJournal(std::string path, std::string inputHash, ProgressSink& progress)
+    : m_path(std::move(path)), m_hash(std::move(inputHash))
+{
+    std::error_code ec;
+    if (fs::is_symlink(m_path, ec))
+        throw IoError("refusing to use " + m_path + ": it is a symbolic link; AttriScope writes only regular files "
+                      "in the folder you chose");
+    if (fs::exists(m_path, ec))
+        load(progress);
+    if (m_fd < 0)
+        startEmpty();
+}
+
+FeatureJournal::~FeatureJournal()
+{
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+void FeatureJournal::startEmpty()
+{
+    m_blocks.clear();
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_fd = ::open(m_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (m_fd < 0)
+        throw IoError("cannot create the featurization journal " + m_path + ": " + errnoText());
+    const std::string header = kMagic + m_hash + "\n";
+    writeExactly(m_fd, m_path, header.data(), header.size());
+    ::fdatasync(m_fd);
+}
+
+void FeatureJournal::load(ProgressSink& progress)
+{
+    const int fd = ::open(m_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return; // unreadable: start afresh (the caller creates a new one)
+    const std::string expected = kMagic + m_hash + "\n";
+    std::string header(expected.size(), '\0');
+    if (!readExactly(fd, header.data(), header.size()) || header != expected) {
+        ::close(fd);
+        progress.message("discarding " + m_path + ": it belongs to other inputs (model, data or feature options)");
+        return;
+    }
+    off_t good = static_cast<off_t>(header.size());
+    int64_t kept = 0;
+    for (;;) {
+        int64_t ints[kHeaderInts];
+        double norm = 0;
+        if (!readExactly(fd, ints, sizeof ints) || !readExactly(fd, &norm, sizeof norm))
+            break;
+        const int64_t checkpoint = ints[0], split = ints[1], first = ints[2], rows = ints[3], dim = ints[4];
+        if (split < 0 || split > 1 || first < 0 || rows <= 0 || dim <= 0 || rows > (int64_t(1) << 31) / dim)
+            break;
+        Block b;
+        b.firstRow = first;
+        b.rows = rows;
+        b.dimension = dim;
+        b.fullDimension = ints[5];
+        b.batched = ints[6] != 0;
+        b.gradientNormSamples = ints[7];
+        b.gradientSqNormMean = norm;
+        b.features.resize(static_cast<size_t>(rows * dim));
+        b.loss.resize(static_cast<size_t>(rows));
+        b.prob.resize(static_cast<size_t>(rows));
+        uint64_t checksum = 0;
+        if (!readExactly(fd, b.features.data(), b.features.size() * sizeof(float))
+            || !readExactly(fd, b.loss.data(), b.loss.size() * sizeof(float))
+            || !readExactly(fd, b.prob.data(), b.prob.size() * sizeof(float)) || !readExactly(fd, &checksum, sizeof checksum))
+            break;
+        uint64_t h = fnv1a(reinterpret_cast<const char*>(ints), sizeof ints);
+        h = fnv1a(reinterpret_cast<const char*>(&norm), sizeof norm, h);
+        h = fnv1a(reinterpret_cast<const char*>(b.features.data()), b.features.size() * sizeof(float), h);
+        h = fnv1a(reinterpret_cast<const char*>(b.loss.data()), b.loss.size() * sizeof(float), h);
+        h = fnv1a(reinterpret_cast<const char*>(b.prob.data()), b.prob.size() * sizeof(float), h);
+        if (h != checksum)
+            break;
+        auto& list = m_blocks[{checkpoint, static_cast<int>(split)}];
+        const int64_t expectedFirst = list.empty() ? 0 : list.back().firstRow + list.back().rows;
+        if (first != expectedFirst || (!list.empty() && list.back().dimension != dim))
+            break;
+        list.push_back(std::move(b));
+        kept += rows;
+        good = ::lseek(fd, 0, SEEK_CUR);
+    }
+    // Drop whatever follows the last whole record (a write cut short by a crash).
+    if (::ftruncate(fd, good) != 0 || ::lseek(fd, good, SEEK_SET) != good) {
+        ::close(fd);
+        m_blocks.clear();
+        return;
+    }
+    m_fd = fd;
+    if (kept > 0)
+        progress.message("featurization journal " + m_path + ": " + std::to_string(kept) + " rows already done");
+}
+
+void FeatureJournal::append(int64_t checkpoint, int split, const Block& b, const float* features)
+{
+    std::string record;
+    const int64_t ints[kHeaderInts] = {checkpoint, split, b.firstRow, b.rows, b.dimension, b.fullDimension,
+                                       b.batched ? 1 : 0, b.gradientNormSamples};
+    record.append(reinterpret_cast<const char*>(ints), sizeof ints);
+    record.append(reinterpret_cast<const char*>(&b.gradientSqNormMean), sizeof b.gradientSqNormMean);
+    record.append(reinterpret_cast<const char*>(features), static_cast<size_t>(b.rows * b.dimension) * sizeof(float));
+    record.append(reinterpret_cast<const char*>(b.loss.data()), b.loss.size() * sizeof(float));
+    record.append(reinterpret_cast<const char*>(b.prob.data()), b.prob.size() * sizeof(float));
+    const uint64_t checksum = fnv1a(record.data(), record.size());
+    record.append(reinterpret_cast<const char*>(&checksum), sizeof checksum);
+    writeExactly(m_fd, m_path, record.data(), record.size());
+    if (::fdatasync(m_fd) != 0)
+        throw IoError("cannot flush the featurization journal " + m_path + ": " + errnoText());
+}
+
+RowMatrixF FeatureJournal::featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                                     int64_t checkpoint, int split, FeatureInfo* info, SampleStats* stats,
+                                     ProgressSink& progress, const CancelToken& cancel)
+{
+    const int64_t n = set.count;
+    const int64_t blockSize = blockRows(options.batchSize);
+    auto& done = m_blocks[{checkpoint, split}];
+    if (!done.empty() && done.back().firstRow + done.back().rows > n)
+        done.clear(); // cannot happen for the same input hash; never trust it beyond the set
+
+    FeatureInfo result;
+    result.layers = selectLayers(model, options.layers);
+    RowMatrixF out;
+    SampleStats local;
+    SampleStats& s = stats ? *stats : local;
+    s.loss.assign(static_cast<size_t>(n), 0.0f);
+    s.trueProb.assign(static_cast<size_t>(n), 0.0f);
+    // One block's rows into the result; the first block carries the gradient norms.
+    auto take = [&](const Block& b, const float* features) {
+        if (out.size() == 0)
+            out.resize(n, b.dimension);
+        out.middleRows(b.firstRow, b.rows) = Eigen::Map<const RowMatrixF>(features, b.rows, b.dimension);
+        std::copy(b.loss.begin(), b.loss.end(), s.loss.begin() + b.firstRow);
+        std::copy(b.prob.begin(), b.prob.end(), s.trueProb.begin() + b.firstRow);
+        result.dimension = b.dimension;
+        result.fullDimension = b.fullDimension;
+        result.batched = b.firstRow == 0 ? b.batched : result.batched && b.batched;
+        if (b.firstRow == 0) {
+            result.gradientNormSamples = b.gradientNormSamples;
+            result.gradientSqNormMean = b.gradientSqNormMean;
+        }
+    };
+    progress.begin("featurize", n);
+    int64_t next = 0;
+    for (Block& b : done) {
+        take(b, b.features.data());
+        next = b.firstRow + b.rows;
+        std::vector<float>().swap(b.features); // the rows live in `out` now
+    }
+    if (next > 0) {
+        progress.message("resuming featurization: checkpoint " + std::to_string(checkpoint) + " " + splitName(split)
+                         + ": " + std::to_string(next) + " of " + std::to_string(n) + " rows already done");
+        progress.advance(next);
+    }
+
+    for (int64_t begin = next; begin < n; begin += blockSize) {
+        const int64_t end = std::min(n, begin + blockSize);
+        FeatureInfo partInfo;
+        SampleStats partStats;
+        const RowMatrixF features =
+            featurizeRows(model, set, begin, end, options, &partInfo, &partStats, progress, cancel);
+        Block b;
+        b.firstRow = begin;
+        b.rows = end - begin;
+        b.dimension = partInfo.dimension;
+        b.fullDimension = partInfo.fullDimension;
+        b.batched = partInfo.batched;
+        b.gradientNormSamples = partInfo.gradientNormSamples;
+        b.gradientSqNormMean = partInfo.gradientSqNormMean;
+        b.loss = std::move(partStats.loss);
+        b.prob = std::move(partStats.trueProb);
+        append(checkpoint, split, b, features.data());
+        take(b, features.data());
+        done.push_back(std::move(b)); // keeps the bookkeeping, not the rows (they are in `out`)
+    }
+    if (n == 0) // nothing to featurize: let the featurizer report the shapes (and any error)
+        return featurizeToMatrix(model, set, options, info, stats, progress, cancel);
+    if (info)
+        *info = result;
+    return out;
+}
+
+void FeatureJournal::remove()
+{
+    if (m_fd >= 0) {
+        ::close(m_fd);
+        m_fd = -1;
+    }
+    std::error_code ec;
+    fs::remove(m_path, ec);
+    m_blocks.clear();
+}
+
+} // namespace attri
