@@ -13,6 +13,7 @@ PACKAGES=(
   dataset-fashion-mnist
   python3-torch python3-h5py python3-numpy
   clang-14 libclang-rt-14-dev llvm-14
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

@@ -73,10 +73,14 @@ int runAttribute(const Args& args, const CancelToken& cancel)
         .option("layers", "all|last|NAMES", "layers whose gradients are used", "all")
         .option("seed", "S", "projection seed", "0")
         .option("batch-size", "B", "samples per batched backward pass", "250")
-        .option("sensitivity-tests", "N", "test points behind the sensitivity tables", "100");
+        .option("sensitivity-tests", "N", "test points behind the sensitivity tables", "100")
+        .option("shard", "R/N", "featurize only rank R's share of N (into NAME.features-partial.rR-of-N.bin) and stop; "
+                "a later run without --shard takes every shard's rows and finishes (attriscope-mpi does both)");
     if (!p.parse(args))
         return 0;
     AttributionRequest r;
+    if (p.isSet("shard"))
+        r.shard = Shard::parse(p.get("shard"));
     r.method = p.get("method");
     r.projection = parseProjectionKind(p.get("proj"));
     r.ks = parseIndexList("k", p.get("k"));
@@ -89,6 +93,11 @@ int runAttribute(const Args& args, const CancelToken& cancel)
 
     TerminalProgress progress;
     AttributionSummary s = runAttribution(path, r, progress, cancel);
+    if (!r.shard.whole()) {
+        std::printf("shard %s: featurized %lld rows in %.1f s into %s\n", r.shard.toString().c_str(),
+                    static_cast<long long>(s.shardRows), s.featurizeSeconds, s.shardJournal.c_str());
+        return 0;
+    }
     std::printf("method %s: features %.1f s, spectra %.1f s, sweep %.1f s\n", toString(s.method).c_str(),
                 s.featurizeSeconds, s.spectrumSeconds, s.sweepSeconds);
     for (const auto& key : s.featureKeys)

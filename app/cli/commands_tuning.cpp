@@ -65,6 +65,8 @@ int runLds(const Args& args, const CancelToken& cancel)
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
     p.flag("force", "replace stored ground truth computed with other options");
+    p.option("shard", "R/N", "train only rank R's share of N subsets (j mod N = R, into NAME.gt-partial.rR-of-N.h5) "
+             "and stop; a later run without --shard takes every shard's subsets and finishes (attriscope-mpi does both)");
     if (!p.parse(args))
         return 0;
     const std::string path = p.positionalValue("EXP.h5");
@@ -82,6 +84,14 @@ int runLds(const Args& args, const CancelToken& cancel)
             methods = file.children("/attribution");
     }
     DataBundle data = reloadData(dataRecord);
+    if (p.isSet("shard")) {
+        const Shard shard = Shard::parse(p.get("shard"));
+        const int64_t trained = computeGroundTruthShard(path, rebuildModel(modelRecord), modelRecord.recipe, data.train,
+                                                        data.test, o, shard, progress, cancel);
+        std::printf("shard %s: trained %lld subset models into %s\n", shard.toString().c_str(),
+                    static_cast<long long>(trained), groundTruthPartialPath(path, shard).c_str());
+        return 0;
+    }
     GroundTruth truth = computeGroundTruth(path, rebuildModel(modelRecord), modelRecord.recipe, data.train, data.test, o,
                                            progress, cancel);
     std::printf("ground truth: %lld subsets of %lld points, %.1f s of retraining\n",

@@ -99,6 +99,8 @@ void AttributionRequest::validate() const
         throw ConfigError("attribute: --layers must not be empty (use all, last or layer names)");
     if (batchSize < 1)
         throw ConfigError("attribute: batch size must be positive");
+    if (shard.count < 1 || shard.rank < 0 || shard.rank >= shard.count)
+        throw ConfigError("attribute: shard " + shard.toString() + " is not a rank R of N with 0 <= R < N");
     if (sensitivityTests < 1)
         throw ConfigError("attribute: sensitivity needs at least one test point");
     if (topK < 1)
@@ -159,8 +161,22 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
         models.push_back(rebuildModel(modelRecord, static_cast<int>(c)));
     for (const Model& m : models)
         modelPointers.push_back(&m);
-    FeatureJournal journal(featureJournalPath(path), featureInputHash(modelPointers, data.train, data.test, fopt),
-                           progress);
+    const std::string inputHash = featureInputHash(modelPointers, data.train, data.test, fopt);
+    if (!request.shard.whole()) {
+        summary.shardJournal = featureJournalPath(path, request.shard);
+        FeatureJournal share(summary.shardJournal, inputHash, progress);
+        const auto tFeat = Clock::now();
+        for (size_t ci = 0; ci < checkpoints.size(); ++ci) {
+            summary.shardRows += share.featurizeShare(models[ci], data.train, fopt, checkpoints[ci], 0, request.shard,
+                                                      progress, cancel);
+            summary.shardRows += share.featurizeShare(models[ci], data.test, fopt, checkpoints[ci], 1, request.shard,
+                                                      progress, cancel);
+        }
+        summary.featurizeSeconds = since(tFeat);
+        return summary;
+    }
+    FeatureJournal journal(featureJournalPath(path), inputHash, progress);
+    journal.absorbShards(progress);
 
     writeHdf5Atomically(path, true, [&](H5File& file) {
         // 1. Features, streamed to the file and kept in memory for the spectra (O((n+m)·k)).

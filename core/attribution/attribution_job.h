@@ -2,6 +2,7 @@
 
 #include "attribution/methods.h"
 #include "attribution/spectral_cache.h"
+#include "common/shard.h"
 #include "data/data_loader.h"
 #include "features/feature_options.h"
 #include "store/attribution_store.h"
@@ -31,6 +32,9 @@ struct AttributionRequest {
     int64_t batchSize = 250;                            ///< featurization batch
     int64_t sensitivityTests = 100;                     ///< test points behind the sensitivity tables
     int64_t topK = 10;                                  ///< Jaccard set size
+    /// Featurize only this process's share of the row blocks into its own journal and stop
+    /// (count > 1); a later whole run (count 1) takes every shard's rows and finishes the job.
+    Shard shard;
 
     /// Throws ConfigError naming the field.
     void validate() const;
@@ -45,11 +49,16 @@ struct AttributionSummary {
     double featurizeSeconds = 0.0;
     double spectrumSeconds = 0.0;
     double sweepSeconds = 0.0;
+    int64_t shardRows = 0;       ///< rows this shard featurized (shard runs only)
+    std::string shardJournal;    ///< where they are (shard runs only)
 };
 
 /// Featurizes, decomposes and sweeps, storing features (/features), spectra and sweep tables
 /// (/attribution/<method>) in the experiment file. The file is rewritten atomically: a cancel or
-/// an error leaves it exactly as it was.
+/// an error leaves it exactly as it was. Finished row blocks go to a journal first (see
+/// FeatureJournal), together with those of any shard runs, so an interrupted run resumes. With
+/// request.shard.count > 1 only that shard's blocks are featurized (into its own journal) and
+/// the experiment file is not touched.
 AttributionSummary runAttribution(const std::string& experimentPath, const AttributionRequest& request,
                                   ProgressSink& progress, const CancelToken& cancel);
 

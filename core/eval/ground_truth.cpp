@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -165,10 +166,12 @@ std::optional<PartialState> readPartial(const std::string& path, const LdsOption
 
 } // namespace
 
-std::string groundTruthPartialPath(const std::string& experimentPath)
+std::string groundTruthPartialPath(const std::string& experimentPath, const Shard& shard)
 {
     fs::path p(experimentPath);
-    return (p.parent_path() / (p.stem().string() + ".gt-partial.h5")).string();
+    const std::string suffix =
+        shard.whole() ? ".h5" : ".r" + std::to_string(shard.rank) + "-of-" + std::to_string(shard.count) + ".h5";
+    return (p.parent_path() / (p.stem().string() + ".gt-partial" + suffix)).string();
 }
 
 std::string recipeSummary(const TrainRecipe& r)
@@ -286,126 +289,242 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
         throw Cancelled();
 }
 
+namespace {
+
+/// What a whole run and a shard run share: the subsets, their masks and the input hash.
+struct GroundTruthPlan {
+    Model start;
+    int64_t n = 0, m = 0, M = 0;
+    std::string hash, dataHash;
+    std::vector<std::vector<int64_t>> subsets;
+    std::vector<uint8_t> masks;
+    std::optional<GroundTruth> stored; ///< the file's ground truth when it matches this plan
+};
+
+GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& model,
+                                const std::optional<TrainRecipe>& recipe, const ImageSet& train, const ImageSet& test,
+                                const LdsOptions& options)
+{
+    options.validate(train.count);
+    GroundTruthPlan plan{retrainingStart(model, recipe)};
+    if (test.count < 1)
+        throw ConfigError("ground truth needs at least one test point");
+    if (!fs::exists(experimentPath))
+        throw IoError("ground truth is stored in an experiment file: " + experimentPath + " does not exist");
+    plan.n = train.count;
+    plan.m = test.count;
+    plan.M = options.subsets;
+    plan.hash = inputHash(plan.start, *recipe, train, test);
+    {
+        H5File file(experimentPath, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        if (file.exists("/data"))
+            plan.dataHash = readDataRecord(file).contentHash;
+        if (auto stored = readGroundTruth(file)) {
+            const bool same = stored->options.sameSubsets(options) && stored->inputHash == plan.hash
+                              && stored->trainCount == plan.n && stored->testCount == plan.m;
+            if (!options.replace) {
+                if (!same) {
+                    std::string why = stored->options.sameSubsets(options)
+                                          ? "for other data, model or recipe"
+                                          : "with other options (" + optionsText(stored->options) + ")";
+                    throw ConfigError(
+                        experimentPath + " already holds ground truth computed " + why + "; requested "
+                        + optionsText(options)
+                        + ". Use --force (LdsOptions::replace) to replace it, or the stored options");
+                }
+                plan.stored = std::move(stored);
+            }
+        }
+    }
+    plan.subsets = sampleSubsets(plan.n, options);
+    plan.masks.assign(static_cast<size_t>(plan.M * plan.n), 0);
+    for (int64_t j = 0; j < plan.M; ++j)
+        for (int64_t i : plan.subsets[static_cast<size_t>(j)])
+            plan.masks[static_cast<size_t>(j * plan.n + i)] = 1;
+    return plan;
+}
+
+/// The finished subsets of the side file at `path` when it belongs to this plan (else nothing,
+/// with a message when it exists).
+std::optional<PartialState> loadPartial(const std::string& path, const LdsOptions& options, const GroundTruthPlan& plan,
+                                        ProgressSink& progress)
+{
+    if (!fs::exists(path))
+        return std::nullopt;
+    std::string why;
+    auto state = readPartial(path, options, plan.hash, plan.masks, plan.n, plan.m, why);
+    if (!state)
+        progress.message("discarding " + path + ": " + why);
+    return state;
+}
+
+/// Adds the subsets `from` finished that `into` has not; returns how many. (Seconds are the
+/// caller's to combine.)
+int64_t mergePartial(PartialState& into, const PartialState& from)
+{
+    int64_t added = 0;
+    for (size_t j = 0; j < into.done.size(); ++j)
+        if (from.done[j] && !into.done[j]) {
+            into.done[j] = 1;
+            into.testLoss.row(static_cast<Eigen::Index>(j)) = from.testLoss.row(static_cast<Eigen::Index>(j));
+            ++added;
+        }
+    return added;
+}
+
+/// Trains the subsets of `plan` that `state` lacks and `shard` owns, saving `state` to
+/// `partialPath` after each; returns how many were trained.
+int64_t trainPending(const GroundTruthPlan& plan, const TrainRecipe& recipe, const ImageSet& train,
+                     const ImageSet& test, const LdsOptions& options, const Shard& shard, PartialState& state,
+                     const std::string& partialPath, ProgressSink& progress, const CancelToken& cancel)
+{
+    const auto startTime = std::chrono::steady_clock::now();
+    std::vector<size_t> pending;
+    for (int64_t j = 0; j < plan.M; ++j)
+        if (!state.done[static_cast<size_t>(j)] && shard.owns(j))
+            pending.push_back(static_cast<size_t>(j));
+    int64_t finished = 0;
+    for (uint8_t d : state.done)
+        finished += d;
+    if (finished > 0)
+        progress.message("resuming ground truth: " + std::to_string(finished) + " of " + std::to_string(plan.M)
+                         + " subsets already trained");
+
+    progress.begin(shard.whole() ? "ground truth" : "ground truth (shard " + shard.toString() + ")", plan.M);
+    std::vector<std::vector<int64_t>> keepLists;
+    keepLists.reserve(pending.size());
+    for (size_t j : pending)
+        keepLists.push_back(plan.subsets[j]);
+    const double earlierSeconds = state.seconds;
+    RetrainPool pool{options.workers, options.threadsPerWorker};
+    int64_t trained = 0;
+    retrainEach(
+        plan.start, recipe, train, test, keepLists, pool,
+        [&](size_t job, std::vector<double>&& loss) {
+            const size_t j = pending[job];
+            if (static_cast<int64_t>(loss.size()) != plan.m)
+                throw Error("ground truth: subset model " + std::to_string(j) + " gave "
+                            + std::to_string(loss.size()) + " test losses, expected " + std::to_string(plan.m));
+            state.testLoss.row(static_cast<Eigen::Index>(j)) =
+                Eigen::Map<const Eigen::RowVectorXd>(loss.data(), plan.m);
+            state.done[j] = 1;
+            state.seconds =
+                earlierSeconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - startTime).count();
+            // Saved before reporting, so whatever progress reported is on disk.
+            writePartial(partialPath, options, plan.hash, plan.masks, plan.n, plan.m, state);
+            ++finished;
+            ++trained;
+            progress.advance(finished);
+        },
+        cancel);
+    return trained;
+}
+
+PartialState emptyState(const GroundTruthPlan& plan)
+{
+    PartialState state;
+    state.done.assign(static_cast<size_t>(plan.M), 0);
+    state.testLoss = Eigen::MatrixXd::Constant(plan.M, plan.m, std::numeric_limits<double>::quiet_NaN());
+    return state;
+}
+
+/// The shard side files next to the experiment (`<stem>.gt-partial.r*-of-*.h5`).
+std::vector<fs::path> shardPartials(const std::string& experimentPath)
+{
+    const fs::path p(experimentPath);
+    fs::path folder = p.parent_path();
+    if (folder.empty())
+        folder = ".";
+    const std::string prefix = p.stem().string() + ".gt-partial.r";
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(folder, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.compare(0, prefix.size(), prefix) == 0 && name.size() > prefix.size() + 3
+            && name.compare(name.size() - 3, 3, ".h5") == 0 && name.find("-of-") != std::string::npos
+            && !e.is_symlink())
+            out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+} // namespace
+
 GroundTruth computeGroundTruth(const std::string& experimentPath, const Model& model,
                                const std::optional<TrainRecipe>& recipe, const ImageSet& train,
                                const ImageSet& test, const LdsOptions& options, ProgressSink& progress,
                                const CancelToken& cancel)
 {
     const auto startTime = std::chrono::steady_clock::now();
-    options.validate(train.count);
-    const Model start = retrainingStart(model, recipe);
-    if (test.count < 1)
-        throw ConfigError("ground truth needs at least one test point");
-    if (!fs::exists(experimentPath))
-        throw IoError("ground truth is stored in an experiment file: " + experimentPath + " does not exist");
-
-    const int64_t n = train.count;
-    const int64_t m = test.count;
-    const int64_t M = options.subsets;
-    const std::string hash = inputHash(start, *recipe, train, test);
-
-    std::string dataHash;
-    {
-        H5File file(experimentPath, H5File::Mode::ReadOnly);
-        checkExperimentFile(file);
-        if (file.exists("/data"))
-            dataHash = readDataRecord(file).contentHash;
-        if (auto stored = readGroundTruth(file)) {
-            const bool same = stored->options.sameSubsets(options) && stored->inputHash == hash
-                              && stored->trainCount == n && stored->testCount == m;
-            if (!options.replace) {
-                if (same) {
-                    progress.message("ground truth already computed (" + optionsText(options) + ")");
-                    return *stored;
-                }
-                std::string why = stored->options.sameSubsets(options)
-                                      ? "for other data, model or recipe"
-                                      : "with other options (" + optionsText(stored->options) + ")";
-                throw ConfigError(
-                    experimentPath + " already holds ground truth computed " + why + "; requested "
-                    + optionsText(options)
-                    + ". Use --force (LdsOptions::replace) to replace it, or the stored options");
-            }
+    GroundTruthPlan plan = planGroundTruth(experimentPath, model, recipe, train, test, options);
+    if (plan.stored) {
+        progress.message("ground truth already computed (" + optionsText(options) + ")");
+        return *plan.stored;
+    }
+    const std::string partialPath = groundTruthPartialPath(experimentPath);
+    PartialState state = loadPartial(partialPath, options, plan, progress).value_or(emptyState(plan));
+    // Subsets trained by shard runs (`lds --shard`, attriscope-mpi) join this run's.
+    const std::vector<fs::path> shards = shardPartials(experimentPath);
+    for (const fs::path& shard : shards) {
+        if (auto other = loadPartial(shard.string(), options, plan, progress)) {
+            const int64_t added = mergePartial(state, *other);
+            state.seconds += other->seconds; // retraining time summed over shards (not wall time)
+            progress.message("took " + std::to_string(added) + " finished subsets from " + shard.string());
         }
     }
-
-    const auto subsets = sampleSubsets(n, options);
-    std::vector<uint8_t> masks(static_cast<size_t>(M * n), 0);
-    for (int64_t j = 0; j < M; ++j)
-        for (int64_t i : subsets[static_cast<size_t>(j)])
-            masks[static_cast<size_t>(j * n + i)] = 1;
-
-    const std::string partialPath = groundTruthPartialPath(experimentPath);
-    PartialState state;
-    std::string why;
-    std::optional<PartialState> resumed;
-    if (fs::exists(partialPath)) {
-        resumed = readPartial(partialPath, options, hash, masks, n, m, why);
-        if (!resumed)
-            progress.message("discarding " + partialPath + ": " + why);
+    if (!shards.empty()) {
+        writePartial(partialPath, options, plan.hash, plan.masks, plan.n, plan.m, state);
+        std::error_code ec;
+        for (const fs::path& shard : shards)
+            fs::remove(shard, ec);
     }
-    if (resumed) {
-        state = std::move(*resumed);
-    } else {
-        state.done.assign(static_cast<size_t>(M), 0);
-        state.testLoss = Eigen::MatrixXd::Constant(M, m, std::numeric_limits<double>::quiet_NaN());
-    }
-
-    std::vector<size_t> pending;
-    for (int64_t j = 0; j < M; ++j)
-        if (!state.done[static_cast<size_t>(j)])
-            pending.push_back(static_cast<size_t>(j));
-    int64_t finished = M - static_cast<int64_t>(pending.size());
-    if (finished > 0)
-        progress.message("resuming ground truth: " + std::to_string(finished) + " of " + std::to_string(M)
-                         + " subsets already trained");
-
-    progress.begin("ground truth", M);
-    std::vector<std::vector<int64_t>> keepLists;
-    keepLists.reserve(pending.size());
-    for (size_t j : pending)
-        keepLists.push_back(subsets[j]);
     const double earlierSeconds = state.seconds;
-    auto elapsed = [&] {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - startTime).count();
-    };
-
-    RetrainPool pool{options.workers, options.threadsPerWorker};
-    retrainEach(
-        start, *recipe, train, test, keepLists, pool,
-        [&](size_t job, std::vector<double>&& loss) {
-            const size_t j = pending[job];
-            if (static_cast<int64_t>(loss.size()) != m)
-                throw Error("ground truth: subset model " + std::to_string(j) + " gave "
-                            + std::to_string(loss.size()) + " test losses, expected " + std::to_string(m));
-            state.testLoss.row(static_cast<Eigen::Index>(j)) =
-                Eigen::Map<const Eigen::RowVectorXd>(loss.data(), m);
-            state.done[j] = 1;
-            state.seconds = earlierSeconds + elapsed();
-            // Saved before reporting, so whatever progress reported is on disk.
-            writePartial(partialPath, options, hash, masks, n, m, state);
-            ++finished;
-            progress.advance(finished);
-        },
-        cancel);
+    trainPending(plan, *recipe, train, test, options, Shard{}, state, partialPath, progress, cancel);
 
     GroundTruth truth;
     truth.options = options;
     truth.options.replace = false;
-    truth.subsets = M;
-    truth.trainCount = n;
-    truth.testCount = m;
-    truth.masks = std::move(masks);
+    truth.subsets = plan.M;
+    truth.trainCount = plan.n;
+    truth.testCount = plan.m;
+    truth.masks = std::move(plan.masks);
     truth.testLoss = std::move(state.testLoss);
     truth.recipeSummary = recipeSummary(*recipe);
-    truth.dataContentHash = dataHash;
-    truth.inputHash = hash;
-    truth.seconds = earlierSeconds + elapsed();
+    truth.dataContentHash = plan.dataHash;
+    truth.inputHash = plan.hash;
+    truth.seconds = earlierSeconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - startTime).count();
 
     writeHdf5Atomically(experimentPath, true, [&](H5File& f) { writeGroundTruth(f, truth); });
     std::error_code ec;
     fs::remove(partialPath, ec); // a leftover side file is harmless: it matches the stored result
     return truth;
+}
+
+int64_t computeGroundTruthShard(const std::string& experimentPath, const Model& model,
+                                const std::optional<TrainRecipe>& recipe, const ImageSet& train, const ImageSet& test,
+                                const LdsOptions& options, const Shard& shard, ProgressSink& progress,
+                                const CancelToken& cancel)
+{
+    if (shard.count < 1 || shard.rank < 0 || shard.rank >= shard.count)
+        throw ConfigError("ground truth: shard " + shard.toString() + " is not a rank R of N with 0 <= R < N");
+    GroundTruthPlan plan = planGroundTruth(experimentPath, model, recipe, train, test, options);
+    if (plan.stored) {
+        progress.message("ground truth already computed (" + optionsText(options) + "): nothing to train");
+        return 0;
+    }
+    // Start from what this shard's own side file and the whole run's already hold (rows of the
+    // latter are copied too: harmless, the merge takes each subset once).
+    PartialState state = emptyState(plan);
+    const std::string own = groundTruthPartialPath(experimentPath, shard);
+    if (auto mine = loadPartial(own, options, plan, progress)) {
+        mergePartial(state, *mine);
+        state.seconds = mine->seconds;
+    }
+    if (auto whole = loadPartial(groundTruthPartialPath(experimentPath), options, plan, progress))
+        mergePartial(state, *whole);
+    return trainPending(plan, *recipe, train, test, options, shard, state, own, progress, cancel);
 }
 
 GroundTruth computeGroundTruth(const std::string& experimentPath, const LdsOptions& options,

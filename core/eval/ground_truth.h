@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/shard.h"
 #include "eval/subset_sampler.h"
 #include "model/model.h"
 #include "model/train_recipe.h"
@@ -41,8 +42,8 @@ struct GroundTruth {
 };
 
 /// The side file that keeps a run's finished subsets: `<dir>/<stem>.gt-partial.h5` next to the
-/// experiment `<dir>/<stem>.h5`.
-std::string groundTruthPartialPath(const std::string& experimentPath);
+/// experiment `<dir>/<stem>.h5`; a shard's is `<stem>.gt-partial.r<R>-of-<N>.h5`.
+std::string groundTruthPartialPath(const std::string& experimentPath, const Shard& shard = {});
 
 /// A one-line description of a recipe, as stored with the ground truth.
 std::string recipeSummary(const TrainRecipe& recipe);
@@ -103,6 +104,17 @@ GroundTruth computeGroundTruth(const std::string& experimentPath, const Model& m
 /// data from its spec, and calls the function above with the recorded recipe.
 GroundTruth computeGroundTruth(const std::string& experimentPath, const LdsOptions& options,
                                ProgressSink& progress, const CancelToken& cancel);
+
+/// A shard's part of the ground truth (MPI rank, Slurm array task, `lds --shard R/N`): trains the
+/// subsets j with j mod N = R that are not finished yet (in this shard's side file or the whole
+/// run's), saving each to groundTruthPartialPath(experimentPath, shard); never writes the
+/// experiment file. A later computeGroundTruth takes every shard's subsets (and deletes their
+/// side files), trains what is still missing and stores the result. Returns the subsets trained;
+/// 0 when the file already holds this ground truth. Same errors as computeGroundTruth.
+int64_t computeGroundTruthShard(const std::string& experimentPath, const Model& model,
+                                const std::optional<TrainRecipe>& recipe, const ImageSet& train, const ImageSet& test,
+                                const LdsOptions& options, const Shard& shard, ProgressSink& progress,
+                                const CancelToken& cancel);
 
 /// The /ground_truth of an experiment file, or nullopt when it has none. Throws FormatError
 /// naming the file and the field when it is malformed.

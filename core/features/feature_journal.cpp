@@ -69,10 +69,12 @@ const char* splitName(int split) { return split == 0 ? "train" : "test"; }
 
 } // namespace
 
-std::string featureJournalPath(const std::string& experimentPath)
+std::string featureJournalPath(const std::string& experimentPath, const Shard& shard)
 {
     const fs::path p(experimentPath);
-    return (p.parent_path() / (p.stem().string() + ".features-partial.bin")).string();
+    const std::string suffix =
+        shard.whole() ? ".bin" : ".r" + std::to_string(shard.rank) + "-of-" + std::to_string(shard.count) + ".bin";
+    return (p.parent_path() / (p.stem().string() + ".features-partial" + suffix)).string();
 }
 
 std::string featureInputHash(const std::vector<const Model*>& checkpoints, const ImageSet& train, const ImageSet& test,
@@ -133,20 +135,9 @@ void FeatureJournal::startEmpty()
     ::fdatasync(m_fd);
 }
 
-void FeatureJournal::load(ProgressSink& progress)
+int64_t FeatureJournal::readRecords(int fd, int64_t offset, std::map<Key, std::map<int64_t, Block>>& out)
 {
-    const int fd = ::open(m_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return; // unreadable: start afresh (the caller creates a new one)
-    const std::string expected = kMagic + m_hash + "\n";
-    std::string header(expected.size(), '\0');
-    if (!readExactly(fd, header.data(), header.size()) || header != expected) {
-        ::close(fd);
-        progress.message("discarding " + m_path + ": it belongs to other inputs (model, data or feature options)");
-        return;
-    }
-    off_t good = static_cast<off_t>(header.size());
-    int64_t kept = 0;
+    int64_t good = offset;
     for (;;) {
         int64_t ints[kHeaderInts];
         double norm = 0;
@@ -178,14 +169,44 @@ void FeatureJournal::load(ProgressSink& progress)
         h = fnv1a(reinterpret_cast<const char*>(b.prob.data()), b.prob.size() * sizeof(float), h);
         if (h != checksum)
             break;
-        auto& list = m_blocks[{checkpoint, static_cast<int>(split)}];
-        const int64_t expectedFirst = list.empty() ? 0 : list.back().firstRow + list.back().rows;
-        if (first != expectedFirst || (!list.empty() && list.back().dimension != dim))
-            break;
-        list.push_back(std::move(b));
-        kept += rows;
+        out[{checkpoint, static_cast<int>(split)}][first] = std::move(b);
         good = ::lseek(fd, 0, SEEK_CUR);
     }
+    return good;
+}
+
+namespace {
+
+/// Opens a journal and checks its header; -1 (and `why`) when it is not one for `hash`.
+int openJournal(const std::string& path, const std::string& hash, int flags, std::string& why)
+{
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        why = "it cannot be opened (" + errnoText() + ")";
+        return -1;
+    }
+    const std::string expected = kMagic + hash + "\n";
+    std::string header(expected.size(), '\0');
+    if (!readExactly(fd, header.data(), header.size()) || header != expected) {
+        ::close(fd);
+        why = "it belongs to other inputs (model, data or feature options)";
+        return -1;
+    }
+    return fd;
+}
+
+} // namespace
+
+void FeatureJournal::load(ProgressSink& progress)
+{
+    std::string why;
+    const int fd = openJournal(m_path, m_hash, O_RDWR, why);
+    if (fd < 0) {
+        progress.message("discarding " + m_path + ": " + why);
+        return;
+    }
+    const int64_t header = static_cast<int64_t>(kMagic.size() + m_hash.size() + 1);
+    const off_t good = static_cast<off_t>(readRecords(fd, header, m_blocks));
     // Drop whatever follows the last whole record (a write cut short by a crash).
     if (::ftruncate(fd, good) != 0 || ::lseek(fd, good, SEEK_SET) != good) {
         ::close(fd);
@@ -193,14 +214,62 @@ void FeatureJournal::load(ProgressSink& progress)
         return;
     }
     m_fd = fd;
+    int64_t kept = 0;
+    for (const auto& [key, blocks] : m_blocks)
+        for (const auto& [first, b] : blocks)
+            kept += b.rows;
     if (kept > 0)
         progress.message("featurization journal " + m_path + ": " + std::to_string(kept) + " rows already done");
 }
 
-void FeatureJournal::append(int64_t checkpoint, int split, const Block& b, const float* features)
+int64_t FeatureJournal::absorbShards(ProgressSink& progress)
+{
+    const fs::path self(m_path);
+    const std::string stem = self.filename().string().substr(0, self.filename().string().size() - 4); // "….features-partial"
+    fs::path folder = self.parent_path();
+    if (folder.empty())
+        folder = ".";
+    std::vector<fs::path> shards;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > stem.size() + 6 && name.compare(0, stem.size() + 2, stem + ".r") == 0
+            && name.compare(name.size() - 4, 4, ".bin") == 0 && name.find("-of-") != std::string::npos
+            && !entry.is_symlink())
+            shards.push_back(entry.path());
+    }
+    std::sort(shards.begin(), shards.end());
+    int64_t taken = 0;
+    for (const fs::path& shard : shards) {
+        std::string why;
+        const int fd = openJournal(shard.string(), m_hash, O_RDONLY, why);
+        if (fd < 0) {
+            progress.message("discarding " + shard.string() + ": " + why);
+            fs::remove(shard, ec);
+            continue;
+        }
+        std::map<Key, std::map<int64_t, Block>> blocks;
+        readRecords(fd, static_cast<int64_t>(kMagic.size() + m_hash.size() + 1), blocks);
+        ::close(fd);
+        int64_t rows = 0;
+        for (auto& [key, byRow] : blocks)
+            for (auto& [first, b] : byRow)
+                if (!m_blocks[key].count(first)) {
+                    append(key, b, b.features.data());
+                    rows += b.rows;
+                    m_blocks[key][first] = std::move(b);
+                }
+        progress.message("took " + std::to_string(rows) + " feature rows from " + shard.string());
+        taken += rows;
+        fs::remove(shard, ec);
+    }
+    return taken;
+}
+
+void FeatureJournal::append(const Key& key, const Block& b, const float* features)
 {
     std::string record;
-    const int64_t ints[kHeaderInts] = {checkpoint, split, b.firstRow, b.rows, b.dimension, b.fullDimension,
+    const int64_t ints[kHeaderInts] = {key.first, key.second, b.firstRow, b.rows, b.dimension, b.fullDimension,
                                        b.batched ? 1 : 0, b.gradientNormSamples};
     record.append(reinterpret_cast<const char*>(ints), sizeof ints);
     record.append(reinterpret_cast<const char*>(&b.gradientSqNormMean), sizeof b.gradientSqNormMean);
@@ -214,15 +283,57 @@ void FeatureJournal::append(int64_t checkpoint, int split, const Block& b, const
         throw IoError("cannot flush the featurization journal " + m_path + ": " + errnoText());
 }
 
+RowMatrixF FeatureJournal::computeBlock(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                                        const Key& key, int64_t begin, int64_t end, ProgressSink& progress,
+                                        const CancelToken& cancel)
+{
+    FeatureInfo info;
+    SampleStats stats;
+    RowMatrixF features = featurizeRows(model, set, begin, end, options, &info, &stats, progress, cancel);
+    Block b;
+    b.firstRow = begin;
+    b.rows = end - begin;
+    b.dimension = info.dimension;
+    b.fullDimension = info.fullDimension;
+    b.batched = info.batched;
+    b.gradientNormSamples = info.gradientNormSamples;
+    b.gradientSqNormMean = info.gradientSqNormMean;
+    b.loss = std::move(stats.loss);
+    b.prob = std::move(stats.trueProb);
+    append(key, b, features.data());
+    m_blocks[key][begin] = std::move(b); // the bookkeeping; the rows stay with the caller
+    return features;
+}
+
+int64_t FeatureJournal::featurizeShare(const Model& model, const ImageSet& set, const FeatureOptions& options,
+                                       int64_t checkpoint, int split, const Shard& shard, ProgressSink& progress,
+                                       const CancelToken& cancel)
+{
+    const Key key{checkpoint, split};
+    const int64_t n = set.count, blockSize = blockRows(options.batchSize);
+    int64_t computed = 0;
+    progress.begin("featurize (shard " + shard.toString() + ")", n);
+    for (int64_t begin = 0; begin < n; begin += blockSize) {
+        const int64_t end = std::min(n, begin + blockSize);
+        const auto& have = m_blocks[key];
+        const auto it = have.find(begin);
+        if (!shard.owns(begin / blockSize) || (it != have.end() && it->second.rows == end - begin))
+            continue;
+        computeBlock(model, set, options, key, begin, end, progress, cancel);
+        computed += end - begin;
+    }
+    return computed;
+}
+
 RowMatrixF FeatureJournal::featurize(const Model& model, const ImageSet& set, const FeatureOptions& options,
                                      int64_t checkpoint, int split, FeatureInfo* info, SampleStats* stats,
                                      ProgressSink& progress, const CancelToken& cancel)
 {
+    const Key key{checkpoint, split};
     const int64_t n = set.count;
+    if (n == 0) // nothing to featurize: let the featurizer report the shapes (and any error)
+        return featurizeToMatrix(model, set, options, info, stats, progress, cancel);
     const int64_t blockSize = blockRows(options.batchSize);
-    auto& done = m_blocks[{checkpoint, split}];
-    if (!done.empty() && done.back().firstRow + done.back().rows > n)
-        done.clear(); // cannot happen for the same input hash; never trust it beyond the set
 
     FeatureInfo result;
     result.layers = selectLayers(model, options.layers);
@@ -246,41 +357,37 @@ RowMatrixF FeatureJournal::featurize(const Model& model, const ImageSet& set, co
             result.gradientSqNormMean = b.gradientSqNormMean;
         }
     };
-    progress.begin("featurize", n);
-    int64_t next = 0;
-    for (Block& b : done) {
-        take(b, b.features.data());
-        next = b.firstRow + b.rows;
-        std::vector<float>().swap(b.features); // the rows live in `out` now
-    }
-    if (next > 0) {
-        progress.message("resuming featurization: checkpoint " + std::to_string(checkpoint) + " " + splitName(split)
-                         + ": " + std::to_string(next) + " of " + std::to_string(n) + " rows already done");
-        progress.advance(next);
-    }
 
-    for (int64_t begin = next; begin < n; begin += blockSize) {
-        const int64_t end = std::min(n, begin + blockSize);
-        FeatureInfo partInfo;
-        SampleStats partStats;
-        const RowMatrixF features =
-            featurizeRows(model, set, begin, end, options, &partInfo, &partStats, progress, cancel);
-        Block b;
-        b.firstRow = begin;
-        b.rows = end - begin;
-        b.dimension = partInfo.dimension;
-        b.fullDimension = partInfo.fullDimension;
-        b.batched = partInfo.batched;
-        b.gradientNormSamples = partInfo.gradientNormSamples;
-        b.gradientSqNormMean = partInfo.gradientSqNormMean;
-        b.loss = std::move(partStats.loss);
-        b.prob = std::move(partStats.trueProb);
-        append(checkpoint, split, b, features.data());
-        take(b, features.data());
-        done.push_back(std::move(b)); // keeps the bookkeeping, not the rows (they are in `out`)
+    // Blocks already in the journal (from an earlier run or other shards) are used when they
+    // are exactly a block of this featurization; anything else is ignored.
+    auto& have = m_blocks[key];
+    int64_t reused = 0;
+    for (auto it = have.begin(); it != have.end();) {
+        Block& b = it->second;
+        const bool fits = b.firstRow % blockSize == 0 && b.rows == std::min(blockSize, n - b.firstRow)
+                          && !b.features.empty() && (out.size() == 0 || b.dimension == out.cols());
+        if (!fits) {
+            it = have.erase(it);
+            continue;
+        }
+        take(b, b.features.data());
+        reused += b.rows;
+        std::vector<float>().swap(b.features); // the rows live in `out` now
+        ++it;
     }
-    if (n == 0) // nothing to featurize: let the featurizer report the shapes (and any error)
-        return featurizeToMatrix(model, set, options, info, stats, progress, cancel);
+    progress.begin("featurize", n);
+    if (reused > 0) {
+        progress.message("resuming featurization: checkpoint " + std::to_string(checkpoint) + " " + splitName(split)
+                         + ": " + std::to_string(reused) + " of " + std::to_string(n) + " rows already done");
+        progress.advance(reused);
+    }
+    for (int64_t begin = 0; begin < n; begin += blockSize) {
+        if (have.count(begin))
+            continue;
+        const int64_t end = std::min(n, begin + blockSize);
+        const RowMatrixF features = computeBlock(model, set, options, key, begin, end, progress, cancel);
+        take(have.at(begin), features.data());
+    }
     if (info)
         *info = result;
     return out;

@@ -3,12 +3,13 @@
 // the experiment file, so that a featurization killed half-way (kill -9, power loss, a cancel)
 // continues from the rows already done instead of starting again.
 
+#include "common/shard.h"
 #include "features/featurizer.h"
 
 #include <cstdint>
 #include <map>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace attri {
@@ -18,13 +19,14 @@ struct ImageSet;
 class ProgressSink;
 class CancelToken;
 
-/// The side file `NAME.features-partial.bin` next to the experiment file `NAME.h5`.
-std::string featureJournalPath(const std::string& experimentPath);
+/// The side file `NAME.features-partial.bin` next to the experiment file `NAME.h5`; a shard's
+/// own journal is `NAME.features-partial.r<R>-of-<N>.bin`.
+std::string featureJournalPath(const std::string& experimentPath, const Shard& shard = {});
 
 /// An append-only journal of featurized row blocks, keyed by (checkpoint, split).
 ///
 /// Format (little-endian, raw): a header line "attriscope feature journal v1 <input hash>\n",
-/// then records, each [int64 checkpoint, split, first row, rows, dimension, full dimension,
+/// then records in any row order, each [int64 checkpoint, split, first row, rows, dimension, full dimension,
 /// batched, gradient-norm samples][double gradient-norm mean][rows × dimension float features]
 /// [rows float loss][rows float p(y|x)][uint64 FNV-1a of everything before it in the record].
 /// Each record is written with one write() and fdatasync'ed before the next block starts. A
@@ -43,11 +45,21 @@ public:
     FeatureJournal& operator=(const FeatureJournal&) = delete;
 
     /// Featurizes `set` (split 0 = train, 1 = test) at `checkpoint` in blocks of blockRows(),
-    /// taking the rows the journal already holds and appending every new block. Same result,
+    /// taking the blocks the journal already holds and appending every new block. Same result,
     /// bit for bit, as featurizeToMatrix on the whole set (blocks are whole batches).
     RowMatrixF featurize(const Model& model, const ImageSet& set, const FeatureOptions& options, int64_t checkpoint,
                          int split, FeatureInfo* info, SampleStats* stats, ProgressSink& progress,
                          const CancelToken& cancel);
+
+    /// A shard's part: computes (and appends) only the missing blocks whose index b (first row
+    /// / blockRows()) the shard owns (b mod N = R). Returns the rows computed.
+    int64_t featurizeShare(const Model& model, const ImageSet& set, const FeatureOptions& options, int64_t checkpoint,
+                           int split, const Shard& shard, ProgressSink& progress, const CancelToken& cancel);
+
+    /// Takes over the blocks of the shard journals next to this one
+    /// (`NAME.features-partial.r*-of-*.bin`) that belong to the same inputs, appending them here,
+    /// and deletes those files (ones for other inputs too, with a message). Returns the rows taken.
+    int64_t absorbShards(ProgressSink& progress);
 
     /// Rows per journal block: the smallest multiple of the batch size ≥ kGradientNormSamples
     /// (so the first block carries the gradient-norm estimate of the whole set).
@@ -65,17 +77,25 @@ private:
         bool batched = true;
         int64_t gradientNormSamples = 0;
         double gradientSqNormMean = 0.0;
-        std::vector<float> features; ///< rows read from the file (empty for blocks computed in this run)
+        std::vector<float> features; ///< rows read from a file (released once copied out)
         std::vector<float> loss, prob;
     };
+    using Key = std::pair<int64_t, int>; ///< (checkpoint, split)
+
+    /// Reads the records of an open journal positioned after its header into `out`, stopping at
+    /// the first damaged one; returns the offset after the last good record.
+    static int64_t readRecords(int fd, int64_t offset, std::map<Key, std::map<int64_t, Block>>& out);
     void load(ProgressSink& progress);
     void startEmpty();
-    void append(int64_t checkpoint, int split, const Block& block, const float* features);
+    void append(const Key& key, const Block& block, const float* features);
+    /// Computes block [begin, end) of the set, appends it, and returns its rows.
+    RowMatrixF computeBlock(const Model& model, const ImageSet& set, const FeatureOptions& options, const Key& key,
+                            int64_t begin, int64_t end, ProgressSink& progress, const CancelToken& cancel);
 
     std::string m_path;
     std::string m_hash;
     int m_fd = -1;
-    std::map<std::pair<int64_t, int>, std::vector<Block>> m_blocks; ///< contiguous from row 0
+    std::map<Key, std::map<int64_t, Block>> m_blocks; ///< by first row
 };
 
 /// The input hash of a featurization: everything the features depend on (the model's parameters

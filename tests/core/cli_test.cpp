@@ -318,5 +318,111 @@ TEST(Cli, KilledFeaturizationResumesFromItsJournal)
     EXPECT_DOUBLE_EQ(fa[0].gradientSqNormMean, fb[0].gradientSqNormMean);
 }
 
+/// The stored features and ground truth of two experiment files are bitwise equal.
+void expectSameResults(const std::string& a, const std::string& b)
+{
+    H5File fa(a, H5File::Mode::ReadOnly), fb(b, H5File::Mode::ReadOnly);
+    const std::vector<FeatureRecord> ra = listFeatureRecords(fa), rb = listFeatureRecords(fb);
+    ASSERT_EQ(ra.size(), rb.size());
+    for (size_t i = 0; i < ra.size(); ++i) {
+        EXPECT_EQ(ra[i].key, rb[i].key);
+        for (const char* split : {"train", "test"}) {
+            const RowMatrixF x = readFeatures(fa, ra[i].key, split), y = readFeatures(fb, rb[i].key, split);
+            ASSERT_EQ(x.rows(), y.rows());
+            ASSERT_EQ(x.cols(), y.cols());
+            EXPECT_EQ(std::memcmp(x.data(), y.data(), static_cast<size_t>(x.size()) * sizeof(float)), 0)
+                << ra[i].key << " " << split;
+        }
+        EXPECT_EQ(ra[i].trainStats.loss, rb[i].trainStats.loss);
+        EXPECT_EQ(ra[i].gradientSqNormMean, rb[i].gradientSqNormMean);
+    }
+    const std::vector<double> la = fa.readDoubles("/ground_truth/test_loss"), lb = fb.readDoubles("/ground_truth/test_loss");
+    EXPECT_EQ(la, lb);
+    EXPECT_EQ(fa.readUInt8("/ground_truth/masks"), fb.readUInt8("/ground_truth/masks"));
+}
+
+/// A trained demo experiment and a byte copy of it, to run the same job two ways.
+void trainPair(const test::TempDir& dir, const std::string& exp, const std::string& reference)
+{
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 1600 --test-size 60 --epochs 1 --out "
+                                   + exp,
+                               &out),
+              0)
+        << out;
+    std::filesystem::copy_file(exp, reference);
+    (void)dir;
+}
+
+// Sharding by hand (`--shard R/N`, as a Slurm array would): each shard featurizes its row blocks
+// and trains its subsets into its own side file; the run without --shard takes them all, and the
+// result equals a single-process run bit for bit.
+TEST(Cli, ShardedAttributeAndGroundTruthEqualOneProcess)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5"), reference = dir.file("reference.h5");
+    trainPair(dir, exp, reference);
+    std::string out;
+    const std::string attribute = " --method trak --k 32,64 --batch-size 100 --sensitivity-tests 10";
+    for (const char* shard : {"0/2", "1/2"}) {
+        ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + attribute + " --shard " + shard, &out), 0) << out;
+        EXPECT_NE(out.find(std::string("shard ") + shard + ": featurized"), std::string::npos) << out;
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir.file("e.features-partial.r0-of-2.bin")));
+    EXPECT_TRUE(std::filesystem::exists(dir.file("e.features-partial.r1-of-2.bin")));
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + attribute, &out), 0) << out;
+    EXPECT_NE(out.find("resuming featurization: checkpoint 0 train: 1600 of 1600 rows already done"), std::string::npos)
+        << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("e.features-partial.r0-of-2.bin")));
+    EXPECT_FALSE(std::filesystem::exists(dir.file("e.features-partial.bin")));
+
+    for (const char* shard : {"0/2", "1/2"}) {
+        ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 6 --shard " + shard, &out), 0) << out;
+        EXPECT_NE(out.find(std::string("shard ") + shard + ": trained 3 subset models"), std::string::npos) << out;
+    }
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 6", &out), 0) << out;
+    EXPECT_NE(out.find("resuming ground truth: 6 of 6 subsets already trained"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("e.gt-partial.r1-of-2.h5")));
+
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + reference + attribute, &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " lds " + reference + " --subsets 6", &out), 0) << out;
+    expectSameResults(exp, reference);
+
+    // A bad shard is refused with the expected form.
+    EXPECT_EQ(test::runCommand(kCli + " lds " + exp + " --shard 2/2", &out), 2);
+    EXPECT_NE(out.find("expected R/N with 0 <= R < N"), std::string::npos) << out;
+}
+
+#ifdef ATTRI_MPI_PATH
+// The same job under `mpirun -np 2 attriscope-mpi`: the merged result equals the single-process
+// run bit for bit.
+TEST(Cli, MpiRunEqualsOneProcess)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5"), reference = dir.file("reference.h5");
+    trainPair(dir, exp, reference);
+    // OpenMPI refuses root unless told; oversubscribe: 2 ranks on however many cores; no
+    // single-copy shared-memory mechanism (needs ptrace rights containers often lack).
+    const std::string env = std::string(::getuid() == 0 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " : "")
+                            + "OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 ";
+    // One LibTorch thread everywhere: results are bitwise equal only at equal thread counts
+    // (across thread counts they agree to 1e-5, see robustness_test).
+    const std::string mpirun = env + ATTRI_MPIEXEC + " -np 2 " + ATTRI_MPI_PATH + " --threads 1";
+    const std::string attribute = " --method trak --k 32,64 --batch-size 100 --sensitivity-tests 10";
+    std::string out;
+    ASSERT_EQ(test::runCommand(mpirun + " attribute " + exp + attribute, &out), 0) << out;
+    EXPECT_NE(out.find("shard 0/2: featurized"), std::string::npos) << out;
+    EXPECT_NE(out.find("shard 1/2: featurized"), std::string::npos) << out;
+    EXPECT_NE(out.find("stored in"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(mpirun + " lds " + exp + " --subsets 6", &out), 0) << out;
+    EXPECT_NE(out.find("shard 1/2: trained 3 subset models"), std::string::npos) << out;
+    EXPECT_NE(out.find("ground truth: 6 subsets"), std::string::npos) << out;
+
+    ASSERT_EQ(test::runCommand(kCli + " --threads 1 attribute " + reference + attribute, &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " --threads 1 lds " + reference + " --subsets 6", &out), 0) << out;
+    expectSameResults(exp, reference);
+}
+#endif
+
 } // namespace
 } // namespace attri
