@@ -32,6 +32,10 @@ for f in usr/bin/attriscope usr/bin/attriscope-cli usr/share/applications/attris
          usr/share/doc/attriscope/LICENSE.demo-data; do
   [ -e "$root/$f" ] || { echo "test-deb: $f is missing from the package" >&2; exit 1; }
 done
+# attriscope-mpi ships when the build found MPI (the project's dependencies include OpenMPI).
+if [ -x "$build/app/attriscope-mpi" ]; then
+  [ -x "$root/usr/bin/attriscope-mpi" ] || { echo "test-deb: usr/bin/attriscope-mpi is missing from the package" >&2; exit 1; }
+fi
 "$root/usr/bin/attriscope-cli" --version
 "$root/usr/bin/attriscope-cli" demo --out "$work/demo" >"$work/demo.log" 2>&1 || { tail -20 "$work/demo.log"; exit 1; }
 [ -s "$work/demo/demo.h5" ] || { echo "test-deb: the installed demo wrote no demo.h5" >&2; exit 1; }
