@@ -403,8 +403,13 @@ TEST(Cli, MpiRunEqualsOneProcess)
     trainPair(dir, exp, reference);
     // OpenMPI refuses root unless told; oversubscribe: 2 ranks on however many cores; no
     // single-copy shared-memory mechanism (needs ptrace rights containers often lack).
+    // Under the asan preset: OpenMPI (uninstrumented) leaks from MPI_Init and from its plugins,
+    // which are unloaded by exit, so no suppression can name them; leak checking is off for the
+    // MPI processes only (every other ASan check stays on; the same core code runs leak-checked
+    // in ShardedAttributeAndGroundTruthEqualOneProcess).
     const std::string env = std::string(::getuid() == 0 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " : "")
-                            + "OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 ";
+                            + "OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 "
+                            + "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 ";
     // One LibTorch thread everywhere: results are bitwise equal only at equal thread counts
     // (across thread counts they agree to 1e-5, see robustness_test).
     const std::string mpirun = env + ATTRI_MPIEXEC + " -np 2 " + ATTRI_MPI_PATH + " --threads 1";
