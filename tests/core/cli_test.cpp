@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <random>
 
 #include <filesystem>
 #include <functional>
@@ -294,16 +296,42 @@ TEST(Cli, KilledFeaturizationResumesFromItsJournal)
     EXPECT_EQ(test::readFile(exp), before);
     ASSERT_TRUE(std::filesystem::exists(journal));
 
-    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --k 64,256 --batch-size 50", &out), 0) << out;
-    const std::string marker = "resuming featurization: checkpoint 0 train: ";
-    const auto pos = out.find(marker);
-    ASSERT_NE(pos, std::string::npos) << out;
-    const int resumed = std::stoi(out.substr(pos + marker.size()));
-    EXPECT_GE(resumed, 550) << out; // at least one whole block (550 rows at batch 50)
-    EXPECT_FALSE(std::filesystem::exists(journal));
-
+    // Then kill -9 at random moments, repeated (seeded delays over the span of a whole run, so
+    // some land in featurization, some in a journal write, some in the spectra or the final
+    // save): the file is always either untouched or complete, never damaged.
+    const std::vector<std::string> args = {kCli, "attribute", exp, "--method", "if", "--k", "64,256", "--batch-size", "50"};
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(test::runCommand(kCli + " attribute " + reference + " --method if --k 64,256 --batch-size 50", &out), 0)
         << out;
+    const double runSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::mt19937 rng(20261129);
+    std::uniform_real_distribution<double> delay(0.1 * runSeconds, 0.9 * runSeconds);
+    for (int round = 0; round < 4; ++round) {
+        const pid_t pid = spawnCli(args);
+        ::usleep(static_cast<useconds_t>(delay(rng) * 1e6));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        if (test::readFile(exp) != before) { // the run got as far as replacing the file: it is whole
+            H5File done(exp, H5File::Mode::ReadOnly);
+            EXPECT_EQ(listFeatureRecords(done).size(), 1u) << "round " << round;
+        }
+        ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << "round " << round << ": " << out;
+    }
+
+    // A round may have finished the job (resumed runs are shorter); otherwise the journal holds
+    // at least the first targeted kill's block and the run resumes from it.
+    const bool hadJournal = std::filesystem::exists(journal);
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --k 64,256 --batch-size 50", &out), 0) << out;
+    if (hadJournal) {
+        const std::string marker = "resuming featurization: checkpoint 0 train: ";
+        const auto pos = out.find(marker);
+        ASSERT_NE(pos, std::string::npos) << out;
+        const int resumed = std::stoi(out.substr(pos + marker.size()));
+        EXPECT_GE(resumed, 550) << out; // at least one whole block (550 rows at batch 50)
+    }
+    EXPECT_FALSE(std::filesystem::exists(journal));
+
     H5File a(exp, H5File::Mode::ReadOnly), b(reference, H5File::Mode::ReadOnly);
     const std::vector<FeatureRecord> fa = listFeatureRecords(a), fb = listFeatureRecords(b);
     ASSERT_EQ(fa.size(), 1u);
