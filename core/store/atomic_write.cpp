@@ -79,6 +79,17 @@ private:
     int m_fd;
 };
 
+/// Renames the finished temporary file over `path`, keeping the permissions of the file it
+/// replaces (new files get 0666 & umask).
+void renameOver(const std::string& tmp, const std::string& path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0)
+        ::chmod(tmp.c_str(), st.st_mode & 07777);
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        throw IoError("cannot replace " + path + " with " + tmp + ": " + errnoText(errno));
+}
+
 /// The folder of `path` ("." for a bare name) after checking that `path` names a file that is
 /// not a folder and not a symbolic link.
 fs::path checkedTarget(const std::string& path)
@@ -141,11 +152,7 @@ void writeTextAtomically(const std::string& path, const std::string& text)
         ::close(fd);
         if (err != 0)
             throw IoError("cannot write " + path + ": " + errnoText(err));
-        struct stat st {};
-        if (::stat(path.c_str(), &st) == 0)
-            ::chmod(tmp.c_str(), st.st_mode & 07777);
-        if (::rename(tmp.c_str(), path.c_str()) != 0)
-            throw IoError("cannot replace " + path + " with " + tmp + ": " + errnoText(errno));
+        renameOver(tmp, path);
     } catch (...) {
         std::error_code removeError;
         fs::remove(tmp, removeError);
@@ -183,14 +190,8 @@ void writeHdf5Atomically(const std::string& path, bool startFromExisting,
             fill(file);
             file.close();
         }
-        // Keep the permissions of the file being replaced (HDF5 creates files with 0666 & umask).
-        struct stat st {};
-        if (targetExists && ::stat(path.c_str(), &st) == 0)
-            ::chmod(tmp.c_str(), st.st_mode & 07777);
-
         fsyncPath(tmp, false);
-        if (::rename(tmp.c_str(), path.c_str()) != 0)
-            throw IoError("cannot replace " + path + " with " + tmp + ": " + errnoText(errno));
+        renameOver(tmp, path);
     } catch (...) {
         std::error_code removeError;
         fs::remove(tmp, removeError);

@@ -283,6 +283,8 @@ void writeRecommendation(H5File& file, const RecommendationRecord& r)
     file.setAttr(base, "inputs", r.inputs);
     file.setAttr(base, "seconds", r.seconds);
     file.setAttr(base, "peakedness", r.peakedness);
+    file.setAttr(base, "feature_scale", r.featureScale);
+    file.setAttr(base, "curvature_ratio", r.curvatureRatio);
     file.setAttr(base, "lds_at_recommended", r.ldsAtRecommended);
     file.setAttr(base, "lds_grid_best", r.ldsGridBest);
     file.setAttr(base, "lambda_grid_best", r.lambdaGridBest);
@@ -321,6 +323,8 @@ std::vector<RecommendationRecord> listRecommendations(const H5File& file)
             r.inputs = text(g, "inputs");
             r.seconds = number(g, "seconds", 0.0);
             r.peakedness = number(g, "peakedness", 0.0);
+            r.featureScale = number(g, "feature_scale", nan);
+            r.curvatureRatio = number(g, "curvature_ratio", nan);
             r.ldsAtRecommended = number(g, "lds_at_recommended", nan);
             r.ldsGridBest = number(g, "lds_grid_best", nan);
             r.lambdaGridBest = number(g, "lambda_grid_best", nan);

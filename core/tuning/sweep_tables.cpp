@@ -55,6 +55,8 @@ RecommendationRecord recommendationRecord(const AttributionSession& session, con
     record.inputs = rec.inputs;
     record.seconds = rec.seconds;
     record.peakedness = rec.peakedness;
+    record.featureScale = rec.featureScale;
+    record.curvatureRatio = rec.curvatureRatio;
     record.lambdas = rec.lambdas;
     record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
     return record;

@@ -964,6 +964,8 @@ TEST(AttributionStore, RecommendationRoundTrip)
     r.inputs = "1/(eta_eff*T)";
     r.seconds = 1e-5;
     r.ldsAtRecommended = 0.36;
+    r.featureScale = 310.5;
+    r.curvatureRatio = 12.25;
     r.lambdas = {1.0, 10.0, 100.0};
     {
         attri::H5File file(path, attri::H5File::Mode::Truncate);
@@ -982,6 +984,8 @@ TEST(AttributionStore, RecommendationRoundTrip)
     EXPECT_DOUBLE_EQ(k1024.lambda, 2.5e5);
     EXPECT_EQ(k1024.convention, "sum");
     EXPECT_DOUBLE_EQ(k1024.ldsAtRecommended, 0.36);
+    EXPECT_DOUBLE_EQ(k1024.featureScale, 310.5);
+    EXPECT_DOUBLE_EQ(k1024.curvatureRatio, 12.25);
     EXPECT_TRUE(std::isnan(k1024.ldsGridBest));
     EXPECT_EQ(k1024.lambdas, (std::vector<double>{1.0, 10.0, 100.0}));
     EXPECT_TRUE(k1024.meanXi.empty());
