@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,26 +111,32 @@ FeatureJournal::FeatureJournal(std::string path, std::string inputHash, Progress
     if (fs::is_symlink(m_path, ec))
         throw IoError("refusing to use " + m_path + ": it is a symbolic link; AttriScope writes only regular files "
                       "in the folder you chose");
-    if (fs::exists(m_path, ec))
-        load(progress);
+    m_fd = ::open(m_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (m_fd < 0)
-        startEmpty();
+        throw IoError("cannot create the featurization journal " + m_path + ": " + errnoText());
+    // One featurization per journal: a second run on the same experiment at the same time (the
+    // GUI and the CLI, say) works without one rather than disturb the first's.
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(m_fd);
+        m_fd = -1;
+        progress.message("another featurization of this experiment is running (" + m_path
+                         + " is locked); this one keeps no journal and cannot resume if interrupted");
+        return;
+    }
+    load(progress);
 }
 
 FeatureJournal::~FeatureJournal()
 {
     if (m_fd >= 0)
-        ::close(m_fd);
+        ::close(m_fd); // releases the lock
 }
 
 void FeatureJournal::startEmpty()
 {
     m_blocks.clear();
-    if (m_fd >= 0)
-        ::close(m_fd);
-    m_fd = ::open(m_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (m_fd < 0)
-        throw IoError("cannot create the featurization journal " + m_path + ": " + errnoText());
+    if (::ftruncate(m_fd, 0) != 0 || ::lseek(m_fd, 0, SEEK_SET) != 0)
+        throw IoError("cannot reset the featurization journal " + m_path + ": " + errnoText());
     const std::string header = kMagic + m_hash + "\n";
     writeExactly(m_fd, m_path, header.data(), header.size());
     ::fdatasync(m_fd);
@@ -199,21 +206,23 @@ int openJournal(const std::string& path, const std::string& hash, int flags, std
 
 void FeatureJournal::load(ProgressSink& progress)
 {
-    std::string why;
-    const int fd = openJournal(m_path, m_hash, O_RDWR, why);
-    if (fd < 0) {
-        progress.message("discarding " + m_path + ": " + why);
+    const std::string expected = kMagic + m_hash + "\n";
+    std::string header(expected.size(), '\0');
+    const bool empty = ::lseek(m_fd, 0, SEEK_END) == 0;
+    ::lseek(m_fd, 0, SEEK_SET);
+    if (empty || !readExactly(m_fd, header.data(), header.size()) || header != expected) {
+        if (!empty)
+            progress.message("discarding " + m_path + ": it belongs to other inputs (model, data or feature options)");
+        startEmpty();
         return;
     }
-    const int64_t header = static_cast<int64_t>(kMagic.size() + m_hash.size() + 1);
-    const off_t good = static_cast<off_t>(readRecords(fd, header, m_blocks));
+    const off_t good = static_cast<off_t>(readRecords(m_fd, static_cast<int64_t>(expected.size()), m_blocks));
     // Drop whatever follows the last whole record (a write cut short by a crash).
-    if (::ftruncate(fd, good) != 0 || ::lseek(fd, good, SEEK_SET) != good) {
-        ::close(fd);
+    if (::ftruncate(m_fd, good) != 0 || ::lseek(m_fd, good, SEEK_SET) != good) {
         m_blocks.clear();
+        startEmpty();
         return;
     }
-    m_fd = fd;
     int64_t kept = 0;
     for (const auto& [key, blocks] : m_blocks)
         for (const auto& [first, b] : blocks)
@@ -243,6 +252,11 @@ int64_t FeatureJournal::absorbShards(ProgressSink& progress)
     for (const fs::path& shard : shards) {
         std::string why;
         const int fd = openJournal(shard.string(), m_hash, O_RDONLY, why);
+        if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd);
+            progress.message("skipping " + shard.string() + ": its shard is still running");
+            continue;
+        }
         if (fd < 0) {
             progress.message("discarding " + shard.string() + ": " + why);
             fs::remove(shard, ec);
@@ -268,6 +282,8 @@ int64_t FeatureJournal::absorbShards(ProgressSink& progress)
 
 void FeatureJournal::append(const Key& key, const Block& b, const float* features)
 {
+    if (m_fd < 0)
+        return; // no journal (another run holds it)
     std::string record;
     const int64_t ints[kHeaderInts] = {key.first, key.second, b.firstRow, b.rows, b.dimension, b.fullDimension,
                                        b.batched ? 1 : 0, b.gradientNormSamples};
@@ -396,11 +412,11 @@ RowMatrixF FeatureJournal::featurize(const Model& model, const ImageSet& set, co
 void FeatureJournal::remove()
 {
     if (m_fd >= 0) {
+        std::error_code ec;
+        fs::remove(m_path, ec); // unlinked while still locked, so no other run can take it over half-way
         ::close(m_fd);
         m_fd = -1;
     }
-    std::error_code ec;
-    fs::remove(m_path, ec);
     m_blocks.clear();
 }
 

@@ -451,6 +451,20 @@ TEST_F(FeaturesTest, JournalResumesBitwiseAndDropsDamagedRecords)
     EXPECT_EQ(info.fullDimension, wholeInfo.fullDimension);
     EXPECT_EQ(info.layers, wholeInfo.layers);
 
+    // A second featurization of the same experiment while the first holds the journal works
+    // without one, and leaves the first's journal alone.
+    {
+        CancelToken token;
+        CancelAt first(token, 0), second(token, 0);
+        FeatureJournal holder(path, hash, first);
+        FeatureJournal other(path, hash, second);
+        EXPECT_NE(second.messages.find("another featurization of this experiment is running"), std::string::npos)
+            << second.messages;
+        EXPECT_TRUE(bitwiseEqual(other.featurize(model, set, o, 0, 0, nullptr, nullptr, second, token), whole));
+        other.remove(); // without the lock: a no-op
+        EXPECT_TRUE(std::filesystem::exists(path));
+    }
+
     // A record cut short (a crash inside write()) is dropped with everything after it.
     std::filesystem::resize_file(path, afterOne + 1000);
     EXPECT_TRUE(bitwiseEqual(run(0, nullptr, nullptr, &messages), whole));
