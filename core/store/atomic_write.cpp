@@ -126,12 +126,32 @@ std::string fileInFolder(const std::string& folder, const std::string& name)
     return (fs::path(folder) / name).string();
 }
 
-void writeTextAtomically(const std::string& path, const std::string& text)
+namespace {
+
+/// The shared protocol of both writers: under the folder lock, `produce` writes the complete new
+/// contents to a fresh temporary file in the folder (flushed to disk), which then replaces `path`
+/// by rename; on any exception the temporary file is removed and `path` is untouched.
+void replaceViaTemporary(const std::string& path, const std::function<void(const std::string& tmp)>& produce)
 {
     const fs::path folder = checkedTarget(path);
     const FolderLock lock(folder.string());
     const std::string tmp = tempName(folder, fs::path(path).filename().string());
     try {
+        produce(tmp);
+        renameOver(tmp, path);
+    } catch (...) {
+        std::error_code removeError;
+        fs::remove(tmp, removeError);
+        throw;
+    }
+    fsyncPath(folder.string(), true);
+}
+
+} // namespace
+
+void writeTextAtomically(const std::string& path, const std::string& text)
+{
+    replaceViaTemporary(path, [&](const std::string& tmp) {
         const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0)
             throw IoError("cannot create " + tmp + ": " + errnoText(errno));
@@ -152,13 +172,7 @@ void writeTextAtomically(const std::string& path, const std::string& text)
         ::close(fd);
         if (err != 0)
             throw IoError("cannot write " + path + ": " + errnoText(err));
-        renameOver(tmp, path);
-    } catch (...) {
-        std::error_code removeError;
-        fs::remove(tmp, removeError);
-        throw;
-    }
-    fsyncPath(folder.string(), true);
+    });
 }
 
 // Note: HDF5 does not reclaim the space of removed or replaced objects, so a file updated many
@@ -167,20 +181,12 @@ void writeTextAtomically(const std::string& path, const std::string& text)
 void writeHdf5Atomically(const std::string& path, bool startFromExisting,
                          const std::function<void(H5File&)>& fill)
 {
-    const fs::path target(path);
-    const fs::path folder = checkedTarget(path);
-    const std::string name = target.filename().string();
-
-    const FolderLock lock(folder.string());
-    std::error_code ec;
-    const bool targetExists = fs::exists(target, ec);
-
-    const std::string tmp = tempName(folder, name);
-    try {
+    replaceViaTemporary(path, [&](const std::string& tmp) {
+        std::error_code ec;
         H5File::Mode mode = H5File::Mode::Truncate;
-        if (startFromExisting && targetExists) {
+        if (startFromExisting && fs::exists(path, ec)) {
             std::error_code copyError;
-            fs::copy_file(target, tmp, fs::copy_options::overwrite_existing, copyError);
+            fs::copy_file(path, tmp, fs::copy_options::overwrite_existing, copyError);
             if (copyError)
                 throw IoError("cannot copy " + path + " to " + tmp + ": " + copyError.message());
             mode = H5File::Mode::ReadWrite;
@@ -191,13 +197,7 @@ void writeHdf5Atomically(const std::string& path, bool startFromExisting,
             file.close();
         }
         fsyncPath(tmp, false);
-        renameOver(tmp, path);
-    } catch (...) {
-        std::error_code removeError;
-        fs::remove(tmp, removeError);
-        throw;
-    }
-    fsyncPath(folder.string(), true);
+    });
 }
 
 } // namespace attri
