@@ -293,6 +293,7 @@ namespace {
 
 /// What a whole run and a shard run share: the subsets, their masks and the input hash.
 struct GroundTruthPlan {
+    explicit GroundTruthPlan(Model retrainFrom) : start(std::move(retrainFrom)) {}
     Model start;
     int64_t n = 0, m = 0, M = 0;
     std::string hash, dataHash;
@@ -306,7 +307,7 @@ GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& 
                                 const LdsOptions& options)
 {
     options.validate(train.count);
-    GroundTruthPlan plan{retrainingStart(model, recipe)};
+    GroundTruthPlan plan(retrainingStart(model, recipe));
     if (test.count < 1)
         throw ConfigError("ground truth needs at least one test point");
     if (!fs::exists(experimentPath))

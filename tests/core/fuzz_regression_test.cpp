@@ -218,10 +218,11 @@ int replayTree(const fs::path& root, bool validMustParse)
                     anyOk = anyOk || o.ok;
                 EXPECT_TRUE(anyOk) << entry.path() << " is a valid seed but no entry point accepted it";
             }
-            for (const Outcome& o : outcomes)
-                if (!o.ok)
-                    EXPECT_FALSE(o.error.empty())
-                        << entry.path() << ": " << o.step << " gave an empty message";
+            for (const Outcome& o : outcomes) {
+                if (!o.ok) {
+                    EXPECT_FALSE(o.error.empty()) << entry.path() << ": " << o.step << " gave an empty message";
+                }
+            }
         }
     }
     return files;
