@@ -2,11 +2,14 @@
 #include "main_window.h"
 #include "screenshot_tour.h"
 
+#include "common/error.h"
 #include "common/runtime.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+
+#include <cstdio>
 
 int main(int argc, char** argv)
 {
@@ -35,11 +38,23 @@ int main(int argc, char** argv)
         QStringLiteral("With --demo/--screenshots: a quick demo (1000 train, 100 test, k 64,256)."));
     parser.addOption(demo);
     parser.addOption(screenshots);
+    QCommandLineOption device(
+        QStringLiteral("device"),
+        QStringLiteral("Where training, retraining and featurization run: auto (a CUDA GPU when this "
+                       "LibTorch has CUDA and sees one, else the CPU), cpu or cuda. Default: auto."),
+        QStringLiteral("D"), QStringLiteral("auto"));
     parser.addOption(small);
+    parser.addOption(device);
     parser.addPositionalArgument(QStringLiteral("experiment"), QStringLiteral("Experiment file to open."));
     parser.process(app);
 
     attri::initRuntime();
+    try {
+        attri::selectDevice(attri::parseDeviceChoice(parser.value(device).toStdString()));
+    } catch (const attri::ConfigError& e) {
+        std::fprintf(stderr, "attriscope: %s\n", e.what());
+        return 2;
+    }
     attri::ui::DemoOptions options;
     if (parser.isSet(small)) {
         options.trainSize = 1000;

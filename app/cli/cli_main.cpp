@@ -49,7 +49,7 @@ const std::map<std::string, Command>& commands()
 
 void printHelp()
 {
-    std::cout << "Usage: attriscope-cli [--threads N] COMMAND [options]\n\n"
+    std::cout << "Usage: attriscope-cli [--threads N] [--device D] COMMAND [options]\n\n"
                  "AttriScope: training-data attribution (influence functions, TRAK, TracIn, gradient\n"
                  "similarity) with damping/projection sweeps and a retraining-free damping recommendation.\n\n"
                  "Commands:\n";
@@ -57,6 +57,10 @@ void printHelp()
         std::cout << "  " << name << std::string(10 - std::min<size_t>(9, name.size()), ' ') << cmd.summary << "\n";
     std::cout << "\nGlobal options:\n"
                  "  --threads N   LibTorch threads (default: all cores)\n"
+                 "  --device D    where training, retraining and featurization run: auto (a CUDA GPU\n"
+                 "                when this LibTorch has CUDA and sees one, else the CPU), cpu, or cuda\n"
+                 "                (an error without a usable GPU). Default: auto. Spectra, sweeps, LDS\n"
+                 "                and the recommendation always run on the CPU\n"
                  "  --version     print version, LibTorch and BLAS\n"
                  "  --help        this help; COMMAND --help for a command's options\n";
 }
@@ -67,6 +71,7 @@ int main(int argc, char** argv)
 {
     std::vector<std::string> args(argv + 1, argv + argc);
     int threads = 0;
+    attri::DeviceChoice device = attri::DeviceChoice::Auto;
     while (!args.empty() && args[0].rfind("--", 0) == 0) {
         if (args[0] == "--help" || args[0] == "-h") {
             printHelp();
@@ -74,11 +79,27 @@ int main(int argc, char** argv)
         }
         if (args[0] == "--version") {
             attri::initRuntime(threads);
+            try {
+                attri::selectDevice(device);
+            } catch (const attri::ConfigError& e) {
+                std::cerr << "attriscope-cli: " << e.what() << "\n";
+                return 2;
+            }
             std::cout << attri::buildInfo() << "\n";
             return 0;
         }
         if (args[0] == "--threads" && args.size() > 1) {
             threads = std::atoi(args[1].c_str());
+            args.erase(args.begin(), args.begin() + 2);
+            continue;
+        }
+        if (args[0] == "--device" && args.size() > 1) {
+            try {
+                device = attri::parseDeviceChoice(args[1]);
+            } catch (const attri::ConfigError& e) {
+                std::cerr << "attriscope-cli: " << e.what() << "\n";
+                return 2;
+            }
             args.erase(args.begin(), args.begin() + 2);
             continue;
         }
@@ -95,6 +116,12 @@ int main(int argc, char** argv)
         return 2;
     }
     attri::initRuntime(threads);
+    try {
+        attri::selectDevice(device);
+    } catch (const attri::ConfigError& e) {
+        std::cerr << "attriscope-cli: " << e.what() << "\n";
+        return 2;
+    }
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
     try {

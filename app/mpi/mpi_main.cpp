@@ -39,14 +39,15 @@ int runCommand(const std::string& command, const attri::cli::Args& args, int ran
 
 void printHelp()
 {
-    std::cout << "Usage: mpirun -np N attriscope-mpi [--threads T] attribute|lds EXP.h5 [options]\n\n"
+    std::cout << "Usage: mpirun -np N attriscope-mpi [--threads T] [--device D] attribute|lds EXP.h5 [options]\n\n"
                  "Splits featurization (attribute) or ground-truth retraining (lds) across N MPI ranks:\n"
                  "each rank computes its share (row blocks b mod N = rank, or subsets j mod N = rank) into\n"
                  "its own side file next to EXP.h5, then rank 0 merges every share, computes anything still\n"
                  "missing and finishes exactly as `attriscope-cli attribute|lds` would; the result equals a\n"
                  "single-process run. Options are those of attriscope-cli attribute|lds (see their --help).\n"
                  "EXP.h5 must be on a filesystem every rank sees. --threads T: LibTorch threads per rank\n"
-                 "(default: the cores divided by the ranks on this machine).\n";
+                 "(default: the cores divided by the ranks on this machine). --device auto|cpu|cuda: as for\n"
+                 "attriscope-cli; with CUDA, the ranks on one machine take its GPUs in turn.\n";
 }
 
 } // namespace
@@ -59,8 +60,12 @@ int main(int argc, char** argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     std::vector<std::string> args(argv + 1, argv + argc);
     int threads = 0;
-    if (args.size() >= 2 && args[0] == "--threads") {
-        threads = std::atoi(args[1].c_str());
+    std::string device = "auto";
+    while (args.size() >= 2 && (args[0] == "--threads" || args[0] == "--device")) {
+        if (args[0] == "--threads")
+            threads = std::atoi(args[1].c_str());
+        else
+            device = args[1];
         args.erase(args.begin(), args.begin() + 2);
     }
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || (args[0] != "attribute" && args[0] != "lds")) {
@@ -78,16 +83,25 @@ int main(int argc, char** argv)
             MPI_Finalize();
             return 2;
         }
-    if (threads <= 0) {
-        // Ranks sharing a machine share its cores.
-        MPI_Comm local;
-        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
-        int localSize = 1;
-        MPI_Comm_size(local, &localSize);
-        MPI_Comm_free(&local);
+    // Ranks sharing a machine share its cores and its GPUs.
+    MPI_Comm local;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
+    int localRank = 0, localSize = 1;
+    MPI_Comm_rank(local, &localRank);
+    MPI_Comm_size(local, &localSize);
+    MPI_Comm_free(&local);
+    if (threads <= 0)
         threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / localSize);
-    }
     attri::initRuntime(threads);
+    try {
+        // On a machine with several GPUs, its ranks take them in turn.
+        attri::selectDevice(attri::parseDeviceChoice(device), localRank);
+    } catch (const attri::ConfigError& e) {
+        if (rank == 0)
+            std::cerr << "attriscope-mpi: " << e.what() << "\n";
+        MPI_Finalize();
+        return 2;
+    }
     attri::CancelToken cancel;
 
     int rc = 0;

@@ -2,6 +2,7 @@
 
 #include "attribution/explicit_curvature.h"
 #include "common/error.h"
+#include "common/runtime.h"
 #include "features/feature_journal.h"
 #include "features/featurizer.h"
 #include "jobs/cancel_token.h"
@@ -210,6 +211,7 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
             record.batched = info.batched;
             record.gradientSqNormMean = info.gradientSqNormMean;
             record.gradientNormSamples = info.gradientNormSamples;
+            record.device = deviceName();
             record.key = featureKey(record.target, record.projection, record.dimension, record.seed, request.layers, c);
             createFeatureGroup(file, record);
             writeFeatureRows(file, record.key, "train", 0, train);

@@ -1,11 +1,24 @@
 #include "common/runtime.h"
 
+#include "common/error.h"
+#include "model/private/net.h"
+
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
 namespace attri {
+
+namespace {
+
+/// The selected device type (c10::DeviceType as int); CPU until selectDevice says otherwise.
+std::atomic<int> g_deviceType{static_cast<int>(torch::kCPU)};
+std::atomic<int> g_cudaIndex{0};
+
+} // namespace
 
 void initRuntime(int threads)
 {
@@ -52,8 +65,60 @@ std::string blasLibrary()
 std::string buildInfo()
 {
     std::string blas = blasLibrary();
-    return std::string("AttriScope ") + ATTRI_VERSION + " (LibTorch " + TORCH_VERSION + ", BLAS "
-           + (blas.empty() ? "unknown" : blas) + ", " + std::to_string(torchThreads()) + " threads)";
+    return std::string("AttriScope ") + ATTRI_VERSION + " (LibTorch " + TORCH_VERSION
+           + (at::globalContext().hasCUDART() ? " with CUDA" : "") + ", BLAS " + (blas.empty() ? "unknown" : blas)
+           + ", " + std::to_string(torchThreads()) + " threads, device " + deviceName() + ")";
+}
+
+DeviceChoice parseDeviceChoice(const std::string& text)
+{
+    if (text == "auto")
+        return DeviceChoice::Auto;
+    if (text == "cpu")
+        return DeviceChoice::Cpu;
+    if (text == "cuda")
+        return DeviceChoice::Cuda;
+    throw ConfigError("unknown device '" + text + "'; choose auto, cpu or cuda");
+}
+
+std::string toString(DeviceChoice choice)
+{
+    switch (choice) {
+    case DeviceChoice::Auto:
+        return "auto";
+    case DeviceChoice::Cpu:
+        return "cpu";
+    case DeviceChoice::Cuda:
+        return "cuda";
+    }
+    return "auto";
+}
+
+bool cudaAvailable() { return torch::cuda::is_available(); }
+
+void selectDevice(DeviceChoice choice, int cudaSlot)
+{
+    const bool cuda = cudaAvailable();
+    if (choice == DeviceChoice::Cuda && !cuda)
+        throw ConfigError(std::string("--device cuda: ")
+                          + "this LibTorch (" + TORCH_VERSION + ") "
+                          + (at::globalContext().hasCUDART() ? "has CUDA but sees no usable GPU"
+                                                             : "was built without CUDA")
+                          + "; a CUDA build of LibTorch (configure with -DTorch_DIR=…/libtorch/share/cmake/Torch) "
+                            "and a visible GPU are needed. Use --device cpu or auto");
+    const bool useCuda = choice == DeviceChoice::Cuda || (choice == DeviceChoice::Auto && cuda);
+    const int count = useCuda ? static_cast<int>(torch::cuda::device_count()) : 1;
+    g_cudaIndex = count > 0 ? std::max(0, cudaSlot) % count : 0;
+    g_deviceType = static_cast<int>(useCuda ? torch::kCUDA : torch::kCPU);
+}
+
+std::string deviceName() { return computeDevice().str(); }
+
+torch::Device computeDevice()
+{
+    const auto type = static_cast<c10::DeviceType>(g_deviceType.load());
+    return type == torch::kCUDA ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(g_cudaIndex.load()))
+                                : torch::Device(torch::kCPU);
 }
 
 } // namespace attri

@@ -189,7 +189,12 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
                           ProgressSink& progress, const CancelToken& cancel, int64_t sampleOffset = 0)
 {
     options.validate();
-    Net& net = model.net();
+    // On a device other than the CPU a clone of the model moves there; the caller's stays put.
+    const torch::Device device = computeDevice();
+    const Model local = device.is_cpu() ? model : model.clone();
+    Net& net = local.net();
+    if (!device.is_cpu())
+        net.to(device);
     FeatureInfo info;
     info.layers = selectLayers(model, options.layers);
     std::vector<GradLayer> layers = resolveLayers(net, info.layers);
@@ -215,7 +220,7 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
     case ProjectionKind::Gaussian:
     case ProjectionKind::Rademacher:
         dense = std::make_unique<DenseProjector>(options.projection, options.seed, info.fullDimension,
-                                                 options.kMax);
+                                                 options.kMax, device);
         info.dimension = options.kMax;
         break;
     case ProjectionKind::Kronecker: {
@@ -229,7 +234,7 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
                 << " or more layers";
             throw ConfigError(msg.str());
         }
-        kron = std::make_unique<KronProjector>(dims, options.kMax, options.seed);
+        kron = std::make_unique<KronProjector>(dims, options.kMax, options.seed, device);
         info.dimension = options.kMax;
         break;
     }
@@ -256,8 +261,8 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
         const int64_t end = std::min(n, begin + options.batchSize);
         float* rows = destination.rows(begin, end - begin, info.dimension);
         try {
-            const torch::Tensor x = imagesTensor(set, begin, end);
-            const torch::Tensor y = labelsTensor(set, begin, end);
+            const torch::Tensor x = imagesTensor(set, begin, end).to(device);
+            const torch::Tensor y = labelsTensor(set, begin, end).to(device);
             if (loop || !grads.computeBatched(x, y)) {
                 // Once the trace proved unusable, stay on the loop for the remaining batches.
                 loop = true;
@@ -266,8 +271,12 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
             }
             torch::NoGradGuard noGrad;
             // The block's own memory as a tensor: results land in it without another copy.
-            torch::Tensor features =
-                torch::from_blob(rows, {end - begin, info.dimension}, torch::kFloat);
+            torch::Tensor block = torch::from_blob(rows, {end - begin, info.dimension}, torch::kFloat);
+            // Off the CPU the features are formed on the device and copied into the block.
+            torch::Tensor features = device.is_cpu()
+                                         ? block
+                                         : torch::empty({end - begin, info.dimension},
+                                                        torch::TensorOptions().dtype(torch::kFloat).device(device));
             if (kron) {
                 features.zero_();
                 kron->applyInto(grads, features);
@@ -276,11 +285,13 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
                 features.copy_(dense->apply(grads.flat()));
             else
                 grads.flatInto(features);
+            if (!device.is_cpu())
+                block.copy_(features);
             if (stats) {
                 const torch::Tensor logp =
                     torch::log_softmax(grads.logits(), 1).gather(1, y.unsqueeze(1)).squeeze(1);
-                const torch::Tensor loss = logp.neg().contiguous();
-                const torch::Tensor prob = logp.exp().contiguous();
+                const torch::Tensor loss = logp.neg().to(torch::kCPU).contiguous();
+                const torch::Tensor prob = logp.exp().to(torch::kCPU).contiguous();
                 std::copy(loss.data_ptr<float>(), loss.data_ptr<float>() + (end - begin),
                           stats->loss.begin() + begin);
                 std::copy(prob.data_ptr<float>(), prob.data_ptr<float>() + (end - begin),

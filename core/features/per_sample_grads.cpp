@@ -256,6 +256,7 @@ bool PerSampleGradients::computeBatched(const torch::Tensor& x, const torch::Ten
     m_inputs.clear();
     m_deltas.clear();
     m_flat.clear();
+    m_device = deviceOf(m_net);
     const size_t tracedCount = m_net.tracedLayers().size();
     LayerTrace trace;
     trace.retainGrad = false; // gradients come from autograd::grad w.r.t. the outputs directly
@@ -270,8 +271,8 @@ bool PerSampleGradients::computeBatched(const torch::Tensor& x, const torch::Ten
     if (m_layers.empty())
         return false;
 
-    const torch::Tensor logits = m_net.forward(x, &trace);
-    const torch::Tensor targets = this->targets(logits, labels);
+    const torch::Tensor logits = m_net.forward(x.to(m_device), &trace);
+    const torch::Tensor targets = this->targets(logits, labels.to(m_device));
     std::vector<torch::Tensor> outputs;
     for (const auto& layer : m_layers) {
         const auto t = static_cast<size_t>(layer.tracedIndex);
@@ -327,10 +328,12 @@ void PerSampleGradients::computeLoop(const torch::Tensor& x, const torch::Tensor
     m_inputs.clear();
     m_deltas.clear();
     m_flat.clear();
+    m_device = deviceOf(m_net);
+    const torch::Tensor xs = x.to(m_device), ys = labels.to(m_device);
     const int64_t batch = x.size(0);
     std::vector<torch::Tensor> params;
     for (const auto& layer : m_layers) {
-        m_flat.push_back(torch::zeros({batch, layer.numel}, torch::kFloat));
+        m_flat.push_back(torch::zeros({batch, layer.numel}, floatOptions()));
         for (const auto& p : layer.params)
             params.push_back(p);
     }
@@ -338,8 +341,8 @@ void PerSampleGradients::computeLoop(const torch::Tensor& x, const torch::Tensor
     for (int64_t i = 0; i < batch; ++i) {
         if (cancel)
             cancel->throwIfCancelled();
-        const torch::Tensor logits = m_net.forward(x.narrow(0, i, 1));
-        const torch::Tensor target = targets(logits, labels.narrow(0, i, 1)).sum();
+        const torch::Tensor logits = m_net.forward(xs.narrow(0, i, 1));
+        const torch::Tensor target = targets(logits, ys.narrow(0, i, 1)).sum();
         const auto grads = torch::autograd::grad({target}, params, {}, /*retain_graph=*/false,
                                                  /*create_graph=*/false, /*allow_unused=*/true);
         torch::NoGradGuard noGrad;
@@ -357,7 +360,7 @@ void PerSampleGradients::computeLoop(const torch::Tensor& x, const torch::Tensor
         }
         logitRows.push_back(logits.detach());
     }
-    m_logits = batch > 0 ? torch::cat(logitRows, 0) : torch::empty({0, 0});
+    m_logits = batch > 0 ? torch::cat(logitRows, 0) : torch::empty({0, 0}, floatOptions());
     m_batchSize = batch;
 }
 
@@ -435,14 +438,14 @@ void PerSampleGradients::writeLayerFlat(size_t l, int64_t s0, int64_t s1, torch:
 torch::Tensor PerSampleGradients::layerFlat(size_t l, int64_t s0, int64_t s1) const
 {
     torch::NoGradGuard noGrad;
-    torch::Tensor out = torch::empty({s1 - s0, m_layers[l].numel}, torch::kFloat);
+    torch::Tensor out = torch::empty({s1 - s0, m_layers[l].numel}, floatOptions());
     writeLayerFlat(l, s0, s1, out);
     return out;
 }
 
 torch::Tensor PerSampleGradients::flat() const
 {
-    torch::Tensor out = torch::empty({m_batchSize, fullDimension()}, torch::kFloat);
+    torch::Tensor out = torch::empty({m_batchSize, fullDimension()}, floatOptions());
     flatInto(out);
     return out;
 }
@@ -475,8 +478,9 @@ torch::Tensor PerSampleGradients::matrix(size_t l, int64_t s0, int64_t s1) const
 // ---------------------------------------------------------------------------------------------
 // DenseProjector
 
-DenseProjector::DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax)
-    : m_kind(kind), m_seed(seed), m_p(p), m_kMax(kMax), m_rows(roundUp(kMax, kRowBlock))
+DenseProjector::DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax,
+                               const torch::Device& device)
+    : m_kind(kind), m_seed(seed), m_p(p), m_kMax(kMax), m_rows(roundUp(kMax, kRowBlock)), m_device(device)
 {
     if (kind != ProjectionKind::Gaussian && kind != ProjectionKind::Rademacher)
         throw ConfigError("a dense projection is gaussian or rademacher, not '" + toString(kind) + "'");
@@ -495,14 +499,15 @@ torch::Tensor DenseProjector::tile(int64_t rowBlock, int64_t columnBlock) const
     const int64_t c0 = columnBlock * kColumnBlock;
     const int64_t c1 = std::min(m_p, c0 + kColumnBlock);
     return generateBlock(m_kind, m_seed, kDenseProjectionStream, rowBlock * kRowBlock,
-                         (rowBlock + 1) * kRowBlock, c0, c1);
+                         (rowBlock + 1) * kRowBlock, c0, c1)
+        .to(m_device);
 }
 
 torch::Tensor DenseProjector::apply(const torch::Tensor& g) const
 {
     torch::NoGradGuard noGrad;
     const int64_t batch = g.size(0);
-    torch::Tensor out = torch::empty({batch, m_rows}, torch::kFloat);
+    torch::Tensor out = torch::empty({batch, m_rows}, g.options());
     const int64_t columnBlocks = (m_p + kColumnBlock - 1) / kColumnBlock;
     for (int64_t rb = 0; rb < m_rows / kRowBlock; ++rb) {
         torch::Tensor acc;
@@ -518,7 +523,7 @@ torch::Tensor DenseProjector::apply(const torch::Tensor& g) const
                 acc.addmm_(part, t.t());
         }
         if (!acc.defined())
-            acc = torch::zeros({batch, kRowBlock}, torch::kFloat);
+            acc = torch::zeros({batch, kRowBlock}, g.options());
         out.narrow(1, rb * kRowBlock, kRowBlock).copy_(acc);
     }
     return out.narrow(1, 0, m_kMax);
@@ -527,8 +532,9 @@ torch::Tensor DenseProjector::apply(const torch::Tensor& g) const
 // ---------------------------------------------------------------------------------------------
 // KronProjector
 
-KronProjector::KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMax, uint64_t seed)
-    : m_kMax(kMax), m_layout(kroneckerLayout(dims, kMax))
+KronProjector::KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMax, uint64_t seed,
+                             const torch::Device& device)
+    : m_kMax(kMax), m_layout(kroneckerLayout(dims, kMax)), m_device(device), m_fusedLinear(device.is_cpu())
 {
     m_layers.resize(dims.size());
     for (size_t l = 0; l < dims.size(); ++l) {
@@ -542,10 +548,12 @@ KronProjector::KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMa
         const int64_t inRows = std::min(roundUp(m_layout.inRows[l], kRowBlock), dims[l].in);
         for (int64_t r0 = 0; r0 < outRows; r0 += kRowBlock)
             layer.outBlocks.push_back(generateBlock(ProjectionKind::Gaussian, seed, kroneckerStream(l, false),
-                                                    r0, std::min(outRows, r0 + kRowBlock), 0, dims[l].out));
+                                                    r0, std::min(outRows, r0 + kRowBlock), 0, dims[l].out)
+                                          .to(device));
         for (int64_t r0 = 0; r0 < inRows; r0 += kRowBlock)
             layer.inBlocks.push_back(generateBlock(ProjectionKind::Gaussian, seed, kroneckerStream(l, true),
-                                                   r0, std::min(inRows, r0 + kRowBlock), 0, dims[l].in));
+                                                   r0, std::min(inRows, r0 + kRowBlock), 0, dims[l].in)
+                                         .to(device));
     }
     // Coordinates per layer, and per (out block, in block) pair.
     std::vector<std::vector<int64_t>> columns(dims.size()), aIndex(dims.size()), bIndex(dims.size());
@@ -565,15 +573,16 @@ KronProjector::KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMa
     }
     for (size_t l = 0; l < dims.size(); ++l) {
         Layer& layer = m_layers[l];
-        layer.columns = longTensor(columns[l]);
-        layer.aIndex = longTensor(aIndex[l]);
-        layer.bIndex = longTensor(bIndex[l]);
+        // Index tensors live with the factors (the fused pass, which reads them, is CPU-only).
+        layer.columns = longTensor(columns[l]).to(device);
+        layer.aIndex = longTensor(aIndex[l]).to(device);
+        layer.bIndex = longTensor(bIndex[l]).to(device);
         for (auto& [key, entry] : pairs[l]) {
             BlockPair pair;
             pair.outBlock = key.first;
             pair.inBlock = key.second;
-            pair.columns = longTensor(entry.first);
-            pair.local = longTensor(entry.second);
+            pair.columns = longTensor(entry.first).to(device);
+            pair.local = longTensor(entry.second).to(device);
             layer.pairs.push_back(std::move(pair));
         }
     }
@@ -581,7 +590,7 @@ KronProjector::KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMa
 
 torch::Tensor KronProjector::apply(const PerSampleGradients& grads) const
 {
-    torch::Tensor out = torch::zeros({grads.batchSize(), m_kMax}, torch::kFloat);
+    torch::Tensor out = torch::zeros({grads.batchSize(), m_kMax}, torch::TensorOptions().dtype(torch::kFloat).device(m_device));
     applyInto(grads, out);
     return out;
 }
@@ -610,6 +619,12 @@ void KronProjector::applyInto(const PerSampleGradients& grads, torch::Tensor& ou
             for (const auto& block : layer.inBlocks)
                 pa.push_back(torch::mm(a, block.t()));
             const torch::Tensor pdAll = torch::cat(pd, 1).contiguous(), paAll = torch::cat(pa, 1).contiguous();
+            if (!m_fusedLinear || !out.device().is_cpu()) {
+                // Device path: gathered columns multiplied, then scattered (the same products).
+                out.index_copy_(1, layer.columns,
+                                pdAll.index_select(1, layer.aIndex) * paAll.index_select(1, layer.bIndex));
+                continue;
+            }
             // One fused pass: out[i, column_j] = pd[i, a_j] · pa[i, b_j] (no gathered temporaries;
             // the products are the same floats as an index_select/multiply would give).
             const int64_t count = layer.columns.numel();

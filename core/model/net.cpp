@@ -82,6 +82,12 @@ torch::Tensor labelsTensor(const ImageSet& set, int64_t begin, int64_t end)
     return torch::from_blob(rows, {end - begin}, torch::kLong).clone();
 }
 
+torch::Device deviceOf(Net& net)
+{
+    const auto params = net.namedParameters();
+    return params.empty() ? torch::Device(torch::kCPU) : params.front().second.device();
+}
+
 std::mutex& torchInitMutex()
 {
     static std::mutex mutex;

@@ -231,6 +231,11 @@ void ScriptNet::setTraining(bool on)
     m_module.train(on);
 }
 
+void ScriptNet::to(const torch::Device& device)
+{
+    m_module.to(device);
+}
+
 std::shared_ptr<Net> ScriptNet::clone() const
 {
     torch::jit::Module copy;
@@ -267,7 +272,9 @@ void ScriptNet::reinitialize(uint64_t seed)
                 for (int64_t d = 2; d < t.dim(); ++d)
                     fanIn *= t.size(d);
                 const double bound = fanIn > 0 ? 1.0 / std::sqrt(static_cast<double>(fanIn)) : 0.0;
-                t.uniform_(-bound, bound, generator);
+                // Drawn on the CPU (the generator's device), then copied: the same values on
+                // every device.
+                t.copy_(torch::empty(t.sizes(), t.options().device(torch::kCPU)).uniform_(-bound, bound, generator));
             } else {
                 t.zero_();
             }

@@ -30,6 +30,7 @@ public:
     void setTraining(bool on) override;
     std::shared_ptr<Net> clone() const override;
     void reinitialize(uint64_t seed) override;
+    void to(const torch::Device& device) override;
 
 private:
     ScriptNet(torch::jit::Module module, const ScriptNet& like);

@@ -73,9 +73,10 @@ template <typename Fn> void forEachEvalBatch(const Model& model, const ImageSet&
     Net& net = model.net();
     net.setTraining(false);
     torch::NoGradGuard noGrad;
+    const torch::Device device = deviceOf(net);
     for (int64_t begin = 0; begin < set.count; begin += kEvalBatch) {
         const int64_t end = std::min(set.count, begin + kEvalBatch);
-        const torch::Tensor logits = net.forward(imagesTensor(set, begin, end));
+        const torch::Tensor logits = net.forward(imagesTensor(set, begin, end).to(device)).to(torch::kCPU);
         fn(logits, labelsTensor(set, begin, end));
     }
 }
@@ -91,8 +92,14 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         throw ConfigError("the training set is empty");
     const auto start = std::chrono::steady_clock::now();
 
-    TrainResult result{init.clone(), {}, {}, 0.0};
+    TrainResult result{init.clone(), {}, {}, 0.0, {}};
     Net& net = result.model.net();
+    // Trained on the selected device (the clone moves; `init` stays where it is), returned on
+    // the CPU like every other model.
+    const torch::Device device = computeDevice();
+    if (!device.is_cpu())
+        net.to(device);
+    result.device = device.str();
     std::vector<torch::Tensor> params;
     for (const auto& item : net.namedParameters())
         params.push_back(item.second);
@@ -103,8 +110,8 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     for (int64_t c = 1; c <= recipe.checkpoints; ++c)
         checkpointEpochs.push_back(c * recipe.epochs / recipe.checkpoints);
 
-    const torch::Tensor images = imagesTensor(train, 0, train.count);
-    const torch::Tensor labels = labelsTensor(train, 0, train.count);
+    const torch::Tensor images = imagesTensor(train, 0, train.count).to(device);
+    const torch::Tensor labels = labelsTensor(train, 0, train.count).to(device);
     // Shuffling uses its own generator (not Torch's global one), so it depends on the seed only.
     std::mt19937_64 rng(recipe.seed);
     std::vector<int64_t> order(static_cast<size_t>(train.count));
@@ -126,7 +133,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                 ++batch;
                 const int64_t size = std::min(recipe.batchSize, train.count - begin);
                 const torch::Tensor index =
-                    torch::from_blob(order.data() + begin, {size}, torch::kLong).clone();
+                    torch::from_blob(order.data() + begin, {size}, torch::kLong).clone().to(device);
                 const torch::Tensor x = images.index_select(0, index);
                 const torch::Tensor y = labels.index_select(0, index);
                 optimizer->zero_grad();
@@ -160,6 +167,8 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
             }
         }
     }
+    if (!device.is_cpu())
+        net.to(torch::kCPU);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
 }

@@ -3,6 +3,7 @@
 #include "model/model.h"
 #include "model/train_recipe.h"
 
+#include <string>
 #include <vector>
 
 namespace attri {
@@ -23,6 +24,7 @@ struct TrainResult {
     std::vector<Checkpoint> checkpoints;  ///< recipe.checkpoints states, the last is the final model
     std::vector<double> epochLoss;        ///< mean training loss of each epoch
     double seconds = 0.0;                 ///< wall time
+    std::string device;                   ///< where it trained ("cpu", "cuda:0")
 };
 
 /// Trains `init` (not modified; a clone is trained) with the recipe on `train`.

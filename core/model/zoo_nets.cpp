@@ -262,10 +262,18 @@ void ZooNet::copyStateFrom(const ZooNet& other)
 std::shared_ptr<Net> ZooNet::clone() const
 {
     auto copy = std::make_shared<ZooNet>(architecture, input, numClasses, 0);
+    const auto params = m_root->parameters(/*recurse=*/true);
+    if (!params.empty() && !params.front().device().is_cpu())
+        copy->to(params.front().device()); // a clone lives where its original does
     copy->copyStateFrom(*this);
     copy->sourcePath = sourcePath;
     copy->setTraining(m_root->is_training());
     return copy;
+}
+
+void ZooNet::to(const torch::Device& device)
+{
+    m_root->to(device);
 }
 
 void ZooNet::reinitialize(uint64_t seed)

@@ -27,6 +27,7 @@ public:
     void setTraining(bool on) override;
     std::shared_ptr<Net> clone() const override;
     void reinitialize(uint64_t seed) override;
+    void to(const torch::Device& device) override;
 
 private:
     enum class Op { Linear, Conv, BatchNorm, Relu, MaxPool2, AdaptiveMaxPool, Flatten, PushSkip, AddSkip };

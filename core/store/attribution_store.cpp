@@ -90,6 +90,8 @@ void createFeatureGroup(H5File& file, const FeatureRecord& r)
         file.setAttr(base, "gradient_sq_norm_mean", r.gradientSqNormMean);
         file.setAttr(base, "gradient_norm_samples", r.gradientNormSamples);
     }
+    if (!r.device.empty())
+        file.setAttr(base, "device", r.device);
     const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(256, (1 << 20) / std::max<int64_t>(1, r.dimension)));
     file.createFloatMatrix(base + "/train", r.trainCount, r.dimension, std::min(chunk, std::max<int64_t>(1, r.trainCount)));
     file.createFloatMatrix(base + "/test", r.testCount, r.dimension, std::min(chunk, std::max<int64_t>(1, r.testCount)));
@@ -130,6 +132,8 @@ std::optional<FeatureRecord> findFeatureRecord(const H5File& file, const std::st
         r.gradientSqNormMean = file.attrDouble(base, "gradient_sq_norm_mean");
         r.gradientNormSamples = file.attrInt(base, "gradient_norm_samples");
     }
+    if (file.hasAttr(base, "device"))
+        r.device = file.attrString(base, "device");
     r.trainCount = file.info(base + "/train").shape.at(0);
     r.testCount = file.info(base + "/test").shape.at(0);
     r.trainStats = readStats(file, base, "train");

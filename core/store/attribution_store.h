@@ -31,6 +31,9 @@ struct FeatureRecord {
     /// absent (files written before they were stored).
     double gradientSqNormMean = std::numeric_limits<double>::quiet_NaN();
     int64_t gradientNormSamples = 0;
+    /// Device of the run that completed the features ("cpu", "cuda:0"; attribute `device`,
+    /// empty when absent).
+    std::string device;
     int64_t trainCount = 0;
     int64_t testCount = 0;
     SampleStats trainStats;           ///< loss and true-class probability per training point

@@ -50,6 +50,7 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     record.trainMetrics = evaluateModel(result.model, data.train);
     record.testMetrics = evaluateModel(result.model, data.test);
     record.trainSeconds = result.seconds;
+    record.trainDevice = result.device;
     record.parameterCount = result.model.parameterCount();
     cancel.throwIfCancelled();
     createExperimentFile(path, data, options, record);

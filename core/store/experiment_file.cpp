@@ -176,6 +176,8 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
     file.setAttr("/model", "torchscript_path", model.torchscriptPath);
     file.setAttr("/model", "torchscript_sha256", model.torchscriptSha256);
     file.setAttr("/model", "train_seconds", model.trainSeconds);
+    if (!model.trainDevice.empty())
+        file.setAttr("/model", "train_device", model.trainDevice);
 
     if (model.recipe) {
         const TrainRecipe& rc = *model.recipe;
@@ -234,6 +236,8 @@ ModelRecord readModelRecord(const H5File& file)
     r.torchscriptPath = file.attrString("/model", "torchscript_path");
     r.torchscriptSha256 = file.attrString("/model", "torchscript_sha256");
     r.trainSeconds = file.attrDouble("/model", "train_seconds");
+    if (file.hasAttr("/model", "train_device"))
+        r.trainDevice = file.attrString("/model", "train_device");
 
     if (file.exists("/model/recipe")) {
         const std::string g = "/model/recipe";
@@ -539,7 +543,9 @@ std::string describeExperimentFile(const std::string& path)
             out << "  train accuracy " << attrText(f, g, "train_accuracy") << " loss "
                 << attrText(f, g, "train_loss") << "; test accuracy " << attrText(f, g, "test_accuracy")
                 << " loss " << attrText(f, g, "test_loss") << "; trained in "
-                << attrText(f, "/model", "train_seconds") << " s\n";
+                << attrText(f, "/model", "train_seconds") << " s"
+                << (f.hasAttr("/model", "train_device") ? " on " + attrText(f, "/model", "train_device") : "")
+                << "\n";
         }
         size_t checkpoints = 0;
         if (f.exists("/model/checkpoints")) {

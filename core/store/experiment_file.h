@@ -29,6 +29,7 @@ struct ModelRecord {
     EvalMetrics trainMetrics;               ///< on the experiment's training points
     EvalMetrics testMetrics;                ///< on the experiment's test points
     double trainSeconds = 0.0;
+    std::string trainDevice; ///< where training ran ("cpu", "cuda:0"); empty when not recorded
     int64_t parameterCount = 0;
 };
 

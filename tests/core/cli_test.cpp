@@ -32,6 +32,25 @@ TEST(Cli, VersionNamesLibTorchAndBlas)
     EXPECT_NE(out.find("openblas"), std::string::npos) << out;
 }
 
+TEST(Cli, DeviceOption)
+{
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " --device cpu --version", &out), 0) << out;
+    EXPECT_NE(out.find("device cpu"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " --device gpu --version", &out), 2);
+    EXPECT_NE(out.find("unknown device 'gpu'; choose auto, cpu or cuda"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " --device auto --version", &out), 0) << out;
+    if (out.find("device cuda") == std::string::npos) {
+        // No usable GPU: auto runs on the CPU, and cuda is refused before any work, saying why.
+        EXPECT_NE(out.find("device cpu"), std::string::npos) << out;
+        EXPECT_EQ(test::runCommand(kCli + " --device cuda train --data demo --out /nonexistent/x.h5", &out), 2);
+        EXPECT_NE(out.find("--device cuda: this LibTorch"), std::string::npos) << out;
+        EXPECT_NE(out.find("Use --device cpu or auto"), std::string::npos) << out;
+    }
+    ASSERT_EQ(test::runCommand(kCli + " --help", &out), 0);
+    EXPECT_NE(out.find("--device D"), std::string::npos) << out;
+}
+
 TEST(Cli, HelpListsCommandsAndOptions)
 {
     std::string out;

@@ -323,6 +323,66 @@ TEST_F(FeaturesTest, KroneckerFeaturesEqualExplicitKroneckerProduct)
     }
 }
 
+TEST_F(FeaturesTest, KroneckerGatherPathEqualsFusedPass)
+{
+    // Off the CPU, Linear layers take the gather/scatter path instead of the fused CPU pass;
+    // on the CPU both must give the same floats.
+    const Model model = Model::create(Architecture::Mlp, {1, 8, 8}, 4, 3);
+    const ImageSet set = gaussianSet(9, {1, 8, 8}, 4, 5);
+    std::vector<GradLayer> layers = resolveLayers(model.net(), {"fc1", "fc2", "fc3"});
+    std::vector<KronLayerDims> dims;
+    for (const auto& l : layers)
+        dims.push_back({l.out, l.in});
+    model.net().setTraining(false);
+    PerSampleGradients grads(model.net(), layers, FeatureTarget::Loss);
+    ASSERT_TRUE(grads.computeBatched(imagesTensor(set, 0, set.count), labelsTensor(set, 0, set.count)));
+    KronProjector fused(dims, 300, 11), gathered(dims, 300, 11);
+    gathered.setFusedLinear(false);
+    const torch::Tensor a = fused.apply(grads), b = gathered.apply(grads);
+    EXPECT_TRUE(torch::equal(a, b));
+    EXPECT_GT(a.abs().sum().item<double>(), 0.0);
+}
+
+TEST_F(FeaturesTest, CudaFeaturesAndTrainingMatchTheCpu)
+{
+    if (!cudaAvailable())
+        GTEST_SKIP() << "no CUDA device (this LibTorch: " << buildInfo() << ")";
+    const Model model = Model::create(Architecture::Cnn, {1, 12, 12}, 3, 4);
+    const ImageSet set = gaussianSet(40, {1, 12, 12}, 3, 6);
+    TrainRecipe recipe;
+    recipe.epochs = 2;
+    recipe.batchSize = 8;
+    recipe.lr = 0.05;
+    NullProgress progress;
+    CancelToken cancel;
+    selectDevice(DeviceChoice::Cpu);
+    const TrainResult cpuTrained = trainModel(model, recipe, set, progress, cancel);
+    std::vector<RowMatrixF> cpu;
+    for (ProjectionKind kind : {ProjectionKind::Kronecker, ProjectionKind::Gaussian})
+        cpu.push_back(features(cpuTrained.model, set, options(kind, 128)));
+    selectDevice(DeviceChoice::Cuda);
+    EXPECT_EQ(deviceName().rfind("cuda", 0), 0u);
+    const TrainResult gpuTrained = trainModel(model, recipe, set, progress, cancel);
+    std::vector<RowMatrixF> gpu;
+    for (ProjectionKind kind : {ProjectionKind::Kronecker, ProjectionKind::Gaussian})
+        gpu.push_back(features(cpuTrained.model, set, options(kind, 128)));
+    selectDevice(DeviceChoice::Cpu);
+    // Same model, features on either device: equal up to float rounding.
+    for (size_t i = 0; i < cpu.size(); ++i)
+        EXPECT_LT(relativeError(gpu[i], cpu[i]), 1e-4) << i;
+    // Training on the GPU returns a CPU model close to the CPU-trained one.
+    const ParamSet a = cpuTrained.model.parameters(), b = gpuTrained.model.parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        double diff = 0.0, norm = 0.0;
+        for (size_t j = 0; j < a[i].values.size(); ++j) {
+            diff += std::pow(a[i].values[j] - b[i].values[j], 2);
+            norm += std::pow(a[i].values[j], 2);
+        }
+        EXPECT_LT(std::sqrt(diff / std::max(norm, 1e-30)), 1e-3) << a[i].name;
+    }
+}
+
 TEST_F(FeaturesTest, GradientNormsAndTheFeatureScale)
 {
     // FeatureInfo's mean ‖g_i‖² (exact, over the first samples) against the unprojected
@@ -730,6 +790,7 @@ public:
     void setTraining(bool on) override { m_inner->setTraining(on); }
     std::shared_ptr<Net> clone() const override { return std::make_shared<UntracedNet>(m_inner->clone()); }
     void reinitialize(uint64_t seed) override { m_inner->reinitialize(seed); }
+    void to(const torch::Device& device) override { m_inner->to(device); }
 
 private:
     std::shared_ptr<Net> m_inner;

@@ -26,6 +26,38 @@ TEST(Runtime, OpenBlasServesMatrixProducts)
     EXPECT_NE(buildInfo().find("LibTorch"), std::string::npos);
 }
 
+TEST(Runtime, DeviceChoice)
+{
+    EXPECT_EQ(parseDeviceChoice("auto"), DeviceChoice::Auto);
+    EXPECT_EQ(parseDeviceChoice("cpu"), DeviceChoice::Cpu);
+    EXPECT_EQ(parseDeviceChoice("cuda"), DeviceChoice::Cuda);
+    for (const char* bad : {"", "gpu", "CUDA", "cuda:1"})
+        EXPECT_THROW(parseDeviceChoice(bad), ConfigError) << bad;
+    for (DeviceChoice c : {DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda})
+        EXPECT_EQ(parseDeviceChoice(toString(c)), c);
+
+    selectDevice(DeviceChoice::Cpu);
+    EXPECT_EQ(deviceName(), "cpu");
+    selectDevice(DeviceChoice::Auto);
+    EXPECT_EQ(deviceName(), cudaAvailable() ? "cuda:0" : "cpu");
+    if (cudaAvailable()) {
+        selectDevice(DeviceChoice::Cuda);
+        EXPECT_EQ(deviceName(), "cuda:0");
+    } else {
+        // Asking for CUDA without it is an error that says why, and the selection stays.
+        try {
+            selectDevice(DeviceChoice::Cuda);
+            ADD_FAILURE() << "selectDevice(cuda) succeeded without CUDA";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(deviceName(), "cpu");
+    }
+    selectDevice(DeviceChoice::Cpu);
+    EXPECT_NE(buildInfo().find("device cpu"), std::string::npos) << buildInfo();
+}
+
 // Reference digests from FIPS 180-4 examples / coreutils sha256sum.
 TEST(Sha256, KnownDigests)
 {

@@ -103,6 +103,7 @@ attri::ModelRecord fakeModelRecord()
     r.trainMetrics = {0.9, 0.31};
     r.testMetrics = {0.8, 0.52};
     r.trainSeconds = 12.5;
+    r.trainDevice = "cuda:1";
     r.parameterCount = 15 + 3 + 80 + 5;
     return r;
 }
@@ -747,6 +748,7 @@ TEST(ExperimentFile, ModelRecordRoundTrips)
     EXPECT_EQ(r.testMetrics.accuracy, 0.8);
     EXPECT_EQ(r.testMetrics.meanLoss, 0.52);
     EXPECT_EQ(r.trainSeconds, 12.5);
+    EXPECT_EQ(r.trainDevice, "cuda:1");
     EXPECT_EQ(r.parameterCount, m.parameterCount);
     ASSERT_EQ(r.checkpoints.size(), 2u);
     for (size_t c = 0; c < 2; ++c) {
@@ -770,9 +772,11 @@ TEST(ExperimentFile, ImportedModelWithoutRecipe)
     m.recipe.reset();
     m.epochLoss.clear();
     m.checkpoints.resize(1);
+    m.trainDevice.clear(); // not trained here: no train_device attribute
     attri::createExperimentFile(path, fakeBundle(), fakeOptions(), m);
     H5File f(path, H5File::Mode::ReadOnly);
     EXPECT_FALSE(f.exists("/model/recipe"));
+    EXPECT_FALSE(f.hasAttr("/model", "train_device"));
     const attri::ModelRecord r = attri::readModelRecord(f);
     EXPECT_EQ(r.architecture, attri::Architecture::TorchScript);
     EXPECT_FALSE(r.recipe.has_value());
@@ -990,4 +994,45 @@ TEST(AttributionStore, RecommendationRoundTrip)
     EXPECT_EQ(k1024.lambdas, (std::vector<double>{1.0, 10.0, 100.0}));
     EXPECT_TRUE(k1024.meanXi.empty());
     EXPECT_EQ(k256.meanXi, (std::vector<double>{0.1, 0.3, 0.2}));
+}
+
+TEST(AttributionStore, FeatureRecordRoundTripsItsProvenance)
+{
+    TempDir dir;
+    const std::string path = dir.file("features.h5");
+    attri::FeatureRecord r;
+    r.target = attri::FeatureTarget::Margin;
+    r.projection = attri::ProjectionKind::Kronecker;
+    r.dimension = 3;
+    r.fullDimension = 30;
+    r.seed = 7;
+    r.layers = "fc";
+    r.gradientSqNormMean = 2.5;
+    r.gradientNormSamples = 4;
+    r.device = "cuda:0";
+    r.trainCount = 4;
+    r.testCount = 2;
+    r.trainStats = {{0.1f, 0.2f, 0.3f, 0.4f}, {0.9f, 0.8f, 0.7f, 0.6f}};
+    r.testStats = {{0.5f, 0.6f}, {0.5f, 0.4f}};
+    r.key = attri::featureKey(r.target, r.projection, r.dimension, r.seed, r.layers, 0);
+    attri::RowMatrixF train = attri::RowMatrixF::Random(4, 3), test = attri::RowMatrixF::Random(2, 3);
+    {
+        H5File f(path, H5File::Mode::Truncate);
+        attri::createFeatureGroup(f, r);
+        // Not complete until the stats are written: a half-written group is not a record.
+        EXPECT_FALSE(attri::findFeatureRecord(f, r.key).has_value());
+        attri::writeFeatureRows(f, r.key, "train", 0, train);
+        attri::writeFeatureRows(f, r.key, "test", 0, test);
+        attri::writeFeatureStats(f, r);
+    }
+    H5File f(path, H5File::Mode::ReadOnly);
+    const auto back = attri::findFeatureRecord(f, r.key);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->device, "cuda:0");
+    EXPECT_EQ(back->gradientSqNormMean, 2.5);
+    EXPECT_EQ(back->gradientNormSamples, 4);
+    EXPECT_EQ(back->layers, "fc");
+    EXPECT_EQ(back->trainStats.trueProb, r.trainStats.trueProb);
+    EXPECT_TRUE(attri::readFeatures(f, r.key, "train") == train);
+    EXPECT_TRUE(attri::readFeatures(f, r.key, "test", 2) == test.leftCols(2));
 }

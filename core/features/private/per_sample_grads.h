@@ -65,6 +65,7 @@ public:
     /// the GGN's pseudo-targets sᵀz, whose gradients are Jᵀs.
     void setTargetFunction(TargetFunction target) { m_targetFunction = std::move(target); }
 
+    /// Inputs are moved to the net's device; results (logits, gradients, factors) stay there.
     /// Batched path (the net must be in evaluation mode). Returns false, having kept nothing,
     /// when the net's trace cannot give exact per-sample gradients (no traced layers selected,
     /// grouped convolutions, unexpected shapes, a traced output modified in place).
@@ -101,8 +102,10 @@ private:
     void writeLayerFlat(size_t l, int64_t s0, int64_t s1, torch::Tensor dst) const;
     torch::Tensor targets(const torch::Tensor& logits, const torch::Tensor& labels) const;
     int64_t positions(size_t l) const;
+    torch::TensorOptions floatOptions() const { return torch::TensorOptions().dtype(torch::kFloat).device(m_device); }
 
     Net& m_net;
+    torch::Device m_device = torch::kCPU; ///< the net's device at the last compute call
     std::vector<GradLayer> m_layers;
     FeatureTarget m_target;
     TargetFunction m_targetFunction;
@@ -124,8 +127,10 @@ torch::Tensor matrixFromFlat(const GradLayer& layer, const torch::Tensor& flat);
 /// regenerated for every batch.
 class DenseProjector {
 public:
-    DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax);
-    /// B×p → B×kMax.
+    /// Tiles are generated on the CPU (the same numbers everywhere) and kept on `device`.
+    DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax,
+                   const torch::Device& device = torch::kCPU);
+    /// B×p → B×kMax (on g's device, which must be the projector's).
     torch::Tensor apply(const torch::Tensor& g) const;
     bool cached() const { return m_cache; }
 
@@ -138,6 +143,7 @@ private:
     ProjectionKind m_kind;
     uint64_t m_seed;
     int64_t m_p, m_kMax, m_rows;
+    torch::Device m_device;
     bool m_cache = false;
     std::vector<torch::Tensor> m_tiles; ///< cached tiles, row-block-major
 };
@@ -148,12 +154,18 @@ private:
 /// bitwise nested.
 class KronProjector {
 public:
-    KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMax, uint64_t seed);
+    /// Factors are generated on the CPU and kept on `device`, the device of the gradients.
+    KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMax, uint64_t seed,
+                  const torch::Device& device = torch::kCPU);
     /// B×kMax features of the batch held by `grads` (batched or loop path).
     torch::Tensor apply(const PerSampleGradients& grads) const;
     /// The same into `out` (batch × kMax, contiguous float), which must be zero.
     void applyInto(const PerSampleGradients& grads, torch::Tensor& out) const;
     const KroneckerLayout& layout() const { return m_layout; }
+    /// Linear layers on the CPU use one fused multiply-and-scatter pass; off it (or with this
+    /// set to false, which tests use to check the device path on the CPU) the coordinates are
+    /// gathered with index_select and scattered with index_copy_: the same products.
+    void setFusedLinear(bool on) { m_fusedLinear = on; }
 
     static constexpr int64_t kRowBlock = 64;
 
@@ -172,6 +184,8 @@ private:
 
     int64_t m_kMax;
     KroneckerLayout m_layout;
+    torch::Device m_device;
+    bool m_fusedLinear = true;
     std::vector<Layer> m_layers;
 };
 

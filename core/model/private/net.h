@@ -63,12 +63,21 @@ public:
     virtual std::shared_ptr<Net> clone() const = 0;
     /// Deterministic re-initialization.
     virtual void reinitialize(uint64_t seed) = 0;
+    /// Moves parameters and buffers to `device` in place (live tensors keep their identity as
+    /// module members; call tracedLayers()/namedParameters() again afterwards).
+    virtual void to(const torch::Device& device) = 0;
 
     Architecture architecture = Architecture::LogisticRegression;
     InputShape input;
     int numClasses = 10;
     std::string sourcePath; ///< TorchScript file, if any
 };
+
+/// The device of a net's parameters (the CPU for a net without any).
+torch::Device deviceOf(Net& net);
+
+/// The device selected for the costly stages (selectDevice in common/runtime.h).
+torch::Device computeDevice();
 
 /// Converts between Torch tensors and the Torch-free value types.
 ParamTensor toParamTensor(const std::string& name, const torch::Tensor& t);
