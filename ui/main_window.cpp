@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "common/runtime.h"
+
 #include "app_settings.h"
 #include "attribute_page.h"
 #include "data_model_page.h"
@@ -255,8 +257,8 @@ void MainWindow::createMenus()
     help->addAction(tr("&About AttriScope"), this, [this] {
         QMessageBox::about(
             this, tr("About AttriScope"),
-            tr("AttriScope %1\nTraining-data attribution with retraining-free damping selection.")
-                .arg(QApplication::applicationVersion()));
+            tr("AttriScope %1\nTraining-data attribution with retraining-free damping selection.\n\n%2")
+                .arg(QApplication::applicationVersion(), QString::fromStdString(attri::buildInfo())));
     });
 }
 
