@@ -92,7 +92,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         throw ConfigError("the training set is empty");
     const auto start = std::chrono::steady_clock::now();
 
-    TrainResult result{init.clone(), {}, {}, 0.0, {}};
+    TrainResult result{init.clone(), {}, {}, 0.0, {}, {}};
     Net& net = result.model.net();
     // Trained on the selected device (the clone moves; `init` stays where it is), returned on
     // the CPU like every other model.
@@ -116,6 +116,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     std::mt19937_64 rng(recipe.seed);
     std::vector<int64_t> order(static_cast<size_t>(train.count));
     std::iota(order.begin(), order.end(), 0);
+    std::vector<double> pathWeightSum(static_cast<size_t>(train.count), 0.0);
 
     progress.begin("train", recipe.epochs);
     {
@@ -137,13 +138,28 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                 const torch::Tensor x = images.index_select(0, index);
                 const torch::Tensor y = labels.index_select(0, index);
                 optimizer->zero_grad();
-                const torch::Tensor loss = torch::nn::functional::cross_entropy(net.forward(x), y);
+                const torch::Tensor logits = net.forward(x);
+                const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
                 const double value = loss.item<double>();
                 if (!std::isfinite(value)) {
                     std::ostringstream msg;
                     msg << "training diverged at epoch " << epoch << " batch " << batch
                         << " (loss = " << value << "); lower --lr";
                     throw Error(msg.str());
+                }
+                {
+                    // p(1 − p) of each visited point from the same logits (no effect on training).
+                    torch::NoGradGuard noGrad;
+                    const torch::Tensor perSample =
+                        torch::nn::functional::cross_entropy(
+                            logits.detach(), y,
+                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+                            .to(torch::kCPU, torch::kDouble)
+                            .contiguous();
+                    const double* l = perSample.data_ptr<double>();
+                    for (int64_t j = 0; j < size; ++j)
+                        pathWeightSum[static_cast<size_t>(order[static_cast<size_t>(begin + j)])] +=
+                            std::exp(-l[j]) * -std::expm1(-l[j]);
                 }
                 loss.backward();
                 optimizer->step();
@@ -169,6 +185,9 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     }
     if (!device.is_cpu())
         net.to(torch::kCPU);
+    result.pathGaussNewtonWeight.resize(pathWeightSum.size());
+    for (size_t i = 0; i < pathWeightSum.size(); ++i)
+        result.pathGaussNewtonWeight[i] = static_cast<float>(pathWeightSum[i] / static_cast<double>(recipe.epochs));
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
 }

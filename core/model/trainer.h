@@ -25,6 +25,10 @@ struct TrainResult {
     std::vector<double> epochLoss;        ///< mean training loss of each epoch
     double seconds = 0.0;                 ///< wall time
     std::string device;                   ///< where it trained ("cpu", "cuda:0")
+    /// Per training point: the mean over epochs of p(1 − p), p = the model's probability of the
+    /// true class at the moment training visited the point (before that batch's step). The
+    /// Gauss–Newton weight along the training path, for the λ selector; free (same logits).
+    std::vector<float> pathGaussNewtonWeight;
 };
 
 /// Trains `init` (not modified; a clone is trained) with the recipe on `train`.

@@ -100,6 +100,7 @@ struct RecommendationRecord {
     double peakedness = 0.0;          ///< max − median of mean ξ (0 for rules without ξ)
     double featureScale = std::numeric_limits<double>::quiet_NaN();   ///< c the rule used (NaN: not stored)
     double curvatureRatio = std::numeric_limits<double>::quiet_NaN(); ///< ρ the rule used (NaN: not stored)
+    double pathFactor = std::numeric_limits<double>::quiet_NaN();     ///< π the rule used (NaN: not stored)
     double ldsAtRecommended = std::numeric_limits<double>::quiet_NaN(); ///< when ground truth exists
     double ldsGridBest = std::numeric_limits<double>::quiet_NaN();
     double lambdaGridBest = std::numeric_limits<double>::quiet_NaN();

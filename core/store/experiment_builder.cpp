@@ -47,6 +47,7 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     record.recipe = recipe;
     record.checkpoints = result.checkpoints;
     record.epochLoss = result.epochLoss;
+    record.pathGaussNewtonWeight = result.pathGaussNewtonWeight;
     record.trainMetrics = evaluateModel(result.model, data.train);
     record.testMetrics = evaluateModel(result.model, data.test);
     record.trainSeconds = result.seconds;

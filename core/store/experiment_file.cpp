@@ -201,6 +201,10 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
     file.setAttr(m, "test_loss", model.testMetrics.meanLoss);
     file.writeDoubles(m + "/epoch_loss", {static_cast<int64_t>(model.epochLoss.size())},
                       model.epochLoss.data());
+    if (!model.pathGaussNewtonWeight.empty())
+        file.writeFloats(m + "/path_gauss_newton_weight",
+                         {static_cast<int64_t>(model.pathGaussNewtonWeight.size())},
+                         model.pathGaussNewtonWeight.data());
 
     file.createGroup("/model/checkpoints");
     for (size_t i = 0; i < model.checkpoints.size(); ++i) {
@@ -259,6 +263,8 @@ ModelRecord readModelRecord(const H5File& file)
     r.testMetrics.accuracy = file.attrDouble(m, "test_accuracy");
     r.testMetrics.meanLoss = file.attrDouble(m, "test_loss");
     r.epochLoss = file.readDoubles(m + "/epoch_loss");
+    if (file.exists(m + "/path_gauss_newton_weight"))
+        r.pathGaussNewtonWeight = file.readFloats(m + "/path_gauss_newton_weight");
 
     if (file.exists("/model/checkpoints")) {
         std::vector<std::string> names = file.children("/model/checkpoints");

@@ -26,6 +26,9 @@ struct ModelRecord {
     std::optional<TrainRecipe> recipe;      ///< how it was trained (absent for imports without one)
     std::vector<Checkpoint> checkpoints;    ///< the last is the model attributions use
     std::vector<double> epochLoss;          ///< training curve
+    /// Per training point, mean over epochs of p(1 − p) when training visited it
+    /// (TrainResult::pathGaussNewtonWeight); empty for imported models and older files.
+    std::vector<float> pathGaussNewtonWeight;
     EvalMetrics trainMetrics;               ///< on the experiment's training points
     EvalMetrics testMetrics;                ///< on the experiment's test points
     double trainSeconds = 0.0;

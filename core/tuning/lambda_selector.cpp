@@ -322,6 +322,34 @@ double selectorCurvatureRatio(const SelectorInputs& in)
     return rho > 0 && std::isfinite(rho) ? rho : 1.0;
 }
 
+double selectorPathFactor(const SelectorInputs& in)
+{
+    const RowMatrixF& phi = *in.trainFeatures;
+    if (static_cast<Eigen::Index>(in.pathWeight.size()) != phi.rows()
+        || static_cast<Eigen::Index>(in.trainLoss.size()) != phi.rows())
+        return 1.0;
+    // Margin features carry no p-dependent factor; loss features are (1−p_end) × margin features.
+    double atEnd = 0, alongPath = 0;
+    for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+        const double sq = static_cast<double>(phi.row(i).squaredNorm());
+        const double loss = in.trainLoss[static_cast<size_t>(i)];
+        const double w = in.pathWeight[static_cast<size_t>(i)];
+        if (!(loss >= 0) || !std::isfinite(loss) || !std::isfinite(sq) || !(w >= 0) || !std::isfinite(w))
+            continue;
+        const double p = std::exp(-loss), q = -std::expm1(-loss);
+        double u = sq;
+        if (in.curvature != SelectorCurvature::MarginFisher) {
+            if (!(q > 0))
+                continue;
+            u = sq / (q * q);
+        }
+        atEnd += p * q * u;
+        alongPath += w * u;
+    }
+    const double pi = atEnd / alongPath;
+    return pi > 0 && std::isfinite(pi) ? pi : 1.0;
+}
+
 std::string toString(SelectorRule rule)
 {
     switch (rule) {
@@ -411,12 +439,14 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
         if (!calibrated)
             rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
         rec.curvatureRatio = calibrated ? selectorCurvatureRatio(in) : 1.0;
-        rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * conventionFactor(cache, n);
+        rec.pathFactor = calibrated ? selectorPathFactor(in) : 1.0;
+        rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * rec.pathFactor * conventionFactor(cache, n);
         std::ostringstream text;
         text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr << ", T " << static_cast<int64_t>(steps)
              << " subset steps, wd " << r.weightDecay << "; feature scale c " << rec.featureScale
              << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
-             << ", curvature ratio rho " << rec.curvatureRatio;
+             << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi " << rec.pathFactor
+             << (calibrated && in.pathWeight.empty() ? " (no recorded training path)" : "");
         rec.inputs = text.str();
         break;
     }

@@ -60,6 +60,7 @@ struct LambdaRecommendation {
     double seconds = 0.0;                ///< cost of the recommendation
     double featureScale = 0.0;           ///< c used (E‖φ‖²/E‖g‖², or k when not measurable)
     double curvatureRatio = 1.0;         ///< ρ used by dynamics-prior (1 for the other rules)
+    double pathFactor = 1.0;             ///< π used by dynamics-prior (1 for the other rules)
     std::string inputs;                  ///< one line: what the rule used
 };
 
@@ -82,6 +83,9 @@ struct SelectorInputs {
     std::vector<float> trainLoss;               ///< per-sample loss −log p_i (needed for ρ; empty: ρ = 1)
     double gradientSqNormMean = 0.0;            ///< mean ‖g_i‖² of the full gradient (≤ 0 or NaN: unknown, c = k)
     int64_t gradientNormSamples = 0;            ///< ... over the first this many training points
+    /// Per training point, the mean over epochs of p(1 − p) while training (the recorded path
+    /// Gauss–Newton weight; empty: unknown, π = 1).
+    std::vector<float> pathWeight;
 };
 
 /// The feature scale c = mean ‖φ_i‖² / mean ‖g_i‖² over the first gradientNormSamples training
@@ -90,6 +94,12 @@ double selectorFeatureScale(const SelectorInputs& inputs, const SelectorOptions&
 /// ρ = tr(method's curvature) / tr(Gauss–Newton curvature of the loss), both in the method's
 /// feature space, from the per-sample losses; 1 for LossGaussNewton or without losses.
 double selectorCurvatureRatio(const SelectorInputs& inputs);
+
+/// π = tr(loss Gauss–Newton at the end of training) / its mean along the training path, both
+/// in the method's feature space: Σ p(1−p) u_i / Σ w̄_i u_i with u_i = ‖φ_i‖² for margin
+/// features and ‖φ_i‖²/(1−p_i)² for loss features (w̄: inputs.pathWeight). 1 without path
+/// weights or losses for every training point.
+double selectorPathFactor(const SelectorInputs& inputs);
 
 /// Recommends λ from `grid` (absolute values) without any retrained model.
 LambdaRecommendation recommendLambda(const SelectorInputs& inputs, const std::vector<double>& grid,

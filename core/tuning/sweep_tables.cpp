@@ -28,6 +28,7 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     in.trainLoss = session.featureRecord().trainStats.loss;
     in.gradientSqNormMean = session.featureRecord().gradientSqNormMean;
     in.gradientNormSamples = session.featureRecord().gradientNormSamples;
+    in.pathWeight = session.model().pathGaussNewtonWeight;
     switch (session.method()) {
     case Method::Trak: in.curvature = SelectorCurvature::MarginFisher; break;
     case Method::InfluenceProjected: in.curvature = SelectorCurvature::LossFisher; break;
@@ -57,6 +58,7 @@ RecommendationRecord recommendationRecord(const AttributionSession& session, con
     record.peakedness = rec.peakedness;
     record.featureScale = rec.featureScale;
     record.curvatureRatio = rec.curvatureRatio;
+    record.pathFactor = rec.pathFactor;
     record.lambdas = rec.lambdas;
     record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
     return record;

@@ -173,6 +173,38 @@ TEST(LambdaSelector, DynamicsPriorCalibration)
     std::fill(in.trainLoss.begin(), in.trainLoss.end(), 0.0f);
     EXPECT_DOUBLE_EQ(selectorCurvatureRatio(in), 1.0);
 
+    // The path factor π = Σ p(1−p) u / Σ w̄ u: 1 without a recorded path, and the ratio of the
+    // end weights to the path weights when they are proportional.
+    in.curvature = SelectorCurvature::MarginFisher;
+    in.trainLoss.assign(100, 0.5f);
+    const double pEnd = std::exp(-0.5);
+    EXPECT_DOUBLE_EQ(selectorPathFactor(in), 1.0);
+    in.pathWeight.assign(100, static_cast<float>(2.0 * pEnd * (1 - pEnd)));
+    EXPECT_NEAR(selectorPathFactor(in), 0.5, 1e-6); // a path twice as curved: half the λ
+    const double rhoHere = selectorCurvatureRatio(in);
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.pathFactor, 0.5, 1e-6);
+    EXPECT_NEAR(rec.lambda, trueLambda * 3.0 * rhoHere * 0.5, 1e-6 * rec.lambda);
+    EXPECT_NE(rec.inputs.find("path factor pi 0.5"), std::string::npos) << rec.inputs;
+    // Loss features weigh each point by 1/(1−p_end)²: with two groups, the hand sum.
+    in.curvature = SelectorCurvature::LossFisher;
+    for (size_t i = 0; i < 100; ++i) {
+        in.trainLoss[i] = i < 50 ? 0.1f : 1.0f;
+        in.pathWeight[i] = i < 50 ? 0.2f : 0.1f;
+    }
+    double endSum = 0, pathSum = 0;
+    for (int64_t i = 0; i < 100; ++i) {
+        const double loss = in.trainLoss[static_cast<size_t>(i)], pr = std::exp(-loss), q = 1 - pr;
+        const double u = p.train.row(i).cast<double>().squaredNorm() / (q * q);
+        endSum += pr * q * u;
+        pathSum += static_cast<double>(in.pathWeight[static_cast<size_t>(i)]) * u;
+    }
+    EXPECT_NEAR(selectorPathFactor(in), endSum / pathSum, 1e-5 * endSum / pathSum);
+    // Weights for another training set (wrong length): not used.
+    in.pathWeight.resize(99);
+    EXPECT_DOUBLE_EQ(selectorPathFactor(in), 1.0);
+    in.pathWeight.clear();
+
     // The uncalibrated rule keeps c = k and ρ = 1 whatever the inputs say.
     in.curvature = SelectorCurvature::MarginFisher;
     in.trainLoss.assign(100, 0.5f);

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -436,6 +437,37 @@ TEST(TrainerTest, SameSeedSameResult)
     recipe.seed = 1;
     const TrainResult c = trainModel(init, recipe, train, progress, CancelToken());
     EXPECT_FALSE(sameValues(a.model.parameters(), c.model.parameters()));
+}
+
+TEST(TrainerTest, PathGaussNewtonWeightIsTheMeanOverVisits)
+{
+    // One batch per epoch: epoch e visits every point with the model after e − 1 steps, so the
+    // path weight is the mean of p(1 − p) over the models before each step.
+    const ImageSet train = randomSet(40, {1, 8, 8}, 3, 9);
+    const Model init = Model::create(Architecture::Mlp, {1, 8, 8}, 3, 2);
+    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::Mlp);
+    recipe.batchSize = 40;
+    recipe.epochs = 3;
+    recipe.checkpoints = 3;
+    NullProgress progress;
+    const TrainResult result = trainModel(init, recipe, train, progress, CancelToken());
+    ASSERT_EQ(result.pathGaussNewtonWeight.size(), 40u);
+    // The models before each step: the initial one and the first two checkpoints.
+    std::vector<Model> visited{init};
+    for (int c = 0; c < 2; ++c) {
+        Model m = init.clone();
+        m.setParameters(result.checkpoints[static_cast<size_t>(c)].params);
+        visited.push_back(m);
+    }
+    std::vector<double> expected(40, 0.0);
+    for (const Model& m : visited) {
+        const std::vector<double> loss = perSampleLoss(m, train);
+        for (size_t i = 0; i < 40; ++i)
+            expected[i] += std::exp(-loss[i]) * (1 - std::exp(-loss[i])) / 3.0;
+    }
+    for (size_t i = 0; i < 40; ++i)
+        EXPECT_NEAR(result.pathGaussNewtonWeight[i], expected[i], 1e-5) << i;
+    EXPECT_GT(*std::max_element(expected.begin(), expected.end()), 0.0);
 }
 
 TEST(TrainerTest, LearnsLinearlySeparableProblem)

@@ -104,6 +104,7 @@ attri::ModelRecord fakeModelRecord()
     r.testMetrics = {0.8, 0.52};
     r.trainSeconds = 12.5;
     r.trainDevice = "cuda:1";
+    r.pathGaussNewtonWeight = {0.25f, 0.01f, 0.0f};
     r.parameterCount = 15 + 3 + 80 + 5;
     return r;
 }
@@ -749,6 +750,7 @@ TEST(ExperimentFile, ModelRecordRoundTrips)
     EXPECT_EQ(r.testMetrics.meanLoss, 0.52);
     EXPECT_EQ(r.trainSeconds, 12.5);
     EXPECT_EQ(r.trainDevice, "cuda:1");
+    EXPECT_EQ(r.pathGaussNewtonWeight, m.pathGaussNewtonWeight);
     EXPECT_EQ(r.parameterCount, m.parameterCount);
     ASSERT_EQ(r.checkpoints.size(), 2u);
     for (size_t c = 0; c < 2; ++c) {
