@@ -326,6 +326,49 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
 
 } // namespace
 
+double meanGaussNewtonTrace(const Model& model, const ImageSet& set, int64_t count, const CancelToken& cancel)
+{
+    count = std::min(count, set.count);
+    if (count <= 0)
+        return std::numeric_limits<double>::quiet_NaN();
+    Net& net = model.net();
+    checkSet(model, set);
+    PerSampleGradients grads(net, resolveLayers(net, selectableLayers(net)), FeatureTarget::Margin);
+    constexpr int64_t kBatch = 128;
+    double sum = 0.0;
+    try {
+        for (int64_t begin = 0; begin < count; begin += kBatch) {
+            cancel.throwIfCancelled();
+            const int64_t end = std::min(count, begin + kBatch);
+            const torch::Tensor x = imagesTensor(set, begin, end), y = labelsTensor(set, begin, end);
+            if (!grads.computeBatched(x, y))
+                grads.computeLoop(x, y, &cancel);
+            torch::NoGradGuard noGrad;
+            const torch::Tensor p = torch::softmax(grads.logits().to(torch::kDouble), 1)
+                                        .gather(1, y.to(grads.logits().device()).unsqueeze(1))
+                                        .squeeze(1);
+            torch::Tensor sq = torch::zeros({end - begin}, p.options());
+            for (size_t l = 0; l < grads.layers().size(); ++l) {
+                if (grads.batched() && !grads.layers()[l].isConv()) {
+                    // Linear: ‖δ [a 1]ᵀ‖² = ‖δ‖²·‖[a 1]‖², without forming the outer product.
+                    const auto [input, delta] = grads.factors(l, 0, end - begin);
+                    sq.add_(input.square().sum(1, false, torch::kDouble) * delta.square().sum(1, false, torch::kDouble));
+                    continue;
+                }
+                const int64_t chunk = grads.chunkSize(l, 0);
+                for (int64_t s0 = 0; s0 < end - begin; s0 += chunk) {
+                    const int64_t s1 = std::min(end - begin, s0 + chunk);
+                    sq.narrow(0, s0, s1 - s0).add_(grads.layerFlat(l, s0, s1).square().sum(1, false, torch::kDouble));
+                }
+            }
+            sum += (p * (1 - p) * sq).sum().item<double>();
+        }
+    } catch (const c10::Error& e) {
+        throw Error("Gauss–Newton trace failed: " + torchErrorMessage(e));
+    }
+    return sum / static_cast<double>(count);
+}
+
 int64_t selectedParameterCount(const Model& model, const std::string& layers)
 {
     int64_t p = 0;

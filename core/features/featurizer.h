@@ -38,6 +38,13 @@ struct FeatureInfo {
 /// Samples (the first ones of a set) whose exact gradient norms FeatureInfo reports.
 constexpr int64_t kGradientNormSamples = 512;
 
+/// The mean over the first `count` samples of `set` of p_i(1 − p_i)‖∇_θ f_i‖², with f_i the
+/// margin log(p_i/(1 − p_i)) and θ every parameter: the trace of the loss's Gauss–Newton
+/// curvature per sample (in the margin form the λ selector uses). Exact per-sample gradients
+/// (batched where the net is traced), on the net's own device, in evaluation mode; the model is
+/// not changed. The λ selector compares it along the training path with its end value.
+double meanGaussNewtonTrace(const Model& model, const ImageSet& set, int64_t count, const CancelToken& cancel);
+
 /// Receives blocks of consecutive feature rows: (first row, block). Called in row order.
 using FeatureBlockSink = std::function<void(int64_t firstRow, const RowMatrixF& block)>;
 

@@ -84,7 +84,7 @@ template <typename Fn> void forEachEvalBatch(const Model& model, const ImageSet&
 } // namespace
 
 TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const ImageSet& train,
-                       ProgressSink& progress, const CancelToken& cancel)
+                       ProgressSink& progress, const CancelToken& cancel, const TrainObserver* observer)
 {
     recipe.validate();
     checkData(init, train, "training");
@@ -92,7 +92,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         throw ConfigError("the training set is empty");
     const auto start = std::chrono::steady_clock::now();
 
-    TrainResult result{init.clone(), {}, {}, 0.0, {}, {}};
+    TrainResult result{init.clone(), {}, {}, 0.0, {}};
     Net& net = result.model.net();
     // Trained on the selected device (the clone moves; `init` stays where it is), returned on
     // the CPU like every other model.
@@ -116,7 +116,16 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     std::mt19937_64 rng(recipe.seed);
     std::vector<int64_t> order(static_cast<size_t>(train.count));
     std::iota(order.begin(), order.end(), 0);
-    std::vector<double> pathWeightSum(static_cast<size_t>(train.count), 0.0);
+    // Observation marks: the midpoints of `marks` equal stretches of the run's steps.
+    const int64_t stepsPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize;
+    const int64_t totalSteps = stepsPerEpoch * recipe.epochs;
+    std::vector<int64_t> marks;
+    if (observer && observer->atMark)
+        for (int j = 1; j <= observer->marks; ++j)
+            marks.push_back(std::max<int64_t>(
+                1, std::llround((static_cast<double>(j) - 0.5) * static_cast<double>(totalSteps) / observer->marks)));
+    size_t nextMark = 0;
+    int64_t step = 0;
 
     progress.begin("train", recipe.epochs);
     {
@@ -147,22 +156,15 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                         << " (loss = " << value << "); lower --lr";
                     throw Error(msg.str());
                 }
-                {
-                    // p(1 − p) of each visited point from the same logits (no effect on training).
-                    torch::NoGradGuard noGrad;
-                    const torch::Tensor perSample =
-                        torch::nn::functional::cross_entropy(
-                            logits.detach(), y,
-                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
-                            .to(torch::kCPU, torch::kDouble)
-                            .contiguous();
-                    const double* l = perSample.data_ptr<double>();
-                    for (int64_t j = 0; j < size; ++j)
-                        pathWeightSum[static_cast<size_t>(order[static_cast<size_t>(begin + j)])] +=
-                            std::exp(-l[j]) * -std::expm1(-l[j]);
-                }
                 loss.backward();
                 optimizer->step();
+                ++step;
+                while (nextMark < marks.size() && marks[nextMark] <= step) {
+                    net.setTraining(false);
+                    observer->atMark(result.model, step, totalSteps);
+                    net.setTraining(true);
+                    ++nextMark;
+                }
                 lossSum += value * static_cast<double>(size);
             }
             const double epochLoss = lossSum / static_cast<double>(train.count);
@@ -185,9 +187,6 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     }
     if (!device.is_cpu())
         net.to(torch::kCPU);
-    result.pathGaussNewtonWeight.resize(pathWeightSum.size());
-    for (size_t i = 0; i < pathWeightSum.size(); ++i)
-        result.pathGaussNewtonWeight[i] = static_cast<float>(pathWeightSum[i] / static_cast<double>(recipe.epochs));
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
 }

@@ -3,6 +3,7 @@
 #include "model/model.h"
 #include "model/train_recipe.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,16 +26,23 @@ struct TrainResult {
     std::vector<double> epochLoss;        ///< mean training loss of each epoch
     double seconds = 0.0;                 ///< wall time
     std::string device;                   ///< where it trained ("cpu", "cuda:0")
-    /// Per training point: the mean over epochs of p(1 − p), p = the model's probability of the
-    /// true class at the moment training visited the point (before that batch's step). The
-    /// Gauss–Newton weight along the training path, for the λ selector; free (same logits).
-    std::vector<float> pathGaussNewtonWeight;
+};
+
+/// Looks at the model being trained at `marks` points of the run: after steps
+/// round((j − ½)·S/marks), j = 1…marks, of S steps in all (the midpoints of equal stretches, so
+/// a mean over the marks is a time average of the run). The model is in evaluation mode during
+/// the call; what the observer does must not change it.
+struct TrainObserver {
+    int marks = 0;
+    std::function<void(const Model& model, int64_t step, int64_t totalSteps)> atMark;
 };
 
 /// Trains `init` (not modified; a clone is trained) with the recipe on `train`.
-/// Deterministic for a given recipe.seed and thread count. Polls cancel every batch.
+/// Deterministic for a given recipe.seed and thread count (an observer does not change the
+/// result). Polls cancel every batch.
 TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const ImageSet& train,
-                       ProgressSink& progress, const CancelToken& cancel);
+                       ProgressSink& progress, const CancelToken& cancel,
+                       const TrainObserver* observer = nullptr);
 
 /// Accuracy and mean loss in evaluation mode.
 EvalMetrics evaluateModel(const Model& model, const ImageSet& set);

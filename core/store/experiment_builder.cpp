@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/hash.h"
+#include "features/featurizer.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
@@ -12,6 +13,9 @@
 namespace attri {
 
 namespace {
+
+/// Observation marks along the training run for the Gauss–Newton path trace.
+constexpr int kPathMarks = 8;
 
 InputShape shapeOf(const ImageSet& set) { return {set.channels, set.height, set.width}; }
 
@@ -39,7 +43,14 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     recipe.validate();
     DataBundle data = loadFor(options, progress, cancel);
     Model init = Model::create(architecture, shapeOf(data.train), data.numClasses, recipe.seed);
-    TrainResult result = trainModel(init, recipe, data.train, progress, cancel);
+    // The Gauss–Newton trace along the run and at its end, for the λ selector's path factor.
+    std::vector<double> pathTrace;
+    TrainObserver observer;
+    observer.marks = kPathMarks;
+    observer.atMark = [&](const Model& model, int64_t, int64_t) {
+        pathTrace.push_back(meanGaussNewtonTrace(model, data.train, kGradientNormSamples, cancel));
+    };
+    TrainResult result = trainModel(init, recipe, data.train, progress, cancel, &observer);
     ModelRecord record;
     record.architecture = architecture;
     record.input = shapeOf(data.train);
@@ -47,7 +58,8 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     record.recipe = recipe;
     record.checkpoints = result.checkpoints;
     record.epochLoss = result.epochLoss;
-    record.pathGaussNewtonWeight = result.pathGaussNewtonWeight;
+    record.pathGaussNewtonTrace = pathTrace;
+    record.finalGaussNewtonTrace = meanGaussNewtonTrace(result.model, data.train, kGradientNormSamples, cancel);
     record.trainMetrics = evaluateModel(result.model, data.train);
     record.testMetrics = evaluateModel(result.model, data.test);
     record.trainSeconds = result.seconds;

@@ -7,6 +7,7 @@
 #include "store/h5_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -201,10 +202,11 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
     file.setAttr(m, "test_loss", model.testMetrics.meanLoss);
     file.writeDoubles(m + "/epoch_loss", {static_cast<int64_t>(model.epochLoss.size())},
                       model.epochLoss.data());
-    if (!model.pathGaussNewtonWeight.empty())
-        file.writeFloats(m + "/path_gauss_newton_weight",
-                         {static_cast<int64_t>(model.pathGaussNewtonWeight.size())},
-                         model.pathGaussNewtonWeight.data());
+    if (!model.pathGaussNewtonTrace.empty() && std::isfinite(model.finalGaussNewtonTrace)) {
+        file.writeDoubles(m + "/path_gauss_newton_trace", {static_cast<int64_t>(model.pathGaussNewtonTrace.size())},
+                          model.pathGaussNewtonTrace.data());
+        file.setAttr(m, "final_gauss_newton_trace", model.finalGaussNewtonTrace);
+    }
 
     file.createGroup("/model/checkpoints");
     for (size_t i = 0; i < model.checkpoints.size(); ++i) {
@@ -263,8 +265,10 @@ ModelRecord readModelRecord(const H5File& file)
     r.testMetrics.accuracy = file.attrDouble(m, "test_accuracy");
     r.testMetrics.meanLoss = file.attrDouble(m, "test_loss");
     r.epochLoss = file.readDoubles(m + "/epoch_loss");
-    if (file.exists(m + "/path_gauss_newton_weight"))
-        r.pathGaussNewtonWeight = file.readFloats(m + "/path_gauss_newton_weight");
+    if (file.exists(m + "/path_gauss_newton_trace") && file.hasAttr(m, "final_gauss_newton_trace")) {
+        r.pathGaussNewtonTrace = file.readDoubles(m + "/path_gauss_newton_trace");
+        r.finalGaussNewtonTrace = file.attrDouble(m, "final_gauss_newton_trace");
+    }
 
     if (file.exists("/model/checkpoints")) {
         std::vector<std::string> names = file.children("/model/checkpoints");

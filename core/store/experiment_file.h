@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,11 @@ struct ModelRecord {
     std::optional<TrainRecipe> recipe;      ///< how it was trained (absent for imports without one)
     std::vector<Checkpoint> checkpoints;    ///< the last is the model attributions use
     std::vector<double> epochLoss;          ///< training curve
-    /// Per training point, mean over epochs of p(1 − p) when training visited it
-    /// (TrainResult::pathGaussNewtonWeight); empty for imported models and older files.
-    std::vector<float> pathGaussNewtonWeight;
+    /// Gauss–Newton trace per sample (meanGaussNewtonTrace over the first 512 training points)
+    /// at the training run's observation marks, and of the final model: the λ selector's path
+    /// factor is final / mean(path). Empty / NaN for imported models and older files.
+    std::vector<double> pathGaussNewtonTrace;
+    double finalGaussNewtonTrace = std::numeric_limits<double>::quiet_NaN();
     EvalMetrics trainMetrics;               ///< on the experiment's training points
     EvalMetrics testMetrics;                ///< on the experiment's test points
     double trainSeconds = 0.0;

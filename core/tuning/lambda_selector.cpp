@@ -324,29 +324,15 @@ double selectorCurvatureRatio(const SelectorInputs& in)
 
 double selectorPathFactor(const SelectorInputs& in)
 {
-    const RowMatrixF& phi = *in.trainFeatures;
-    if (static_cast<Eigen::Index>(in.pathWeight.size()) != phi.rows()
-        || static_cast<Eigen::Index>(in.trainLoss.size()) != phi.rows())
+    if (in.pathTrace.empty() || !(in.finalTrace > 0) || !std::isfinite(in.finalTrace))
         return 1.0;
-    // Margin features carry no p-dependent factor; loss features are (1−p_end) × margin features.
-    double atEnd = 0, alongPath = 0;
-    for (Eigen::Index i = 0; i < phi.rows(); ++i) {
-        const double sq = static_cast<double>(phi.row(i).squaredNorm());
-        const double loss = in.trainLoss[static_cast<size_t>(i)];
-        const double w = in.pathWeight[static_cast<size_t>(i)];
-        if (!(loss >= 0) || !std::isfinite(loss) || !std::isfinite(sq) || !(w >= 0) || !std::isfinite(w))
-            continue;
-        const double p = std::exp(-loss), q = -std::expm1(-loss);
-        double u = sq;
-        if (in.curvature != SelectorCurvature::MarginFisher) {
-            if (!(q > 0))
-                continue;
-            u = sq / (q * q);
-        }
-        atEnd += p * q * u;
-        alongPath += w * u;
+    double sum = 0.0;
+    for (double t : in.pathTrace) {
+        if (!(t > 0) || !std::isfinite(t))
+            return 1.0;
+        sum += t;
     }
-    const double pi = atEnd / alongPath;
+    const double pi = in.finalTrace / (sum / static_cast<double>(in.pathTrace.size()));
     return pi > 0 && std::isfinite(pi) ? pi : 1.0;
 }
 
@@ -446,7 +432,7 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
              << " subset steps, wd " << r.weightDecay << "; feature scale c " << rec.featureScale
              << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
              << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi " << rec.pathFactor
-             << (calibrated && in.pathWeight.empty() ? " (no recorded training path)" : "");
+             << (calibrated && in.pathTrace.empty() ? " (no recorded training path)" : "");
         rec.inputs = text.str();
         break;
     }

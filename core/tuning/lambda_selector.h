@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <limits>
 #include <vector>
 
 namespace attri {
@@ -83,9 +84,10 @@ struct SelectorInputs {
     std::vector<float> trainLoss;               ///< per-sample loss −log p_i (needed for ρ; empty: ρ = 1)
     double gradientSqNormMean = 0.0;            ///< mean ‖g_i‖² of the full gradient (≤ 0 or NaN: unknown, c = k)
     int64_t gradientNormSamples = 0;            ///< ... over the first this many training points
-    /// Per training point, the mean over epochs of p(1 − p) while training (the recorded path
-    /// Gauss–Newton weight; empty: unknown, π = 1).
-    std::vector<float> pathWeight;
+    /// The loss's Gauss–Newton trace per sample along the training run (at evenly spaced
+    /// marks) and at its end (ModelRecord); empty / NaN: unknown, π = 1.
+    std::vector<double> pathTrace;
+    double finalTrace = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// The feature scale c = mean ‖φ_i‖² / mean ‖g_i‖² over the first gradientNormSamples training
@@ -95,10 +97,8 @@ double selectorFeatureScale(const SelectorInputs& inputs, const SelectorOptions&
 /// feature space, from the per-sample losses; 1 for LossGaussNewton or without losses.
 double selectorCurvatureRatio(const SelectorInputs& inputs);
 
-/// π = tr(loss Gauss–Newton at the end of training) / its mean along the training path, both
-/// in the method's feature space: Σ p(1−p) u_i / Σ w̄_i u_i with u_i = ‖φ_i‖² for margin
-/// features and ‖φ_i‖²/(1−p_i)² for loss features (w̄: inputs.pathWeight). 1 without path
-/// weights or losses for every training point.
+/// π = tr(loss Gauss–Newton at the end of training) / its mean along the training run
+/// (inputs.finalTrace / mean of inputs.pathTrace); 1 when they are not recorded or not positive.
 double selectorPathFactor(const SelectorInputs& inputs);
 
 /// Recommends λ from `grid` (absolute values) without any retrained model.

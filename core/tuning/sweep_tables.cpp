@@ -28,7 +28,8 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     in.trainLoss = session.featureRecord().trainStats.loss;
     in.gradientSqNormMean = session.featureRecord().gradientSqNormMean;
     in.gradientNormSamples = session.featureRecord().gradientNormSamples;
-    in.pathWeight = session.model().pathGaussNewtonWeight;
+    in.pathTrace = session.model().pathGaussNewtonTrace;
+    in.finalTrace = session.model().finalGaussNewtonTrace;
     switch (session.method()) {
     case Method::Trak: in.curvature = SelectorCurvature::MarginFisher; break;
     case Method::InfluenceProjected: in.curvature = SelectorCurvature::LossFisher; break;

@@ -245,6 +245,32 @@ void benchRecommend()
          "< 1% (issue 4)", recommendPrior / retrain50 < 0.01);
     std::printf("dynamics-prior: %.4f s, c = %.1f (k = 2048), rho = %.2f -> λ %.4g\n", recommendPrior,
                 prior.featureScale, prior.curvatureRatio, prior.lambda);
+
+    // The path factor π costs nothing at recommendation time; it is measured while the full
+    // model trains (8 marks and the end, each an exact Gauss–Newton trace over 512 points).
+    for (Architecture arch : {Architecture::Mlp, Architecture::Cnn}) {
+        const TrainRecipe r = TrainRecipe::standardFor(arch);
+        const Model start = Model::create(arch, shape, 10, 0);
+        t0 = Clock::now();
+        trainModel(start, r, data.train, progress, cancel);
+        const double plain = seconds(t0);
+        std::vector<double> path;
+        TrainObserver observer;
+        observer.marks = 8;
+        observer.atMark = [&](const Model& m, int64_t, int64_t) {
+            path.push_back(meanGaussNewtonTrace(m, data.train, kGradientNormSamples, cancel));
+        };
+        t0 = Clock::now();
+        const TrainResult full = trainModel(start, r, data.train, progress, cancel, &observer);
+        in.pathTrace = path;
+        in.finalTrace = meanGaussNewtonTrace(full.model, data.train, kGradientNormSamples, cancel);
+        const double observed = seconds(t0);
+        std::printf("%s full-model training %.2f s, with the path trace %.2f s; pi = %.3f\n", toString(arch).c_str(),
+                    plain, observed, selectorPathFactor(in));
+        line(arch == Architecture::Mlp ? "training with the path trace / without (MLP, full model)"
+                                       : "training with the path trace / without (CNN, full model)",
+             observed / plain, "x", "report", true);
+    }
 }
 
 void benchMemory()

@@ -25,6 +25,7 @@
 #include <fstream>
 #include <filesystem>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -321,6 +322,42 @@ TEST_F(FeaturesTest, KroneckerFeaturesEqualExplicitKroneckerProduct)
         const RowMatrixF loop = features(model, set, o);
         EXPECT_LT(relativeError(loop, expected), 1e-5) << c.layers;
     }
+}
+
+TEST_F(FeaturesTest, GaussNewtonTraceIsTheMeanOfWeightedMarginGradientNorms)
+{
+    // By hand, one sample at a time: p(1 − p)‖∇θ (logit_y − logsumexp of the others)‖² over
+    // every parameter, in evaluation mode.
+    const Model model = Model::create(Architecture::Cnn, {1, 8, 8}, 3, 5);
+    const ImageSet set = gaussianSet(12, {1, 8, 8}, 3, 7);
+    Net& net = model.net();
+    net.setTraining(false);
+    std::vector<torch::Tensor> params;
+    for (const auto& item : net.namedParameters())
+        params.push_back(item.second);
+    std::vector<double> perSample;
+    for (int64_t i = 0; i < set.count; ++i) {
+        const torch::Tensor logits = net.forward(imagesTensor(set, i, i + 1)).squeeze(0);
+        const int64_t y = set.labels[static_cast<size_t>(i)];
+        std::vector<torch::Tensor> others;
+        for (int64_t c = 0; c < logits.size(0); ++c)
+            if (c != y)
+                others.push_back(logits[c]);
+        const torch::Tensor margin = logits[y] - torch::logsumexp(torch::stack(others), 0);
+        double sq = 0;
+        for (const auto& g : torch::autograd::grad({margin}, params))
+            sq += g.square().sum().item<double>();
+        const double p = torch::softmax(logits.detach().to(torch::kDouble), 0)[y].item<double>();
+        perSample.push_back(p * (1 - p) * sq);
+    }
+    CancelToken cancel;
+    const double all = meanGaussNewtonTrace(model, set, set.count, cancel);
+    const double expected = std::accumulate(perSample.begin(), perSample.end(), 0.0) / 12.0;
+    EXPECT_NEAR(all, expected, 1e-4 * expected);
+    EXPECT_NEAR(meanGaussNewtonTrace(model, set, 5, cancel),
+                std::accumulate(perSample.begin(), perSample.begin() + 5, 0.0) / 5.0, 1e-4 * expected);
+    EXPECT_NEAR(meanGaussNewtonTrace(model, set, 100, cancel), all, 1e-12 * all); // at most the set
+    EXPECT_TRUE(std::isnan(meanGaussNewtonTrace(model, set, 0, cancel)));
 }
 
 TEST_F(FeaturesTest, KroneckerGatherPathEqualsFusedPass)

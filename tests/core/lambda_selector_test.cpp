@@ -173,37 +173,29 @@ TEST(LambdaSelector, DynamicsPriorCalibration)
     std::fill(in.trainLoss.begin(), in.trainLoss.end(), 0.0f);
     EXPECT_DOUBLE_EQ(selectorCurvatureRatio(in), 1.0);
 
-    // The path factor π = Σ p(1−p) u / Σ w̄ u: 1 without a recorded path, and the ratio of the
-    // end weights to the path weights when they are proportional.
+    // The path factor π = final Gauss–Newton trace / its mean along the run; 1 when not recorded.
     in.curvature = SelectorCurvature::MarginFisher;
     in.trainLoss.assign(100, 0.5f);
-    const double pEnd = std::exp(-0.5);
     EXPECT_DOUBLE_EQ(selectorPathFactor(in), 1.0);
-    in.pathWeight.assign(100, static_cast<float>(2.0 * pEnd * (1 - pEnd)));
-    EXPECT_NEAR(selectorPathFactor(in), 0.5, 1e-6); // a path twice as curved: half the λ
+    in.pathTrace = {4.0, 3.0, 2.0, 1.0};
+    in.finalTrace = 1.25;
+    EXPECT_DOUBLE_EQ(selectorPathFactor(in), 0.5); // a run twice as curved as its end: half the λ
     const double rhoHere = selectorCurvatureRatio(in);
     rec = recommendLambda(in, p.grid, o, progress, cancel);
-    EXPECT_NEAR(rec.pathFactor, 0.5, 1e-6);
+    EXPECT_DOUBLE_EQ(rec.pathFactor, 0.5);
     EXPECT_NEAR(rec.lambda, trueLambda * 3.0 * rhoHere * 0.5, 1e-6 * rec.lambda);
     EXPECT_NE(rec.inputs.find("path factor pi 0.5"), std::string::npos) << rec.inputs;
-    // Loss features weigh each point by 1/(1−p_end)²: with two groups, the hand sum.
-    in.curvature = SelectorCurvature::LossFisher;
-    for (size_t i = 0; i < 100; ++i) {
-        in.trainLoss[i] = i < 50 ? 0.1f : 1.0f;
-        in.pathWeight[i] = i < 50 ? 0.2f : 0.1f;
+    // Unusable records are ignored, never a NaN or a zero λ.
+    for (double bad : {0.0, -1.0, std::nan("")}) {
+        in.finalTrace = bad;
+        EXPECT_DOUBLE_EQ(selectorPathFactor(in), 1.0) << bad;
+        in.finalTrace = 1.25;
+        in.pathTrace[1] = bad;
+        EXPECT_DOUBLE_EQ(selectorPathFactor(in), 1.0) << bad;
+        in.pathTrace[1] = 3.0;
     }
-    double endSum = 0, pathSum = 0;
-    for (int64_t i = 0; i < 100; ++i) {
-        const double loss = in.trainLoss[static_cast<size_t>(i)], pr = std::exp(-loss), q = 1 - pr;
-        const double u = p.train.row(i).cast<double>().squaredNorm() / (q * q);
-        endSum += pr * q * u;
-        pathSum += static_cast<double>(in.pathWeight[static_cast<size_t>(i)]) * u;
-    }
-    EXPECT_NEAR(selectorPathFactor(in), endSum / pathSum, 1e-5 * endSum / pathSum);
-    // Weights for another training set (wrong length): not used.
-    in.pathWeight.resize(99);
-    EXPECT_DOUBLE_EQ(selectorPathFactor(in), 1.0);
-    in.pathWeight.clear();
+    in.pathTrace.clear();
+    in.finalTrace = std::nan("");
 
     // The uncalibrated rule keeps c = k and ρ = 1 whatever the inputs say.
     in.curvature = SelectorCurvature::MarginFisher;

@@ -439,35 +439,32 @@ TEST(TrainerTest, SameSeedSameResult)
     EXPECT_FALSE(sameValues(a.model.parameters(), c.model.parameters()));
 }
 
-TEST(TrainerTest, PathGaussNewtonWeightIsTheMeanOverVisits)
+TEST(TrainerTest, ObserverSeesTheRunAtEvenlySpacedMarksWithoutChangingIt)
 {
-    // One batch per epoch: epoch e visits every point with the model after e − 1 steps, so the
-    // path weight is the mean of p(1 − p) over the models before each step.
-    const ImageSet train = randomSet(40, {1, 8, 8}, 3, 9);
-    const Model init = Model::create(Architecture::Mlp, {1, 8, 8}, 3, 2);
-    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::Mlp);
-    recipe.batchSize = 40;
-    recipe.epochs = 3;
-    recipe.checkpoints = 3;
+    const ImageSet train = randomSet(50, {1, 8, 8}, 3, 9);
+    const Model init = Model::create(Architecture::Cnn, {1, 8, 8}, 3, 2); // BatchNorm: modes matter
+    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::Cnn);
+    recipe.batchSize = 10;
+    recipe.epochs = 4; // 20 steps
     NullProgress progress;
-    const TrainResult result = trainModel(init, recipe, train, progress, CancelToken());
-    ASSERT_EQ(result.pathGaussNewtonWeight.size(), 40u);
-    // The models before each step: the initial one and the first two checkpoints.
-    std::vector<Model> visited{init};
-    for (int c = 0; c < 2; ++c) {
-        Model m = init.clone();
-        m.setParameters(result.checkpoints[static_cast<size_t>(c)].params);
-        visited.push_back(m);
-    }
-    std::vector<double> expected(40, 0.0);
-    for (const Model& m : visited) {
-        const std::vector<double> loss = perSampleLoss(m, train);
-        for (size_t i = 0; i < 40; ++i)
-            expected[i] += std::exp(-loss[i]) * (1 - std::exp(-loss[i])) / 3.0;
-    }
-    for (size_t i = 0; i < 40; ++i)
-        EXPECT_NEAR(result.pathGaussNewtonWeight[i], expected[i], 1e-5) << i;
-    EXPECT_GT(*std::max_element(expected.begin(), expected.end()), 0.0);
+    std::vector<int64_t> steps;
+    std::vector<double> firstLogit;
+    TrainObserver observer;
+    observer.marks = 4;
+    observer.atMark = [&](const Model& model, int64_t step, int64_t total) {
+        EXPECT_EQ(total, 20);
+        steps.push_back(step);
+        // Evaluation mode during the call: the same logits twice, running statistics untouched.
+        const std::vector<double> a = perSampleLoss(model, train), b = perSampleLoss(model, train);
+        EXPECT_EQ(a, b);
+        firstLogit.push_back(a[0]);
+    };
+    const TrainResult observed = trainModel(init, recipe, train, progress, CancelToken(), &observer);
+    EXPECT_EQ(steps, (std::vector<int64_t>{3, 8, 13, 18})); // round((j − ½)·20/4)
+    EXPECT_NE(firstLogit.front(), firstLogit.back());
+    const TrainResult plain = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_TRUE(sameValues(observed.model.parameters(), plain.model.parameters()));
+    EXPECT_TRUE(sameValues(observed.model.buffers(), plain.model.buffers()));
 }
 
 TEST(TrainerTest, LearnsLinearlySeparableProblem)

@@ -104,7 +104,8 @@ attri::ModelRecord fakeModelRecord()
     r.testMetrics = {0.8, 0.52};
     r.trainSeconds = 12.5;
     r.trainDevice = "cuda:1";
-    r.pathGaussNewtonWeight = {0.25f, 0.01f, 0.0f};
+    r.pathGaussNewtonTrace = {3.5, 2.0, 1.25};
+    r.finalGaussNewtonTrace = 0.75;
     r.parameterCount = 15 + 3 + 80 + 5;
     return r;
 }
@@ -750,7 +751,8 @@ TEST(ExperimentFile, ModelRecordRoundTrips)
     EXPECT_EQ(r.testMetrics.meanLoss, 0.52);
     EXPECT_EQ(r.trainSeconds, 12.5);
     EXPECT_EQ(r.trainDevice, "cuda:1");
-    EXPECT_EQ(r.pathGaussNewtonWeight, m.pathGaussNewtonWeight);
+    EXPECT_EQ(r.pathGaussNewtonTrace, m.pathGaussNewtonTrace);
+    EXPECT_EQ(r.finalGaussNewtonTrace, 0.75);
     EXPECT_EQ(r.parameterCount, m.parameterCount);
     ASSERT_EQ(r.checkpoints.size(), 2u);
     for (size_t c = 0; c < 2; ++c) {
