@@ -297,15 +297,10 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
                 std::copy(prob.data_ptr<float>(), prob.data_ptr<float>() + (end - begin),
                           stats->trueProb.begin() + begin);
             }
-            // Exact ‖g_i‖² of the first samples, layer by layer in memory-bounded chunks.
+            // Exact ‖g_i‖² of the first samples.
             const int64_t normEnd = std::min(end, kGradientNormSamples);
-            for (size_t l = 0; begin < normEnd && l < grads.layers().size(); ++l) {
-                const int64_t chunk = grads.chunkSize(l, 0);
-                for (int64_t s0 = 0; s0 < normEnd - begin; s0 += chunk) {
-                    const int64_t s1 = std::min(normEnd - begin, s0 + chunk);
-                    normSum += grads.layerFlat(l, s0, s1).square().sum(torch::kDouble).item<double>();
-                }
-            }
+            if (begin < normEnd)
+                normSum += grads.squaredNorms(0, normEnd - begin).sum().item<double>();
             normCount += std::max<int64_t>(0, normEnd - begin);
         } catch (const c10::Error& e) {
             std::ostringstream msg;
@@ -347,21 +342,7 @@ double meanGaussNewtonTrace(const Model& model, const ImageSet& set, int64_t cou
             const torch::Tensor p = torch::softmax(grads.logits().to(torch::kDouble), 1)
                                         .gather(1, y.to(grads.logits().device()).unsqueeze(1))
                                         .squeeze(1);
-            torch::Tensor sq = torch::zeros({end - begin}, p.options());
-            for (size_t l = 0; l < grads.layers().size(); ++l) {
-                if (grads.batched() && !grads.layers()[l].isConv()) {
-                    // Linear: ‖δ [a 1]ᵀ‖² = ‖δ‖²·‖[a 1]‖², without forming the outer product.
-                    const auto [input, delta] = grads.factors(l, 0, end - begin);
-                    sq.add_(input.square().sum(1, false, torch::kDouble) * delta.square().sum(1, false, torch::kDouble));
-                    continue;
-                }
-                const int64_t chunk = grads.chunkSize(l, 0);
-                for (int64_t s0 = 0; s0 < end - begin; s0 += chunk) {
-                    const int64_t s1 = std::min(end - begin, s0 + chunk);
-                    sq.narrow(0, s0, s1 - s0).add_(grads.layerFlat(l, s0, s1).square().sum(1, false, torch::kDouble));
-                }
-            }
-            sum += (p * (1 - p) * sq).sum().item<double>();
+            sum += (p * (1 - p) * grads.squaredNorms(0, end - begin)).sum().item<double>();
         }
     } catch (const c10::Error& e) {
         throw Error("Gauss–Newton trace failed: " + torchErrorMessage(e));

@@ -469,6 +469,25 @@ void PerSampleGradients::flatInto(torch::Tensor out) const
     }
 }
 
+torch::Tensor PerSampleGradients::squaredNorms(int64_t s0, int64_t s1) const
+{
+    torch::NoGradGuard noGrad;
+    torch::Tensor sq = torch::zeros({s1 - s0}, torch::TensorOptions().dtype(torch::kDouble).device(m_device));
+    for (size_t l = 0; l < m_layers.size(); ++l) {
+        if (m_batched && !m_layers[l].isConv()) {
+            const auto [input, delta] = factors(l, s0, s1);
+            sq.add_(input.square().sum(1, false, torch::kDouble) * delta.square().sum(1, false, torch::kDouble));
+            continue;
+        }
+        const int64_t chunk = chunkSize(l, 0);
+        for (int64_t c0 = s0; c0 < s1; c0 += chunk) {
+            const int64_t c1 = std::min(s1, c0 + chunk);
+            sq.narrow(0, c0 - s0, c1 - c0).add_(layerFlat(l, c0, c1).square().sum(1, false, torch::kDouble));
+        }
+    }
+    return sq;
+}
+
 torch::Tensor PerSampleGradients::matrix(size_t l, int64_t s0, int64_t s1) const
 {
     torch::NoGradGuard noGrad;

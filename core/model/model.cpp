@@ -4,8 +4,8 @@
 
 #include "common/error.h"
 #include "model/private/net.h"
-#include "model/script_net.h"
-#include "model/zoo_nets.h"
+#include "model/private/script_net.h"
+#include "model/private/zoo_nets.h"
 
 #include <sstream>
 

@@ -1,4 +1,4 @@
-#include "model/script_net.h"
+#include "model/private/script_net.h"
 
 #include "common/error.h"
 

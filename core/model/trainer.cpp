@@ -147,8 +147,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                 const torch::Tensor x = images.index_select(0, index);
                 const torch::Tensor y = labels.index_select(0, index);
                 optimizer->zero_grad();
-                const torch::Tensor logits = net.forward(x);
-                const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+                const torch::Tensor loss = torch::nn::functional::cross_entropy(net.forward(x), y);
                 const double value = loss.item<double>();
                 if (!std::isfinite(value)) {
                     std::ostringstream msg;

@@ -1,4 +1,4 @@
-#include "model/zoo_nets.h"
+#include "model/private/zoo_nets.h"
 
 #include "common/error.h"
 

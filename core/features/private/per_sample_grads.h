@@ -88,6 +88,10 @@ public:
     void flatInto(torch::Tensor out) const;
     /// Samples [s0, s1) of layer l flattened (s×numel).
     torch::Tensor layerFlat(size_t l, int64_t s0, int64_t s1) const;
+    /// ‖g_i‖² over every selected layer for samples [s0, s1) (float64, on the net's device), in
+    /// memory-bounded chunks; Linear layers on the batched path as ‖δ‖²·‖[a 1]‖², without
+    /// forming the outer product.
+    torch::Tensor squaredNorms(int64_t s0, int64_t s1) const;
     /// Samples [s0, s1) of layer l as gradient matrices (s × out × in, bias column last).
     torch::Tensor matrix(size_t l, int64_t s0, int64_t s1) const;
 
