@@ -183,10 +183,12 @@ struct FeatureDestination {
 };
 
 /// `sampleOffset`: index of the set's first sample in the caller's numbering (messages and
-/// progress count from it; progress.begin is the caller's when it is not 0).
+/// progress count from it). `ownProgress`: false when the caller has called progress.begin for
+/// the whole set (featurizeRows), so a block starting at row 0 does not restart the stage.
 FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const FeatureOptions& options,
                           const FeatureDestination& destination, SampleStats* stats,
-                          ProgressSink& progress, const CancelToken& cancel, int64_t sampleOffset = 0)
+                          ProgressSink& progress, const CancelToken& cancel, int64_t sampleOffset = 0,
+                          bool ownProgress = true)
 {
     options.validate();
     // On a device other than the CPU a clone of the model moves there; the caller's stays put.
@@ -254,7 +256,7 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
         stats->trueProb.assign(static_cast<size_t>(n), 0.0f);
     }
     net.setTraining(false);
-    if (sampleOffset == 0)
+    if (ownProgress)
         progress.begin("featurize", n);
     for (int64_t begin = 0; begin < n; begin += options.batchSize) {
         cancel.throwIfCancelled();
@@ -417,7 +419,8 @@ RowMatrixF featurizeRows(const Model& model, const ImageSet& set, int64_t begin,
             out.resize(end - begin, dimension);
         return out.row(first).data();
     };
-    const FeatureInfo result = featurizeInto(model, part, options, destination, stats, progress, cancel, begin);
+    const FeatureInfo result = featurizeInto(model, part, options, destination, stats, progress, cancel, begin,
+                                             /*ownProgress=*/false);
     if (info)
         *info = result;
     return out;

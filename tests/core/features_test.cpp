@@ -504,6 +504,44 @@ private:
     int64_t m_at;
 };
 
+/// Records the stages and the largest step reported in each, to check progress stays in range.
+class StageRecorder final : public ProgressSink {
+public:
+    void begin(const std::string& stage, int64_t total) override { stages.push_back({stage, total, 0}); }
+    void advance(int64_t done) override
+    {
+        if (!stages.empty())
+            stages.back().maxDone = std::max(stages.back().maxDone, done);
+    }
+    void message(const std::string&) override {}
+    struct Stage {
+        std::string name;
+        int64_t total = 0, maxDone = 0;
+    };
+    std::vector<Stage> stages;
+};
+
+TEST_F(FeaturesTest, JournaledFeaturizationReportsOneStageOverTheWholeSet)
+{
+    // The first block starts at row 0; it must not restart the stage with the block's own size
+    // (a regression: "featurize: 333% (2500/750)").
+    test::TempDir dir;
+    const Model model = Model::create(Architecture::Mlp, {1, 8, 8}, 4, 1);
+    const ImageSet set = gaussianSet(1300, {1, 8, 8}, 4, 2);
+    FeatureOptions o = options(ProjectionKind::Kronecker, 96);
+    o.batchSize = 100;
+    StageRecorder progress;
+    FeatureJournal journal(featureJournalPath(dir.file("e.h5")), featureInputHash({&model}, set, set, o), progress);
+    journal.featurize(model, set, o, 0, 0, nullptr, nullptr, progress, CancelToken());
+    std::vector<StageRecorder::Stage> featurize;
+    for (const auto& s : progress.stages)
+        if (s.name == "featurize")
+            featurize.push_back(s);
+    ASSERT_EQ(featurize.size(), 1u);
+    EXPECT_EQ(featurize[0].total, 1300);
+    EXPECT_EQ(featurize[0].maxDone, 1300);
+}
+
 TEST_F(FeaturesTest, JournalResumesBitwiseAndDropsDamagedRecords)
 {
     test::TempDir dir;
