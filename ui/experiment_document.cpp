@@ -5,6 +5,7 @@
 
 #include "attribution/methods.h"
 #include "common/error.h"
+#include "eval/ground_truth.h"
 #include "jobs/progress_sink.h"
 #include "store/atomic_write.h"
 #include "store/h5_file.h"
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace attri::ui {
 
@@ -414,15 +416,31 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
         return;
     }
     const std::string path = m_content->path;
+    const bool withGroundTruth = m_content->hasGroundTruth;
     m_runner->start(
         tr("Recommending λ"),
-        [s, options, grid](ProgressSink& progress, const CancelToken& cancel) {
+        [s, options, grid, path, withGroundTruth](ProgressSink& progress, const CancelToken& cancel) {
             grid.validate();
             const SelectorInputs in = selectorInputs(*s);
             const SelectorOptions so = selectorOptionsFor(*s, options);
             const std::vector<double> lambdas = grid.toAbsolute(s->meanEigenvalue());
             LambdaRecommendation rec = recommendLambda(in, lambdas, so, progress, cancel);
-            return std::any(StoredRecommendation(recommendationRecord(*s, rec)));
+            StoredRecommendation record = recommendationRecord(*s, rec);
+            // With ground truth in the file, the evidence comes with it (as `recommend` prints it).
+            std::optional<GroundTruth> truth;
+            if (withGroundTruth) {
+                H5File file(path, H5File::Mode::ReadOnly);
+                truth = readGroundTruth(file);
+            }
+            if (truth) {
+                const LdsEvidence e = ldsEvidence(*s, lambdas, rec.lambda, *truth, 200, progress, cancel);
+                record.ldsAtRecommended = e.atLambda.mean;
+                record.ldsGridBest = e.bestLds;
+                record.lambdaGridBest = e.bestLambda;
+                record.ldsRatioLow = e.interval.low;
+                record.ldsRatioHigh = e.interval.high;
+            }
+            return std::any(record);
         },
         JobLane::Task, this,
         [this, path](const std::any& result) {

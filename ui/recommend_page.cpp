@@ -145,6 +145,17 @@ void RecommendPage::refresh()
                      .arg(*lo, 0, 'f', 4)
                      .arg(rec->peakedness, 0, 'f', 4);
         }
+        if (std::isfinite(rec->ldsAtRecommended) && std::isfinite(rec->ldsGridBest)) {
+            const double ratio = rec->ldsAtRecommended / rec->ldsGridBest;
+            xi += tr("<li>ground truth: LDS %1 here, best %2 at λ = %3 (ratio %4; 90% interval under "
+                     "ground-truth noise %5–%6)</li>")
+                      .arg(rec->ldsAtRecommended, 0, 'f', 4)
+                      .arg(rec->ldsGridBest, 0, 'f', 4)
+                      .arg(rec->lambdaGridBest, 0, 'g', 3)
+                      .arg(ratio, 0, 'f', 3)
+                      .arg(rec->ldsRatioLow, 0, 'f', 3)
+                      .arg(rec->ldsRatioHigh, 0, 'f', 3);
+        }
         m_result->setHtml(tr("<h3>Recommended λ = %1</h3><ul><li>relative: c = %2 × mean eigenvalue</li>"
                              "<li>rule: %3</li>%4<li>cost: %5 s</li><li>method %6, k = %7</li>"
                              "<li>inputs: %8</li></ul>")

@@ -17,8 +17,9 @@ namespace attri::ui {
 class ExperimentDocument;
 
 /// Recommend and accept: runs the retraining-free λ selector, shows the λ with its evidence
-/// (rule, ξ curve, cost) and accepts it into the experiment file (undoable). Ground truth can be
-/// computed from here too.
+/// (rule, ξ curve, cost; with ground truth in the file, the LDS ratio to the grid's best and its
+/// interval under ground-truth noise) and accepts it into the experiment file (undoable). Ground
+/// truth can be computed from here too.
 class RecommendPage : public QWidget {
     Q_OBJECT
 public:
@@ -29,6 +30,8 @@ public:
     QPushButton* acceptRecommendedButton() const { return m_acceptRecommended; }
     QSpinBox* subsetsSpin() const { return m_subsets; }
     QComboBox* ruleCombo() const { return m_rule; }
+    QSpinBox* groundTruthSubsetsSpin() const { return m_gtSubsets; }
+    QPushButton* groundTruthButton() const { return m_groundTruth; }
     QString resultText() const;
     QList<Figure> figures() const;
 

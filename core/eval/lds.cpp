@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace attri {
 
@@ -86,12 +87,129 @@ LdsResult summarize(std::vector<double> perTest)
 
 LdsResult computeLds(const RowMatrixF& scores, const GroundTruth& truth)
 {
+    return ldsFromSubsetSums(ldsSubsetSums(scores, truth), truth);
+}
+
+RowMatrixF ldsSubsetSums(const RowMatrixF& scores, const GroundTruth& truth)
+{
     checkShape(scores.rows(), scores.cols(), truth);
     const RowMatrixF masks = maskMatrix(truth);
-    const RowMatrixF sums = scores * masks.transpose(); // m×M, one GEMM
+    return scores * masks.transpose(); // m×M, one GEMM
+}
+
+LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth)
+{
+    checkShape(truth.testCount, truth.trainCount, truth);
+    if (sums.rows() != truth.testCount || sums.cols() != truth.subsets)
+        throw ConfigError("LDS: the subset sums are " + std::to_string(sums.rows()) + "×" + std::to_string(sums.cols())
+                          + ", the ground truth needs test×subsets = " + std::to_string(truth.testCount) + "×"
+                          + std::to_string(truth.subsets));
     std::vector<double> perTest(static_cast<size_t>(truth.testCount), kNaN);
     ldsOfBlock(sums, 0, truth, perTest);
     return summarize(std::move(perTest));
+}
+
+namespace {
+
+/// Centred, unit-norm average ranks of v (false when v is constant: the Spearman is undefined).
+bool unitRanks(const std::vector<double>& v, std::vector<double>& out)
+{
+    out = averageRanks(v);
+    const double mean = 0.5 * static_cast<double>(v.size() + 1);
+    double ss = 0.0;
+    for (double& r : out) {
+        r -= mean;
+        ss += r * r;
+    }
+    if (!(ss > 0.0))
+        return false;
+    const double inv = 1.0 / std::sqrt(ss);
+    for (double& r : out)
+        r *= inv;
+    return true;
+}
+
+double percentile(std::vector<double> v, double q)
+{
+    std::sort(v.begin(), v.end());
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const size_t lo = static_cast<size_t>(std::floor(pos));
+    const size_t hi = std::min(v.size() - 1, lo + 1);
+    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+} // namespace
+
+LdsRatioInterval bootstrapLdsRatio(const RowMatrixF& candidateSums, const RowMatrixF& referenceSums,
+                                   const GroundTruth& truth, const CancelToken& cancel, int resamples, double level,
+                                   double threshold, uint64_t seed)
+{
+    checkShape(truth.testCount, truth.trainCount, truth);
+    if (resamples < 10)
+        throw ConfigError("LDS bootstrap: resamples must be >= 10, got " + std::to_string(resamples));
+    if (!(level > 0.0 && level < 1.0))
+        throw ConfigError("LDS bootstrap: level must be in (0, 1), got " + std::to_string(level));
+    const RowMatrixF* sets[2] = {&candidateSums, &referenceSums};
+    for (const RowMatrixF* s : sets)
+        if (s->rows() != truth.testCount || s->cols() != truth.subsets)
+            throw ConfigError("LDS bootstrap: subset sums are " + std::to_string(s->rows()) + "×"
+                              + std::to_string(s->cols()) + ", expected " + std::to_string(truth.testCount) + "×"
+                              + std::to_string(truth.subsets));
+
+    const int64_t M = truth.subsets, m = truth.testCount;
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int64_t> drawSubset(0, M - 1), drawTest(0, m - 1);
+    std::vector<int64_t> subsets(static_cast<size_t>(M)), testCount(static_cast<size_t>(m));
+    std::vector<double> y(static_cast<size_t>(M)), s(static_cast<size_t>(M)), yRanks, sRanks, ratios;
+    for (int b = 0; b < resamples; ++b) {
+        cancel.throwIfCancelled();
+        for (auto& j : subsets)
+            j = drawSubset(rng);
+        std::fill(testCount.begin(), testCount.end(), 0);
+        for (int64_t d = 0; d < m; ++d)
+            ++testCount[static_cast<size_t>(drawTest(rng))];
+        double sum[2] = {0.0, 0.0}, used[2] = {0.0, 0.0};
+        for (int64_t t = 0; t < m; ++t) {
+            const double weight = static_cast<double>(testCount[static_cast<size_t>(t)]);
+            if (weight == 0.0)
+                continue;
+            bool defined = true;
+            for (int64_t d = 0; d < M; ++d) {
+                y[static_cast<size_t>(d)] = -truth.testLoss(subsets[static_cast<size_t>(d)], t);
+                defined = defined && !std::isnan(y[static_cast<size_t>(d)]);
+            }
+            if (!defined || !unitRanks(y, yRanks))
+                continue;
+            for (int k = 0; k < 2; ++k) {
+                for (int64_t d = 0; d < M; ++d)
+                    s[static_cast<size_t>(d)] = static_cast<double>((*sets[k])(t, subsets[static_cast<size_t>(d)]));
+                if (std::any_of(s.begin(), s.end(), [](double v) { return std::isnan(v); }) || !unitRanks(s, sRanks))
+                    continue;
+                double dot = 0.0;
+                for (int64_t d = 0; d < M; ++d)
+                    dot += yRanks[static_cast<size_t>(d)] * sRanks[static_cast<size_t>(d)];
+                sum[k] += weight * dot;
+                used[k] += weight;
+            }
+        }
+        if (!(used[0] > 0.0) || !(used[1] > 0.0))
+            continue;
+        const double reference = sum[1] / used[1];
+        if (reference > 0.0)
+            ratios.push_back(sum[0] / used[0] / reference);
+    }
+    LdsRatioInterval out;
+    out.resamples = static_cast<int>(ratios.size());
+    if (ratios.empty()) {
+        out.low = out.high = out.shareAbove = kNaN;
+        return out;
+    }
+    out.low = percentile(ratios, 0.5 * (1.0 - level));
+    out.high = percentile(ratios, 0.5 * (1.0 + level));
+    out.shareAbove = static_cast<double>(std::count_if(ratios.begin(), ratios.end(),
+                                                       [&](double r) { return r >= threshold; }))
+                     / static_cast<double>(ratios.size());
+    return out;
 }
 
 LdsResult computeLds(const ScoreRowFn& rowOf, const GroundTruth& truth, const CancelToken& cancel,

@@ -34,4 +34,30 @@ using ScoreRowFn = std::function<void(int64_t test, float* row)>;
 LdsResult computeLds(const ScoreRowFn& rowOf, const GroundTruth& truth, const CancelToken& cancel,
                      int64_t blockRows = 256);
 
+/// The LDS's additive predictions: subset sums Σ_{i∈S_j} τ(z'_t, z_i), m×M (row t, subset j). Throws
+/// ConfigError on a shape mismatch, as computeLds does.
+RowMatrixF ldsSubsetSums(const RowMatrixF& scores, const GroundTruth& truth);
+/// computeLds from subset sums (m×M) already formed by ldsSubsetSums.
+LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth);
+
+/// How far ground-truth sampling noise lets "the candidate's LDS is a given share of the
+/// reference's" be trusted: a paired bootstrap of ratio = LDS(candidate) / LDS(reference). Each
+/// resample draws the M subsets (retrained models) and the m test points with replacement and
+/// recomputes both LDS on that draw (Spearman with average ranks; a subset drawn twice is a tie).
+/// The reference stays fixed (e.g. the grid's best λ on all the ground truth): re-choosing the
+/// best in every resample would bias the ratios down, the maximum of noisy values being biased
+/// up. Resamples where the reference's LDS is not positive are skipped.
+struct LdsRatioInterval {
+    double low = 0.0;          ///< lower percentile, (1 − level)/2
+    double high = 0.0;         ///< upper percentile, (1 + level)/2
+    double shareAbove = 0.0;   ///< share of resamples with ratio ≥ `threshold`
+    int resamples = 0;         ///< resamples used
+};
+/// candidateSums, referenceSums: subset sums (m×M) from ldsSubsetSums. ConfigError on mismatched
+/// shapes, resamples < 10 or level outside (0, 1). Deterministic for a seed. Polls `cancel` per
+/// resample. NaN fields when no resample was usable.
+LdsRatioInterval bootstrapLdsRatio(const RowMatrixF& candidateSums, const RowMatrixF& referenceSums,
+                                   const GroundTruth& truth, const CancelToken& cancel, int resamples = 200,
+                                   double level = 0.9, double threshold = 0.95, uint64_t seed = 1);
+
 } // namespace attri

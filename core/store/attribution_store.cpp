@@ -293,6 +293,8 @@ void writeRecommendation(H5File& file, const RecommendationRecord& r)
     file.setAttr(base, "lds_at_recommended", r.ldsAtRecommended);
     file.setAttr(base, "lds_grid_best", r.ldsGridBest);
     file.setAttr(base, "lambda_grid_best", r.lambdaGridBest);
+    file.setAttr(base, "lds_ratio_low", r.ldsRatioLow);
+    file.setAttr(base, "lds_ratio_high", r.ldsRatioHigh);
     file.writeDoubles(base + "/lambdas", {static_cast<int64_t>(r.lambdas.size())}, r.lambdas.data());
     if (!r.meanXi.empty())
         file.writeDoubles(base + "/mean_xi", {static_cast<int64_t>(r.meanXi.size())}, r.meanXi.data());
@@ -334,6 +336,8 @@ std::vector<RecommendationRecord> listRecommendations(const H5File& file)
             r.ldsAtRecommended = number(g, "lds_at_recommended", nan);
             r.ldsGridBest = number(g, "lds_grid_best", nan);
             r.lambdaGridBest = number(g, "lambda_grid_best", nan);
+            r.ldsRatioLow = number(g, "lds_ratio_low", nan);
+            r.ldsRatioHigh = number(g, "lds_ratio_high", nan);
             if (file.exists(g + "/lambdas"))
                 r.lambdas = file.readDoubles(g + "/lambdas");
             if (file.exists(g + "/mean_xi"))

@@ -104,6 +104,9 @@ struct RecommendationRecord {
     double ldsAtRecommended = std::numeric_limits<double>::quiet_NaN(); ///< when ground truth exists
     double ldsGridBest = std::numeric_limits<double>::quiet_NaN();
     double lambdaGridBest = std::numeric_limits<double>::quiet_NaN();
+    /// 90% interval of lds_at_recommended / lds_grid_best under ground-truth noise (bootstrapLdsRatio)
+    double ldsRatioLow = std::numeric_limits<double>::quiet_NaN();
+    double ldsRatioHigh = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> lambdas;      ///< absolute grid
     std::vector<double> meanXi;       ///< may be empty (rules without ξ)
 };

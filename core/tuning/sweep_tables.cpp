@@ -45,6 +45,38 @@ SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOp
     return options;
 }
 
+LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<double>& grid, double lambda,
+                        const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel)
+{
+    if (grid.empty())
+        throw ConfigError("LDS evidence: the λ grid is empty");
+    LdsEvidence e;
+    RowMatrixF bestSums;
+    progress.begin("LDS at every grid λ", static_cast<int64_t>(grid.size()));
+    for (size_t g = 0; g < grid.size(); ++g) {
+        cancel.throwIfCancelled();
+        RowMatrixF sums = ldsSubsetSums(session.scores({}, grid[g]), truth);
+        const double v = ldsFromSubsetSums(sums, truth).mean;
+        e.gridLds.push_back(v);
+        if (std::isfinite(v) && (!std::isfinite(e.bestLds) || v > e.bestLds)) {
+            e.bestLds = v;
+            e.bestLambda = grid[g];
+            bestSums = std::move(sums);
+        }
+        progress.advance(static_cast<int64_t>(g) + 1);
+    }
+    const RowMatrixF sums = ldsSubsetSums(session.scores({}, lambda), truth);
+    e.atLambda = ldsFromSubsetSums(sums, truth);
+    e.ratio = e.bestLds > 0 ? e.atLambda.mean / e.bestLds : std::numeric_limits<double>::quiet_NaN();
+    if (std::isfinite(e.bestLds)) {
+        progress.message("bootstrapping the ratio's ground-truth noise (" + std::to_string(resamples) + " resamples)");
+        e.interval = bootstrapLdsRatio(sums, bestSums, truth, cancel, resamples);
+    } else {
+        e.interval.low = e.interval.high = e.interval.shareAbove = std::numeric_limits<double>::quiet_NaN();
+    }
+    return e;
+}
+
 RecommendationRecord recommendationRecord(const AttributionSession& session, const LambdaRecommendation& rec)
 {
     RecommendationRecord record;

@@ -3,11 +3,14 @@
 // printed by the CLI: LDS against ground truth, and the selector's mean ξ. One implementation
 // for the CLI and the GUI.
 
+#include "eval/lds.h"
 #include "store/attribution_store.h"
 #include "tuning/lambda_grid.h"
 #include "tuning/lambda_selector.h"
 
+#include <limits>
 #include <string>
+#include <vector>
 
 namespace attri {
 
@@ -26,6 +29,21 @@ SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOp
 /// The store's record of a recommendation made on `session` (method, k, rule, λ, convention,
 /// inputs, cost, ξ curve); the LDS fields stay NaN for the caller to fill when ground truth exists.
 RecommendationRecord recommendationRecord(const AttributionSession& session, const LambdaRecommendation& rec);
+
+/// How a λ fares against ground truth on `session`: the LDS at every λ of `grid` (absolute), the
+/// grid's best, the LDS at `lambda`, their ratio and the ratio's interval under ground-truth noise
+/// (bootstrapLdsRatio against the best grid λ, with `resamples`). One implementation for
+/// `recommend`, `study` and the GUI.
+struct LdsEvidence {
+    std::vector<double> gridLds;  ///< LDS at each grid λ (NaN where undefined)
+    double bestLambda = std::numeric_limits<double>::quiet_NaN();
+    double bestLds = std::numeric_limits<double>::quiet_NaN();
+    LdsResult atLambda;           ///< LDS at `lambda`
+    double ratio = std::numeric_limits<double>::quiet_NaN(); ///< atLambda.mean / bestLds (NaN if best ≤ 0)
+    LdsRatioInterval interval;
+};
+LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<double>& grid, double lambda,
+                        const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel);
 
 /// The stored k of a method that a λ × k table covers: every stored k for projected methods,
 /// the single one of explicit IF (and of methods without λ).

@@ -116,6 +116,8 @@ void StudyOptions::validate() const
     if (ks.empty())
         throw ConfigError("study: --k needs at least one value");
     lds.validate(trainSize);
+    if (bootstrapResamples < 10)
+        throw ConfigError("study: --bootstrap needs at least 10 resamples, got " + std::to_string(bootstrapResamples));
     grid.validate();
     selector.validate();
 }
@@ -172,42 +174,40 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.meanEigenvalue = session->meanEigenvalue();
                     row.retrainSeconds = truth.seconds;
                     auto ldsAt = [&](double lambda) { return computeLds(session->scores({}, lambda), truth); };
-
-                    progress.begin("LDS(lambda) " + row.method + " k " + std::to_string(row.k),
-                                   static_cast<int64_t>(o.grid.values.size()));
                     row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
-                    row.bestLds = -2;
-                    for (size_t g = 0; g < row.gridLambdas.size(); ++g) {
-                        double v = ldsAt(row.gridLambdas[g]).mean;
-                        row.gridLds.push_back(v);
-                        if (std::isfinite(v) && v > row.bestLds) {
-                            row.bestLds = v;
-                            row.bestLambda = row.gridLambdas[g];
-                        }
-                        cancel.throwIfCancelled();
-                        progress.advance(static_cast<int64_t>(g) + 1);
-                    }
 
+                    // Every rule's λ (no retraining), then the default's evidence on the grid.
                     SelectorInputs inputs = selectorInputs(*session);
                     inputs.recipe = recipe;
                     for (SelectorRule rule : allSelectorRules()) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = rule;
                         LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
-                        // TRAK averages checkpoints: the recommendation is made on the final one,
-                        // and applied as the same absolute λ.
-                        LdsResult lds = ldsAt(rec.lambda);
                         row.ruleLambda[toString(rule)] = rec.lambda;
-                        row.ruleLds[toString(rule)] = lds.mean;
                         if (rule == o.selector.rule) {
                             row.recommendedLambda = rec.lambda;
-                            row.recommendedLds = lds.mean;
-                            row.recommendedLdsStderr = lds.standardError;
                             row.recommendSeconds = rec.seconds;
                         }
                         if (rule == SelectorRule::SimulatedSgd)
                             row.gridXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
                     }
+                    const LdsEvidence evidence = ldsEvidence(*session, row.gridLambdas, row.recommendedLambda, truth,
+                                                             o.bootstrapResamples, progress, cancel);
+                    row.gridLds = evidence.gridLds;
+                    row.bestLambda = evidence.bestLambda;
+                    row.bestLds = evidence.bestLds;
+                    row.recommendedLds = evidence.atLambda.mean;
+                    row.recommendedLdsStderr = evidence.atLambda.standardError;
+                    row.ratio = evidence.ratio;
+                    row.ratioLow = evidence.interval.low;
+                    row.ratioHigh = evidence.interval.high;
+                    row.ratioShareAbove = evidence.interval.shareAbove;
+                    // TRAK averages checkpoints: the recommendation is made on the final one, and
+                    // applied as the same absolute λ.
+                    for (SelectorRule rule : allSelectorRules())
+                        row.ruleLds[toString(rule)] = rule == o.selector.rule
+                                                          ? row.recommendedLds
+                                                          : ldsAt(row.ruleLambda[toString(rule)]).mean;
                     row.dattriGridBestLds = -2;
                     for (double l : kDattriGrid) {
                         double v = ldsAt(l).mean;
@@ -216,11 +216,11 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                             row.dattriGridBestLambda = l;
                         }
                     }
-                    row.ratio = row.bestLds > 0 ? row.recommendedLds / row.bestLds : std::nan("");
                     progress.message(row.model + "/" + row.recipe + " " + row.method + " k " + std::to_string(row.k)
                                      + ": best LDS " + fmt(row.bestLds) + " at " + fmt(row.bestLambda, 3)
                                      + ", recommended " + fmt(row.recommendedLds) + " at "
-                                     + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ")");
+                                     + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ", 90% interval "
+                                     + fmt(row.ratioLow, 3) + "–" + fmt(row.ratioHigh, 3) + ")");
                     rows.push_back(row);
 
                     writeTextAtomically(fileInFolder(o.outDir, "curves-" + row.model + "-" + row.recipe + "-" + row.method
@@ -240,7 +240,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
 {
     std::ostringstream s;
     s << "model,recipe,method,k,mean_eigenvalue,best_lambda,best_lds,recommended_lambda,recommended_lds,"
-         "recommended_lds_stderr,ratio,recommend_seconds,retrain_seconds,dattri_grid_best_lambda,dattri_grid_best_lds";
+         "recommended_lds_stderr,ratio,ratio_low,ratio_high,ratio_share_ge_0.95,recommend_seconds,retrain_seconds,"
+         "dattri_grid_best_lambda,dattri_grid_best_lds";
     std::vector<std::string> rules;
     for (SelectorRule r : allSelectorRules())
         rules.push_back(toString(r));
@@ -251,7 +252,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
     for (const auto& row : rows) {
         s << row.model << "," << row.recipe << "," << row.method << "," << row.k << "," << row.meanEigenvalue << ","
           << row.bestLambda << "," << row.bestLds << "," << row.recommendedLambda << "," << row.recommendedLds << ","
-          << row.recommendedLdsStderr << "," << row.ratio << "," << row.recommendSeconds << "," << row.retrainSeconds
+          << row.recommendedLdsStderr << "," << row.ratio << "," << row.ratioLow << "," << row.ratioHigh << ","
+          << row.ratioShareAbove << "," << row.recommendSeconds << "," << row.retrainSeconds
           << "," << row.dattriGridBestLambda << "," << row.dattriGridBestLds;
         for (const auto& r : rules)
             s << "," << row.ruleLambda.at(r) << "," << row.ruleLds.at(r);
@@ -268,14 +270,18 @@ std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions&
       << o.lds.subsets << " retrained models (α = " << o.lds.alpha << "); recommended by `"
       << toString(o.selector.rule) << "`. λ absolute; best = best of a " << o.grid.values.size()
       << "-point relative grid. Ratio = recommended LDS / best LDS (target ≥ 0.95); cost = recommendation "
-         "time / retraining time (target < 5%).\n\n"
-      << "| model | recipe | method | k | best λ | best LDS | recommended λ | rec. LDS | ratio | 0.1·mean eig | 1e-3 | "
-         "dattri grid best | rec. s | retrain s | cost |\n"
-      << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+         "time / retraining time (target < 5%). Ground-truth noise: the ratio's 90% interval and the share of "
+         "resamples where it reaches 0.95, from a paired bootstrap over the "
+      << o.lds.subsets << " subsets and the test points (" << o.bootstrapResamples
+      << " resamples, against the best grid λ on all the ground truth).\n\n"
+      << "| model | recipe | method | k | best λ | best LDS | recommended λ | rec. LDS | ratio | 90% interval | ≥ 0.95 in | "
+         "0.1·mean eig | 1e-3 | dattri grid best | rec. s | retrain s | cost |\n"
+      << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& r : rows) {
         s << "| " << r.model << " | " << r.recipe << " | " << r.method << " | " << r.k << " | " << fmt(r.bestLambda, 3)
           << " | " << fmt(r.bestLds, 3) << " | " << fmt(r.recommendedLambda, 3) << " | " << fmt(r.recommendedLds, 3)
-          << " | " << fmt(r.ratio, 3) << (r.ratio >= 0.95 ? "" : " ✗") << " | "
+          << " | " << fmt(r.ratio, 3) << (r.ratio >= 0.95 ? "" : " ✗") << " | " << fmt(r.ratioLow, 3) << "–"
+          << fmt(r.ratioHigh, 3) << " | " << fmt(100.0 * r.ratioShareAbove, 3) << "% | "
           << fmt(r.ruleLds.at(toString(SelectorRule::FixedRelative)), 3) << " | "
           << fmt(r.ruleLds.at(toString(SelectorRule::FixedAbsolute)), 3) << " | " << fmt(r.dattriGridBestLds, 3)
           << " | " << fmt(r.recommendSeconds, 3) << " | " << fmt(r.retrainSeconds, 4) << " | "

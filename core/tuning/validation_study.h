@@ -37,6 +37,7 @@ struct StudyOptions {
     SelectorOptions selector;                    ///< the recommendation's settings
     std::string outDir = "study";                ///< where files go
     int64_t sensitivityTests = 50;               ///< test points for the stored sensitivity tables
+    int bootstrapResamples = 200;                ///< for the ratio's interval (bootstrapLdsRatio)
 
     void validate() const;
 };
@@ -49,6 +50,9 @@ struct StudyRow {
     double bestLambda = 0.0, bestLds = 0.0;
     double recommendedLambda = 0.0, recommendedLds = 0.0, recommendedLdsStderr = 0.0;
     double ratio = 0.0;                          ///< recommended / best
+    /// Ground-truth noise in `ratio`: a 90% paired bootstrap interval over subsets and test points
+    /// (bootstrapLdsRatio), and the share of resamples where the ratio reaches 0.95.
+    double ratioLow = 0.0, ratioHigh = 0.0, ratioShareAbove = 0.0;
     double recommendSeconds = 0.0, retrainSeconds = 0.0;
     std::map<std::string, double> ruleLambda;    ///< every selector rule's λ
     std::map<std::string, double> ruleLds;       ///< and its LDS

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 #include <filesystem>
@@ -183,6 +186,82 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
 
 // The user guide's export example (docs/examples/export_torchscript.py), run with Debian's
 // PyTorch, makes a file that `import` accepts.
+// The validation study end to end on the demo data: the table's columns (the list and the
+// ground-truth noise interval), one row per k, the curves, and `recommend` on the study's file
+// reporting the same ratio with its interval.
+TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
+{
+    test::TempDir dir;
+    const std::string out_dir = dir.file("study");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " study --data demo --model lr --recipes standard --methods trak --k 16,32"
+                                      " --subsets 4 --train-size 300 --test-size 40 --bootstrap 20 --out " + out_dir,
+                               &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("90% interval"), std::string::npos) << out;
+    std::ifstream csv(out_dir + "/study.csv");
+    ASSERT_TRUE(csv.good());
+    auto split = [](const std::string& line) {
+        std::vector<std::string> cells;
+        std::stringstream s(line);
+        for (std::string c; std::getline(s, c, ',');)
+            cells.push_back(c);
+        return cells;
+    };
+    std::string line;
+    std::getline(csv, line);
+    const std::vector<std::string> header = split(line);
+    auto column = [&](const std::string& name) {
+        const auto it = std::find(header.begin(), header.end(), name);
+        EXPECT_NE(it, header.end()) << name;
+        return static_cast<size_t>(it - header.begin());
+    };
+    for (const char* name : {"model", "method", "k", "best_lambda", "best_lds", "recommended_lambda", "recommended_lds",
+                             "ratio", "ratio_low", "ratio_high", "ratio_share_ge_0.95", "recommend_seconds",
+                             "retrain_seconds", "dynamics-prior_lambda"})
+        column(name);
+    std::vector<std::vector<std::string>> rows;
+    while (std::getline(csv, line))
+        rows.push_back(split(line));
+    ASSERT_EQ(rows.size(), 2u);
+    for (size_t r = 0; r < rows.size(); ++r) {
+        const auto& row = rows[r];
+        ASSERT_EQ(row.size(), header.size());
+        EXPECT_EQ(row[column("k")], r == 0 ? "16" : "32");
+        const double best = std::stod(row[column("best_lds")]), rec = std::stod(row[column("recommended_lds")]);
+        const double ratio = std::stod(row[column("ratio")]);
+        EXPECT_NEAR(ratio, rec / best, 1e-4);
+        EXPECT_EQ(row[column("recommended_lambda")], row[column("dynamics-prior_lambda")]);
+        const double low = std::stod(row[column("ratio_low")]), high = std::stod(row[column("ratio_high")]);
+        EXPECT_LE(low, high);
+        const double share = std::stod(row[column("ratio_share_ge_0.95")]);
+        EXPECT_GE(share, 0.0);
+        EXPECT_LE(share, 1.0);
+        EXPECT_TRUE(std::filesystem::exists(out_dir + "/curves-lr-standard-trak-k" + row[column("k")] + ".svg"));
+    }
+    EXPECT_TRUE(std::filesystem::exists(out_dir + "/study.md"));
+
+    // `recommend` on the study's experiment: the same evidence, stored with the recommendation.
+    const std::string exp = out_dir + "/lr-standard.h5";
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --k 32 --bootstrap 20", &out), 0) << out;
+    EXPECT_NE(out.find("ground truth: LDS"), std::string::npos) << out;
+    EXPECT_NE(out.find("90% interval"), std::string::npos) << out;
+    H5File file(exp, H5File::Mode::ReadOnly);
+    const std::vector<RecommendationRecord> recs = listRecommendations(file);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_NEAR(recs[0].ldsAtRecommended / recs[0].ldsGridBest, std::stod(rows[1][column("ratio")]), 1e-4);
+    EXPECT_NEAR(recs[0].ldsRatioLow, std::stod(rows[1][column("ratio_low")]), 1e-5);
+    EXPECT_NEAR(recs[0].ldsRatioHigh, std::stod(rows[1][column("ratio_high")]), 1e-5);
+
+    // Too few resamples for an interval.
+    EXPECT_EQ(test::runCommand(kCli + " study --data demo --model lr --methods trak --k 16 --bootstrap 5 --out "
+                                   + dir.file("other"),
+                               &out),
+              2);
+    EXPECT_NE(out.find("--bootstrap takes 10 to 100000"), std::string::npos) << out;
+}
+
 TEST(Cli, TheGuidesTorchScriptExportImports)
 {
     std::string out;

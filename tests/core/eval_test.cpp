@@ -415,6 +415,124 @@ TEST(Lds, MatchesBruteForceOnRandomData)
     }
 }
 
+/// Ground truth from a linear datamodel: −loss of test t under subset j = Σ_{i∈S_j} β(t, i) + noise.
+struct LinearTruth {
+    GroundTruth truth;
+    RowMatrixF beta;
+};
+LinearTruth linearTruth(int64_t n, int64_t m, int64_t M, double noise, uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    LinearTruth lt;
+    lt.beta.resize(m, n);
+    for (int64_t t = 0; t < m; ++t)
+        for (int64_t i = 0; i < n; ++i)
+            lt.beta(t, i) = normal(rng);
+    GroundTruth& g = lt.truth;
+    g.subsets = M;
+    g.trainCount = n;
+    g.testCount = m;
+    g.options.subsets = M;
+    LdsOptions o;
+    o.subsets = M;
+    o.seed = seed;
+    g.masks = sampleSubsetMasks(n, o);
+    g.testLoss.resize(M, m);
+    for (int64_t j = 0; j < M; ++j)
+        for (int64_t t = 0; t < m; ++t) {
+            double y = noise * normal(rng);
+            for (int64_t i = 0; i < n; ++i)
+                if (g.inSubset(j, i))
+                    y += lt.beta(t, i);
+            g.testLoss(j, t) = -y;
+        }
+    return lt;
+}
+
+RowMatrixF noisyScores(const RowMatrixF& beta, float noise, uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    RowMatrixF s = beta;
+    for (int64_t t = 0; t < s.rows(); ++t)
+        for (int64_t i = 0; i < s.cols(); ++i)
+            s(t, i) += noise * normal(rng);
+    return s;
+}
+
+TEST(Lds, SubsetSumsPathEqualsComputeLds)
+{
+    const LinearTruth lt = linearTruth(40, 6, 12, 1.0, 3);
+    const RowMatrixF scores = noisyScores(lt.beta, 2.0f, 4);
+    const LdsResult direct = computeLds(scores, lt.truth);
+    const RowMatrixF sums = ldsSubsetSums(scores, lt.truth);
+    ASSERT_EQ(sums.rows(), 6);
+    ASSERT_EQ(sums.cols(), 12);
+    const LdsResult viaSums = ldsFromSubsetSums(sums, lt.truth);
+    EXPECT_DOUBLE_EQ(viaSums.mean, direct.mean);
+    EXPECT_EQ(viaSums.perTest, direct.perTest);
+    EXPECT_THROW(ldsFromSubsetSums(RowMatrixF::Zero(6, 11), lt.truth), ConfigError);
+}
+
+TEST(Lds, BootstrapRatioInterval)
+{
+    const LinearTruth lt = linearTruth(60, 40, 30, 2.0, 7);
+    const GroundTruth& truth = lt.truth;
+    CancelToken cancel;
+    const RowMatrixF exact = ldsSubsetSums(lt.beta, truth);
+    const RowMatrixF close = ldsSubsetSums(noisyScores(lt.beta, 0.1f, 8), truth);
+    const RowMatrixF poor = ldsSubsetSums(noisyScores(lt.beta, 3.0f, 9), truth);
+    auto ratioOf = [&](const RowMatrixF& a, const RowMatrixF& b) {
+        return ldsFromSubsetSums(a, truth).mean / ldsFromSubsetSums(b, truth).mean;
+    };
+
+    // A candidate against itself: every resample's ratio is exactly 1.
+    const LdsRatioInterval one = bootstrapLdsRatio(poor, poor, truth, cancel, 50);
+    EXPECT_EQ(one.resamples, 50);
+    EXPECT_DOUBLE_EQ(one.low, 1.0);
+    EXPECT_DOUBLE_EQ(one.high, 1.0);
+    EXPECT_DOUBLE_EQ(one.shareAbove, 1.0);
+
+    // A much noisier candidate than the exact datamodel: far below 0.95 in every resample, and the
+    // interval holds the ratio on all the data.
+    const LdsRatioInterval bad = bootstrapLdsRatio(poor, exact, truth, cancel, 100);
+    const double pointBad = ratioOf(poor, exact);
+    EXPECT_LT(bad.high, 0.95);
+    EXPECT_EQ(bad.shareAbove, 0.0);
+    EXPECT_LT(bad.low, pointBad);
+    EXPECT_GT(bad.high, pointBad);
+
+    // A candidate close to the exact one: the interval holds its ratio, close to 1, and most
+    // resamples pass 0.95.
+    const LdsRatioInterval good = bootstrapLdsRatio(close, exact, truth, cancel, 100);
+    const double pointGood = ratioOf(close, exact);
+    EXPECT_GT(pointGood, 0.95);
+    EXPECT_LE(good.low, pointGood);
+    EXPECT_GE(good.high, pointGood);
+    EXPECT_GT(good.low, 0.9);
+    EXPECT_GT(good.shareAbove, 0.5);
+
+    // Deterministic for a seed; another seed draws other resamples.
+    const LdsRatioInterval again = bootstrapLdsRatio(poor, exact, truth, cancel, 100);
+    EXPECT_EQ(again.low, bad.low);
+    EXPECT_EQ(again.high, bad.high);
+    const LdsRatioInterval other = bootstrapLdsRatio(poor, exact, truth, cancel, 100, 0.9, 0.95, 2);
+    EXPECT_NE(other.low, bad.low);
+
+    // A higher level gives a wider interval.
+    const LdsRatioInterval wide = bootstrapLdsRatio(poor, exact, truth, cancel, 100, 0.99);
+    EXPECT_LE(wide.low, bad.low);
+    EXPECT_GE(wide.high, bad.high);
+
+    EXPECT_THROW(bootstrapLdsRatio(poor, exact, truth, cancel, 5), ConfigError);
+    EXPECT_THROW(bootstrapLdsRatio(poor, exact, truth, cancel, 50, 1.0), ConfigError);
+    EXPECT_THROW(bootstrapLdsRatio(RowMatrixF::Zero(40, 29), exact, truth, cancel), ConfigError);
+    EXPECT_THROW(bootstrapLdsRatio(poor, RowMatrixF::Zero(39, 30), truth, cancel), ConfigError);
+    cancel.cancel();
+    EXPECT_THROW(bootstrapLdsRatio(poor, exact, truth, cancel), Cancelled);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ground truth
 

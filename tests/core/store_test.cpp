@@ -972,6 +972,8 @@ TEST(AttributionStore, RecommendationRoundTrip)
     r.inputs = "1/(eta_eff*T)";
     r.seconds = 1e-5;
     r.ldsAtRecommended = 0.36;
+    r.ldsRatioLow = 0.81;
+    r.ldsRatioHigh = 0.99;
     r.featureScale = 310.5;
     r.curvatureRatio = 12.25;
     r.lambdas = {1.0, 10.0, 100.0};
@@ -995,6 +997,8 @@ TEST(AttributionStore, RecommendationRoundTrip)
     EXPECT_DOUBLE_EQ(k1024.featureScale, 310.5);
     EXPECT_DOUBLE_EQ(k1024.curvatureRatio, 12.25);
     EXPECT_TRUE(std::isnan(k1024.ldsGridBest));
+    EXPECT_DOUBLE_EQ(k1024.ldsRatioLow, 0.81);
+    EXPECT_DOUBLE_EQ(k1024.ldsRatioHigh, 0.99);
     EXPECT_EQ(k1024.lambdas, (std::vector<double>{1.0, 10.0, 100.0}));
     EXPECT_TRUE(k1024.meanXi.empty());
     EXPECT_EQ(k256.meanXi, (std::vector<double>{0.1, 0.3, 0.2}));

@@ -18,6 +18,7 @@
 #include "attribution/attribution_job.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "store/attribution_store.h"
 #include "store/h5_file.h"
 
 #include <QAbstractItemModelTester>
@@ -310,6 +311,44 @@ void UiFlowTest::meanXiTableFromTheSensitivityPage()
     QVERIFY(data.values.allFinite());
     QVERIFY(data.values.maxCoeff() <= 1.0 && data.values.minCoeff() >= -1.0);
     QVERIFY(data.title.contains(QStringLiteral("mean ξ")));
+}
+
+void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
+{
+    m_fixture->window.showPage(MainWindow::RecommendationPage);
+    ExperimentDocument* doc = m_fixture->doc();
+    RecommendPage* page = m_fixture->window.recommendPage();
+    QSignalSpy changed(doc, &ExperimentDocument::contentChanged);
+    page->groundTruthSubsetsSpin()->setValue(4);
+    QVERIFY(page->groundTruthButton()->isEnabled());
+    QTest::mouseClick(page->groundTruthButton(), Qt::LeftButton);
+    QVERIFY(changed.wait(120000));
+    QTRY_VERIFY_WITH_TIMEOUT(doc->content() && doc->content()->hasGroundTruth, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 30000);
+
+    // The default rule now comes with its LDS, the grid's best and the ratio's interval.
+    page->ruleCombo()->setCurrentText(QStringLiteral("dynamics-prior"));
+    QSignalSpy recommended(doc, &ExperimentDocument::recommendationChanged);
+    page->runRecommendation();
+    QVERIFY(recommended.wait(60000));
+    QTRY_VERIFY(doc->recommendation().has_value() && doc->recommendation()->rule == "dynamics-prior");
+    const auto rec = *doc->recommendation();
+    QVERIFY(std::isfinite(rec.ldsAtRecommended));
+    QVERIFY(std::isfinite(rec.ldsGridBest));
+    QVERIFY(rec.lambdaGridBest > 0);
+    QVERIFY(!(rec.ldsRatioLow > rec.ldsRatioHigh)); // ordered (or NaN when no resample had a positive best)
+    QVERIFY2(page->resultText().contains(QStringLiteral("ground truth: LDS")), qPrintable(page->resultText()));
+    QVERIFY2(page->resultText().contains(QStringLiteral("90% interval")), qPrintable(page->resultText()));
+    // Stored with the recommendation (the store job follows the signal).
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            attri::H5File file(m_path.toStdString(), attri::H5File::Mode::ReadOnly);
+            for (const auto& r : attri::listRecommendations(file))
+                if (r.method == rec.method && r.k == rec.k)
+                    return r.rule == "dynamics-prior" && r.ldsGridBest == rec.ldsGridBest;
+            return false;
+        }(),
+        30000);
 }
 
 void UiFlowTest::acceptDuringAnAttributionKeepsBoth()

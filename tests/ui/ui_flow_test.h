@@ -5,7 +5,8 @@
 
 /// The real flow on the demo with small settings: train LR (core API) → attribute (Kronecker,
 /// k 64 and 128) → open in the app → select a test image → move the λ slider → tiles change →
-/// heatmap click → recommend → accept (the file holds it; undo removes it) → export → screenshots.
+/// heatmap click → recommend → accept (the file holds it; undo removes it) → ground truth → the
+/// recommendation's LDS evidence → export → screenshots.
 class UiFlowTest : public QObject {
     Q_OBJECT
 private Q_SLOTS:
@@ -17,6 +18,7 @@ private Q_SLOTS:
     void heatmapClickDrivesTheDocument();
     void recommendAndAcceptStoreTheLambda();
     void meanXiTableFromTheSensitivityPage();
+    void groundTruthThenRecommendShowsTheEvidence();
     void acceptDuringAnAttributionKeepsBoth();
     void everyFigureExports();
     void attributeFormValidatesAndCancelLeavesTheFileIntact();
