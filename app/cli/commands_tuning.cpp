@@ -223,7 +223,7 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("k", "K1,K2,...", "projection dimensions", "256,1024,4096")
         .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "dynamics-prior")
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
-        .option("bootstrap", "B", "resamples for the ratio's 90% interval (ground-truth noise; >= 10)", "200")
+        .option("bootstrap", "B", "resamples for the ratio's 90% interval under ground-truth noise (10 to 100000)", "200")
         .option("out", "DIR", "output folder", "study");
     addLdsOptions(p);
     if (!p.parse(args))
