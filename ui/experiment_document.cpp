@@ -433,12 +433,7 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
                 truth = readGroundTruth(file);
             }
             if (truth) {
-                const LdsEvidence e = ldsEvidence(*s, lambdas, rec.lambda, *truth, 200, progress, cancel);
-                record.ldsAtRecommended = e.atLambda.mean;
-                record.ldsGridBest = e.bestLds;
-                record.lambdaGridBest = e.bestLambda;
-                record.ldsRatioLow = e.interval.low;
-                record.ldsRatioHigh = e.interval.high;
+                addEvidence(record, ldsEvidence(*s, lambdas, rec.lambda, *truth, 200, progress, cancel));
             }
             return std::any(record);
         },

@@ -190,11 +190,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                     "%.3f–%.3f and ≥ 0.95 in %.0f%% of %d resamples of the %lld subsets and the test points)\n",
                     e.atLambda.mean, e.bestLds, e.bestLambda, e.ratio, e.interval.low, e.interval.high,
                     100.0 * e.interval.shareAbove, e.interval.resamples, static_cast<long long>(truth->subsets));
-        record.ldsAtRecommended = e.atLambda.mean;
-        record.ldsGridBest = e.bestLds;
-        record.lambdaGridBest = e.bestLambda;
-        record.ldsRatioLow = e.interval.low;
-        record.ldsRatioHigh = e.interval.high;
+        addEvidence(record, e);
     }
     writeHdf5Atomically(path, true, [&](H5File& file) { writeRecommendation(file, record); });
     std::printf("stored in %s\n", path.c_str());

@@ -77,6 +77,15 @@ LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<dou
     return e;
 }
 
+void addEvidence(RecommendationRecord& record, const LdsEvidence& evidence)
+{
+    record.ldsAtRecommended = evidence.atLambda.mean;
+    record.ldsGridBest = evidence.bestLds;
+    record.lambdaGridBest = evidence.bestLambda;
+    record.ldsRatioLow = evidence.interval.low;
+    record.ldsRatioHigh = evidence.interval.high;
+}
+
 RecommendationRecord recommendationRecord(const AttributionSession& session, const LambdaRecommendation& rec)
 {
     RecommendationRecord record;

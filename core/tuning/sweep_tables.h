@@ -45,6 +45,10 @@ struct LdsEvidence {
 LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<double>& grid, double lambda,
                         const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel);
 
+/// Copies the evidence into a recommendation's record (LDS at λ and at the grid's best, the best
+/// λ, the ratio's interval).
+void addEvidence(RecommendationRecord& record, const LdsEvidence& evidence);
+
 /// The stored k of a method that a λ × k table covers: every stored k for projected methods,
 /// the single one of explicit IF (and of methods without λ).
 std::vector<int64_t> tableKs(const AttributionSession& probe);
