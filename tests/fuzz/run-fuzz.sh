@@ -67,7 +67,7 @@ classify() { # harness artifact
   out=$(ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" timeout 120 "$bin/$1" "${limits[@]}" "$2" 2>&1)
   local frame
   frame=$(printf '%s\n' "$out" | grep -E '^ +#[0-9]+ 0x' \
-    | grep -vE '__sanitizer|__asan|__lsan|__ubsan|__interceptor|fuzzer::|LLVMFuzzerTestOneInput|in (malloc|calloc|realloc|free|strdup|strndup|memcpy|memmove|memset|memcmp|strlen|strnlen|strcmp|strncmp|strcpy|strncpy|operator new|operator delete) |in __(mem|str)|sysdeps/|__libc|/libc\.so|libstdc\+\+|libgcc_s|__cxa|__gxx|_Unwind|in (raise|abort|gsignal|main|_start) |in std::|in __gnu_cxx|H5MM_|H5FL_|attri::fuzz::' \
+    | grep -vE '__sanitizer|__asan|__lsan|__ubsan|__interceptor|fuzzer::|LLVMFuzzerTestOneInput|in (malloc|calloc|realloc|free|strdup|strndup|memcpy|memmove|memset|memcmp|strlen|strnlen|strcmp|strncmp|strcpy|strncpy|operator new|operator delete)[ (]|in __(mem|str)|sysdeps/|__libc|/libc\.so|libstdc\+\+|libgcc_s|__cxa|__gxx|_Unwind|in (raise|abort|gsignal|main|_start) |in std::|in __gnu_cxx|H5MM_|H5FL_|attri::fuzz::' \
     | head -1)
   if ! grep -qE 'ERROR: |runtime error:|FINDING:|deadly signal' <<<"$out"; then
     echo "not reproducible on replay (state from earlier inputs in the same process?)"
