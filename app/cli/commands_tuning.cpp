@@ -214,7 +214,10 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("train-size", "N", "training points", "5000")
         .option("test-size", "M", "test points", "500")
         .option("model", "lr,mlp,cnn", "models", "lr")
-        .option("recipes", "NAMES", "standard,short-high-lr,momentum-wd", "standard")
+        .option("recipes", "NAMES",
+                "recipe variants: standard; short-high-lr (lr 0.1, no momentum, a tenth of the epochs); "
+                "momentum-wd (momentum 0.9, weight decay 5e-3); long (three times the epochs)",
+                "standard")
         .option("methods", "if,trak", "methods", "if,trak")
         .option("k", "K1,K2,...", "projection dimensions", "256,1024,4096")
         .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "dynamics-prior")

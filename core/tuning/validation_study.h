@@ -17,7 +17,7 @@ class CancelToken;
 
 /// A named variation of the standard recipe, so the selector is validated across training regimes.
 struct RecipeVariant {
-    std::string name = "standard"; ///< "standard", "short-high-lr", "momentum-wd"
+    std::string name = "standard"; ///< "standard", "short-high-lr", "momentum-wd", "long"
     /// Applies the variant to the architecture's standard recipe.
     TrainRecipe apply(Architecture arch) const;
     static RecipeVariant parse(const std::string& name);

@@ -9,6 +9,7 @@
 #include "tuning/rank_stats.h"
 #include "tuning/sensitivity.h"
 #include "tuning/top_k.h"
+#include "tuning/validation_study.h"
 
 #include <gtest/gtest.h>
 
@@ -304,3 +305,42 @@ TEST(Sensitivity, RejectsBadInputAndCancels)
 }
 
 } // namespace
+
+// The study's recipe variants change only what their names say, on every model it runs.
+TEST(RecipeVariant, EachVariantChangesOnlyWhatItsNameSays)
+{
+    for (Architecture arch : {Architecture::LogisticRegression, Architecture::Mlp, Architecture::Cnn}) {
+        SCOPED_TRACE(toString(arch));
+        const TrainRecipe standard = TrainRecipe::standardFor(arch);
+        auto sameExceptEpochsRateMomentumDecay = [&](const TrainRecipe& r) {
+            EXPECT_EQ(r.optimizer, standard.optimizer);
+            EXPECT_EQ(r.batchSize, standard.batchSize);
+            EXPECT_EQ(r.seed, standard.seed);
+            EXPECT_EQ(r.checkpoints, standard.checkpoints);
+        };
+        const TrainRecipe longer = RecipeVariant::parse("long").apply(arch);
+        sameExceptEpochsRateMomentumDecay(longer);
+        EXPECT_EQ(longer.epochs, 3 * standard.epochs);
+        EXPECT_EQ(longer.lr, standard.lr);
+        EXPECT_EQ(longer.momentum, standard.momentum);
+        EXPECT_EQ(longer.weightDecay, standard.weightDecay);
+
+        const TrainRecipe shortHigh = RecipeVariant::parse("short-high-lr").apply(arch);
+        sameExceptEpochsRateMomentumDecay(shortHigh);
+        EXPECT_EQ(shortHigh.epochs, std::max<int64_t>(1, standard.epochs / 10));
+        EXPECT_EQ(shortHigh.lr, 0.1);
+        EXPECT_EQ(shortHigh.momentum, 0.0);
+
+        const TrainRecipe momentumWd = RecipeVariant::parse("momentum-wd").apply(arch);
+        sameExceptEpochsRateMomentumDecay(momentumWd);
+        EXPECT_EQ(momentumWd.epochs, standard.epochs);
+        EXPECT_EQ(momentumWd.momentum, 0.9);
+        EXPECT_EQ(momentumWd.weightDecay, 5e-3);
+    }
+    try {
+        RecipeVariant::parse("longer");
+        FAIL() << "an unknown variant was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("long)"), std::string::npos) << e.what();
+    }
+}
