@@ -208,7 +208,8 @@ void FeatureJournal::load(ProgressSink& progress)
 {
     const std::string expected = kMagic + m_hash + "\n";
     std::string header(expected.size(), '\0');
-    const bool empty = ::lseek(m_fd, 0, SEEK_END) == 0;
+    const off_t size = ::lseek(m_fd, 0, SEEK_END);
+    const bool empty = size == 0;
     ::lseek(m_fd, 0, SEEK_SET);
     if (empty || !readExactly(m_fd, header.data(), header.size()) || header != expected) {
         if (!empty)
@@ -217,6 +218,9 @@ void FeatureJournal::load(ProgressSink& progress)
         return;
     }
     const off_t good = static_cast<off_t>(readRecords(m_fd, static_cast<int64_t>(expected.size()), m_blocks));
+    if (size > good)
+        progress.message("featurization journal " + m_path + ": dropping " + std::to_string(size - good)
+                         + " bytes after its last whole block (a write cut short)");
     // Drop whatever follows the last whole record (a write cut short by a crash).
     if (::ftruncate(m_fd, good) != 0 || ::lseek(m_fd, good, SEEK_SET) != good) {
         m_blocks.clear();
