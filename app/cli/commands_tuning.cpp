@@ -146,7 +146,8 @@ int runRecommend(const Args& args, const CancelToken& cancel)
         .option("method", "if|trak", "method", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
         .option("rule", "RULE", "selector: dynamics-prior | simulated-sgd | effective-dimension | stability-plateau | "
-                "fixed-0.1-mean-eig | fixed-1e-3 (docs/lambda-selection.md; the default is the study's best)",
+                "fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default is the study's "
+                "best; path-match needs the checkpoints' features: train --checkpoints C, attribute --method tracin)",
                 "dynamics-prior")
         .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
         .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64")
@@ -163,7 +164,10 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     options.rule = parseSelectorRule(p.get("rule"));
     options.simulatedSubsets = p.getInt("simulated-subsets");
     const SelectorOptions so = selectorOptionsFor(*session, options);
-    const SelectorInputs in = selectorInputs(*session);
+    SelectorInputs in = selectorInputs(*session);
+    std::shared_ptr<TrainingPathFeatures> trainingPath;
+    if (options.rule == SelectorRule::PathMatch)
+        trainingPath = attachTrainingPath(path, *session, in);
     std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
     LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
 
@@ -171,10 +175,13 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                 rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);
     std::printf("inputs: %s\n", rec.inputs.c_str());
     if (rec.meanXi.size() > 0) {
-        std::printf("mean ξ(λ): peak %.4f, peakedness %.4f, plateau %.2f decades\n", rec.meanXi.maxCoeff(), rec.peakedness,
-                    rec.plateauWidthDecades);
+        const bool match = rec.rule == SelectorRule::PathMatch;
+        std::printf("%s: peak %.4f, peakedness %.4f, plateau %.2f decades\n",
+                    match ? "mean cosine with the unrolled scores (λ)" : "mean ξ(λ)", rec.meanXi.maxCoeff(),
+                    rec.peakedness, rec.plateauWidthDecades);
         for (Eigen::Index g = 0; g < rec.meanXi.size(); g += 4)
-            std::printf("  λ %10.4g  ξ %7.4f\n", rec.lambdas[static_cast<size_t>(g)], rec.meanXi[g]);
+            std::printf("  λ %10.4g  %s %7.4f\n", rec.lambdas[static_cast<size_t>(g)], match ? "cosine" : "ξ",
+                        rec.meanXi[g]);
     }
 
     // LDS at the recommendation when ground truth exists.
@@ -237,6 +244,9 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
     o.ks = parseInts("k", p.get("k"));
     o.lds = readLdsOptions(p);
     o.selector.rule = parseSelectorRule(p.get("rule"));
+    if (o.selector.rule == SelectorRule::PathMatch)
+        throw ConfigError("study: --rule path-match is not available here (the study does not record the "
+                          "checkpoints' features); use it with `recommend` on a model trained with --checkpoints");
     o.selector.simulatedSubsets = p.getInt("simulated-subsets");
     o.bootstrapResamples = bootstrapResamples(p, "study");
     o.outDir = p.get("out");

@@ -127,6 +127,27 @@ std::string toString(CurvatureConvention c)
     return "unknown";
 }
 
+void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors)
+{
+    if (c.rows() != c.cols())
+        throw ConfigError("symmetric eigendecomposition: the matrix is not square");
+    if (!c.allFinite())
+        throw ConfigError("symmetric eigendecomposition: the matrix contains NaN or Inf");
+    const int64_t k = c.rows();
+    Eigen::MatrixXd sym = 0.5 * (c + c.transpose());
+    torch::NoGradGuard noGrad;
+    const torch::Tensor t = torch::from_blob(sym.data(), {k, k}, torch::kDouble);
+    auto [mu, q] = eigh(t); // q's columns are eigenvectors of the row-major view, which is Cᵀ = C
+    values->resize(k);
+    std::memcpy(values->data(), mu.data_ptr<double>(), static_cast<size_t>(k) * sizeof(double));
+    // q is row-major (k × k): copied into a column-major matrix element by element.
+    const auto qa = q.accessor<double, 2>();
+    vectors->resize(k, k);
+    for (int64_t r = 0; r < k; ++r)
+        for (int64_t col = 0; col < k; ++col)
+            (*vectors)(r, col) = qa[r][col];
+}
+
 std::shared_ptr<const SpectralCache> SpectralCache::fromFeatures(const RowMatrixF& train,
                                                                  const RowMatrixF& test,
                                                                  CurvatureConvention convention,

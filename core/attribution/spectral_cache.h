@@ -25,6 +25,10 @@ std::string toString(CurvatureConvention c);
 ///   τ_λ(z'_t, z_i) = Σ_j (Φ'Q)_tj (ΦQ)_ij / (μ_j + λ) · w_i
 /// where w_i are optional per-training-sample weights (TRAK's 1 − p_i; 1 otherwise).
 /// Immutable after construction; share as std::shared_ptr<const SpectralCache>.
+/// Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric matrix `c`,
+/// by the same single-threaded LAPACK solver the cache uses (ConfigError for a non-finite matrix).
+void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors);
+
 class SpectralCache {
 public:
     /// Curvature from the features: C = (1/n) ΦᵀΦ (Mean) or ΦᵀΦ (Sum), built in double.

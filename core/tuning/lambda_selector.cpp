@@ -276,6 +276,160 @@ void recommendByStability(const SelectorInputs& in, const SelectorOptions& o, La
                  + " test points";
 }
 
+
+/// Mean ‖φ_i‖² / mean ‖g_i‖² over the first `samples` rows of the first k columns (k when unknown).
+double segmentFeatureScale(const RowMatrixF& phi, int64_t k, double gradientSqNormMean, int64_t samples)
+{
+    const Eigen::Index m = std::min<Eigen::Index>(phi.rows(), samples);
+    if (m > 0 && gradientSqNormMean > 0 && std::isfinite(gradientSqNormMean)) {
+        const double c = static_cast<double>(phi.topLeftCorner(m, k).rowwise().squaredNorm().sum())
+                         / static_cast<double>(m) / gradientSqNormMean;
+        if (c > 0 && std::isfinite(c))
+            return c;
+    }
+    return static_cast<double>(k);
+}
+
+/// PathMatch (docs/lambda-selection.md, "Unrolling the recorded training path"): the influence of
+/// early-stopped training unrolled along the checkpoints, one closed-form segment per checkpoint,
+///   τ(z′, z_i) = φ′(T)ᵀ Σ_s [Π_{s′>s} exp(−a_{s′} H_{s′})] H_s⁻¹ (I − exp(−a_s H_s)) φ_i(s),
+/// with H_s = (1/n) Σ_i p_i/(1−p_i) φ_i(s)φ_i(s)ᵀ + c_s·wd and a_s = η_eff/c_s × a subset model's
+/// steps in the segment; then, for every λ of the grid, the mean over test points of the cosine
+/// (centred over training points) between these scores and the method's, and the λ maximizing it.
+/// The unrolled scores and what went into them (for the recommendation's `inputs` line).
+struct Unrolled {
+    Eigen::MatrixXf scores;
+    double effectiveLr = 0.0;
+    double stepsPerEpoch = 0.0;
+    double finalScale = 0.0;
+};
+
+Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t tests, ProgressSink& progress,
+                    const CancelToken& cancel)
+{
+    const SpectralCache& cache = *in.cache;
+    const int64_t n = cache.trainCount(), k = cache.dimension();
+    if (in.path.empty() || !in.pathTestFeatures)
+        throw ConfigError("selector: the rule path-match needs the loss-gradient features of every checkpoint of the "
+                          "training run (train with --checkpoints C, then attribute --method tracin --k K with K at "
+                          "least the method's k)");
+    if (in.pathTestFeatures->rows() < tests || in.pathTestFeatures->cols() < k)
+        throw ConfigError("selector: path-match: the checkpoint test features have " + std::to_string(in.pathTestFeatures->rows())
+                          + " rows of dimension " + std::to_string(in.pathTestFeatures->cols()) + "; needed "
+                          + std::to_string(tests) + " rows of dimension at least " + std::to_string(k));
+    for (size_t s = 0; s < in.path.size(); ++s) {
+        const PathSegment& seg = in.path[s];
+        if (!seg.trainFeatures || seg.trainFeatures->rows() != n || seg.trainFeatures->cols() < k
+            || static_cast<int64_t>(seg.trainLoss.size()) != n || !(seg.epochs > 0) || !std::isfinite(seg.epochs))
+            throw ConfigError("selector: path-match: checkpoint " + std::to_string(s) + " needs " + std::to_string(n)
+                              + " training rows of dimension at least " + std::to_string(k)
+                              + ", their losses and a positive number of epochs");
+    }
+    const TrainRecipe& r = in.recipe;
+    const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
+    const int64_t subset = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
+    const double stepsPerEpoch = static_cast<double>((subset + r.batchSize - 1) / r.batchSize);
+
+    // The unrolled scores, last segment first: `carried` is φ′(T)ᵀ Π_{later segments} exp(−a H).
+    progress.begin("unroll training path", static_cast<int64_t>(in.path.size()));
+    Eigen::MatrixXd carried = in.pathTestFeatures->topLeftCorner(tests, k).cast<double>();
+    Eigen::MatrixXf unrolled = Eigen::MatrixXf::Zero(tests, n);
+    double firstScale = 0.0;
+    for (size_t done = 0; done < in.path.size(); ++done) {
+        const PathSegment& seg = in.path[in.path.size() - 1 - done];
+        const RowMatrixF phi = seg.trainFeatures->leftCols(k);
+        const double c = segmentFeatureScale(phi, k, seg.gradientSqNormMean, seg.gradientNormSamples);
+        if (done == 0)
+            firstScale = c;
+        // Gauss–Newton weight of a loss-gradient feature, p/(1 − p); none for p = 1 exactly.
+        Eigen::VectorXf root(n);
+        for (int64_t i = 0; i < n; ++i) {
+            const double loss = seg.trainLoss[static_cast<size_t>(i)];
+            const double p = std::exp(-loss), q = -std::expm1(-loss);
+            const double w = (loss >= 0 && std::isfinite(loss) && q > 0) ? p / q : 0.0;
+            root[i] = static_cast<float>(std::sqrt(w / static_cast<double>(n)));
+        }
+        const RowMatrixF weighted = root.asDiagonal() * phi;
+        Eigen::MatrixXd h = (weighted.transpose() * weighted).cast<double>();
+        h.diagonal().array() += c * r.weightDecay;
+        Eigen::VectorXd mu;
+        Eigen::MatrixXd v;
+        symmetricEigen(h, &mu, &v);
+        mu = mu.cwiseMax(c * r.weightDecay);
+        const double a = effectiveLr / c * stepsPerEpoch * seg.epochs;
+        Eigen::VectorXd filter(k), decay(k);
+        for (int64_t j = 0; j < k; ++j) {
+            const double x = a * mu[j];
+            filter[j] = x < 1e-12 ? a : -std::expm1(-x) / mu[j];
+            decay[j] = std::exp(-x);
+        }
+        const Eigen::MatrixXd cv = carried * v;
+        const Eigen::MatrixXf through = ((cv * filter.asDiagonal()) * v.transpose()).cast<float>();
+        unrolled.noalias() += through * phi.transpose();
+        carried = (cv * decay.asDiagonal()) * v.transpose();
+        cancel.throwIfCancelled();
+        progress.advance(static_cast<int64_t>(done) + 1);
+    }
+
+    return {std::move(unrolled), effectiveLr, stepsPerEpoch, firstScale};
+}
+
+void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
+                          ProgressSink& progress, const CancelToken& cancel)
+{
+    const SpectralCache& cache = *in.cache;
+    const int64_t n = cache.trainCount();
+    const int64_t tests = std::min<int64_t>(o.maxTests, cache.testCount());
+    const Unrolled path = unrollPath(in, o, tests, progress, cancel);
+    const Eigen::MatrixXf& unrolled = path.scores;
+    // Cosines with the method's scores S_λ = (Φ′Q) diag(1/(μ+λ)) (ΦQ)ᵀ W, without forming them:
+    // ⟨P, S_λ⟩ = x·(P W ΦQ), Σ_i S_λ = x·(QᵀΦᵀw), ‖S_λ‖² = x (QᵀΦᵀW²ΦQ) xᵀ with x = (Φ′Q)_t/(μ+λ).
+    const RowMatrixF& b = cache.trainRotated();
+    Eigen::VectorXf w = Eigen::VectorXf::Ones(n);
+    if (!cache.trainWeights().empty())
+        w = Eigen::Map<const Eigen::VectorXf>(cache.trainWeights().data(), n);
+    const Eigen::MatrixXd u = ((unrolled * w.asDiagonal()) * b).cast<double>();       // tests × k
+    const Eigen::VectorXd m = (b.transpose() * w).cast<double>();                     // k
+    const RowMatrixF wb = w.asDiagonal() * b;
+    const Eigen::MatrixXd gram = (wb.transpose() * wb).cast<double>();                // k × k
+    const Eigen::VectorXd sumP = unrolled.cast<double>().rowwise().sum();
+    const Eigen::VectorXd sqP = unrolled.cast<double>().rowwise().squaredNorm();
+    const Eigen::MatrixXd testRot = cache.testRotated().topRows(tests).cast<double>();
+    const double nd = static_cast<double>(n);
+    const size_t grid = rec.lambdas.size();
+    rec.meanXi.resize(static_cast<Eigen::Index>(grid));
+    progress.begin("match(lambda)", static_cast<int64_t>(grid));
+    for (size_t g = 0; g < grid; ++g) {
+        const Eigen::VectorXd inv = (cache.eigenvalues().array() + rec.lambdas[g]).inverse();
+        const Eigen::MatrixXd x = testRot * inv.asDiagonal();
+        const Eigen::VectorXd dot = x.cwiseProduct(u).rowwise().sum();
+        const Eigen::VectorXd sumS = x * m;
+        const Eigen::VectorXd sqS = (x * gram).cwiseProduct(x).rowwise().sum();
+        double sum = 0.0;
+        int64_t used = 0;
+        for (int64_t t = 0; t < tests; ++t) {
+            const double cov = dot[t] - sumP[t] * sumS[t] / nd;
+            const double varS = sqS[t] - sumS[t] * sumS[t] / nd, varP = sqP[t] - sumP[t] * sumP[t] / nd;
+            const double cosine = cov / std::sqrt(varS * varP);
+            if (varS > 0 && varP > 0 && std::isfinite(cosine)) {
+                sum += cosine;
+                ++used;
+            }
+        }
+        rec.meanXi[static_cast<Eigen::Index>(g)] = used ? sum / static_cast<double>(used) : std::nan("");
+        cancel.throwIfCancelled();
+        progress.advance(static_cast<int64_t>(g) + 1);
+    }
+    if (!rec.meanXi.allFinite())
+        throw Error("λ recommendation: path-match found no test point whose unrolled scores vary over the training "
+                    "points");
+    summarizeCurve(rec);
+    std::ostringstream text;
+    text << "influence unrolled along " << in.path.size() << " checkpoints (eta_eff " << path.effectiveLr << ", "
+         << path.stepsPerEpoch << " subset steps per epoch, wd " << in.recipe.weightDecay
+         << ", feature scale c at the end " << path.finalScale << "), mean cosine over " << tests << " test points";
+    rec.inputs = text.str();
+}
 } // namespace
 
 double selectorFeatureScale(const SelectorInputs& in, const SelectorOptions& o)
@@ -336,6 +490,19 @@ double selectorPathFactor(const SelectorInputs& in)
     return pi > 0 && std::isfinite(pi) ? pi : 1.0;
 }
 
+Eigen::MatrixXf unrolledPathScores(const SelectorInputs& in, const SelectorOptions& options, int64_t tests,
+                                   ProgressSink& progress, const CancelToken& cancel)
+{
+    options.validate();
+    in.recipe.validate();
+    if (!in.cache)
+        throw ConfigError("selector: the spectrum is required");
+    if (tests < 1 || tests > in.cache->testCount())
+        throw ConfigError("selector: path-match: test count " + std::to_string(tests) + " outside [1, "
+                          + std::to_string(in.cache->testCount()) + "]");
+    return unrollPath(in, options, tests, progress, cancel).scores;
+}
+
 std::string toString(SelectorRule rule)
 {
     switch (rule) {
@@ -346,6 +513,7 @@ std::string toString(SelectorRule rule)
     case SelectorRule::StabilityPlateau: return "stability-plateau";
     case SelectorRule::FixedRelative: return "fixed-0.1-mean-eig";
     case SelectorRule::FixedAbsolute: return "fixed-1e-3";
+    case SelectorRule::PathMatch: return "path-match";
     }
     return "?";
 }
@@ -357,10 +525,17 @@ std::vector<SelectorRule> allSelectorRules()
             SelectorRule::FixedAbsolute};
 }
 
+std::vector<SelectorRule> selectableSelectorRules()
+{
+    std::vector<SelectorRule> rules = allSelectorRules();
+    rules.push_back(SelectorRule::PathMatch);
+    return rules;
+}
+
 SelectorRule parseSelectorRule(const std::string& name)
 {
     std::string valid;
-    for (auto r : allSelectorRules()) {
+    for (auto r : selectableSelectorRules()) {
         if (toString(r) == name)
             return r;
         valid += (valid.empty() ? "" : ", ") + toString(r);
@@ -444,6 +619,9 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
     }
     case SelectorRule::StabilityPlateau:
         recommendByStability(in, o, rec, progress, cancel);
+        break;
+    case SelectorRule::PathMatch:
+        recommendByPathMatch(in, o, rec, progress, cancel);
         break;
     case SelectorRule::FixedRelative:
         rec.lambda = 0.1 * meanEig;

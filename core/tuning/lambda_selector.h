@@ -26,11 +26,16 @@ enum class SelectorRule {
     StabilityPlateau,   ///< smallest λ whose ranking agrees with the next λ's (Spearman ≥ threshold)
     FixedRelative,      ///< λ = 0.1 · mean eigenvalue
     FixedAbsolute,      ///< λ = 1e-3
+    PathMatch,          ///< the λ whose scores best match (cosine) the influence unrolled along the recorded checkpoints
 };
 std::string toString(SelectorRule rule);
 SelectorRule parseSelectorRule(const std::string& name);
-/// Every rule, the default first.
+/// Every rule that needs nothing beyond the method's features and the recipe, the default first
+/// (the study compares these). PathMatch also needs the checkpoints' features: see
+/// selectableSelectorRules.
 std::vector<SelectorRule> allSelectorRules();
+/// allSelectorRules and PathMatch: what `--rule` accepts.
+std::vector<SelectorRule> selectableSelectorRules();
 
 /// Settings of the recommendation.
 struct SelectorOptions {
@@ -51,7 +56,8 @@ struct LambdaRecommendation {
     SelectorRule rule = SelectorRule::SimulatedSgd;
     std::vector<double> lambdas;         ///< absolute grid
     std::vector<double> relativeLambdas; ///< the same grid / mean eigenvalue
-    Eigen::VectorXd meanXi;              ///< mean over test points of ξ(z', λ) (SimulatedSgd; else empty)
+    Eigen::VectorXd meanXi;              ///< mean over test points of ξ(z', λ) (SimulatedSgd), or of the cosine
+                                         ///< with the unrolled scores (PathMatch); else empty
     Eigen::MatrixXd xi;                  ///< tests × λ (SimulatedSgd; else empty)
     double lambda = 0.0;                 ///< recommended absolute λ
     double relativeLambda = 0.0;         ///< recommended λ / mean eigenvalue
@@ -73,6 +79,18 @@ enum class SelectorCurvature {
     MarginFisher,    ///< Σ φ φᵀ of margin gradients (TRAK): ρ = Σ‖φ‖² / Σ p(1−p)‖φ‖²
 };
 
+/// One stretch of the recorded training run, for PathMatch: the loss-gradient features of the
+/// training points at the checkpoint that ends it (the first k columns are used, k the method's
+/// dimension), their per-sample losses, the gradient norm that gives the feature scale, and the
+/// epochs since the previous checkpoint.
+struct PathSegment {
+    const RowMatrixF* trainFeatures = nullptr;
+    std::vector<float> trainLoss;
+    double gradientSqNormMean = std::numeric_limits<double>::quiet_NaN();
+    int64_t gradientNormSamples = 0;
+    double epochs = 0.0;
+};
+
 /// What the selector reads: the method's features and spectrum, and the training recipe.
 struct SelectorInputs {
     std::shared_ptr<const SpectralCache> cache; ///< full-data spectrum and rotated features
@@ -88,6 +106,10 @@ struct SelectorInputs {
     /// marks) and at its end (ModelRecord); empty / NaN: unknown, π = 1.
     std::vector<double> pathTrace;
     double finalTrace = std::numeric_limits<double>::quiet_NaN();
+    /// PathMatch only: the run's checkpoints in training order (the last is the final model) and
+    /// the test points' loss-gradient features at the last one (same columns).
+    std::vector<PathSegment> path;
+    const RowMatrixF* pathTestFeatures = nullptr;
 };
 
 /// The feature scale c = mean ‖φ_i‖² / mean ‖g_i‖² over the first gradientNormSamples training
@@ -100,6 +122,12 @@ double selectorCurvatureRatio(const SelectorInputs& inputs);
 /// π = tr(loss Gauss–Newton at the end of training) / its mean along the training run
 /// (inputs.finalTrace / mean of inputs.pathTrace); 1 when they are not recorded or not positive.
 double selectorPathFactor(const SelectorInputs& inputs);
+
+/// PathMatch's unrolled scores (first `tests` test points × training points): early-stopped
+/// training linearised one checkpoint segment at a time (docs/lambda-selection.md), in the
+/// features of `inputs.path`, at the spectrum's dimension k. ConfigError without a path.
+Eigen::MatrixXf unrolledPathScores(const SelectorInputs& inputs, const SelectorOptions& options, int64_t tests,
+                                   ProgressSink& progress, const CancelToken& cancel);
 
 /// Recommends λ from `grid` (absolute values) without any retrained model.
 LambdaRecommendation recommendLambda(const SelectorInputs& inputs, const std::vector<double>& grid,

@@ -6,7 +6,9 @@
 #include "eval/lds.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "store/h5_file.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace attri {
@@ -36,6 +38,76 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     default: in.curvature = SelectorCurvature::LossGaussNewton; break;
     }
     return in;
+}
+
+std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& experimentPath,
+                                                         const AttributionSession& session, SelectorInputs& in)
+{
+    const int64_t k = session.k();
+    const auto& checkpoints = session.model().checkpoints;
+    const int64_t count = static_cast<int64_t>(checkpoints.size());
+    const std::string how = " (train with --checkpoints C, then run attribute --method tracin --k K with K >= "
+                            + std::to_string(k) + ")";
+    if (count < 1)
+        throw ConfigError(experimentPath + ": the model has no checkpoints: the rule path-match needs the training path"
+                          + how);
+    H5File file(experimentPath, H5File::Mode::ReadOnly);
+    const std::vector<FeatureRecord> records = listFeatureRecords(file);
+    const FeatureRecord& own = session.featureRecord();
+    // Candidate sets: loss features of one (projection, seed, layers, dimension) at every checkpoint.
+    const FeatureRecord* chosen = nullptr;
+    std::vector<const FeatureRecord*> chosenSet;
+    for (const FeatureRecord& first : records) {
+        if (first.target != FeatureTarget::Loss || first.checkpoint != 0 || first.dimension < k)
+            continue;
+        std::vector<const FeatureRecord*> set(static_cast<size_t>(count), nullptr);
+        for (const FeatureRecord& r : records)
+            if (r.target == FeatureTarget::Loss && r.projection == first.projection && r.seed == first.seed
+                && r.layers == first.layers && r.dimension == first.dimension && r.checkpoint >= 0
+                && r.checkpoint < count)
+                set[static_cast<size_t>(r.checkpoint)] = &r;
+        if (std::find(set.begin(), set.end(), nullptr) != set.end())
+            continue;
+        const bool sameProjection = first.projection == own.projection && first.seed == own.seed;
+        const bool chosenSame = chosen && chosen->projection == own.projection && chosen->seed == own.seed;
+        if (!chosen || (sameProjection && !chosenSame)
+            || (sameProjection == chosenSame && first.dimension < chosen->dimension)) {
+            chosen = &first;
+            chosenSet = set;
+        }
+    }
+    if (!chosen)
+        throw ConfigError(experimentPath + ": no loss-gradient features of dimension >= " + std::to_string(k)
+                          + " at all " + std::to_string(count) + " checkpoints of the model: the rule path-match "
+                          "needs them" + how);
+    auto path = std::make_shared<TrainingPathFeatures>();
+    path->firstKey = chosen->key;
+    in.path.clear();
+    double previousEpoch = 0.0;
+    for (int64_t c = 0; c < count; ++c) {
+        const FeatureRecord& r = *chosenSet[static_cast<size_t>(c)];
+        if (r.trainCount != session.trainCount() || static_cast<int64_t>(r.trainStats.loss.size()) != r.trainCount)
+            throw ConfigError(experimentPath + ": features " + r.key + " do not cover the experiment's "
+                              + std::to_string(session.trainCount()) + " training points with their losses");
+        path->train.push_back(readFeatures(file, r.key, "train", k));
+        const double epoch = static_cast<double>(checkpoints[static_cast<size_t>(c)].epoch);
+        if (!(epoch > previousEpoch))
+            throw ConfigError(experimentPath + ": checkpoint " + std::to_string(c) + " is at epoch "
+                              + std::to_string(checkpoints[static_cast<size_t>(c)].epoch)
+                              + ", not after the previous one");
+        PathSegment segment;
+        segment.trainLoss = r.trainStats.loss;
+        segment.gradientSqNormMean = r.gradientSqNormMean;
+        segment.gradientNormSamples = r.gradientNormSamples;
+        segment.epochs = epoch - previousEpoch;
+        previousEpoch = epoch;
+        in.path.push_back(std::move(segment));
+    }
+    path->test = readFeatures(file, chosenSet.back()->key, "test", k);
+    for (size_t c = 0; c < in.path.size(); ++c)
+        in.path[c].trainFeatures = &path->train[c];
+    in.pathTestFeatures = &path->test;
+    return path;
 }
 
 SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options)

@@ -9,6 +9,7 @@
 #include "tuning/lambda_selector.h"
 
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,20 @@ class CancelToken;
 /// method has no λ or the model has no training recipe (an import without one).
 SelectorInputs selectorInputs(const AttributionSession& session);
 SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options);
+
+/// The recorded training path the rule path-match reads: the loss-gradient features of every
+/// checkpoint of the session's model, as stored by `attribute --method tracin` (one projection,
+/// seed and layer set covering all checkpoints, with at least the session's k columns; the
+/// session's own projection preferred). Owns the matrices `in.path` points to.
+struct TrainingPathFeatures {
+    std::vector<RowMatrixF> train; ///< per checkpoint, the first k columns
+    RowMatrixF test;               ///< the last checkpoint's test features
+    std::string firstKey;          ///< the first checkpoint's feature group (for messages)
+};
+/// Loads the path from `experimentPath` into `in` (in.path, in.pathTestFeatures); throws
+/// ConfigError naming the file and what is missing (checkpoints, features) otherwise.
+std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& experimentPath,
+                                                         const AttributionSession& session, SelectorInputs& in);
 
 /// The store's record of a recommendation made on `session` (method, k, rule, λ, convention,
 /// inputs, cost, ξ curve); the LDS fields stay NaN for the caller to fill when ground truth exists.

@@ -104,6 +104,44 @@ TEST(Cli, TrainDemoLogisticRegressionThenInfo)
     EXPECT_NE(out.find("demo"), std::string::npos) << out;
 }
 
+// The rule path-match reads the loss-gradient features of every checkpoint (as TracIn stores
+// them); without them it says what to run, naming the file.
+TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 3 "
+                                      "--checkpoints 3 --out " + exp,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method trak --k 32 --sensitivity-tests 10", &out), 0)
+        << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-match", &out), 2) << out;
+    EXPECT_NE(out.find(exp), std::string::npos) << out;
+    EXPECT_NE(out.find("--method tracin"), std::string::npos) << out;
+
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method tracin --k 64", &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-match", &out), 0) << out;
+    EXPECT_NE(out.find("rule path-match"), std::string::npos) << out;
+    EXPECT_NE(out.find("influence unrolled along 3 checkpoints"), std::string::npos) << out;
+    EXPECT_NE(out.find("mean cosine with the unrolled scores"), std::string::npos) << out;
+    H5File file(exp, H5File::Mode::ReadOnly);
+    bool stored = false;
+    for (const RecommendationRecord& r : listRecommendations(file))
+        if (r.rule == "path-match") {
+            stored = true;
+            EXPECT_EQ(r.method, "trak");
+            EXPECT_EQ(r.k, 32);
+            EXPECT_GT(r.lambda, 0.0);
+            EXPECT_EQ(r.meanXi.size(), r.lambdas.size());
+        }
+    EXPECT_TRUE(stored);
+    EXPECT_EQ(test::runCommand(kCli + " study --data demo --model lr --rule path-match --out " + dir.file("s"), &out), 2);
+    EXPECT_NE(out.find("not available here"), std::string::npos) << out;
+}
+
 // The headless flow on a small experiment: attribute → recommend (with the mean-ξ table) → lds,
 // each storing what it computed; the tables are read back through the store's reader.
 TEST(Cli, AttributeRecommendWithXiTableThenLds)

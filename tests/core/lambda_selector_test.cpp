@@ -229,6 +229,142 @@ TEST(LambdaSelector, FixedRulesAndEffectiveDimension)
     EXPECT_NEAR(df, 0.5 * 8, 1e-6); // min(⌊αn⌋ = 50, k = 8) / 2
 }
 
+/// A two-checkpoint path for PathMatch on a Problem: the second checkpoint's features are the
+/// problem's own (the spectrum's), the first a perturbed copy; losses in (0.1, 2).
+struct PathFixture {
+    RowMatrixF first, second, test;
+    std::vector<PathSegment> segments;
+};
+
+PathFixture makePath(const Problem& p, uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::uniform_real_distribution<float> loss(0.1f, 2.0f);
+    PathFixture f;
+    f.second = p.train;
+    f.first = p.train;
+    for (Eigen::Index r = 0; r < f.first.rows(); ++r)
+        for (Eigen::Index c = 0; c < f.first.cols(); ++c)
+            f.first(r, c) += 0.2f * normal(rng);
+    f.test = p.test;
+    for (const RowMatrixF* phi : {&f.first, &f.second}) {
+        PathSegment s;
+        s.trainFeatures = phi;
+        for (Eigen::Index i = 0; i < phi->rows(); ++i)
+            s.trainLoss.push_back(loss(rng));
+        // Feature scale c = 2: mean ‖φ‖² over the first 10 rows is twice the "true" gradient norm.
+        s.gradientSqNormMean = 0.5 * static_cast<double>(phi->topRows(10).rowwise().squaredNorm().mean());
+        s.gradientNormSamples = 10;
+        f.segments.push_back(std::move(s));
+    }
+    f.segments[0].epochs = 3;
+    f.segments[1].epochs = 5;
+    return f;
+}
+
+// The closed-form segments against plain gradient descent: the derivative of the test features'
+// change after training with each training point's linear term upweighted, run step by step
+// (rate η/c, the subset model's steps per segment, curvature and features held per segment).
+TEST(LambdaSelector, UnrolledPathScoresEqualStepByStepGradientDescent)
+{
+    Problem p = makeProblem(100, 6, 6, 11);
+    PathFixture f = makePath(p, 12);
+    SelectorInputs in = inputsFor(p, quickRecipe(8));
+    in.recipe.lr = 0.004;
+    in.recipe.batchSize = 5; // 50 points per subset: 10 steps per epoch
+    in.recipe.weightDecay = 0.01;
+    in.path = f.segments;
+    in.pathTestFeatures = &f.test;
+    NullProgress progress;
+    CancelToken cancel;
+    const Eigen::MatrixXf scores = unrolledPathScores(in, SelectorOptions(), 6, progress, cancel);
+    ASSERT_EQ(scores.rows(), 6);
+    ASSERT_EQ(scores.cols(), 100);
+
+    const double c = 2.0, rate = in.recipe.lr / c;
+    Eigen::MatrixXd x = Eigen::MatrixXd::Zero(6, 100); // d(parameters)/d(weight of point i), k × n
+    for (size_t s = 0; s < f.segments.size(); ++s) {
+        const RowMatrixF& phi = *f.segments[s].trainFeatures;
+        Eigen::MatrixXd h = Eigen::MatrixXd::Identity(6, 6) * (c * in.recipe.weightDecay);
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double l = f.segments[s].trainLoss[static_cast<size_t>(i)];
+            const double w = std::exp(-l) / -std::expm1(-l);
+            const Eigen::VectorXd g = phi.row(i).transpose().cast<double>();
+            h += w * g * g.transpose() / 100.0;
+        }
+        const Eigen::MatrixXd linear = phi.transpose().cast<double>();
+        for (int step = 0; step < 10 * static_cast<int>(f.segments[s].epochs); ++step)
+            x -= rate * (h * x + linear);
+    }
+    const Eigen::MatrixXd expected = -(f.test.cast<double>() * x); // test loss falls: positive influence
+    const double error = (scores.cast<double>() - expected).norm() / expected.norm();
+    EXPECT_LT(error, 0.01) << "relative error " << error;
+}
+
+// The match curve is the mean over test points of the centred cosine between the unrolled scores
+// and the method's scores, computed here from the explicit score matrices.
+TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
+{
+    Problem p = makeProblem(120, 8, 6, 13);
+    PathFixture f = makePath(p, 14);
+    SelectorInputs in = inputsFor(p, quickRecipe(8));
+    in.path = f.segments;
+    in.pathTestFeatures = &f.test;
+    SelectorOptions o;
+    o.rule = SelectorRule::PathMatch;
+    NullProgress progress;
+    CancelToken cancel;
+    const LambdaRecommendation rec = recommendLambda(in, p.grid, o, progress, cancel);
+    const Eigen::MatrixXf unrolled = unrolledPathScores(in, o, 8, progress, cancel);
+    ASSERT_EQ(rec.meanXi.size(), static_cast<Eigen::Index>(p.grid.size()));
+    Eigen::Index best = 0;
+    for (size_t g = 0; g < p.grid.size(); ++g) {
+        const RowMatrixF method = p.cache->scoreMatrix({}, p.grid[g]);
+        double sum = 0;
+        for (Eigen::Index t = 0; t < 8; ++t) {
+            const Eigen::ArrayXd a = unrolled.row(t).cast<double>().array() - unrolled.row(t).cast<double>().mean();
+            const Eigen::ArrayXd b = method.row(t).cast<double>().array() - method.row(t).cast<double>().mean();
+            sum += (a * b).sum() / std::sqrt((a * a).sum() * (b * b).sum());
+        }
+        EXPECT_NEAR(rec.meanXi[static_cast<Eigen::Index>(g)], sum / 8.0, 1e-4) << "grid point " << g;
+        if (rec.meanXi[static_cast<Eigen::Index>(g)] > rec.meanXi[best])
+            best = static_cast<Eigen::Index>(g);
+    }
+    EXPECT_EQ(rec.gridIndex, best);
+    EXPECT_DOUBLE_EQ(rec.lambda, p.grid[static_cast<size_t>(best)]);
+    EXPECT_NE(rec.inputs.find("unrolled along 2 checkpoints"), std::string::npos) << rec.inputs;
+    EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
+    const std::vector<SelectorRule> compared = allSelectorRules();
+    EXPECT_EQ(std::count(compared.begin(), compared.end(), SelectorRule::PathMatch), 0);
+}
+
+TEST(LambdaSelector, PathMatchWithoutAPathIsAClearError)
+{
+    Problem p = makeProblem(60, 4, 4, 15);
+    SelectorOptions o;
+    o.rule = SelectorRule::PathMatch;
+    NullProgress progress;
+    CancelToken cancel;
+    try {
+        recommendLambda(inputsFor(p, quickRecipe(2)), p.grid, o, progress, cancel);
+        FAIL() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("--checkpoints"), std::string::npos) << e.what();
+    }
+    // A checkpoint with the wrong number of training rows, or no epochs.
+    PathFixture f = makePath(p, 16);
+    RowMatrixF shorter = f.first.topRows(30);
+    SelectorInputs in = inputsFor(p, quickRecipe(2));
+    in.path = f.segments;
+    in.pathTestFeatures = &f.test;
+    in.path[0].trainFeatures = &shorter;
+    EXPECT_THROW(recommendLambda(in, p.grid, o, progress, cancel), ConfigError);
+    in.path = f.segments;
+    in.path[1].epochs = 0;
+    EXPECT_THROW(recommendLambda(in, p.grid, o, progress, cancel), ConfigError);
+}
+
 TEST(LambdaSelector, BadInputIsAClearError)
 {
     Problem p = makeProblem(50, 5, 4, 5);
