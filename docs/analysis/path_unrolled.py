@@ -32,7 +32,10 @@ every checkpoint, e.g.
 study's, which the script checks). STUDY_DIR is the study's output folder, holding study.csv and
 <model>-<recipe>.h5 with its ground truth. Needs numpy and h5py; run with /usr/bin/python3.
 
-usage: path_unrolled.py CHECKPOINTED.h5 STUDY_DIR
+`--keep I,J,...` uses only those checkpoints (0-based indices, in order, ending with the last):
+the segments then span the epochs between the kept ones.
+
+usage: path_unrolled.py CHECKPOINTED.h5 STUDY_DIR [--keep I,J,...]
 """
 import csv
 import os
@@ -52,7 +55,7 @@ def gauss_newton_weight(loss):
 
 
 class CheckpointedRun:
-    def __init__(self, path):
+    def __init__(self, path, keep=None):
         self.file = h5py.File(path, "r")
         recipe = dict(self.file["model/recipe"].attrs)
         self.eta = recipe["lr"] / (1.0 - recipe["momentum"])
@@ -63,6 +66,12 @@ class CheckpointedRun:
                            key=lambda s: int(s.rsplit("-c", 1)[1]))
         if not self.keys:
             sys.exit("%s: no loss-gradient features (run: attribute FILE --method tracin --k K)" % path)
+        if keep is not None:
+            self.keys = [self.keys[i] for i in keep]
+        # Epochs completed at each kept checkpoint (from /model/checkpoints), so segments may differ.
+        stored = sorted(self.file["model/checkpoints"].keys())
+        self.epoch_at = [float(self.file["model/checkpoints/" + stored[int(key.rsplit("-c", 1)[1])]].attrs["epoch"])
+                         for key in self.keys]
         last = self.file["features/" + self.keys[-1]]
         self.n = last["train"].shape[0]
         self.k_max = last["train"].shape[1]
@@ -80,7 +89,6 @@ class CheckpointedRun:
         """Unrolled scores (tests × train) at projection size k."""
         final = self.checkpoint(len(self.keys) - 1, k)
         steps_per_epoch = int(np.ceil((self.n // 2) / self.batch))
-        segment_epochs = self.epochs / len(self.keys)
         scores = np.zeros((final[1].shape[0], self.n))
         carried = final[1].copy()  # φ′(T)ᵀ Π_{later segments} exp(−a H)
         for index in range(len(self.keys) - 1, -1, -1):
@@ -88,6 +96,7 @@ class CheckpointedRun:
             h = (train * gauss_newton_weight(loss)[:, None]).T @ train / self.n
             mu, v = np.linalg.eigh(h)
             mu = np.clip(mu, 0.0, None) + scale * self.weight_decay
+            segment_epochs = self.epoch_at[index] - (self.epoch_at[index - 1] if index > 0 else 0.0)
             a = self.eta / scale * steps_per_epoch * (self.epochs if frozen else segment_epochs)
             small = mu * a < 1e-12
             filt = np.where(small, a, -np.expm1(-a * mu) / np.where(small, 1.0, mu))
@@ -113,9 +122,15 @@ def mean_cosine(a, b):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    keep = None
+    if len(args) == 4 and args[2] == "--keep":
+        keep = [int(x) for x in args[3].split(",")]
+        args = args[:2]
+    if len(args) != 2:
         sys.exit(__doc__)
-    run = CheckpointedRun(sys.argv[1])
+    run = CheckpointedRun(args[0], keep)
+    sys.argv[1:] = args
     folder = sys.argv[2]
     rels = 10.0 ** np.arange(-3, 1.51, 0.25)
     cache = {}
