@@ -155,7 +155,9 @@ def main():
             s -= s.mean(1, keepdims=True)
             return ((s * y).sum(1) / np.sqrt((s * s).sum(1) * (y * y).sum(1) + 1e-300)).mean()
 
-        key = [x for x in study["/features"] if x.startswith("margin-" if method == "trak" else "loss-")][0]
+        # The method's features at the final checkpoint (the highest index).
+        key = max((x for x in study["/features"] if x.startswith("margin-" if method == "trak" else "loss-")),
+                  key=lambda s: int(s.rsplit("-c", 1)[1]))
         d = study["/features/" + key]
         train = d["train"][:, :k].astype(np.float64)
         test = d["test"][:, :k].astype(np.float64)
