@@ -276,26 +276,22 @@ void recommendByStability(const SelectorInputs& in, const SelectorOptions& o, La
                  + " test points";
 }
 
-
-/// Mean ‖φ_i‖² / mean ‖g_i‖² over the first `samples` rows of the first k columns (k when unknown).
-double segmentFeatureScale(const RowMatrixF& phi, int64_t k, double gradientSqNormMean, int64_t samples)
+/// c = mean ‖φ_i‖² / mean ‖g_i‖² over the first `samples` rows of `phi` (its column count when
+/// the gradient norms are unknown or the ratio is not positive and finite).
+double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t samples)
 {
     const Eigen::Index m = std::min<Eigen::Index>(phi.rows(), samples);
     if (m > 0 && gradientSqNormMean > 0 && std::isfinite(gradientSqNormMean)) {
-        const double c = static_cast<double>(phi.topLeftCorner(m, k).rowwise().squaredNorm().sum())
-                         / static_cast<double>(m) / gradientSqNormMean;
+        double sum = 0;
+        for (Eigen::Index i = 0; i < m; ++i)
+            sum += static_cast<double>(phi.row(i).squaredNorm());
+        const double c = sum / static_cast<double>(m) / gradientSqNormMean;
         if (c > 0 && std::isfinite(c))
             return c;
     }
-    return static_cast<double>(k);
+    return static_cast<double>(phi.cols());
 }
 
-/// PathMatch (docs/lambda-selection.md, "Unrolling the recorded training path"): the influence of
-/// early-stopped training unrolled along the checkpoints, one closed-form segment per checkpoint,
-///   τ(z′, z_i) = φ′(T)ᵀ Σ_s [Π_{s′>s} exp(−a_{s′} H_{s′})] H_s⁻¹ (I − exp(−a_s H_s)) φ_i(s),
-/// with H_s = (1/n) Σ_i p_i/(1−p_i) φ_i(s)φ_i(s)ᵀ + c_s·wd and a_s = η_eff/c_s × a subset model's
-/// steps in the segment; then, for every λ of the grid, the mean over test points of the cosine
-/// (centred over training points) between these scores and the method's, and the λ maximizing it.
 /// The unrolled scores and what went into them (for the recommendation's `inputs` line).
 struct Unrolled {
     Eigen::MatrixXf scores;
@@ -304,6 +300,12 @@ struct Unrolled {
     double finalScale = 0.0;
 };
 
+/// PathMatch's scores (docs/lambda-selection.md, "A lead: unrolling the recorded training path"):
+/// the influence of early-stopped training unrolled along the checkpoints, one closed-form
+/// segment per checkpoint,
+///   τ(z′, z_i) = φ′(T)ᵀ Σ_s [Π_{s′>s} exp(−a_{s′} H_{s′})] H_s⁻¹ (I − exp(−a_s H_s)) φ_i(s),
+/// with H_s = (1/n) Σ_i p_i/(1−p_i) φ_i(s)φ_i(s)ᵀ + c_s·wd and a_s = η_eff/c_s × a subset model's
+/// steps in the segment.
 Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t tests, ProgressSink& progress,
                     const CancelToken& cancel)
 {
@@ -338,7 +340,7 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
     for (size_t done = 0; done < in.path.size(); ++done) {
         const PathSegment& seg = in.path[in.path.size() - 1 - done];
         const RowMatrixF phi = seg.trainFeatures->leftCols(k);
-        const double c = segmentFeatureScale(phi, k, seg.gradientSqNormMean, seg.gradientNormSamples);
+        const double c = featureScaleOf(phi, seg.gradientSqNormMean, seg.gradientNormSamples);
         if (done == 0)
             firstScale = c;
         // Gauss–Newton weight of a loss-gradient feature, p/(1 − p); none for p = 1 exactly.
@@ -374,6 +376,8 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
     return {std::move(unrolled), effectiveLr, stepsPerEpoch, firstScale};
 }
 
+/// PathMatch: for every λ of the grid, the mean over test points of the cosine (centred over
+/// training points) between the unrolled scores and the method's; the λ maximizing it.
 void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
                           ProgressSink& progress, const CancelToken& cancel)
 {
@@ -436,18 +440,7 @@ double selectorFeatureScale(const SelectorInputs& in, const SelectorOptions& o)
 {
     if (o.scale > 0)
         return o.scale;
-    const RowMatrixF& phi = *in.trainFeatures;
-    const double g = in.gradientSqNormMean;
-    const Eigen::Index m = std::min<Eigen::Index>(phi.rows(), in.gradientNormSamples);
-    if (m > 0 && g > 0 && std::isfinite(g)) {
-        double sum = 0;
-        for (Eigen::Index i = 0; i < m; ++i)
-            sum += static_cast<double>(phi.row(i).squaredNorm());
-        const double c = sum / static_cast<double>(m) / g;
-        if (c > 0 && std::isfinite(c))
-            return c;
-    }
-    return static_cast<double>(phi.cols());
+    return featureScaleOf(*in.trainFeatures, in.gradientSqNormMean, in.gradientNormSamples);
 }
 
 double selectorCurvatureRatio(const SelectorInputs& in)

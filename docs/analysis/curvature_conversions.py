@@ -43,6 +43,21 @@ def ranks(x):
     return out
 
 
+def lds_scorer(study):
+    """The LDS of a (tests × train) score matrix against the ground truth stored in `study` (an
+    open experiment file): mean over test points of the Spearman correlation, over the subsets,
+    between the subset's summed scores and its retrained −loss."""
+    masks = study["/ground_truth/masks"][:].astype(np.float64)
+    y = ranks(-study["/ground_truth/test_loss"][:].T)
+    y -= y.mean(1, keepdims=True)
+
+    def lds(scores):
+        s = ranks(scores @ masks.T)
+        s -= s.mean(1, keepdims=True)
+        return ((s * y).sum(1) / np.sqrt((s * s).sum(1) * (y * y).sum(1) + 1e-300)).mean()
+    return lds
+
+
 def solve_decreasing(fn, target, lo, hi):
     lo, hi = np.log(lo), np.log(hi)
     for _ in range(100):
@@ -67,15 +82,7 @@ def setting(folder, model, recipe, method, k, row):
         w, out = p * q, q
     else:                  # empirical Fisher of loss gradients; Gauss–Newton weight p/(1 − p)
         w, out = p / np.maximum(q, 1e-300), np.ones_like(q)
-    masks = f["/ground_truth/masks"][:].astype(np.float64)
-    y = ranks(-f["/ground_truth/test_loss"][:].T)
-    y -= y.mean(1, keepdims=True)
-
-    def lds(scores):
-        s = ranks(scores @ masks.T)
-        s -= s.mean(1, keepdims=True)
-        return ((s * y).sum(1) / np.sqrt((s * s).sum(1) * (y * y).sum(1) + 1e-300)).mean()
-
+    lds = lds_scorer(f)
     e, v = np.linalg.eigh(train.T @ train)
     e = np.clip(e, 0, None)
     mean_eig = e.mean()

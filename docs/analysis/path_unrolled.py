@@ -45,7 +45,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from curvature_conversions import ranks  # noqa: E402
+from curvature_conversions import lds_scorer  # noqa: E402
 
 
 def gauss_newton_weight(loss):
@@ -146,15 +146,7 @@ def main():
         if abs(float(study["model/metrics"].attrs["train_loss"]) - run.train_loss) > 1e-9:
             continue  # another recipe's model in the same study folder
         matched += 1
-        masks = study["/ground_truth/masks"][:].astype(np.float64)
-        y = ranks(-study["/ground_truth/test_loss"][:].T)
-        y -= y.mean(1, keepdims=True)
-
-        def lds(scores):
-            s = ranks(scores @ masks.T)
-            s -= s.mean(1, keepdims=True)
-            return ((s * y).sum(1) / np.sqrt((s * s).sum(1) * (y * y).sum(1) + 1e-300)).mean()
-
+        lds = lds_scorer(study)
         # The method's features at the final checkpoint (the highest index).
         key = max((x for x in study["/features"] if x.startswith("margin-" if method == "trak" else "loss-")),
                   key=lambda s: int(s.rsplit("-c", 1)[1]))
