@@ -140,12 +140,9 @@ void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::Ma
     auto [mu, q] = eigh(t); // q's columns are eigenvectors of the row-major view, which is Cᵀ = C
     values->resize(k);
     std::memcpy(values->data(), mu.data_ptr<double>(), static_cast<size_t>(k) * sizeof(double));
-    // q is row-major (k × k): copied into a column-major matrix element by element.
-    const auto qa = q.accessor<double, 2>();
-    vectors->resize(k, k);
-    for (int64_t r = 0; r < k; ++r)
-        for (int64_t col = 0; col < k; ++col)
-            (*vectors)(r, col) = qa[r][col];
+    // q is row-major (k × k).
+    *vectors = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        q.data_ptr<double>(), k, k);
 }
 
 std::shared_ptr<const SpectralCache> SpectralCache::fromFeatures(const RowMatrixF& train,

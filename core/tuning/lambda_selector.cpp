@@ -396,8 +396,9 @@ void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, La
     const Eigen::VectorXd m = (b.transpose() * w).cast<double>();                     // k
     const RowMatrixF wb = w.asDiagonal() * b;
     const Eigen::MatrixXd gram = (wb.transpose() * wb).cast<double>();                // k × k
-    const Eigen::VectorXd sumP = unrolled.cast<double>().rowwise().sum();
-    const Eigen::VectorXd sqP = unrolled.cast<double>().rowwise().squaredNorm();
+    const Eigen::MatrixXd unrolledD = unrolled.cast<double>();
+    const Eigen::VectorXd sumP = unrolledD.rowwise().sum();
+    const Eigen::VectorXd sqP = unrolledD.rowwise().squaredNorm();
     const Eigen::MatrixXd testRot = cache.testRotated().topRows(tests).cast<double>();
     const double nd = static_cast<double>(n);
     const size_t grid = rec.lambdas.size();

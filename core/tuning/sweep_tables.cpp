@@ -81,7 +81,6 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
                           + " at all " + std::to_string(count) + " checkpoints of the model: the rule path-match "
                           "needs them" + how);
     auto path = std::make_shared<TrainingPathFeatures>();
-    path->firstKey = chosen->key;
     in.path.clear();
     double previousEpoch = 0.0;
     for (int64_t c = 0; c < count; ++c) {

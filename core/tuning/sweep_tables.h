@@ -34,7 +34,6 @@ SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOp
 struct TrainingPathFeatures {
     std::vector<RowMatrixF> train; ///< per checkpoint, the first k columns
     RowMatrixF test;               ///< the last checkpoint's test features
-    std::string firstKey;          ///< the first checkpoint's feature group (for messages)
 };
 /// Loads the path from `experimentPath` into `in` (in.path, in.pathTestFeatures); throws
 /// ConfigError naming the file and what is missing (checkpoints, features) otherwise.
