@@ -127,7 +127,7 @@ std::string toString(CurvatureConvention c)
     return "unknown";
 }
 
-void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors)
+void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors, EigenPrecision precision)
 {
     if (c.rows() != c.cols())
         throw ConfigError("symmetric eigendecomposition: the matrix is not square");
@@ -136,8 +136,12 @@ void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::Ma
     const int64_t k = c.rows();
     Eigen::MatrixXd sym = 0.5 * (c + c.transpose());
     torch::NoGradGuard noGrad;
-    const torch::Tensor t = torch::from_blob(sym.data(), {k, k}, torch::kDouble);
+    torch::Tensor t = torch::from_blob(sym.data(), {k, k}, torch::kDouble);
+    if (precision == EigenPrecision::Single)
+        t = t.to(torch::kFloat);
     auto [mu, q] = eigh(t); // q's columns are eigenvectors of the row-major view, which is Cᵀ = C
+    mu = mu.to(torch::kDouble).contiguous();
+    q = q.to(torch::kDouble).contiguous();
     values->resize(k);
     std::memcpy(values->data(), mu.data_ptr<double>(), static_cast<size_t>(k) * sizeof(double));
     // q is row-major (k × k).

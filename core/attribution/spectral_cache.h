@@ -25,9 +25,15 @@ std::string toString(CurvatureConvention c);
 ///   τ_λ(z'_t, z_i) = Σ_j (Φ'Q)_tj (ΦQ)_ij / (μ_j + λ) · w_i
 /// where w_i are optional per-training-sample weights (TRAK's 1 − p_i; 1 otherwise).
 /// Immutable after construction; share as std::shared_ptr<const SpectralCache>.
+/// The arithmetic of symmetricEigen: Single rounds the matrix to float and solves in float (about
+/// twice as fast; eigenvalues to about 1e-7 of the largest, so only for uses insensitive to the
+/// smallest ones).
+enum class EigenPrecision { Double, Single };
+
 /// Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric matrix `c`,
 /// by the same single-threaded LAPACK solver the cache uses (ConfigError for a non-finite matrix).
-void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors);
+void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors,
+                    EigenPrecision precision = EigenPrecision::Double);
 
 class SpectralCache {
 public:

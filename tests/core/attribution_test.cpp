@@ -3,6 +3,7 @@
 // here, and leave-one-out retraining with a Newton solver written here.
 
 #include "attribution/cg_influence.h"
+#include "attribution/dense_products.h"
 #include "attribution/explicit_curvature.h"
 #include "attribution/methods.h"
 #include "attribution/spectral_cache.h"
@@ -63,6 +64,53 @@ double maxRelativeError(const Eigen::VectorXf& got, const Eigen::VectorXd& want)
 {
     const double scale = std::max(want.cwiseAbs().maxCoeff(), 1e-30);
     return (got.cast<double>() - want).cwiseAbs().maxCoeff() / scale;
+}
+
+// ---------------------------------------------------------------- dense products through BLAS
+
+// The Torch-backed products against Eigen's own arithmetic, in non-square shapes that would
+// expose a transposed view, and on the leading columns of a wider matrix.
+TEST(DenseProducts, EqualEigenArithmetic)
+{
+    const RowMatrixF wide = randomMatrix(37, 11, 3); // Φ: 37 rows, first 7 columns used
+    const int64_t k = 7;
+    const Eigen::MatrixXd phi = wide.leftCols(k).cast<double>();
+    Eigen::VectorXf scale = Eigen::VectorXf::Random(37);
+    const Eigen::MatrixXd a = randomMatrix(5, 9, 4).cast<double>(), b = randomMatrix(9, 6, 5).cast<double>();
+    EXPECT_LT((productD(a, b) - a * b).cwiseAbs().maxCoeff(), 1e-12);
+
+    const Eigen::MatrixXd sphi = scale.cast<double>().asDiagonal() * phi;
+    EXPECT_LT((weightedGramD(wide, k, scale) - sphi.transpose() * sphi).cwiseAbs().maxCoeff(), 1e-5);
+
+    const Eigen::MatrixXf p = randomMatrix(4, k, 6);
+    Eigen::MatrixXf out = randomMatrix(4, 37, 7);
+    const Eigen::MatrixXd want = out.cast<double>() + p.cast<double>() * phi.transpose();
+    addProductWithTransposed(out, p, wide);
+    EXPECT_LT((out.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-4);
+
+    const Eigen::MatrixXf q = randomMatrix(3, 37, 8);
+    const Eigen::MatrixXd scaled = q.cast<double>() * scale.cast<double>().asDiagonal() * phi;
+    EXPECT_LT((scaledProductD(q, scale, wide, k) - scaled).cwiseAbs().maxCoeff(), 1e-4);
+
+    EXPECT_THROW(productD(a, a), ConfigError);
+    EXPECT_THROW(weightedGramD(wide, 12, scale), ConfigError);
+    EXPECT_THROW(weightedGramD(wide, k, Eigen::VectorXf::Ones(36)), ConfigError);
+    Eigen::MatrixXf wrong(4, 36);
+    EXPECT_THROW(addProductWithTransposed(wrong, p, wide), ConfigError);
+}
+
+TEST(DenseProducts, SinglePrecisionEigenReconstructsTheMatrix)
+{
+    const RowMatrixF f = randomMatrix(60, 20, 9);
+    const Eigen::MatrixXd c = f.cast<double>().transpose() * f.cast<double>();
+    Eigen::VectorXd mu, mu64;
+    Eigen::MatrixXd v, v64;
+    symmetricEigen(c, &mu, &v, EigenPrecision::Single);
+    symmetricEigen(c, &mu64, &v64);
+    const double top = mu64.maxCoeff();
+    EXPECT_LT((mu - mu64).cwiseAbs().maxCoeff() / top, 1e-5);
+    EXPECT_LT((v * mu.asDiagonal() * v.transpose() - c).cwiseAbs().maxCoeff() / top, 1e-5);
+    EXPECT_LT((v.transpose() * v - Eigen::MatrixXd::Identity(20, 20)).cwiseAbs().maxCoeff(), 1e-5);
 }
 
 // ---------------------------------------------------------------- spectral cache vs dense solve

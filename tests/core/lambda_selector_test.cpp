@@ -229,10 +229,11 @@ TEST(LambdaSelector, FixedRulesAndEffectiveDimension)
     EXPECT_NEAR(df, 0.5 * 8, 1e-6); // min(⌊αn⌋ = 50, k = 8) / 2
 }
 
-/// A two-checkpoint path for PathMatch on a Problem: the second checkpoint's features are the
-/// problem's own (the spectrum's), the first a perturbed copy; losses in (0.1, 2).
+/// A three-checkpoint path for PathMatch on a Problem: the last checkpoint's features are the
+/// problem's own (the spectrum's), the two before perturbed copies; losses in (0.1, 2). Three, so
+/// that the selector's eigendecompositions (a batch per hardware thread) span more than one batch.
 struct PathFixture {
-    RowMatrixF first, second, test;
+    RowMatrixF early, first, second, test;
     std::vector<PathSegment> segments;
 };
 
@@ -247,8 +248,12 @@ PathFixture makePath(const Problem& p, uint64_t seed)
     for (Eigen::Index r = 0; r < f.first.rows(); ++r)
         for (Eigen::Index c = 0; c < f.first.cols(); ++c)
             f.first(r, c) += 0.2f * normal(rng);
+    f.early = f.first;
+    for (Eigen::Index r = 0; r < f.early.rows(); ++r)
+        for (Eigen::Index c = 0; c < f.early.cols(); ++c)
+            f.early(r, c) += 0.2f * normal(rng);
     f.test = p.test;
-    for (const RowMatrixF* phi : {&f.first, &f.second}) {
+    for (const RowMatrixF* phi : {&f.early, &f.first, &f.second}) {
         PathSegment s;
         s.trainFeatures = phi;
         for (Eigen::Index i = 0; i < phi->rows(); ++i)
@@ -258,8 +263,9 @@ PathFixture makePath(const Problem& p, uint64_t seed)
         s.gradientNormSamples = 10;
         f.segments.push_back(std::move(s));
     }
-    f.segments[0].epochs = 3;
-    f.segments[1].epochs = 5;
+    f.segments[0].epochs = 2;
+    f.segments[1].epochs = 3;
+    f.segments[2].epochs = 5;
     return f;
 }
 
@@ -333,7 +339,7 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     }
     EXPECT_EQ(rec.gridIndex, best);
     EXPECT_DOUBLE_EQ(rec.lambda, p.grid[static_cast<size_t>(best)]);
-    EXPECT_NE(rec.inputs.find("unrolled along 2 checkpoints"), std::string::npos) << rec.inputs;
+    EXPECT_NE(rec.inputs.find("unrolled along 3 checkpoints"), std::string::npos) << rec.inputs;
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();
     EXPECT_EQ(std::count(compared.begin(), compared.end(), SelectorRule::PathMatch), 0);

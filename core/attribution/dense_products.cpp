@@ -1,0 +1,103 @@
+#include "attribution/dense_products.h"
+
+#include "common/error.h"
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace attri {
+
+namespace {
+
+// A column-major Eigen matrix r × c is, read row-major, its transpose: a Torch tensor c × r.
+torch::Tensor transposedView(const Eigen::MatrixXd& m)
+{
+    return torch::from_blob(const_cast<double*>(m.data()), {m.cols(), m.rows()}, torch::kDouble);
+}
+
+torch::Tensor transposedView(const Eigen::MatrixXf& m)
+{
+    return torch::from_blob(const_cast<float*>(m.data()), {m.cols(), m.rows()}, torch::kFloat);
+}
+
+/// The first k columns of a row-major float matrix, without a copy.
+torch::Tensor leadingColumns(const RowMatrixF& phi, int64_t k, const char* what)
+{
+    if (k < 1 || k > phi.cols())
+        throw ConfigError(std::string(what) + ": " + std::to_string(k) + " columns asked of a matrix with "
+                          + std::to_string(phi.cols()));
+    return torch::from_blob(const_cast<float*>(phi.data()), {phi.rows(), k}, {phi.cols(), 1}, torch::kFloat);
+}
+
+void checkRowScale(const RowMatrixF& phi, const Eigen::VectorXf& s, const char* what)
+{
+    if (s.size() != phi.rows())
+        throw ConfigError(std::string(what) + ": " + std::to_string(s.size()) + " row scales for "
+                          + std::to_string(phi.rows()) + " rows");
+}
+
+torch::Tensor columnOf(const Eigen::VectorXf& s)
+{
+    return torch::from_blob(const_cast<float*>(s.data()), {s.size(), 1}, torch::kFloat);
+}
+
+} // namespace
+
+Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b)
+{
+    if (a.cols() != b.rows())
+        throw ConfigError("product: " + std::to_string(a.rows()) + "×" + std::to_string(a.cols()) + " times "
+                          + std::to_string(b.rows()) + "×" + std::to_string(b.cols()));
+    Eigen::MatrixXd out(a.rows(), b.cols());
+    if (out.size() == 0)
+        return out;
+    if (a.cols() == 0)
+        return out.setZero();
+    torch::NoGradGuard noGrad;
+    torch::Tensor o = torch::from_blob(out.data(), {out.cols(), out.rows()}, torch::kDouble);
+    torch::mm_out(o, transposedView(b), transposedView(a)); // (AB)ᵀ = BᵀAᵀ
+    return out;
+}
+
+Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale)
+{
+    checkRowScale(phi, rowScale, "weighted Gram matrix");
+    torch::NoGradGuard noGrad;
+    const torch::Tensor scaled = (leadingColumns(phi, k, "weighted Gram matrix") * columnOf(rowScale)).to(torch::kDouble);
+    Eigen::MatrixXd out(k, k);
+    torch::Tensor o = torch::from_blob(out.data(), {k, k}, torch::kDouble);
+    torch::mm_out(o, scaled.t(), scaled); // symmetric: either storage order reads the same
+    return out;
+}
+
+void addProductWithTransposed(Eigen::MatrixXf& out, const Eigen::MatrixXf& a, const RowMatrixF& phi)
+{
+    if (out.rows() != a.rows() || out.cols() != phi.rows())
+        throw ConfigError("product with transposed: the result is " + std::to_string(out.rows()) + "×"
+                          + std::to_string(out.cols()) + ", expected " + std::to_string(a.rows()) + "×"
+                          + std::to_string(phi.rows()));
+    if (out.size() == 0)
+        return;
+    torch::NoGradGuard noGrad;
+    torch::Tensor o = torch::from_blob(out.data(), {out.cols(), out.rows()}, torch::kFloat);
+    o.addmm_(leadingColumns(phi, a.cols(), "product with transposed"), transposedView(a)); // (outᵀ += Φ Aᵀ)
+}
+
+Eigen::MatrixXd scaledProductD(const Eigen::MatrixXf& p, const Eigen::VectorXf& rowScale, const RowMatrixF& phi,
+                               int64_t k)
+{
+    checkRowScale(phi, rowScale, "scaled product");
+    if (p.cols() != phi.rows())
+        throw ConfigError("scaled product: " + std::to_string(p.cols()) + " columns against "
+                          + std::to_string(phi.rows()) + " rows");
+    torch::NoGradGuard noGrad;
+    // (P diag(s) Φ)ᵀ = Φᵀ (diag(s) Pᵀ), k × m row-major = the m × k result column-major.
+    const torch::Tensor t =
+        torch::mm(leadingColumns(phi, k, "scaled product").t(), transposedView(p) * columnOf(rowScale));
+    Eigen::MatrixXd out(p.rows(), k);
+    torch::from_blob(out.data(), {k, p.rows()}, torch::kDouble).copy_(t);
+    return out;
+}
+
+} // namespace attri

@@ -1,0 +1,30 @@
+#pragma once
+
+#include "features/featurizer.h"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+
+namespace attri {
+
+// Dense products for code outside the Torch translation units: they run on LibTorch's BLAS
+// (OpenBLAS with runtime CPU dispatch and Torch's intra-op threads), since Eigen here is compiled
+// for baseline x86-64 and single-threaded (several times slower at these sizes; the spectral
+// cache's comment has the measurement). Sizes are checked (ConfigError on a mismatch).
+
+/// A·B in double.
+Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
+
+/// (diag(s) Φ)ᵀ (diag(s) Φ) in double, Φ the first `k` columns of `phi` and s one scale per row.
+Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale);
+
+/// out += A Φᵀ with Φ the first A.cols() columns of `phi` (out: A.rows() × phi.rows()).
+void addProductWithTransposed(Eigen::MatrixXf& out, const Eigen::MatrixXf& a, const RowMatrixF& phi);
+
+/// P diag(s) Φ, accumulated in float and returned in double: P (m × n), s one scale per row of
+/// Φ, Φ (n × k) the first `k` columns of `phi`.
+Eigen::MatrixXd scaledProductD(const Eigen::MatrixXf& p, const Eigen::VectorXf& rowScale, const RowMatrixF& phi,
+                               int64_t k);
+
+} // namespace attri
