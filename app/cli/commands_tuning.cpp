@@ -149,6 +149,9 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                 "fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default is the study's "
                 "best; path-match needs the checkpoints' features: train --checkpoints C, attribute --method tracin)",
                 "dynamics-prior")
+        .option("path-from", "FILE", "path-match: the experiment holding the training path (checkpoints and their "
+                "TracIn features), if not EXP.h5 itself: the same run retrained with --checkpoints C (same data, "
+                "recipe and seed; its final parameters must equal EXP.h5's)")
         .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
         .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64")
         .option("bootstrap", "B", "with ground truth: resamples for the ratio's 90% interval (10 to 100000)", "200")
@@ -167,7 +170,9 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     SelectorInputs in = selectorInputs(*session);
     std::shared_ptr<TrainingPathFeatures> trainingPath;
     if (options.rule == SelectorRule::PathMatch)
-        trainingPath = attachTrainingPath(path, *session, in);
+        trainingPath = attachTrainingPath(p.isSet("path-from") ? p.get("path-from") : path, *session, in);
+    else if (p.isSet("path-from"))
+        throw ConfigError("recommend: --path-from is for --rule path-match");
     std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
     LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
 
@@ -230,6 +235,11 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "dynamics-prior")
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
         .option("bootstrap", "B", "resamples for the ratio's 90% interval under ground-truth noise (10 to 100000)", "200")
+        .option("path-checkpoints", "C",
+                "also score the rule path-match: train each model a second time with C checkpoints (at most\none per epoch) "
+                "(DIR/<model>-<recipe>-path.h5), featurize them with TracIn at the largest k, and add path-match's\n"
+                "λ, LDS and ratio to the tables (0: off; explicit IF gets none)",
+                "0")
         .option("out", "DIR", "output folder", "study");
     addLdsOptions(p);
     if (!p.parse(args))
@@ -244,9 +254,7 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
     o.ks = parseInts("k", p.get("k"));
     o.lds = readLdsOptions(p);
     o.selector.rule = parseSelectorRule(p.get("rule"));
-    if (o.selector.rule == SelectorRule::PathMatch)
-        throw ConfigError("study: --rule path-match is not available here (the study does not record the "
-                          "checkpoints' features); use it with `recommend` on a model trained with --checkpoints");
+    o.pathCheckpoints = p.getInt("path-checkpoints");
     o.selector.simulatedSubsets = p.getInt("simulated-subsets");
     o.bootstrapResamples = bootstrapResamples(p, "study");
     o.outDir = p.get("out");

@@ -6,6 +6,7 @@
 #include "eval/lds.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "store/experiment_file.h"
 #include "store/h5_file.h"
 
 #include <algorithm>
@@ -40,18 +41,53 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     return in;
 }
 
+namespace {
+
+/// The largest |a − b| over two parameter sets of the same layout, and the largest |b|; NaN when
+/// the layouts differ.
+std::pair<double, double> parameterDifference(const ParamSet& a, const ParamSet& b)
+{
+    if (a.size() != b.size())
+        return {std::nan(""), 0.0};
+    double diff = 0.0, scale = 0.0;
+    for (size_t t = 0; t < a.size(); ++t) {
+        if (a[t].name != b[t].name || a[t].values.size() != b[t].values.size())
+            return {std::nan(""), 0.0};
+        for (size_t i = 0; i < a[t].values.size(); ++i) {
+            diff = std::max(diff, std::abs(static_cast<double>(a[t].values[i]) - b[t].values[i]));
+            scale = std::max(scale, std::abs(static_cast<double>(b[t].values[i])));
+        }
+    }
+    return {diff, scale};
+}
+
+} // namespace
+
 std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& experimentPath,
                                                          const AttributionSession& session, SelectorInputs& in)
 {
     const int64_t k = session.k();
-    const auto& checkpoints = session.model().checkpoints;
+    H5File file(experimentPath, H5File::Mode::ReadOnly);
+    checkExperimentFile(file);
+    const ModelRecord run = readModelRecord(file);
+    const DataRecord data = readDataRecord(file);
+    const auto& checkpoints = run.checkpoints;
     const int64_t count = static_cast<int64_t>(checkpoints.size());
     const std::string how = " (train with --checkpoints C, then run attribute --method tracin --k K with K >= "
                             + std::to_string(k) + ")";
     if (count < 1)
         throw ConfigError(experimentPath + ": the model has no checkpoints: the rule path-match needs the training path"
                           + how);
-    H5File file(experimentPath, H5File::Mode::ReadOnly);
+    if (data.trainIndices != session.data().trainIndices || data.testIndices != session.data().testIndices
+        || data.options.spec != session.data().options.spec)
+        throw ConfigError(experimentPath + ": its training or test points are not the experiment's, so its "
+                          "checkpoints are not this model's training path");
+    const auto [diff, scale] = parameterDifference(checkpoints.back().params, session.model().checkpoints.back().params);
+    if (!(diff <= 1e-6 * scale))
+        throw ConfigError(experimentPath + ": its final parameters are not the experiment's model's (largest "
+                          "difference " + std::to_string(diff) + " against values up to " + std::to_string(scale)
+                          + "), so its checkpoints are not this model's training path; retrain it with the same "
+                          "recipe and seed");
     const std::vector<FeatureRecord> records = listFeatureRecords(file);
     const FeatureRecord& own = session.featureRecord();
     // Candidate sets: loss features of one (projection, seed, layers, dimension) at every checkpoint.
@@ -122,7 +158,7 @@ LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<dou
     if (grid.empty())
         throw ConfigError("LDS evidence: the λ grid is empty");
     LdsEvidence e;
-    RowMatrixF bestSums;
+    RowMatrixF& bestSums = e.bestSums;
     progress.begin("LDS at every grid λ", static_cast<int64_t>(grid.size()));
     for (size_t g = 0; g < grid.size(); ++g) {
         cancel.throwIfCancelled();

@@ -35,9 +35,13 @@ struct TrainingPathFeatures {
     std::vector<RowMatrixF> train; ///< per checkpoint, the first k columns
     RowMatrixF test;               ///< the last checkpoint's test features
 };
-/// Loads the path from `experimentPath` into `in` (in.path, in.pathTestFeatures); throws
-/// ConfigError naming the file and what is missing (checkpoints, features) otherwise.
-std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& experimentPath,
+/// Loads the path from `pathFile` into `in` (in.path, in.pathTestFeatures). `pathFile` is the
+/// session's own experiment, or another one recording the same run with checkpoints: the same
+/// training and test points, and a final checkpoint whose parameters equal the session's model's
+/// (to 1e-6 of their largest magnitude; the study trains such a companion, since TRAK on a file
+/// with checkpoints averages them). Throws ConfigError naming the file and what is missing
+/// (checkpoints, features) or what differs.
+std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& pathFile,
                                                          const AttributionSession& session, SelectorInputs& in);
 
 /// The store's record of a recommendation made on `session` (method, k, rule, λ, convention,
@@ -55,6 +59,7 @@ struct LdsEvidence {
     LdsResult atLambda;           ///< LDS at `lambda`
     double ratio = std::numeric_limits<double>::quiet_NaN(); ///< atLambda.mean / bestLds (NaN if best ≤ 0)
     LdsRatioInterval interval;
+    RowMatrixF bestSums;          ///< the best grid λ's subset sums (ldsSubsetSums), for other intervals
 };
 LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<double>& grid, double lambda,
                         const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel);

@@ -16,6 +16,7 @@
 #include "tuning/sweep_tables.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +127,11 @@ void StudyOptions::validate() const
         throw ConfigError("study: --bootstrap needs at least 10 resamples, got " + std::to_string(bootstrapResamples));
     grid.validate();
     selector.validate();
+    if (pathCheckpoints < 0 || pathCheckpoints > 1000)
+        throw ConfigError("study: --path-checkpoints takes 0 (off) to 1000, got " + std::to_string(pathCheckpoints));
+    if (selector.rule == SelectorRule::PathMatch)
+        throw ConfigError("study: the recommended rule cannot be path-match, which explicit IF cannot use; "
+                          "--path-checkpoints C scores it beside the recommended rule");
 }
 
 std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, const CancelToken& cancel)
@@ -151,6 +157,41 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
             DataBundle data = reloadData(dataRecord);
             GroundTruth truth = computeGroundTruth(exp, rebuildModel(modelRecord), modelRecord.recipe, data.train,
                                                    data.test, o.lds, progress, cancel);
+
+            // The training path for path-match: the same run recorded with checkpoints, in its own
+            // file (TRAK on a file with checkpoints would average them), featurized by TracIn.
+            const bool anyProjected = std::any_of(o.methods.begin(), o.methods.end(), [&](const std::string& m) {
+                return !(m == "if" && arch == Architecture::LogisticRegression);
+            });
+            std::string pathExp;
+            double pathFeaturizeSeconds = std::numeric_limits<double>::quiet_NaN();
+            if (o.pathCheckpoints > 0 && anyProjected) {
+                pathExp = fileInFolder(o.outDir, modelName + "-" + recipeName + "-path.h5");
+                TrainRecipe withPath = recipe;
+                withPath.checkpoints = std::min(o.pathCheckpoints, recipe.epochs); // at most one per epoch
+                AttributionRequest request;
+                request.method = "tracin";
+                request.projection = ProjectionKind::Kronecker;
+                request.ks = {*std::max_element(o.ks.begin(), o.ks.end())};
+                request.sensitivityTests = o.sensitivityTests;
+                bool stored = false;
+                if (std::filesystem::exists(pathExp)) {
+                    try {
+                        stored = AttributionSession::open(pathExp, "tracin", 0, progress, cancel)->availableKs()
+                                 == request.ks;
+                    } catch (const ConfigError&) {
+                    }
+                }
+                if (!stored) {
+                    const auto start = std::chrono::steady_clock::now();
+                    progress.message("== the training path: " + pathExp + " (" + std::to_string(o.pathCheckpoints)
+                                     + " checkpoints)");
+                    ensureExperiment(pathExp, o, arch, withPath, progress, cancel);
+                    runAttribution(pathExp, request, progress, cancel);
+                    pathFeaturizeSeconds =
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                }
+            }
 
             for (const auto& methodName : o.methods) {
                 const bool explicitIf = methodName == "if" && arch == Architecture::LogisticRegression;
@@ -210,6 +251,27 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.ratioShareAbove = evidence.interval.shareAbove;
                     // TRAK averages checkpoints: the recommendation is made on the final one, and
                     // applied as the same absolute λ.
+                    if (!pathExp.empty() && !explicitIf) {
+                        SelectorInputs withPath = inputs;
+                        const auto pathFeatures = attachTrainingPath(pathExp, *session, withPath);
+                        SelectorOptions so = selectorOptionsFor(*session, o.selector);
+                        so.rule = SelectorRule::PathMatch;
+                        const LambdaRecommendation rec =
+                            recommendLambda(withPath, row.gridLambdas, so, progress, cancel);
+                        row.pathLambda = rec.lambda;
+                        row.pathSeconds = rec.seconds;
+                        row.pathFeaturizeSeconds = pathFeaturizeSeconds;
+                        const RowMatrixF sums = ldsSubsetSums(session->scores({}, rec.lambda), truth);
+                        row.pathLds = ldsFromSubsetSums(sums, truth).mean;
+                        if (std::isfinite(row.bestLds) && row.bestLds > 0) {
+                            row.pathRatio = row.pathLds / row.bestLds;
+                            const LdsRatioInterval interval =
+                                bootstrapLdsRatio(sums, evidence.bestSums, truth, cancel, o.bootstrapResamples);
+                            row.pathRatioLow = interval.low;
+                            row.pathRatioHigh = interval.high;
+                            row.pathRatioShareAbove = interval.shareAbove;
+                        }
+                    }
                     for (SelectorRule rule : allSelectorRules())
                         row.ruleLds[toString(rule)] = rule == o.selector.rule
                                                           ? row.recommendedLds
@@ -226,7 +288,11 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                                      + ": best LDS " + fmt(row.bestLds) + " at " + fmt(row.bestLambda, 3)
                                      + ", recommended " + fmt(row.recommendedLds) + " at "
                                      + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ", 90% interval "
-                                     + fmt(row.ratioLow, 3) + "–" + fmt(row.ratioHigh, 3) + ")");
+                                     + fmt(row.ratioLow, 3) + "–" + fmt(row.ratioHigh, 3) + ")"
+                                     + (std::isfinite(row.pathRatio) ? "; path-match " + fmt(row.pathLds) + " at "
+                                                                           + fmt(row.pathLambda, 3) + " (ratio "
+                                                                           + fmt(row.pathRatio, 3) + ")"
+                                                                     : std::string()));
                     rows.push_back(row);
 
                     writeTextAtomically(fileInFolder(o.outDir, "curves-" + row.model + "-" + row.recipe + "-" + row.method
@@ -253,6 +319,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
         rules.push_back(toString(r));
     for (const auto& r : rules)
         s << "," << r << "_lambda," << r << "_lds";
+    s << ",path-match_lambda,path-match_lds,path-match_ratio,path-match_ratio_low,path-match_ratio_high,"
+         "path-match_ratio_share_ge_0.95,path-match_seconds,path_featurize_seconds";
     s << "\n";
     s << std::setprecision(6);
     for (const auto& row : rows) {
@@ -263,6 +331,9 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
           << "," << row.dattriGridBestLambda << "," << row.dattriGridBestLds;
         for (const auto& r : rules)
             s << "," << row.ruleLambda.at(r) << "," << row.ruleLds.at(r);
+        s << "," << row.pathLambda << "," << row.pathLds << "," << row.pathRatio << "," << row.pathRatioLow << ","
+          << row.pathRatioHigh << "," << row.pathRatioShareAbove << "," << row.pathSeconds << ","
+          << row.pathFeaturizeSeconds;
         s << "\n";
     }
     return s.str();
@@ -306,6 +377,25 @@ std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions&
             s << " " << fmt(r.ruleLds.at(toString(rule)), 3) << " (" << fmt(r.ruleLds.at(toString(rule)) / r.bestLds, 2)
               << ") |";
         s << "\n";
+    }
+    const bool anyPath = std::any_of(rows.begin(), rows.end(), [](const StudyRow& r) { return std::isfinite(r.pathLambda); });
+    if (anyPath) {
+        s << "\nThe rule path-match (the influence unrolled along " << o.pathCheckpoints
+          << " checkpoints of the same run, at most one per epoch; docs/lambda-selection.md), same rows; cost = its time / retraining time "
+             "(the checkpoints' featurization, once per model and recipe, is listed apart):\n\n"
+          << "| model | recipe | method | k | path-match λ | LDS | ratio | 90% interval | ≥ 0.95 in | s | cost | "
+             "featurization s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        for (const auto& r : rows) {
+            if (!std::isfinite(r.pathLambda))
+                continue;
+            s << "| " << r.model << " | " << r.recipe << " | " << r.method << " | " << r.k << " | "
+              << fmt(r.pathLambda, 3) << " | " << fmt(r.pathLds, 3) << " | " << fmt(r.pathRatio, 3)
+              << (r.pathRatio >= 0.95 ? "" : " ✗") << " | " << fmt(r.pathRatioLow, 3) << "–" << fmt(r.pathRatioHigh, 3)
+              << " | " << fmt(100.0 * r.pathRatioShareAbove, 3) << "% | " << fmt(r.pathSeconds, 3) << " | "
+              << fmt(100.0 * r.pathSeconds / std::max(1e-9, r.retrainSeconds), 2) << "% | "
+              << (std::isfinite(r.pathFeaturizeSeconds) ? fmt(r.pathFeaturizeSeconds, 4) : std::string("(resumed)"))
+              << " |\n";
+        }
     }
     return s.str();
 }

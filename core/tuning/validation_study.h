@@ -6,6 +6,7 @@
 #include "tuning/lambda_selector.h"
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,11 @@ struct StudyOptions {
     std::string outDir = "study";                ///< where files go
     int64_t sensitivityTests = 50;               ///< test points for the stored sensitivity tables
     int bootstrapResamples = 200;                ///< for the ratio's interval (bootstrapLdsRatio)
+    /// > 0: also score the rule path-match. Each model is trained a second time with this many
+    /// checkpoints (at most one per epoch) (DIR/<model>-<recipe>-path.h5, the same run: attachTrainingPath checks its final
+    /// parameters) and featurized there by TracIn at the largest k; the study's own experiment
+    /// keeps one checkpoint, so its TRAK is unchanged. Explicit IF rows get none (NaN).
+    int64_t pathCheckpoints = 0;
 
     void validate() const;
 };
@@ -57,6 +63,16 @@ struct StudyRow {
     std::map<std::string, double> ruleLambda;    ///< every selector rule's λ
     std::map<std::string, double> ruleLds;       ///< and its LDS
     double dattriGridBestLambda = 0.0, dattriGridBestLds = 0.0;
+    /// path-match (StudyOptions::pathCheckpoints > 0, projected methods): its λ, LDS, ratio to the
+    /// best grid LDS with the same bootstrap interval and share as `ratio`, and its cost; NaN otherwise.
+    double pathLambda = std::numeric_limits<double>::quiet_NaN(), pathLds = std::numeric_limits<double>::quiet_NaN();
+    double pathRatio = std::numeric_limits<double>::quiet_NaN(), pathRatioLow = std::numeric_limits<double>::quiet_NaN();
+    double pathRatioHigh = std::numeric_limits<double>::quiet_NaN();
+    double pathRatioShareAbove = std::numeric_limits<double>::quiet_NaN();
+    double pathSeconds = std::numeric_limits<double>::quiet_NaN();
+    /// Featurizing the checkpoints (TracIn at the largest k on the companion), once per model and
+    /// recipe, and training that companion; NaN when not done in this run (resumed from files).
+    double pathFeaturizeSeconds = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> gridLambdas, gridLds, gridXi; ///< the curves
 };
 

@@ -1,5 +1,6 @@
 // Runs the real attriscope-cli binary, as a user would.
 #include "store/attribution_store.h"
+#include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "support/test_support.h"
 
@@ -9,6 +10,8 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
+#include <iterator>
 #include <sstream>
 #include <random>
 
@@ -139,7 +142,31 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
         }
     EXPECT_TRUE(stored);
     EXPECT_EQ(test::runCommand(kCli + " study --data demo --model lr --rule path-match --out " + dir.file("s"), &out), 2);
-    EXPECT_NE(out.find("not available here"), std::string::npos) << out;
+    EXPECT_NE(out.find("--path-checkpoints C scores it"), std::string::npos) << out;
+
+    // The path from another file: the same run without checkpoints takes it; another seed's
+    // run is refused, naming the file.
+    const std::string same = dir.file("same.h5"), other = dir.file("other.h5");
+    for (const auto& [file, seed] : {std::pair{same, 0}, std::pair{other, 7}}) {
+        ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 3 "
+                                          "--seed " + std::to_string(seed) + " --out " + file,
+                                   &out),
+                  0)
+            << out;
+        ASSERT_EQ(test::runCommand(kCli + " attribute " + file + " --method trak --k 32 --sensitivity-tests 10", &out),
+                  0)
+            << out;
+    }
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + same + " --method trak --rule path-match --path-from " + exp, &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("influence unrolled along 3 checkpoints"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + other + " --method trak --rule path-match --path-from " + exp,
+                               &out),
+              2)
+        << out;
+    EXPECT_NE(out.find(exp + ": its final parameters are not the experiment's model's"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + same + " --method trak --path-from " + exp, &out), 2) << out;
 }
 
 // The headless flow on a small experiment: attribute → recommend (with the mean-ξ table) → lds,
@@ -233,7 +260,8 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
     const std::string out_dir = dir.file("study");
     std::string out;
     ASSERT_EQ(test::runCommand(kCli + " study --data demo --model lr --recipes standard --methods trak --k 16,32"
-                                      " --subsets 4 --train-size 300 --test-size 40 --bootstrap 20 --out " + out_dir,
+                                      " --subsets 4 --train-size 300 --test-size 40 --bootstrap 20"
+                                      " --path-checkpoints 3 --out " + out_dir,
                                &out),
               0)
         << out;
@@ -277,8 +305,35 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
         EXPECT_GE(share, 0.0);
         EXPECT_LE(share, 1.0);
         EXPECT_TRUE(std::filesystem::exists(out_dir + "/curves-lr-standard-trak-k" + row[column("k")] + ".svg"));
+        // path-match, scored on the companion run's three checkpoints.
+        const double pathLds = std::stod(row[column("path-match_lds")]);
+        EXPECT_GT(std::stod(row[column("path-match_lambda")]), 0.0);
+        EXPECT_NEAR(std::stod(row[column("path-match_ratio")]), pathLds / best, 1e-4);
+        EXPECT_LE(std::stod(row[column("path-match_ratio_low")]), std::stod(row[column("path-match_ratio_high")]));
+        EXPECT_GE(std::stod(row[column("path-match_seconds")]), 0.0);
+        EXPECT_GT(std::stod(row[column("path_featurize_seconds")]), 0.0);
     }
     EXPECT_TRUE(std::filesystem::exists(out_dir + "/study.md"));
+    {
+        std::ifstream md(out_dir + "/study.md");
+        const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+        EXPECT_NE(text.find("The rule path-match (the influence unrolled along 3 checkpoints of the same run"), std::string::npos);
+        // The study's own experiment keeps one checkpoint (its TRAK is unchanged); the companion has three.
+        EXPECT_EQ(readModelRecord(H5File(out_dir + "/lr-standard.h5", H5File::Mode::ReadOnly)).checkpoints.size(), 1u);
+        EXPECT_EQ(readModelRecord(H5File(out_dir + "/lr-standard-path.h5", H5File::Mode::ReadOnly)).checkpoints.size(),
+                  3u);
+    }
+    // `recommend --rule path-match` on the study's file with the companion's path gives the study's λ.
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + out_dir + "/lr-standard.h5 --method trak --k 32 --rule path-match"
+                                      " --bootstrap 20 --path-from " + out_dir + "/lr-standard-path.h5",
+                               &out),
+              0)
+        << out;
+    {
+        std::ostringstream lambda;
+        lambda << "recommended λ = " << std::setprecision(6) << std::stod(rows[1][column("path-match_lambda")]);
+        EXPECT_NE(out.find(lambda.str()), std::string::npos) << lambda.str() << "\n" << out;
+    }
 
     // `recommend` on the study's experiment: the same evidence, stored with the recommendation.
     const std::string exp = out_dir + "/lr-standard.h5";
@@ -291,7 +346,6 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
     EXPECT_NEAR(recs[0].ldsAtRecommended / recs[0].ldsGridBest, std::stod(rows[1][column("ratio")]), 1e-4);
     EXPECT_NEAR(recs[0].ldsRatioLow, std::stod(rows[1][column("ratio_low")]), 1e-5);
     EXPECT_NEAR(recs[0].ldsRatioHigh, std::stod(rows[1][column("ratio_high")]), 1e-5);
-
     // Too few resamples for an interval.
     EXPECT_EQ(test::runCommand(kCli + " study --data demo --model lr --methods trak --k 16 --bootstrap 5 --out "
                                    + dir.file("other"),
