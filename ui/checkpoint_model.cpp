@@ -35,7 +35,7 @@ QVariant CheckpointModel::data(const QModelIndex& index, int role) const
     case IndexColumn:
         return index.row();
     case EpochColumn:
-        return static_cast<qlonglong>(r.epoch);
+        return display ? QVariant(QString::number(r.epoch, 'g', 4)) : QVariant(r.epoch);
     case LearningRateColumn:
         return display ? QVariant(QString::number(r.lr, 'g', 4)) : QVariant(r.lr);
     case NormColumn:

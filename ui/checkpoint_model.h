@@ -15,7 +15,7 @@ public:
     enum Column { IndexColumn, EpochColumn, LearningRateColumn, NormColumn, ColumnCount };
 
     struct Row {
-        int64_t epoch = 0;
+        double epoch = 0.0; ///< epochs completed, fractional for a checkpoint inside an epoch
         double lr = 0.0;
         double norm = 0.0;
     };

@@ -215,8 +215,11 @@ void DataModelPage::showContent()
     m_summary->setPlainText(QString::fromStdString(content->summary));
     std::vector<CheckpointModel::Row> rows;
     const auto& checkpoints = content->modelRecord.checkpoints;
+    const auto& recipe = content->modelRecord.recipe;
+    const int64_t trainCount = static_cast<int64_t>(content->dataRecord.trainIndices.size());
+    const int64_t stepsPerEpoch = recipe && recipe->batchSize > 0 ? (trainCount + recipe->batchSize - 1) / recipe->batchSize : 0;
     for (size_t i = 0; i < checkpoints.size(); ++i)
-        rows.push_back({checkpoints[i].epoch, checkpoints[i].lr,
+        rows.push_back({checkpoints[i].epochsAt(stepsPerEpoch), checkpoints[i].lr,
                         i < content->checkpointNorms.size() ? content->checkpointNorms[i] : std::nan("")});
     m_checkpoints->setRows(std::move(rows));
     if (m_training)

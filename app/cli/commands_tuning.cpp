@@ -236,9 +236,9 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
         .option("bootstrap", "B", "resamples for the ratio's 90% interval under ground-truth noise (10 to 100000)", "200")
         .option("path-checkpoints", "C",
-                "also score the rule path-match: train each model a second time with C checkpoints (at most\none per epoch) "
-                "(DIR/<model>-<recipe>-path.h5), featurize them with TracIn at the largest k, and add path-match's\n"
-                "λ, LDS and ratio to the tables (0: off; explicit IF gets none)",
+                "also score the rule path-match: train each model a second time with C checkpoints\n"
+                "(DIR/<model>-<recipe>-path.h5; inside epochs when C exceeds them), featurize them with TracIn at\n"
+                "the largest k, and add path-match's λ, LDS and ratio to the tables (0: off; explicit IF gets none)",
                 "0")
         .option("out", "DIR", "output folder", "study");
     addLdsOptions(p);

@@ -222,6 +222,10 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
     const int workers =
         static_cast<int>(std::min<size_t>(static_cast<size_t>(pool.workers), keepLists.size()));
     TorchThreadsScope threads(pool.threadsPerWorker);
+    // Only a retrained model's final state is used: no checkpoints (they do not change training,
+    // and on a subset the run may have fewer steps than the full recipe's checkpoints).
+    TrainRecipe subsetRecipe = recipe;
+    subsetRecipe.checkpoints = 1;
 
     // Each worker trains from its own deep copy, made here on one thread: no two threads ever
     // touch the same network (trainModel clones its input again, which then only reads it).
@@ -253,7 +257,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
             try {
                 const ImageSet subset = train.select(keepLists[job]);
                 NullProgress quiet;
-                TrainResult trained = trainModel(starts[static_cast<size_t>(w)], recipe, subset, quiet, stop);
+                TrainResult trained = trainModel(starts[static_cast<size_t>(w)], subsetRecipe, subset, quiet, stop);
                 std::vector<double> loss = perSampleLoss(trained.model, test);
                 std::lock_guard<std::mutex> lock(callbackMutex);
                 onFinished(job, std::move(loss));

@@ -18,10 +18,19 @@ using ParamSet = std::vector<ParamTensor>;
 
 /// A saved state of a training run (TracIn and TRAK use several).
 struct Checkpoint {
-    int64_t epoch = 0;       ///< epochs completed when saved
+    int64_t epoch = 0;       ///< whole epochs completed when saved
+    int64_t step = 0;        ///< optimizer steps completed when saved (0: not recorded, older files)
     double lr = 0.0;         ///< learning rate in use during the epochs before it (TracIn's η_t)
     ParamSet params;         ///< parameters
     ParamSet buffers;        ///< buffers (BatchNorm running statistics), may be empty
+
+    /// Epochs completed when saved, fractional inside an epoch: step / stepsPerEpoch (the run's
+    /// optimizer steps per epoch), or `epoch` when the step is not recorded.
+    double epochsAt(int64_t stepsPerEpoch) const
+    {
+        return step > 0 && stepsPerEpoch > 0 ? static_cast<double>(step) / static_cast<double>(stepsPerEpoch)
+                                             : static_cast<double>(epoch);
+    }
 };
 
 /// A layer as a user sees it: name, kind and parameter count.

@@ -32,8 +32,10 @@ void TrainRecipe::validate() const
         fail("epochs", ">= 1", epochs);
     if (!std::isfinite(weightDecay) || weightDecay < 0.0)
         fail("weightDecay", "a finite number >= 0", weightDecay);
-    if (checkpoints < 1 || checkpoints > epochs)
-        fail("checkpoints", ("in [1, epochs = " + std::to_string(epochs) + "]").c_str(), checkpoints);
+    // The upper bound is the run's optimizer steps, which need the training set's size: trainModel
+    // checks it.
+    if (checkpoints < 1 || checkpoints > kMaxCheckpoints)
+        fail("checkpoints", ("in [1, " + std::to_string(kMaxCheckpoints) + "]").c_str(), checkpoints);
 }
 
 TrainRecipe TrainRecipe::standardFor(Architecture arch)

@@ -7,6 +7,9 @@
 
 namespace attri {
 
+/// The most checkpoints a recipe may ask for (each holds a copy of the parameters).
+inline constexpr int64_t kMaxCheckpoints = 10000;
+
 /// Everything that determines a training run besides the data. Ground truth retrains with it.
 struct TrainRecipe {
     std::string optimizer = "sgd"; ///< "sgd" or "adam"
@@ -16,7 +19,9 @@ struct TrainRecipe {
     int64_t epochs = 20;           ///< passes over the training set
     double weightDecay = 0.0;      ///< L2 weight decay (optimizer-coupled, as in torch.optim)
     uint64_t seed = 0;             ///< initialization and shuffling seed
-    int64_t checkpoints = 1;       ///< checkpoints kept, evenly spaced over epochs; the last is the final model
+    /// Checkpoints kept; the last is the final model. C ≤ epochs: at the ends of epochs ⌊c·E/C⌋;
+    /// more (up to the run's optimizer steps S): after steps ⌊c·S/C⌋, inside epochs.
+    int64_t checkpoints = 1;
 
     /// Throws ConfigError naming the field and the valid range.
     void validate() const;

@@ -105,10 +105,6 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         params.push_back(item.second);
     auto optimizer = makeOptimizer(recipe, params);
 
-    // Checkpoint c (1-based) after epoch ⌊c·E/C⌋: evenly spaced, distinct since C ≤ E, last = E.
-    std::vector<int64_t> checkpointEpochs;
-    for (int64_t c = 1; c <= recipe.checkpoints; ++c)
-        checkpointEpochs.push_back(c * recipe.epochs / recipe.checkpoints);
 
     const torch::Tensor images = imagesTensor(train, 0, train.count).to(device);
     const torch::Tensor labels = labelsTensor(train, 0, train.count).to(device);
@@ -119,6 +115,16 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     // Observation marks: the midpoints of `marks` equal stretches of the run's steps.
     const int64_t stepsPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize;
     const int64_t totalSteps = stepsPerEpoch * recipe.epochs;
+    // Checkpoint c (1-based) after epoch ⌊c·E/C⌋ when C ≤ E, else after step ⌊c·S/C⌋: evenly
+    // spaced, distinct, the last at the end of the run.
+    if (recipe.checkpoints > totalSteps)
+        throw ConfigError("training recipe: 'checkpoints' must be at most the run's " + std::to_string(totalSteps)
+                          + " optimizer steps, got " + std::to_string(recipe.checkpoints));
+    std::vector<int64_t> checkpointSteps;
+    for (int64_t c = 1; c <= recipe.checkpoints; ++c)
+        checkpointSteps.push_back(recipe.checkpoints <= recipe.epochs
+                                      ? c * recipe.epochs / recipe.checkpoints * stepsPerEpoch
+                                      : c * totalSteps / recipe.checkpoints);
     std::vector<int64_t> marks;
     if (observer && observer->atMark)
         for (int j = 1; j <= observer->marks; ++j)
@@ -158,6 +164,16 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                 loss.backward();
                 optimizer->step();
                 ++step;
+                if (nextCheckpoint < checkpointSteps.size() && checkpointSteps[nextCheckpoint] == step) {
+                    Checkpoint checkpoint;
+                    checkpoint.epoch = step / stepsPerEpoch;
+                    checkpoint.step = step;
+                    checkpoint.lr = recipe.lr; // constant schedule
+                    checkpoint.params = result.model.parameters();
+                    checkpoint.buffers = result.model.buffers();
+                    result.checkpoints.push_back(std::move(checkpoint));
+                    ++nextCheckpoint;
+                }
                 while (nextMark < marks.size() && marks[nextMark] <= step) {
                     net.setTraining(false);
                     observer->atMark(result.model, step, totalSteps);
@@ -173,15 +189,6 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
             msg << "epoch " << epoch << "/" << recipe.epochs << ": loss " << std::setprecision(4)
                 << epochLoss;
             progress.message(msg.str());
-            if (nextCheckpoint < checkpointEpochs.size() && checkpointEpochs[nextCheckpoint] == epoch) {
-                Checkpoint checkpoint;
-                checkpoint.epoch = epoch;
-                checkpoint.lr = recipe.lr; // constant schedule
-                checkpoint.params = result.model.parameters();
-                checkpoint.buffers = result.model.buffers();
-                result.checkpoints.push_back(std::move(checkpoint));
-                ++nextCheckpoint;
-            }
         }
     }
     if (!device.is_cpu())

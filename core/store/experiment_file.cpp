@@ -214,6 +214,7 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
         const std::string g = "/model/checkpoints/" + checkpointName(i);
         file.createGroup(g);
         file.setAttr(g, "epoch", cp.epoch);
+        file.setAttr(g, "step", cp.step);
         file.setAttr(g, "lr", cp.lr);
         writeParamSet(file, g + "/params", cp.params);
         writeParamSet(file, g + "/buffers", cp.buffers);
@@ -287,6 +288,7 @@ ModelRecord readModelRecord(const H5File& file)
             const std::string g = "/model/checkpoints/" + n;
             Checkpoint cp;
             cp.epoch = file.attrInt(g, "epoch");
+            cp.step = file.hasAttr(g, "step") ? file.attrInt(g, "step") : 0; // older files: not recorded
             cp.lr = file.attrDouble(g, "lr");
             cp.params = readParamSet(file, g + "/params");
             cp.buffers = readParamSet(file, g + "/buffers");

@@ -118,6 +118,9 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
                           "needs them" + how);
     auto path = std::make_shared<TrainingPathFeatures>();
     in.path.clear();
+    const int64_t batch = run.recipe ? run.recipe->batchSize : 0;
+    const int64_t trainCount = static_cast<int64_t>(data.trainIndices.size());
+    const int64_t stepsPerEpoch = batch > 0 ? (trainCount + batch - 1) / batch : 0;
     double previousEpoch = 0.0;
     for (int64_t c = 0; c < count; ++c) {
         const FeatureRecord& r = *chosenSet[static_cast<size_t>(c)];
@@ -125,11 +128,10 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
             throw ConfigError(experimentPath + ": features " + r.key + " do not cover the experiment's "
                               + std::to_string(session.trainCount()) + " training points with their losses");
         path->train.push_back(readFeatures(file, r.key, "train", k));
-        const double epoch = static_cast<double>(checkpoints[static_cast<size_t>(c)].epoch);
+        const double epoch = checkpoints[static_cast<size_t>(c)].epochsAt(stepsPerEpoch);
         if (!(epoch > previousEpoch))
             throw ConfigError(experimentPath + ": checkpoint " + std::to_string(c) + " is at epoch "
-                              + std::to_string(checkpoints[static_cast<size_t>(c)].epoch)
-                              + ", not after the previous one");
+                              + std::to_string(epoch) + ", not after the previous one");
         PathSegment segment;
         segment.trainLoss = r.trainStats.loss;
         segment.gradientSqNormMean = r.gradientSqNormMean;

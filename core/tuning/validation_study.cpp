@@ -168,7 +168,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
             if (o.pathCheckpoints > 0 && anyProjected) {
                 pathExp = fileInFolder(o.outDir, modelName + "-" + recipeName + "-path.h5");
                 TrainRecipe withPath = recipe;
-                withPath.checkpoints = std::min(o.pathCheckpoints, recipe.epochs); // at most one per epoch
+                withPath.checkpoints = o.pathCheckpoints; // inside epochs when there are more than epochs
                 AttributionRequest request;
                 request.method = "tracin";
                 request.projection = ProjectionKind::Kronecker;
@@ -381,7 +381,7 @@ std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions&
     const bool anyPath = std::any_of(rows.begin(), rows.end(), [](const StudyRow& r) { return std::isfinite(r.pathLambda); });
     if (anyPath) {
         s << "\nThe rule path-match (the influence unrolled along " << o.pathCheckpoints
-          << " checkpoints of the same run, at most one per epoch; docs/lambda-selection.md), same rows; cost = its time / retraining time "
+          << " checkpoints of the same run; docs/lambda-selection.md), same rows; cost = its time / retraining time "
              "(the checkpoints' featurization, once per model and recipe, is listed apart):\n\n"
           << "| model | recipe | method | k | path-match λ | LDS | ratio | 90% interval | ≥ 0.95 in | s | cost | "
              "featurization s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";

@@ -40,7 +40,7 @@ struct StudyOptions {
     int64_t sensitivityTests = 50;               ///< test points for the stored sensitivity tables
     int bootstrapResamples = 200;                ///< for the ratio's interval (bootstrapLdsRatio)
     /// > 0: also score the rule path-match. Each model is trained a second time with this many
-    /// checkpoints (at most one per epoch) (DIR/<model>-<recipe>-path.h5, the same run: attachTrainingPath checks its final
+    /// checkpoints (inside epochs when there are more checkpoints than epochs) (DIR/<model>-<recipe>-path.h5, the same run: attachTrainingPath checks its final
     /// parameters) and featurized there by TracIn at the largest k; the study's own experiment
     /// keeps one checkpoint, so its TRAK is unchanged. Explicit IF rows get none (NaN).
     int64_t pathCheckpoints = 0;

@@ -68,12 +68,20 @@ class CheckpointedRun:
             sys.exit("%s: no loss-gradient features (run: attribute FILE --method tracin --k K)" % path)
         if keep is not None:
             self.keys = [self.keys[i] for i in keep]
-        # Epochs completed at each kept checkpoint (from /model/checkpoints), so segments may differ.
-        stored = sorted(self.file["model/checkpoints"].keys())
-        self.epoch_at = [float(self.file["model/checkpoints/" + stored[int(key.rsplit("-c", 1)[1])]].attrs["epoch"])
-                         for key in self.keys]
+        # Epochs completed at each kept checkpoint (from /model/checkpoints), so segments may differ;
+        # fractional (step / steps per epoch) when the file records steps, as checkpoints inside
+        # epochs need.
         last = self.file["features/" + self.keys[-1]]
         self.n = last["train"].shape[0]
+        full_steps_per_epoch = -(-self.n // self.batch)
+        stored = sorted(self.file["model/checkpoints"].keys())
+
+        def epochs_at(key):
+            attrs = self.file["model/checkpoints/" + stored[int(key.rsplit("-c", 1)[1])]].attrs
+            if "step" in attrs and int(attrs["step"]) > 0:
+                return int(attrs["step"]) / full_steps_per_epoch
+            return float(attrs["epoch"])
+        self.epoch_at = [epochs_at(key) for key in self.keys]
         self.k_max = last["train"].shape[1]
         self.train_loss = float(self.file["model/metrics"].attrs["train_loss"])
 

@@ -108,13 +108,14 @@ TEST(Cli, TrainDemoLogisticRegressionThenInfo)
 }
 
 // The rule path-match reads the loss-gradient features of every checkpoint (as TracIn stores
-// them); without them it says what to run, naming the file.
+// them; here three checkpoints in two epochs, so one falls inside an epoch); without them it
+// says what to run, naming the file.
 TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
 {
     test::TempDir dir;
     const std::string exp = dir.file("e.h5");
     std::string out;
-    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 3 "
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 2 "
                                       "--checkpoints 3 --out " + exp,
                                &out),
               0)
@@ -148,7 +149,7 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
     // run is refused, naming the file.
     const std::string same = dir.file("same.h5"), other = dir.file("other.h5");
     for (const auto& [file, seed] : {std::pair{same, 0}, std::pair{other, 7}}) {
-        ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 3 "
+        ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 2 "
                                           "--seed " + std::to_string(seed) + " --out " + file,
                                    &out),
                   0)

@@ -159,8 +159,10 @@ TEST(TrainRecipeTest, ValidateNamesTheBadField)
     r = {};
     r.checkpoints = 0;
     expectError(r, "checkpoints");
-    r.checkpoints = r.epochs + 1;
+    r.checkpoints = kMaxCheckpoints + 1;
     expectError(r, "checkpoints");
+    r.checkpoints = r.epochs + 1; // inside epochs: bounded by the run's steps, which trainModel checks
+    EXPECT_NO_THROW(r.validate());
     r = {};
     r.optimizer = "adam";
     r.checkpoints = r.epochs;
@@ -507,6 +509,8 @@ TEST(TrainerTest, CheckpointsAreEvenlySpacedAndLastIsFinal)
     const int64_t expected[] = {5, 10, 15, 20};
     for (size_t i = 0; i < 4; ++i) {
         EXPECT_EQ(result.checkpoints[i].epoch, expected[i]);
+        EXPECT_EQ(result.checkpoints[i].step, 3 * expected[i]); // 20 points in batches of 8: 3 steps an epoch
+        EXPECT_DOUBLE_EQ(result.checkpoints[i].epochsAt(3), static_cast<double>(expected[i]));
         EXPECT_DOUBLE_EQ(result.checkpoints[i].lr, 0.05);
     }
     EXPECT_FALSE(sameValues(result.checkpoints[0].params, result.checkpoints[1].params));
@@ -527,6 +531,45 @@ TEST(TrainerTest, CheckpointsAreEvenlySpacedAndLastIsFinal)
     EXPECT_EQ(uneven.checkpoints[0].epoch, 3);
     EXPECT_EQ(uneven.checkpoints[1].epoch, 6);
     EXPECT_EQ(uneven.checkpoints[2].epoch, 10);
+}
+
+// More checkpoints than epochs: after evenly spaced optimizer steps, inside epochs; the one that
+// falls on an epoch's end is the epoch-end checkpoint of the same run; more than the run's steps
+// is a clear error.
+TEST(TrainerTest, CheckpointsInsideEpochsFollowTheSteps)
+{
+    const ImageSet train = randomSet(20, {1, 4, 4}, 3, 0);
+    const Model init = Model::create(Architecture::Mlp, {1, 4, 4}, 3, 0);
+    TrainRecipe recipe;
+    recipe.epochs = 2;
+    recipe.lr = 0.05;
+    recipe.batchSize = 8; // 3 steps an epoch, 6 in all
+    recipe.checkpoints = 5;
+    RecordingProgress progress;
+    const TrainResult fine = trainModel(init, recipe, train, progress, CancelToken());
+    ASSERT_EQ(fine.checkpoints.size(), 5u);
+    const int64_t steps[] = {1, 2, 3, 4, 6}; // ⌊c·6/5⌋
+    for (size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(fine.checkpoints[i].step, steps[i]);
+        EXPECT_EQ(fine.checkpoints[i].epoch, steps[i] / 3);
+        EXPECT_DOUBLE_EQ(fine.checkpoints[i].epochsAt(3), static_cast<double>(steps[i]) / 3.0);
+    }
+    EXPECT_FALSE(sameValues(fine.checkpoints[0].params, fine.checkpoints[1].params));
+    EXPECT_TRUE(sameValues(fine.checkpoints.back().params, fine.model.parameters()));
+
+    recipe.checkpoints = 2;
+    const TrainResult coarse = trainModel(init, recipe, train, progress, CancelToken());
+    ASSERT_EQ(coarse.checkpoints.size(), 2u);
+    EXPECT_TRUE(sameValues(coarse.checkpoints[0].params, fine.checkpoints[2].params));
+    EXPECT_TRUE(sameValues(coarse.model.parameters(), fine.model.parameters()));
+
+    recipe.checkpoints = 7;
+    try {
+        trainModel(init, recipe, train, progress, CancelToken());
+        FAIL() << "7 checkpoints in 6 steps were accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("at most the run's 6 optimizer steps"), std::string::npos) << e.what();
+    }
 }
 
 TEST(TrainerTest, CancelTokenStopsTraining)

@@ -91,6 +91,7 @@ attri::ModelRecord fakeModelRecord()
     for (int c = 0; c < 2; ++c) {
         attri::Checkpoint cp;
         cp.epoch = 2 * (c + 1);
+        cp.step = 37 * (c + 1);
         cp.lr = 0.003 / (c + 1);
         // Deliberately not in name order: the stored `order` attribute must keep this order.
         cp.params = {tensor("fc2.weight", {3, 5}, float(c)), tensor("fc2.bias", {3}, 1.0f),
@@ -757,6 +758,7 @@ TEST(ExperimentFile, ModelRecordRoundTrips)
     ASSERT_EQ(r.checkpoints.size(), 2u);
     for (size_t c = 0; c < 2; ++c) {
         EXPECT_EQ(r.checkpoints[c].epoch, m.checkpoints[c].epoch);
+        EXPECT_EQ(r.checkpoints[c].step, m.checkpoints[c].step);
         EXPECT_EQ(r.checkpoints[c].lr, m.checkpoints[c].lr);
         expectSameParams(r.checkpoints[c].params, m.checkpoints[c].params);
         expectSameParams(r.checkpoints[c].buffers, m.checkpoints[c].buffers);
