@@ -179,6 +179,11 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
                 rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);
     std::printf("inputs: %s\n", rec.inputs.c_str());
+    if (rec.pathStability > 1.0)
+        std::printf("warning: the recorded run steps beyond gradient descent's stability limit on its own curvature "
+                    "(lr·μ_max/c is %.3g × 2(1 + momentum)): it is unstable along its top directions, the unrolled path "
+                    "does not describe it, and this λ is not to be trusted; use the default rule\n",
+                    rec.pathStability);
     if (rec.meanXi.size() > 0) {
         const bool match = rec.rule == SelectorRule::PathMatch;
         std::printf("%s: peak %.4f, peakedness %.4f, plateau %.2f decades\n",

@@ -290,6 +290,7 @@ void writeRecommendation(H5File& file, const RecommendationRecord& r)
     file.setAttr(base, "feature_scale", r.featureScale);
     file.setAttr(base, "curvature_ratio", r.curvatureRatio);
     file.setAttr(base, "path_factor", r.pathFactor);
+    file.setAttr(base, "path_stability", r.pathStability);
     file.setAttr(base, "lds_at_recommended", r.ldsAtRecommended);
     file.setAttr(base, "lds_grid_best", r.ldsGridBest);
     file.setAttr(base, "lambda_grid_best", r.lambdaGridBest);
@@ -333,6 +334,7 @@ std::vector<RecommendationRecord> listRecommendations(const H5File& file)
             r.featureScale = number(g, "feature_scale", nan);
             r.curvatureRatio = number(g, "curvature_ratio", nan);
             r.pathFactor = number(g, "path_factor", nan);
+            r.pathStability = number(g, "path_stability", nan);
             r.ldsAtRecommended = number(g, "lds_at_recommended", nan);
             r.ldsGridBest = number(g, "lds_grid_best", nan);
             r.lambdaGridBest = number(g, "lambda_grid_best", nan);

@@ -101,6 +101,8 @@ struct RecommendationRecord {
     double featureScale = std::numeric_limits<double>::quiet_NaN();   ///< c the rule used (NaN: not stored)
     double curvatureRatio = std::numeric_limits<double>::quiet_NaN(); ///< ρ the rule used (NaN: not stored)
     double pathFactor = std::numeric_limits<double>::quiet_NaN();     ///< π the rule used (NaN: not stored)
+    /// path-match: the recorded run's step against GD's stability limit (LambdaRecommendation::pathStability)
+    double pathStability = std::numeric_limits<double>::quiet_NaN();
     double ldsAtRecommended = std::numeric_limits<double>::quiet_NaN(); ///< when ground truth exists
     double ldsGridBest = std::numeric_limits<double>::quiet_NaN();
     double lambdaGridBest = std::numeric_limits<double>::quiet_NaN();

@@ -300,6 +300,8 @@ struct Unrolled {
     double effectiveLr = 0.0;
     double stepsPerEpoch = 0.0;
     double finalScale = 0.0;
+    double stability = std::numeric_limits<double>::quiet_NaN(); ///< LambdaRecommendation::pathStability
+    size_t leastStable = 0;                                        ///< the checkpoint where it peaks
 };
 
 /// PathMatch's scores (docs/lambda-selection.md, "A lead: unrolling the recorded training path"):
@@ -368,6 +370,11 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
     Eigen::MatrixXd carried = in.pathTestFeatures->topLeftCorner(tests, k).cast<double>();
     Eigen::MatrixXf unrolled = Eigen::MatrixXf::Zero(tests, n);
     double firstScale = 0.0;
+    // Gradient descent with heavy-ball momentum β is stable on a quadratic of top curvature μ
+    // while lr·μ < 2(1 + β); H_s/c_s is the loss's curvature in parameter units.
+    const bool sgd = r.optimizer == "sgd";
+    double stability = sgd ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+    size_t leastStable = 0;
     for (size_t start = 0; start < segments; start += threads) {
         const size_t batch = std::min(threads, segments - start);
         std::vector<Spectrum> spectra(batch);
@@ -397,6 +404,11 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
             if (done == 0)
                 firstScale = sp.scale;
             const Eigen::VectorXd mu = sp.mu.cwiseMax(sp.scale * r.weightDecay);
+            const double step = r.lr * mu.maxCoeff() / sp.scale / (2.0 * (1.0 + r.momentum));
+            if (sgd && step > stability) {
+                stability = step;
+                leastStable = segments - 1 - done;
+            }
             const double a = effectiveLr / sp.scale * stepsPerEpoch * seg.epochs;
             Eigen::VectorXd filter(k), decay(k);
             for (int64_t j = 0; j < k; ++j) {
@@ -413,7 +425,7 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
         }
     }
 
-    return {std::move(unrolled), effectiveLr, stepsPerEpoch, firstScale};
+    return {std::move(unrolled), effectiveLr, stepsPerEpoch, firstScale, stability, leastStable};
 }
 
 /// PathMatch: for every λ of the grid, the mean over test points of the cosine (centred over
@@ -469,10 +481,14 @@ void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, La
         throw Error("λ recommendation: path-match found no test point whose unrolled scores vary over the training "
                     "points");
     summarizeCurve(rec);
+    rec.pathStability = path.stability;
     std::ostringstream text;
     text << "influence unrolled along " << in.path.size() << " checkpoints (eta_eff " << path.effectiveLr << ", "
          << path.stepsPerEpoch << " subset steps per epoch, wd " << in.recipe.weightDecay
          << ", feature scale c at the end " << path.finalScale << "), mean cosine over " << tests << " test points";
+    if (std::isfinite(path.stability))
+        text << "; step against GD's stability limit, lr*mu_max/c / 2(1+momentum): " << path.stability
+             << " (checkpoint " << path.leastStable << ")";
     rec.inputs = text.str();
 }
 } // namespace

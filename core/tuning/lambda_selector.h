@@ -68,6 +68,11 @@ struct LambdaRecommendation {
     double featureScale = 0.0;           ///< c used (E‖φ‖²/E‖g‖², or k when not measurable)
     double curvatureRatio = 1.0;         ///< ρ used by dynamics-prior (1 for the other rules)
     double pathFactor = 1.0;             ///< π used by dynamics-prior (1 for the other rules)
+    /// PathMatch: the recorded run's step against gradient descent's stability limit on its own
+    /// curvature, max over the segments of lr·μ_max(H_s)/c_s ÷ 2(1 + momentum). Above 1 the
+    /// run is unstable along its top directions and the unrolled (linearised) path does not
+    /// describe it: the match is not to be trusted. NaN for other rules and for adam.
+    double pathStability = std::numeric_limits<double>::quiet_NaN();
     std::string inputs;                  ///< one line: what the rule used
 };
 

@@ -210,6 +210,7 @@ RecommendationRecord recommendationRecord(const AttributionSession& session, con
     record.featureScale = rec.featureScale;
     record.curvatureRatio = rec.curvatureRatio;
     record.pathFactor = rec.pathFactor;
+    record.pathStability = rec.pathStability;
     record.lambdas = rec.lambdas;
     record.meanXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
     return record;

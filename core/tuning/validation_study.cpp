@@ -260,6 +260,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                             recommendLambda(withPath, row.gridLambdas, so, progress, cancel);
                         row.pathLambda = rec.lambda;
                         row.pathSeconds = rec.seconds;
+                        row.pathStability = rec.pathStability;
                         row.pathFeaturizeSeconds = pathFeaturizeSeconds;
                         const RowMatrixF sums = ldsSubsetSums(session->scores({}, rec.lambda), truth);
                         row.pathLds = ldsFromSubsetSums(sums, truth).mean;
@@ -320,7 +321,7 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
     for (const auto& r : rules)
         s << "," << r << "_lambda," << r << "_lds";
     s << ",path-match_lambda,path-match_lds,path-match_ratio,path-match_ratio_low,path-match_ratio_high,"
-         "path-match_ratio_share_ge_0.95,path-match_seconds,path_featurize_seconds";
+         "path-match_ratio_share_ge_0.95,path-match_seconds,path-match_stability,path_featurize_seconds";
     s << "\n";
     s << std::setprecision(6);
     for (const auto& row : rows) {
@@ -333,7 +334,7 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
             s << "," << row.ruleLambda.at(r) << "," << row.ruleLds.at(r);
         s << "," << row.pathLambda << "," << row.pathLds << "," << row.pathRatio << "," << row.pathRatioLow << ","
           << row.pathRatioHigh << "," << row.pathRatioShareAbove << "," << row.pathSeconds << ","
-          << row.pathFeaturizeSeconds;
+          << row.pathStability << "," << row.pathFeaturizeSeconds;
         s << "\n";
     }
     return s.str();
@@ -382,16 +383,19 @@ std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions&
     if (anyPath) {
         s << "\nThe rule path-match (the influence unrolled along " << o.pathCheckpoints
           << " checkpoints of the same run; docs/lambda-selection.md), same rows; cost = its time / retraining time "
-             "(the checkpoints' featurization, once per model and recipe, is listed apart):\n\n"
-          << "| model | recipe | method | k | path-match λ | LDS | ratio | 90% interval | ≥ 0.95 in | s | cost | "
-             "featurization s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+             "(the checkpoints' featurization, once per model and recipe, is listed apart); stability = the run's "
+             "largest lr·μ_max/c over gradient descent's limit 2(1 + momentum), above 1 (unstable) the match is not "
+             "trusted:\n\n"
+          << "| model | recipe | method | k | path-match λ | LDS | ratio | 90% interval | ≥ 0.95 in | stability | s | "
+             "cost | featurization s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (const auto& r : rows) {
             if (!std::isfinite(r.pathLambda))
                 continue;
             s << "| " << r.model << " | " << r.recipe << " | " << r.method << " | " << r.k << " | "
               << fmt(r.pathLambda, 3) << " | " << fmt(r.pathLds, 3) << " | " << fmt(r.pathRatio, 3)
               << (r.pathRatio >= 0.95 ? "" : " ✗") << " | " << fmt(r.pathRatioLow, 3) << "–" << fmt(r.pathRatioHigh, 3)
-              << " | " << fmt(100.0 * r.pathRatioShareAbove, 3) << "% | " << fmt(r.pathSeconds, 3) << " | "
+              << " | " << fmt(100.0 * r.pathRatioShareAbove, 3) << "% | " << fmt(r.pathStability, 3)
+              << (r.pathStability > 1.0 ? " (unstable)" : "") << " | " << fmt(r.pathSeconds, 3) << " | "
               << fmt(100.0 * r.pathSeconds / std::max(1e-9, r.retrainSeconds), 2) << "% | "
               << (std::isfinite(r.pathFeaturizeSeconds) ? fmt(r.pathFeaturizeSeconds, 4) : std::string("(resumed)"))
               << " |\n";

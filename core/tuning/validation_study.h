@@ -70,6 +70,7 @@ struct StudyRow {
     double pathRatioHigh = std::numeric_limits<double>::quiet_NaN();
     double pathRatioShareAbove = std::numeric_limits<double>::quiet_NaN();
     double pathSeconds = std::numeric_limits<double>::quiet_NaN();
+    double pathStability = std::numeric_limits<double>::quiet_NaN(); ///< LambdaRecommendation::pathStability
     /// Featurizing the checkpoints (TracIn at the largest k on the companion), once per model and
     /// recipe, and training that companion; NaN when not done in this run (resumed from files).
     double pathFeaturizeSeconds = std::numeric_limits<double>::quiet_NaN();

@@ -312,6 +312,7 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
         EXPECT_NEAR(std::stod(row[column("path-match_ratio")]), pathLds / best, 1e-4);
         EXPECT_LE(std::stod(row[column("path-match_ratio_low")]), std::stod(row[column("path-match_ratio_high")]));
         EXPECT_GE(std::stod(row[column("path-match_seconds")]), 0.0);
+        EXPECT_GT(std::stod(row[column("path-match_stability")]), 0.0);
         EXPECT_GT(std::stod(row[column("path_featurize_seconds")]), 0.0);
     }
     EXPECT_TRUE(std::filesystem::exists(out_dir + "/study.md"));

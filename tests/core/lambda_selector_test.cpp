@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/Eigenvalues>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -340,6 +342,25 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_EQ(rec.gridIndex, best);
     EXPECT_DOUBLE_EQ(rec.lambda, p.grid[static_cast<size_t>(best)]);
     EXPECT_NE(rec.inputs.find("unrolled along 3 checkpoints"), std::string::npos) << rec.inputs;
+    // The stability diagnostic: max over segments of lr·μ_max(H_s)/c_s ÷ 2(1 + β), c_s = 2 here.
+    double expected = 0.0;
+    for (const PathSegment& seg : f.segments) {
+        const Eigen::MatrixXd phi = seg.trainFeatures->cast<double>();
+        Eigen::VectorXd w(phi.rows());
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double l = seg.trainLoss[static_cast<size_t>(i)];
+            w[i] = std::exp(-l) / -std::expm1(-l) / static_cast<double>(phi.rows());
+        }
+        const Eigen::MatrixXd h = phi.transpose() * w.asDiagonal() * phi;
+        const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(h).eigenvalues().maxCoeff();
+        expected = std::max(expected, in.recipe.lr * top / 2.0 / (2.0 * (1.0 + in.recipe.momentum)));
+    }
+    EXPECT_NEAR(rec.pathStability, expected, 1e-4 * expected);
+    EXPECT_NE(rec.inputs.find("stability limit"), std::string::npos) << rec.inputs;
+    // Adam's steps are preconditioned: no such limit is claimed.
+    SelectorInputs adam = in;
+    adam.recipe.optimizer = "adam";
+    EXPECT_TRUE(std::isnan(recommendLambda(adam, p.grid, o, progress, cancel).pathStability));
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();
     EXPECT_EQ(std::count(compared.begin(), compared.end(), SelectorRule::PathMatch), 0);

@@ -978,6 +978,7 @@ TEST(AttributionStore, RecommendationRoundTrip)
     r.ldsRatioHigh = 0.99;
     r.featureScale = 310.5;
     r.curvatureRatio = 12.25;
+    r.pathStability = 0.0825;
     r.lambdas = {1.0, 10.0, 100.0};
     {
         attri::H5File file(path, attri::H5File::Mode::Truncate);
@@ -998,6 +999,7 @@ TEST(AttributionStore, RecommendationRoundTrip)
     EXPECT_DOUBLE_EQ(k1024.ldsAtRecommended, 0.36);
     EXPECT_DOUBLE_EQ(k1024.featureScale, 310.5);
     EXPECT_DOUBLE_EQ(k1024.curvatureRatio, 12.25);
+    EXPECT_DOUBLE_EQ(k1024.pathStability, 0.0825);
     EXPECT_TRUE(std::isnan(k1024.ldsGridBest));
     EXPECT_DOUBLE_EQ(k1024.ldsRatioLow, 0.81);
     EXPECT_DOUBLE_EQ(k1024.ldsRatioHigh, 0.99);
