@@ -421,7 +421,9 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
         tr("Recommending λ"),
         [s, options, grid, path, withGroundTruth](ProgressSink& progress, const CancelToken& cancel) {
             grid.validate();
-            const SelectorInputs in = selectorInputs(*s);
+            SelectorInputs in = selectorInputs(*s);
+            // path-match and path-or-prior read the training path recorded in the same file.
+            const auto trainingPath = attachTrainingPathFor(options.rule, path, *s, in);
             const SelectorOptions so = selectorOptionsFor(*s, options);
             const std::vector<double> lambdas = grid.toAbsolute(s->meanEigenvalue());
             LambdaRecommendation rec = recommendLambda(in, lambdas, so, progress, cancel);

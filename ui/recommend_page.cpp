@@ -38,8 +38,13 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
       m_acceptCurrent(new QPushButton(tr("Accept the current λ"), this)), m_accepted(new QLabel(this)),
       m_gtSubsets(new QSpinBox(this)), m_groundTruth(new QPushButton(tr("Compute ground truth"), this))
 {
-    for (SelectorRule r : allSelectorRules())
+    for (SelectorRule r : selectableSelectorRules())
         m_rule->addItem(QString::fromStdString(toString(r)));
+    m_rule->setToolTip(tr("dynamics-prior: from the recipe and the features (the default). path-match: the λ whose "
+                          "scores best match the influence unrolled along the recorded checkpoints (train with "
+                          "checkpoints, then run TracIn). path-or-prior: path-match where that path is recorded and "
+                          "gradient descent is stable on it, dynamics-prior otherwise. docs/lambda-selection.md "
+                          "compares them."));
     m_grid->setToolTip(tr("Relative λ grid the rule chooses from: a list (1e-3,1e-2) or log:low:high:count"));
     m_subsets->setRange(4, 4096);
     m_subsets->setValue(64);

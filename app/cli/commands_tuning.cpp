@@ -145,11 +145,12 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     p.positional("EXP.h5", "experiment file with attribution results")
         .option("method", "if|trak", "method", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
-        .option("rule", "RULE", "selector: dynamics-prior | simulated-sgd | effective-dimension | stability-plateau | "
-                "fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default is the study's "
-                "best; path-match needs the checkpoints' features: train --checkpoints C, attribute --method tracin)",
+        .option("rule", "RULE", "selector: dynamics-prior | path-or-prior | simulated-sgd | effective-dimension | "
+                "stability-plateau | fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default "
+                "is the study's best; path-match needs the checkpoints' features: train --checkpoints C, attribute "
+                "--method tracin; path-or-prior uses them when present and stable, else dynamics-prior)",
                 "dynamics-prior")
-        .option("path-from", "FILE", "path-match: the experiment holding the training path (checkpoints and their "
+        .option("path-from", "FILE", "path-match, path-or-prior: the experiment holding the training path (checkpoints and their "
                 "TracIn features), if not EXP.h5 itself: the same run retrained with --checkpoints C (same data, "
                 "recipe and seed; its final parameters must equal EXP.h5's)")
         .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
@@ -168,24 +169,26 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     options.simulatedSubsets = p.getInt("simulated-subsets");
     const SelectorOptions so = selectorOptionsFor(*session, options);
     SelectorInputs in = selectorInputs(*session);
-    std::shared_ptr<TrainingPathFeatures> trainingPath;
-    if (options.rule == SelectorRule::PathMatch)
-        trainingPath = attachTrainingPath(p.isSet("path-from") ? p.get("path-from") : path, *session, in);
-    else if (p.isSet("path-from"))
-        throw ConfigError("recommend: --path-from is for --rule path-match");
+    if (p.isSet("path-from") && options.rule != SelectorRule::PathMatch && options.rule != SelectorRule::PathOrPrior)
+        throw ConfigError("recommend: --path-from is for the rules path-match and path-or-prior");
+    std::string pathNote;
+    const std::shared_ptr<TrainingPathFeatures> trainingPath = attachTrainingPathFor(
+        options.rule, p.isSet("path-from") ? p.get("path-from") : path, *session, in, &pathNote);
     std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
     LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
 
     std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
                 rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);
     std::printf("inputs: %s\n", rec.inputs.c_str());
+    if (!pathNote.empty())
+        std::printf("no training path used: %s\n", pathNote.c_str());
     if (rec.pathStability > 1.0)
         std::printf("warning: the recorded run steps beyond gradient descent's stability limit on its own curvature "
                     "(lr·μ_max/c is %.3g × 2(1 + momentum)): it is unstable along its top directions, the unrolled path "
                     "does not describe it, and this λ is not to be trusted; use the default rule\n",
                     rec.pathStability);
     if (rec.meanXi.size() > 0) {
-        const bool match = rec.rule == SelectorRule::PathMatch;
+        const bool match = rec.rule == SelectorRule::PathMatch || rec.rule == SelectorRule::PathOrPrior;
         std::printf("%s: peak %.4f, peakedness %.4f, plateau %.2f decades\n",
                     match ? "mean cosine with the unrolled scores (λ)" : "mean ξ(λ)", rec.meanXi.maxCoeff(),
                     rec.peakedness, rec.plateauWidthDecades);

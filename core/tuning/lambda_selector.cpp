@@ -564,6 +564,7 @@ std::string toString(SelectorRule rule)
     case SelectorRule::FixedRelative: return "fixed-0.1-mean-eig";
     case SelectorRule::FixedAbsolute: return "fixed-1e-3";
     case SelectorRule::PathMatch: return "path-match";
+    case SelectorRule::PathOrPrior: return "path-or-prior";
     }
     return "?";
 }
@@ -572,7 +573,7 @@ std::vector<SelectorRule> allSelectorRules()
 {
     return {SelectorRule::DynamicsPrior,      SelectorRule::DynamicsPriorUncalibrated, SelectorRule::SimulatedSgd,
             SelectorRule::EffectiveDimension, SelectorRule::StabilityPlateau,          SelectorRule::FixedRelative,
-            SelectorRule::FixedAbsolute};
+            SelectorRule::FixedAbsolute,      SelectorRule::PathOrPrior};
 }
 
 std::vector<SelectorRule> selectableSelectorRules()
@@ -636,13 +637,7 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
 
     const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
     rec.featureScale = selectorFeatureScale(in, o);
-    switch (o.rule) {
-    case SelectorRule::SimulatedSgd:
-        recommendBySimulation(in, o, rec, progress, cancel);
-        break;
-    case SelectorRule::DynamicsPrior:
-    case SelectorRule::DynamicsPriorUncalibrated: {
-        const bool calibrated = o.rule == SelectorRule::DynamicsPrior;
+    auto dynamicsPrior = [&](bool calibrated) {
         const TrainRecipe& r = in.recipe;
         const double steps = static_cast<double>(subsetSteps(r, s));
         const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
@@ -659,6 +654,38 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
              << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi " << rec.pathFactor
              << (calibrated && in.pathTrace.empty() ? " (no recorded training path)" : "");
         rec.inputs = text.str();
+    };
+    switch (o.rule) {
+    case SelectorRule::SimulatedSgd:
+        recommendBySimulation(in, o, rec, progress, cancel);
+        break;
+    case SelectorRule::DynamicsPrior:
+    case SelectorRule::DynamicsPriorUncalibrated:
+        dynamicsPrior(o.rule == SelectorRule::DynamicsPrior);
+        break;
+    case SelectorRule::PathOrPrior: {
+        // path-match where the experiment records a training path that gradient descent follows
+        // stably (LambdaRecommendation::pathStability ≤ 1), the dynamics prior otherwise.
+        std::string why = "no recorded training path";
+        if (!in.path.empty()) {
+            LambdaRecommendation matched = rec;
+            recommendByPathMatch(in, o, matched, progress, cancel);
+            if (matched.pathStability <= 1.0) {
+                matched.inputs = "path-match: " + matched.inputs;
+                rec = std::move(matched);
+                break;
+            }
+            rec.pathStability = matched.pathStability;
+            std::ostringstream reason;
+            if (std::isfinite(matched.pathStability))
+                reason << "the recorded run steps beyond gradient descent's stability limit ("
+                       << matched.pathStability << " of it)";
+            else
+                reason << "no stability limit is claimed for " << in.recipe.optimizer;
+            why = reason.str();
+        }
+        dynamicsPrior(true);
+        rec.inputs = "dynamics-prior (" + why + "): " + rec.inputs;
         break;
     }
     case SelectorRule::EffectiveDimension: {

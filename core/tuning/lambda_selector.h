@@ -27,12 +27,13 @@ enum class SelectorRule {
     FixedRelative,      ///< λ = 0.1 · mean eigenvalue
     FixedAbsolute,      ///< λ = 1e-3
     PathMatch,          ///< the λ whose scores best match (cosine) the influence unrolled along the recorded checkpoints
+    PathOrPrior,        ///< PathMatch where a training path is recorded and stable (pathStability ≤ 1), else DynamicsPrior
 };
 std::string toString(SelectorRule rule);
 SelectorRule parseSelectorRule(const std::string& name);
 /// Every rule that needs nothing beyond the method's features and the recipe, the default first
-/// (the study compares these). PathMatch also needs the checkpoints' features: see
-/// selectableSelectorRules.
+/// (the study compares these; PathOrPrior reads the checkpoints' features when given them).
+/// PathMatch needs them: see selectableSelectorRules.
 std::vector<SelectorRule> allSelectorRules();
 /// allSelectorRules and PathMatch: what `--rule` accepts.
 std::vector<SelectorRule> selectableSelectorRules();

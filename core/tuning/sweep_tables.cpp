@@ -147,6 +147,30 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
     return path;
 }
 
+std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, const std::string& pathFile,
+                                                            const AttributionSession& session, SelectorInputs& in,
+                                                            std::string* note)
+{
+    if (rule == SelectorRule::PathMatch)
+        return attachTrainingPath(pathFile, session, in);
+    if (rule != SelectorRule::PathOrPrior)
+        return nullptr;
+    if (session.method() == Method::InfluenceExplicit) {
+        if (note)
+            *note = "explicit IF works on unprojected gradients: no training path applies";
+        return nullptr;
+    }
+    try {
+        return attachTrainingPath(pathFile, session, in);
+    } catch (const ConfigError& e) {
+        in.path.clear();
+        in.pathTestFeatures = nullptr;
+        if (note)
+            *note = e.what();
+        return nullptr;
+    }
+}
+
 SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options)
 {
     if (session.method() == Method::InfluenceExplicit)

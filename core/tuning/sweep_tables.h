@@ -43,6 +43,12 @@ struct TrainingPathFeatures {
 /// (checkpoints, features) or what differs.
 std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& pathFile,
                                                          const AttributionSession& session, SelectorInputs& in);
+/// The path a rule reads, by rule: PathMatch needs it (attachTrainingPath's errors propagate);
+/// PathOrPrior uses it when there is one (why not, when not, in `*note`); the others read none
+/// (null).
+std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, const std::string& pathFile,
+                                                            const AttributionSession& session, SelectorInputs& in,
+                                                            std::string* note = nullptr);
 
 /// The store's record of a recommendation made on `session` (method, k, rule, λ, convention,
 /// inputs, cost, ξ curve); the LDS fields stay NaN for the caller to fill when ground truth exists.

@@ -223,9 +223,13 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     auto ldsAt = [&](double lambda) { return computeLds(session->scores({}, lambda), truth); };
                     row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
 
-                    // Every rule's λ (no retraining), then the default's evidence on the grid.
+                    // Every rule's λ (no retraining), then the default's evidence on the grid. The
+                    // training path, when recorded, is there for the rules that read it.
                     SelectorInputs inputs = selectorInputs(*session);
                     inputs.recipe = recipe;
+                    std::shared_ptr<TrainingPathFeatures> pathFeatures;
+                    if (!pathExp.empty() && !explicitIf)
+                        pathFeatures = attachTrainingPath(pathExp, *session, inputs);
                     for (SelectorRule rule : allSelectorRules()) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = rule;
@@ -251,13 +255,10 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.ratioShareAbove = evidence.interval.shareAbove;
                     // TRAK averages checkpoints: the recommendation is made on the final one, and
                     // applied as the same absolute λ.
-                    if (!pathExp.empty() && !explicitIf) {
-                        SelectorInputs withPath = inputs;
-                        const auto pathFeatures = attachTrainingPath(pathExp, *session, withPath);
+                    if (pathFeatures) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = SelectorRule::PathMatch;
-                        const LambdaRecommendation rec =
-                            recommendLambda(withPath, row.gridLambdas, so, progress, cancel);
+                        const LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
                         row.pathLambda = rec.lambda;
                         row.pathSeconds = rec.seconds;
                         row.pathStability = rec.pathStability;

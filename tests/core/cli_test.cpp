@@ -168,6 +168,14 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
         << out;
     EXPECT_NE(out.find(exp + ": its final parameters are not the experiment's model's"), std::string::npos) << out;
     EXPECT_EQ(test::runCommand(kCli + " recommend " + same + " --method trak --path-from " + exp, &out), 2) << out;
+
+    // path-or-prior: the path where there is one (this short run is stable on it), the prior
+    // where there is none, saying why.
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-or-prior", &out), 0) << out;
+    EXPECT_NE(out.find("inputs: path-match: influence unrolled along 3 checkpoints"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + other + " --method trak --rule path-or-prior", &out), 0) << out;
+    EXPECT_NE(out.find("inputs: dynamics-prior (no recorded training path)"), std::string::npos) << out;
+    EXPECT_NE(out.find("no training path used: " + other + ": no loss-gradient features"), std::string::npos) << out;
 }
 
 // The headless flow on a small experiment: attribute → recommend (with the mean-ξ table) → lds,
@@ -313,6 +321,10 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
         EXPECT_LE(std::stod(row[column("path-match_ratio_low")]), std::stod(row[column("path-match_ratio_high")]));
         EXPECT_GE(std::stod(row[column("path-match_seconds")]), 0.0);
         EXPECT_GT(std::stod(row[column("path-match_stability")]), 0.0);
+        if (std::stod(row[column("path-match_stability")]) <= 1.0)
+            EXPECT_EQ(row[column("path-or-prior_lambda")], row[column("path-match_lambda")]);
+        else
+            EXPECT_EQ(row[column("path-or-prior_lambda")], row[column("dynamics-prior_lambda")]);
         EXPECT_GT(std::stod(row[column("path_featurize_seconds")]), 0.0);
     }
     EXPECT_TRUE(std::filesystem::exists(out_dir + "/study.md"));

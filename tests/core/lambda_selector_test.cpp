@@ -361,6 +361,34 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     SelectorInputs adam = in;
     adam.recipe.optimizer = "adam";
     EXPECT_TRUE(std::isnan(recommendLambda(adam, p.grid, o, progress, cancel).pathStability));
+
+    // path-or-prior: path-match's λ on this stable path; the dynamics prior's without a path, on
+    // a path stepped beyond the stability limit, and for adam.
+    ASSERT_LT(rec.pathStability, 1.0);
+    SelectorOptions either = o;
+    either.rule = SelectorRule::PathOrPrior;
+    SelectorOptions prior = o;
+    prior.rule = SelectorRule::DynamicsPrior;
+    const LambdaRecommendation onPath = recommendLambda(in, p.grid, either, progress, cancel);
+    EXPECT_EQ(onPath.rule, SelectorRule::PathOrPrior);
+    EXPECT_DOUBLE_EQ(onPath.lambda, rec.lambda);
+    EXPECT_EQ(onPath.meanXi, rec.meanXi);
+    EXPECT_EQ(onPath.inputs.rfind("path-match: ", 0), 0u) << onPath.inputs;
+    SelectorInputs unstable = in;
+    unstable.recipe.lr *= 1.01 / rec.pathStability; // just past the limit
+    const LambdaRecommendation past = recommendLambda(unstable, p.grid, either, progress, cancel);
+    EXPECT_GT(past.pathStability, 1.0);
+    EXPECT_DOUBLE_EQ(past.lambda, recommendLambda(unstable, p.grid, prior, progress, cancel).lambda);
+    EXPECT_NE(past.inputs.find("beyond gradient descent's stability limit"), std::string::npos) << past.inputs;
+    EXPECT_DOUBLE_EQ(recommendLambda(adam, p.grid, either, progress, cancel).lambda,
+                     recommendLambda(adam, p.grid, prior, progress, cancel).lambda);
+    SelectorInputs none = in;
+    none.path.clear();
+    none.pathTestFeatures = nullptr;
+    const LambdaRecommendation without = recommendLambda(none, p.grid, either, progress, cancel);
+    EXPECT_DOUBLE_EQ(without.lambda, recommendLambda(none, p.grid, prior, progress, cancel).lambda);
+    EXPECT_EQ(without.inputs.rfind("dynamics-prior (no recorded training path): ", 0), 0u) << without.inputs;
+    EXPECT_EQ(parseSelectorRule("path-or-prior"), SelectorRule::PathOrPrior);
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();
     EXPECT_EQ(std::count(compared.begin(), compared.end(), SelectorRule::PathMatch), 0);
