@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""The README's table of the path rules: one row per setting of the given study folders (each
+run with `study ... --path-checkpoints C`), from their study.csv.
+
+Columns: the best grid LDS (at or below 0, no ratio is shown); the ratio to it (recommended LDS / best LDS) of dynamics-prior,
+of path-match (with its 90% interval under ground-truth noise) and of path-or-prior, which is
+path-match where the recorded run is stable (stability <= 1) and dynamics-prior otherwise; the
+stability number; path-match's time, and that time as a share of retraining 50 models (the
+study's retraining time scaled from its M to 50).
+
+    /usr/bin/python3 docs/analysis/path_study_table.py study-cnn study-mlp study-lr
+"""
+import csv
+import math
+import os
+import sys
+
+
+def number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def fmt(v, digits=3):
+    return "–" if math.isnan(v) else ("%.*g" % (digits, v))
+
+
+def main(folders):
+    print("| model | recipe | method | k | M | best LDS | dynamics-prior | path-match (90% interval) | stability "
+          "| path-or-prior | path-match s | % of 50 retrainings |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for folder in folders:
+        md = open(os.path.join(folder, "study.md"), encoding="utf-8").read()
+        # "LDS over M = 500 retrained models" in the study's header line.
+        m = int(md.split("LDS over M = ", 1)[1].split(" ", 1)[0])
+        with open(os.path.join(folder, "study.csv"), newline="") as f:
+            for row in csv.DictReader(f):
+                best = number(row["best_lds"])
+                # A ratio to a best LDS at or below 0 says nothing (no attribution signal): "–".
+                usable = best > 0
+                prior = number(row["dynamics-prior_lds"]) / best if usable else math.nan
+                path = number(row.get("path-match_ratio", "nan")) if usable else math.nan
+                either = number(row.get("path-or-prior_lds", "nan")) / best if usable else math.nan
+                low, high = number(row.get("path-match_ratio_low", "nan")), number(row.get("path-match_ratio_high", "nan"))
+                stability = number(row.get("path-match_stability", "nan"))
+                seconds = number(row.get("path-match_seconds", "nan"))
+                share = 100.0 * seconds / (number(row["retrain_seconds"]) * 50.0 / m)
+                mark = lambda r: fmt(r) + ("" if math.isnan(r) or r >= 0.95 else " ✗")
+                interval = "" if math.isnan(low) or not usable else " (%s–%s)" % (fmt(low), fmt(high))
+                print("| %s | %s | %s | %s | %d | %s | %s | %s%s | %s%s | %s | %s | %s |" % (
+                    row["model"], row["recipe"], row["method"], row["k"], m, fmt(best), mark(prior), mark(path),
+                    interval, fmt(stability), " (unstable)" if stability > 1 else "", mark(either), fmt(seconds, 2),
+                    fmt(share, 2)))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
