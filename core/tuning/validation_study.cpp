@@ -174,8 +174,13 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                 request.projection = ProjectionKind::Kronecker;
                 request.ks = {*std::max_element(o.ks.begin(), o.ks.end())};
                 request.sensitivityTests = o.sensitivityTests;
+                progress.message("== the training path: " + pathExp + " (" + std::to_string(o.pathCheckpoints)
+                                 + " checkpoints)");
+                const auto start = std::chrono::steady_clock::now();
+                const bool existed = std::filesystem::exists(pathExp);
+                ensureExperiment(pathExp, o, arch, withPath, progress, cancel); // refuses another recipe's run
                 bool stored = false;
-                if (std::filesystem::exists(pathExp)) {
+                if (existed) {
                     try {
                         stored = AttributionSession::open(pathExp, "tracin", 0, progress, cancel)->availableKs()
                                  == request.ks;
@@ -183,10 +188,6 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     }
                 }
                 if (!stored) {
-                    const auto start = std::chrono::steady_clock::now();
-                    progress.message("== the training path: " + pathExp + " (" + std::to_string(o.pathCheckpoints)
-                                     + " checkpoints)");
-                    ensureExperiment(pathExp, o, arch, withPath, progress, cancel);
                     runAttribution(pathExp, request, progress, cancel);
                     pathFeaturizeSeconds =
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -253,8 +254,6 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.ratioLow = evidence.interval.low;
                     row.ratioHigh = evidence.interval.high;
                     row.ratioShareAbove = evidence.interval.shareAbove;
-                    // TRAK averages checkpoints: the recommendation is made on the final one, and
-                    // applied as the same absolute λ.
                     if (pathFeatures) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = SelectorRule::PathMatch;
@@ -274,6 +273,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                             row.pathRatioShareAbove = interval.shareAbove;
                         }
                     }
+                    // TRAK averages checkpoints: the recommendation is made on the final one, and
+                    // applied as the same absolute λ.
                     for (SelectorRule rule : allSelectorRules())
                         row.ruleLds[toString(rule)] = rule == o.selector.rule
                                                           ? row.recommendedLds

@@ -348,6 +348,14 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
         lambda << "recommended λ = " << std::setprecision(6) << std::stod(rows[1][column("path-match_lambda")]);
         EXPECT_NE(out.find(lambda.str()), std::string::npos) << lambda.str() << "\n" << out;
     }
+    // Resuming with another checkpoint count does not reuse the companion run silently.
+    EXPECT_EQ(test::runCommand(kCli + " study --data demo --model lr --recipes standard --methods trak --k 16,32"
+                                      " --subsets 4 --train-size 300 --test-size 40 --bootstrap 20"
+                                      " --path-checkpoints 2 --out " + out_dir,
+                               &out),
+              2)
+        << out;
+    EXPECT_NE(out.find("lr-standard-path.h5 holds a different experiment"), std::string::npos) << out;
 
     // `recommend` on the study's experiment: the same evidence, stored with the recommendation.
     const std::string exp = out_dir + "/lr-standard.h5";
