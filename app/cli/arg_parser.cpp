@@ -84,6 +84,43 @@ bool ArgParser::parse(const std::vector<std::string>& args)
     return true;
 }
 
+namespace {
+
+/// Display width of UTF-8 text: its code points (the help has no wide characters).
+size_t displayWidth(const std::string& s)
+{
+    size_t n = 0;
+    for (unsigned char c : s)
+        n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+/// `text` reflowed at word boundaries (line breaks in it count as spaces) into lines of at most
+/// `width` columns after an indent of six spaces.
+std::string indentedHelp(const std::string& text, size_t width = 94)
+{
+    const std::string indent = "      ";
+    std::ostringstream out;
+    out << indent;
+    std::istringstream words(text);
+    size_t used = 0;
+    for (std::string word; words >> word;) {
+        if (used > 0 && used + 1 + displayWidth(word) > width) {
+            out << "\n" << indent;
+            used = 0;
+        }
+        if (used > 0) {
+            out << ' ';
+            ++used;
+        }
+        out << word;
+        used += displayWidth(word);
+    }
+    return out.str();
+}
+
+} // namespace
+
 std::string ArgParser::help() const
 {
     std::ostringstream out;
@@ -96,7 +133,7 @@ std::string ArgParser::help() const
     if (!m_positionals.empty()) {
         out << "\nArguments:\n";
         for (const auto& [name, text] : m_positionals)
-            out << "  " << name << "\n      " << text << "\n";
+            out << "  " << name << "\n" << indentedHelp(text) << "\n";
     }
     if (!m_options.empty()) {
         out << "\nOptions:\n";
@@ -104,10 +141,10 @@ std::string ArgParser::help() const
             out << "  --" << o.name;
             if (!o.isFlag)
                 out << " " << o.valueName;
-            out << "\n      " << o.help;
+            std::string text = o.help;
             if (o.defaultValue && !o.defaultValue->empty())
-                out << " (default: " << *o.defaultValue << ")";
-            out << "\n";
+                text += " (default: " + *o.defaultValue + ")";
+            out << "\n" << indentedHelp(text) << "\n";
         }
     }
     out << "  --help\n      Show this help.\n";

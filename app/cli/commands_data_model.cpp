@@ -95,7 +95,7 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
         .option("epochs", "E", "training epochs (default: standard recipe)")
         .option("weight-decay", "WD", "L2 weight decay (default: standard recipe)")
         .option("seed", "S", "initialization and shuffling seed", d("0"))
-        .option("checkpoints", "C", "checkpoints kept, evenly spaced (for TracIn/TRAK and the rule path-match): at\n"
+        .option("checkpoints", "C", "checkpoints kept, evenly spaced (for TracIn/TRAK and the rule path-match): at "
                 "epoch ends when C <= epochs, after evenly spaced optimizer steps when C is larger");
 }
 

@@ -156,7 +156,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
         .option("lambda-grid", "SPEC", "relative λ grid the rule chooses from", "log:1e-6:1e2:33")
         .option("simulated-subsets", "N", "subsets simulated for the indicator ξ", "64")
         .option("bootstrap", "B", "with ground truth: resamples for the ratio's 90% interval (10 to 100000)", "200")
-        .flag("xi-table", "also compute the simulated-sgd mean ξ(λ) at every stored k and store it as the\n"
+        .flag("xi-table", "also compute the simulated-sgd mean ξ(λ) at every stored k and store it as the "
               "λ × k table \"mean_xi\" (the GUI's sensitivity heatmap draws it; no retraining)");
     if (!p.parse(args))
         return 0;
@@ -244,8 +244,8 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
         .option("bootstrap", "B", "resamples for the ratio's 90% interval under ground-truth noise (10 to 100000)", "200")
         .option("path-checkpoints", "C",
-                "also score the rule path-match: train each model a second time with C checkpoints\n"
-                "(DIR/<model>-<recipe>-path.h5; inside epochs when C exceeds them), featurize them with TracIn at\n"
+                "also score the rule path-match: train each model a second time with C checkpoints "
+                "(DIR/<model>-<recipe>-path.h5; inside epochs when C exceeds them), featurize them with TracIn at "
                 "the largest k, and add path-match's λ, LDS and ratio to the tables (0: off; explicit IF gets none)",
                 "0")
         .option("out", "DIR", "output folder", "study");

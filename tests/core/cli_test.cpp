@@ -67,6 +67,18 @@ TEST(Cli, HelpListsCommandsAndOptions)
     for (const char* opt : {"--data", "--model", "--optimizer", "--lr", "--momentum", "--batch-size", "--epochs",
                             "--weight-decay", "--seed", "--train-size", "--sample-seed", "--out"})
         EXPECT_NE(out.find(opt), std::string::npos) << opt;
+    // Long option texts are wrapped and indented under their option.
+    ASSERT_EQ(test::runCommand(kCli + " recommend --help", &out), 0);
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        size_t width = 0;
+        for (unsigned char c : line)
+            width += (c & 0xC0) != 0x80;
+        if (line.rfind("      ", 0) == 0) { // an option's or argument's text
+            EXPECT_LE(width, 100u) << line;
+        }
+    }
+    EXPECT_NE(out.find("\n      path-match, path-or-prior: the experiment holding"), std::string::npos) << out;
 }
 
 TEST(Cli, BadArgumentsGiveClearErrors)
