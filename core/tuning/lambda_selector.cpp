@@ -666,8 +666,11 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
     case SelectorRule::PathOrPrior: {
         // path-match where the experiment records a training path that gradient descent follows
         // stably (LambdaRecommendation::pathStability ≤ 1), the dynamics prior otherwise.
-        std::string why = "no recorded training path";
-        if (!in.path.empty()) {
+        // One checkpoint is no path (the final model held for the whole run, which misses where
+        // the path passes: docs/lambda-selection.md, "frozen match").
+        std::string why = in.path.empty() ? "no recorded training path"
+                                          : "one checkpoint is no training path (train with --checkpoints C)";
+        if (in.path.size() >= 2) {
             LambdaRecommendation matched = rec;
             recommendByPathMatch(in, o, matched, progress, cancel);
             if (matched.pathStability <= 1.0) {

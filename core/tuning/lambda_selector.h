@@ -27,7 +27,7 @@ enum class SelectorRule {
     FixedRelative,      ///< λ = 0.1 · mean eigenvalue
     FixedAbsolute,      ///< λ = 1e-3
     PathMatch,          ///< the λ whose scores best match (cosine) the influence unrolled along the recorded checkpoints
-    PathOrPrior,        ///< PathMatch where a training path is recorded and stable (pathStability ≤ 1), else DynamicsPrior
+    PathOrPrior,        ///< PathMatch where a training path (≥ 2 checkpoints) is recorded and stable (pathStability ≤ 1), else DynamicsPrior
 };
 std::string toString(SelectorRule rule);
 SelectorRule parseSelectorRule(const std::string& name);

@@ -388,6 +388,11 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     const LambdaRecommendation without = recommendLambda(none, p.grid, either, progress, cancel);
     EXPECT_DOUBLE_EQ(without.lambda, recommendLambda(none, p.grid, prior, progress, cancel).lambda);
     EXPECT_EQ(without.inputs.rfind("dynamics-prior (no recorded training path): ", 0), 0u) << without.inputs;
+    SelectorInputs single = in;
+    single.path.erase(single.path.begin(), single.path.end() - 1); // the final checkpoint alone
+    const LambdaRecommendation frozen = recommendLambda(single, p.grid, either, progress, cancel);
+    EXPECT_DOUBLE_EQ(frozen.lambda, recommendLambda(single, p.grid, prior, progress, cancel).lambda);
+    EXPECT_NE(frozen.inputs.find("one checkpoint is no training path"), std::string::npos) << frozen.inputs;
     EXPECT_EQ(parseSelectorRule("path-or-prior"), SelectorRule::PathOrPrior);
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();

@@ -350,6 +350,19 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
             return false;
         }(),
         30000);
+
+    // The path rules are offered. This model has one checkpoint, so path-or-prior gives the
+    // default's λ and says why.
+    QVERIFY(page->ruleCombo()->findText(QStringLiteral("path-match")) >= 0);
+    QVERIFY(page->ruleCombo()->findText(QStringLiteral("path-or-prior")) >= 0);
+    page->ruleCombo()->setCurrentText(QStringLiteral("path-or-prior"));
+    QSignalSpy again(doc, &ExperimentDocument::recommendationChanged);
+    page->runRecommendation();
+    QVERIFY(again.wait(60000));
+    QTRY_VERIFY(doc->recommendation().has_value() && doc->recommendation()->rule == "path-or-prior");
+    QCOMPARE(doc->recommendation()->lambda, rec.lambda);
+    const QString inputs = QString::fromStdString(doc->recommendation()->inputs);
+    QVERIFY2(inputs.startsWith(QStringLiteral("dynamics-prior (one checkpoint is no training path")), qPrintable(inputs));
 }
 
 void UiFlowTest::acceptDuringAnAttributionKeepsBoth()
