@@ -60,14 +60,42 @@ Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b)
     return out;
 }
 
-Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale)
+Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
+                              Accumulation accumulation)
 {
     checkRowScale(phi, rowScale, "weighted Gram matrix");
     torch::NoGradGuard noGrad;
-    const torch::Tensor scaled = (leadingColumns(phi, k, "weighted Gram matrix") * columnOf(rowScale)).to(torch::kDouble);
+    torch::Tensor scaled = leadingColumns(phi, k, "weighted Gram matrix") * columnOf(rowScale);
     Eigen::MatrixXd out(k, k);
     torch::Tensor o = torch::from_blob(out.data(), {k, k}, torch::kDouble);
-    torch::mm_out(o, scaled.t(), scaled); // symmetric: either storage order reads the same
+    // Symmetric: either storage order reads the same.
+    if (accumulation == Accumulation::Double) {
+        scaled = scaled.to(torch::kDouble);
+        torch::mm_out(o, scaled.t(), scaled);
+    } else {
+        o.copy_(torch::mm(scaled.t(), scaled));
+    }
+    return out;
+}
+
+Eigen::MatrixXd weightedGramTimes(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
+                                  const Eigen::MatrixXd& v)
+{
+    checkRowScale(phi, rowScale, "weighted Gram product");
+    if (v.rows() != k)
+        throw ConfigError("weighted Gram product: a block of " + std::to_string(v.rows()) + " rows against dimension "
+                          + std::to_string(k));
+    Eigen::MatrixXd out(k, v.cols());
+    if (out.size() == 0)
+        return out;
+    torch::NoGradGuard noGrad;
+    const torch::Tensor p = leadingColumns(phi, k, "weighted Gram product");
+    const torch::Tensor s = columnOf(rowScale);
+    // Φᵀ diag(s)² (Φ V) in float; V's column-major storage read row-major is Vᵀ.
+    const torch::Tensor block = transposedView(v).t().to(torch::kFloat);   // k × b
+    const torch::Tensor y = torch::mm(p, block) * (s * s);                 // n × b
+    const torch::Tensor z = torch::mm(y.t(), p);                           // b × k = (Φᵀ y)ᵀ
+    torch::from_blob(out.data(), {v.cols(), k}, torch::kDouble).copy_(z);  // column-major k × b
     return out;
 }
 

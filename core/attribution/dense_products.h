@@ -16,8 +16,19 @@ namespace attri {
 /// A·B in double.
 Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
 
-/// (diag(s) Φ)ᵀ (diag(s) Φ) in double, Φ the first `k` columns of `phi` and s one scale per row.
-Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale);
+/// The arithmetic a product accumulates in: Single is about twice as fast, for uses that round to
+/// float afterwards anyway (a float eigendecomposition).
+enum class Accumulation { Double, Single };
+
+/// (diag(s) Φ)ᵀ (diag(s) Φ), Φ the first `k` columns of `phi` and s one scale per row, returned in
+/// double and accumulated in `accumulation`.
+Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
+                              Accumulation accumulation = Accumulation::Double);
+
+/// (diag(s) Φ)ᵀ (diag(s) Φ) V without forming the Gram matrix (two thin products in float):
+/// Φ (n × k) the first `k` columns of `phi`, V (k × b).
+Eigen::MatrixXd weightedGramTimes(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
+                                  const Eigen::MatrixXd& v);
 
 /// out += A Φᵀ with Φ the first A.cols() columns of `phi` (out: A.rows() × phi.rows()).
 void addProductWithTransposed(Eigen::MatrixXf& out, const Eigen::MatrixXf& a, const RowMatrixF& phi);

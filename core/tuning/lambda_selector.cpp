@@ -294,6 +294,82 @@ double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t 
     return static_cast<double>(cols);
 }
 
+/// The training path's features, as PathMatch needs them: every checkpoint with n training rows
+/// of dimension at least k, their losses and a positive span of epochs, and `tests` test rows.
+void checkPath(const SelectorInputs& in, int64_t n, int64_t k, int64_t tests)
+{
+    if (in.path.empty() || !in.pathTestFeatures)
+        throw ConfigError("selector: the rule path-match needs the loss-gradient features of every checkpoint of the "
+                          "training run (train with --checkpoints C, then attribute --method tracin --k K with K at "
+                          "least the method's k)");
+    if (in.pathTestFeatures->rows() < tests || in.pathTestFeatures->cols() < k)
+        throw ConfigError("selector: path-match: the checkpoint test features have " + std::to_string(in.pathTestFeatures->rows())
+                          + " rows of dimension " + std::to_string(in.pathTestFeatures->cols()) + "; needed "
+                          + std::to_string(tests) + " rows of dimension at least " + std::to_string(k));
+    for (size_t s = 0; s < in.path.size(); ++s) {
+        const PathSegment& seg = in.path[s];
+        if (!seg.trainFeatures || seg.trainFeatures->rows() != n || seg.trainFeatures->cols() < k
+            || static_cast<int64_t>(seg.trainLoss.size()) != n || !(seg.epochs > 0) || !std::isfinite(seg.epochs))
+            throw ConfigError("selector: path-match: checkpoint " + std::to_string(s) + " needs " + std::to_string(n)
+                              + " training rows of dimension at least " + std::to_string(k)
+                              + ", their losses and a positive number of epochs");
+    }
+}
+
+/// Each training point's Gauss–Newton weight p/(1 − p) of a loss-gradient feature, over n, as
+/// the square root that scales its row (none for p = 1 exactly).
+Eigen::VectorXf gaussNewtonRoots(const PathSegment& seg, int64_t n)
+{
+    Eigen::VectorXf root(n);
+    for (int64_t i = 0; i < n; ++i) {
+        const double loss = seg.trainLoss[static_cast<size_t>(i)];
+        const double p = std::exp(-loss), q = -std::expm1(-loss);
+        const double w = (loss >= 0 && std::isfinite(loss) && q > 0) ? p / q : 0.0;
+        root[i] = static_cast<float>(std::sqrt(w / static_cast<double>(n)));
+    }
+    return root;
+}
+
+/// A lower bound on PathMatch's stability figure (LambdaRecommendation::pathStability) without
+/// forming or decomposing any segment's curvature: a few steps of block power iteration on each
+/// H_s, through the features. Ritz values never exceed the top eigenvalue, so the bound never
+/// exceeds the figure, and a bound above `limit` already decides that the run is past it (the
+/// search stops there). NaN for optimizers other than sgd, which have no such limit.
+double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, double limit)
+{
+    const TrainRecipe& r = in.recipe;
+    if (r.optimizer != "sgd")
+        return std::numeric_limits<double>::quiet_NaN();
+    constexpr int64_t kBlock = 4, kSteps = 8;
+    const int64_t block = std::min<int64_t>(kBlock, k);
+    std::mt19937_64 rng(0x57ab1e);
+    std::normal_distribution<double> normal;
+    Eigen::MatrixXd start(k, block);
+    for (int64_t j = 0; j < block; ++j)
+        for (int64_t i = 0; i < k; ++i)
+            start(i, j) = normal(rng);
+    double bound = 0.0;
+    for (const PathSegment& seg : in.path) {
+        const double scale = featureScaleOf(*seg.trainFeatures, seg.gradientSqNormMean, seg.gradientNormSamples, k);
+        const Eigen::VectorXf root = gaussNewtonRoots(seg, n);
+        Eigen::MatrixXd v = Eigen::HouseholderQR<Eigen::MatrixXd>(start).householderQ() * Eigen::MatrixXd::Identity(k, block);
+        for (int64_t step = 0; step < kSteps; ++step) {
+            Eigen::MatrixXd z = weightedGramTimes(*seg.trainFeatures, k, root, v);
+            z += scale * r.weightDecay * v;
+            const Eigen::MatrixXd ritz = v.transpose() * z;
+            const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (ritz + ritz.transpose()),
+                                                                               Eigen::EigenvaluesOnly)
+                                   .eigenvalues()
+                                   .maxCoeff();
+            bound = std::max(bound, r.lr * top / scale / (2.0 * (1.0 + r.momentum)));
+            if (bound > limit || !z.allFinite())
+                return bound;
+            v = Eigen::HouseholderQR<Eigen::MatrixXd>(z).householderQ() * Eigen::MatrixXd::Identity(k, block);
+        }
+    }
+    return bound;
+}
+
 /// The unrolled scores and what went into them (for the recommendation's `inputs` line).
 struct Unrolled {
     Eigen::MatrixXf scores;
@@ -315,22 +391,7 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
 {
     const SpectralCache& cache = *in.cache;
     const int64_t n = cache.trainCount(), k = cache.dimension();
-    if (in.path.empty() || !in.pathTestFeatures)
-        throw ConfigError("selector: the rule path-match needs the loss-gradient features of every checkpoint of the "
-                          "training run (train with --checkpoints C, then attribute --method tracin --k K with K at "
-                          "least the method's k)");
-    if (in.pathTestFeatures->rows() < tests || in.pathTestFeatures->cols() < k)
-        throw ConfigError("selector: path-match: the checkpoint test features have " + std::to_string(in.pathTestFeatures->rows())
-                          + " rows of dimension " + std::to_string(in.pathTestFeatures->cols()) + "; needed "
-                          + std::to_string(tests) + " rows of dimension at least " + std::to_string(k));
-    for (size_t s = 0; s < in.path.size(); ++s) {
-        const PathSegment& seg = in.path[s];
-        if (!seg.trainFeatures || seg.trainFeatures->rows() != n || seg.trainFeatures->cols() < k
-            || static_cast<int64_t>(seg.trainLoss.size()) != n || !(seg.epochs > 0) || !std::isfinite(seg.epochs))
-            throw ConfigError("selector: path-match: checkpoint " + std::to_string(s) + " needs " + std::to_string(n)
-                              + " training rows of dimension at least " + std::to_string(k)
-                              + ", their losses and a positive number of epochs");
-    }
+    checkPath(in, n, k, tests);
     const TrainRecipe& r = in.recipe;
     const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
     const int64_t subset = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
@@ -345,15 +406,8 @@ Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t 
     };
     auto curvatureOf = [&](const PathSegment& seg, Spectrum& out) {
         out.scale = featureScaleOf(*seg.trainFeatures, seg.gradientSqNormMean, seg.gradientNormSamples, k);
-        // Gauss–Newton weight of a loss-gradient feature, p/(1 − p); none for p = 1 exactly.
-        Eigen::VectorXf root(n);
-        for (int64_t i = 0; i < n; ++i) {
-            const double loss = seg.trainLoss[static_cast<size_t>(i)];
-            const double p = std::exp(-loss), q = -std::expm1(-loss);
-            const double w = (loss >= 0 && std::isfinite(loss) && q > 0) ? p / q : 0.0;
-            root[i] = static_cast<float>(std::sqrt(w / static_cast<double>(n)));
-        }
-        out.h = weightedGramD(*seg.trainFeatures, k, root);
+        // Accumulated in float: it is rounded to float for the eigendecomposition anyway.
+        out.h = weightedGramD(*seg.trainFeatures, k, gaussNewtonRoots(seg, n), Accumulation::Single);
         out.h.diagonal().array() += out.scale * r.weightDecay;
     };
 
@@ -608,8 +662,13 @@ void SelectorOptions::validate() const
         throw ConfigError("selector: scale must be finite");
 }
 
-LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
-                                     const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
+namespace {
+
+/// recommendLambda, with path-match's recommendation on the same inputs and grid when the caller
+/// has it already (PathOrPrior then reuses it instead of unrolling the path again).
+LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<double>& grid, const SelectorOptions& o,
+                               const LambdaRecommendation* pathMatch, ProgressSink& progress,
+                               const CancelToken& cancel)
 {
     o.validate();
     in.recipe.validate();
@@ -672,16 +731,31 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
                                           : "one checkpoint is no training path (train with --checkpoints C)";
         if (in.path.size() >= 2) {
             LambdaRecommendation matched = rec;
-            recommendByPathMatch(in, o, matched, progress, cancel);
-            if (matched.pathStability <= 1.0) {
+            bool past = false;
+            if (pathMatch) {
+                matched = *pathMatch;
+            } else {
+                // A run past the limit is seen from a lower bound, before any segment's
+                // eigendecomposition (most of the rule's cost).
+                checkPath(in, n, k, std::min<int64_t>(o.maxTests, cache.testCount()));
+                const double bound = pathStabilityLowerBound(in, n, k, 1.0);
+                past = bound > 1.0;
+                if (past)
+                    matched.pathStability = bound;
+                else
+                    recommendByPathMatch(in, o, matched, progress, cancel);
+            }
+            if (!past && matched.pathStability <= 1.0) {
                 matched.inputs = "path-match: " + matched.inputs;
+                matched.rule = SelectorRule::PathOrPrior;
+                matched.seconds = 0.0;
                 rec = std::move(matched);
                 break;
             }
             rec.pathStability = matched.pathStability;
             std::ostringstream reason;
             if (std::isfinite(matched.pathStability))
-                reason << "the recorded run steps beyond gradient descent's stability limit ("
+                reason << "the recorded run steps beyond gradient descent's stability limit (" << (past ? "at least " : "")
                        << matched.pathStability << " of it)";
             else
                 reason << "no stability limit is claimed for " << in.recipe.optimizer;
@@ -715,8 +789,28 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
     if (!(rec.lambda > 0.0) || !std::isfinite(rec.lambda))
         rec.lambda = grid.front();
     rec.relativeLambda = meanEig > 0 ? rec.lambda / meanEig : std::nan("");
-    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                + (pathMatch ? pathMatch->seconds : 0.0);
     return rec;
+}
+
+} // namespace
+
+LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
+                                     const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
+{
+    return recommend(in, grid, o, nullptr, progress, cancel);
+}
+
+LambdaRecommendation recommendPathOrPrior(const SelectorInputs& in, const std::vector<double>& grid,
+                                          const SelectorOptions& o, const LambdaRecommendation& pathMatch,
+                                          ProgressSink& progress, const CancelToken& cancel)
+{
+    if (pathMatch.rule != SelectorRule::PathMatch || pathMatch.lambdas != grid)
+        throw ConfigError("selector: path-or-prior can reuse only path-match's recommendation on the same grid");
+    SelectorOptions options = o;
+    options.rule = SelectorRule::PathOrPrior;
+    return recommend(in, grid, options, &pathMatch, progress, cancel);
 }
 
 } // namespace attri

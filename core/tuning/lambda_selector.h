@@ -140,4 +140,11 @@ LambdaRecommendation recommendLambda(const SelectorInputs& inputs, const std::ve
                                      const SelectorOptions& options, ProgressSink& progress,
                                      const CancelToken& cancel);
 
+/// The rule PathOrPrior, given `pathMatch`: the rule PathMatch's recommendation on the same inputs
+/// and grid (the study computes both; this avoids unrolling the path twice). Its cost is counted
+/// in the result's seconds. ConfigError for another rule's recommendation or another grid.
+LambdaRecommendation recommendPathOrPrior(const SelectorInputs& inputs, const std::vector<double>& grid,
+                                          const SelectorOptions& options, const LambdaRecommendation& pathMatch,
+                                          ProgressSink& progress, const CancelToken& cancel);
+
 } // namespace attri

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -231,10 +232,20 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     std::shared_ptr<TrainingPathFeatures> pathFeatures;
                     if (!pathExp.empty() && !explicitIf)
                         pathFeatures = attachTrainingPath(pathExp, *session, inputs);
+                    // path-match once: path-or-prior reuses it.
+                    std::optional<LambdaRecommendation> pathMatch;
+                    if (pathFeatures) {
+                        SelectorOptions so = selectorOptionsFor(*session, o.selector);
+                        so.rule = SelectorRule::PathMatch;
+                        pathMatch = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+                    }
                     for (SelectorRule rule : allSelectorRules()) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = rule;
-                        LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+                        LambdaRecommendation rec =
+                            rule == SelectorRule::PathOrPrior && pathMatch
+                                ? recommendPathOrPrior(inputs, row.gridLambdas, so, *pathMatch, progress, cancel)
+                                : recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
                         row.ruleLambda[toString(rule)] = rec.lambda;
                         if (rule == o.selector.rule) {
                             row.recommendedLambda = rec.lambda;
@@ -254,10 +265,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.ratioLow = evidence.interval.low;
                     row.ratioHigh = evidence.interval.high;
                     row.ratioShareAbove = evidence.interval.shareAbove;
-                    if (pathFeatures) {
-                        SelectorOptions so = selectorOptionsFor(*session, o.selector);
-                        so.rule = SelectorRule::PathMatch;
-                        const LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+                    if (pathMatch) {
+                        const LambdaRecommendation& rec = *pathMatch;
                         row.pathLambda = rec.lambda;
                         row.pathSeconds = rec.seconds;
                         row.pathStability = rec.pathStability;

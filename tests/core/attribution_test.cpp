@@ -81,6 +81,11 @@ TEST(DenseProducts, EqualEigenArithmetic)
 
     const Eigen::MatrixXd sphi = scale.cast<double>().asDiagonal() * phi;
     EXPECT_LT((weightedGramD(wide, k, scale) - sphi.transpose() * sphi).cwiseAbs().maxCoeff(), 1e-5);
+    EXPECT_LT((weightedGramD(wide, k, scale, Accumulation::Single) - sphi.transpose() * sphi).cwiseAbs().maxCoeff(),
+              1e-4);
+    const Eigen::MatrixXd block = randomMatrix(k, 3, 9).cast<double>();
+    EXPECT_LT((weightedGramTimes(wide, k, scale, block) - sphi.transpose() * (sphi * block)).cwiseAbs().maxCoeff(),
+              1e-4);
 
     const Eigen::MatrixXf p = randomMatrix(4, k, 6);
     Eigen::MatrixXf out = randomMatrix(4, 37, 7);
@@ -95,6 +100,8 @@ TEST(DenseProducts, EqualEigenArithmetic)
     EXPECT_THROW(productD(a, a), ConfigError);
     EXPECT_THROW(weightedGramD(wide, 12, scale), ConfigError);
     EXPECT_THROW(weightedGramD(wide, k, Eigen::VectorXf::Ones(36)), ConfigError);
+    EXPECT_THROW(weightedGramTimes(wide, k + 1, scale, block), ConfigError);
+    EXPECT_THROW(weightedGramTimes(wide, k, Eigen::VectorXf::Ones(36), block), ConfigError);
     Eigen::MatrixXf wrong(4, 36);
     EXPECT_THROW(addProductWithTransposed(wrong, p, wide), ConfigError);
 }

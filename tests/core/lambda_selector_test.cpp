@@ -380,6 +380,31 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_GT(past.pathStability, 1.0);
     EXPECT_DOUBLE_EQ(past.lambda, recommendLambda(unstable, p.grid, prior, progress, cancel).lambda);
     EXPECT_NE(past.inputs.find("beyond gradient descent's stability limit"), std::string::npos) << past.inputs;
+    // Far past the limit, a lower bound from power iteration decides before any eigendecomposition;
+    // it never exceeds the exact figure.
+    SelectorInputs farPast = in;
+    farPast.recipe.lr *= 3.0 / rec.pathStability;
+    const LambdaRecommendation bounded = recommendLambda(farPast, p.grid, either, progress, cancel);
+    const double exact = recommendLambda(farPast, p.grid, o, progress, cancel).pathStability;
+    EXPECT_GT(bounded.pathStability, 1.0);
+    EXPECT_LE(bounded.pathStability, exact * (1 + 1e-6));
+    EXPECT_GT(bounded.pathStability, 0.9 * exact); // 8 steps of a block of 4 in 6 dimensions
+    EXPECT_NE(bounded.inputs.find("(at least "), std::string::npos) << bounded.inputs;
+    EXPECT_DOUBLE_EQ(bounded.lambda, recommendLambda(farPast, p.grid, prior, progress, cancel).lambda);
+    // Given path-match's recommendation, path-or-prior reuses it and decides the same.
+    const LambdaRecommendation reused = recommendPathOrPrior(in, p.grid, either, rec, progress, cancel);
+    EXPECT_EQ(reused.rule, SelectorRule::PathOrPrior);
+    EXPECT_DOUBLE_EQ(reused.lambda, onPath.lambda);
+    EXPECT_EQ(reused.inputs, onPath.inputs);
+    EXPECT_GE(reused.seconds, rec.seconds);
+    const LambdaRecommendation unstableMatch = recommendLambda(unstable, p.grid, o, progress, cancel);
+    const LambdaRecommendation reusedPast =
+        recommendPathOrPrior(unstable, p.grid, either, unstableMatch, progress, cancel);
+    EXPECT_DOUBLE_EQ(reusedPast.lambda, past.lambda);
+    EXPECT_DOUBLE_EQ(reusedPast.pathStability, unstableMatch.pathStability);
+    EXPECT_THROW(recommendPathOrPrior(in, p.grid, either, onPath, progress, cancel), ConfigError); // not path-match's
+    const std::vector<double> shorter(p.grid.begin(), p.grid.end() - 1);
+    EXPECT_THROW(recommendPathOrPrior(in, shorter, either, rec, progress, cancel), ConfigError);
     EXPECT_DOUBLE_EQ(recommendLambda(adam, p.grid, either, progress, cancel).lambda,
                      recommendLambda(adam, p.grid, prior, progress, cancel).lambda);
     SelectorInputs none = in;
