@@ -689,6 +689,7 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
     const int64_t n = in.trainFeatures->rows(), k = in.trainFeatures->cols();
     const double meanEig = cache.meanEigenvalue();
     LambdaRecommendation rec;
+    double reusedSeconds = 0.0; // pathMatch's cost, when its result is used
     rec.rule = o.rule;
     rec.lambdas = grid;
     for (double l : grid)
@@ -730,20 +731,19 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
         std::string why = in.path.empty() ? "no recorded training path"
                                           : "one checkpoint is no training path (train with --checkpoints C)";
         if (in.path.size() >= 2) {
+            // A run past the limit is seen from a lower bound, before any segment's
+            // eigendecomposition (most of path-match's cost); path-match's own figure decides the rest.
+            checkPath(in, n, k, std::min<int64_t>(o.maxTests, cache.testCount()));
+            const double bound = pathStabilityLowerBound(in, n, k, 1.0);
+            const bool past = bound > 1.0;
             LambdaRecommendation matched = rec;
-            bool past = false;
-            if (pathMatch) {
+            if (past) {
+                matched.pathStability = bound;
+            } else if (pathMatch) {
                 matched = *pathMatch;
+                reusedSeconds = pathMatch->seconds;
             } else {
-                // A run past the limit is seen from a lower bound, before any segment's
-                // eigendecomposition (most of the rule's cost).
-                checkPath(in, n, k, std::min<int64_t>(o.maxTests, cache.testCount()));
-                const double bound = pathStabilityLowerBound(in, n, k, 1.0);
-                past = bound > 1.0;
-                if (past)
-                    matched.pathStability = bound;
-                else
-                    recommendByPathMatch(in, o, matched, progress, cancel);
+                recommendByPathMatch(in, o, matched, progress, cancel);
             }
             if (!past && matched.pathStability <= 1.0) {
                 matched.inputs = "path-match: " + matched.inputs;
@@ -789,8 +789,7 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
     if (!(rec.lambda > 0.0) || !std::isfinite(rec.lambda))
         rec.lambda = grid.front();
     rec.relativeLambda = meanEig > 0 ? rec.lambda / meanEig : std::nan("");
-    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-                + (pathMatch ? pathMatch->seconds : 0.0);
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() + reusedSeconds;
     return rec;
 }
 

@@ -247,6 +247,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                                 ? recommendPathOrPrior(inputs, row.gridLambdas, so, *pathMatch, progress, cancel)
                                 : recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
                         row.ruleLambda[toString(rule)] = rec.lambda;
+                        row.ruleSeconds[toString(rule)] = rec.seconds;
                         if (rule == o.selector.rule) {
                             row.recommendedLambda = rec.lambda;
                             row.recommendSeconds = rec.seconds;
@@ -333,6 +334,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
         s << "," << r << "_lambda," << r << "_lds";
     s << ",path-match_lambda,path-match_lds,path-match_ratio,path-match_ratio_low,path-match_ratio_high,"
          "path-match_ratio_share_ge_0.95,path-match_seconds,path-match_stability,path_featurize_seconds";
+    for (const auto& r : rules)
+        s << "," << r << "_seconds";
     s << "\n";
     s << std::setprecision(6);
     for (const auto& row : rows) {
@@ -346,6 +349,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
         s << "," << row.pathLambda << "," << row.pathLds << "," << row.pathRatio << "," << row.pathRatioLow << ","
           << row.pathRatioHigh << "," << row.pathRatioShareAbove << "," << row.pathSeconds << ","
           << row.pathStability << "," << row.pathFeaturizeSeconds;
+        for (const auto& r : rules)
+            s << "," << row.ruleSeconds.at(r);
         s << "\n";
     }
     return s.str();

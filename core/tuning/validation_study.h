@@ -62,6 +62,7 @@ struct StudyRow {
     double recommendSeconds = 0.0, retrainSeconds = 0.0;
     std::map<std::string, double> ruleLambda;    ///< every selector rule's λ
     std::map<std::string, double> ruleLds;       ///< and its LDS
+    std::map<std::string, double> ruleSeconds;   ///< and its cost
     double dattriGridBestLambda = 0.0, dattriGridBestLds = 0.0;
     /// path-match (StudyOptions::pathCheckpoints > 0, projected methods): its λ, LDS, ratio to the
     /// best grid LDS with the same bootstrap interval and share as `ratio`, and its cost; NaN otherwise.

@@ -401,7 +401,8 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     const LambdaRecommendation reusedPast =
         recommendPathOrPrior(unstable, p.grid, either, unstableMatch, progress, cancel);
     EXPECT_DOUBLE_EQ(reusedPast.lambda, past.lambda);
-    EXPECT_DOUBLE_EQ(reusedPast.pathStability, unstableMatch.pathStability);
+    EXPECT_DOUBLE_EQ(reusedPast.pathStability, past.pathStability); // the same decision, from the same figure
+    EXPECT_EQ(reusedPast.inputs, past.inputs);
     EXPECT_THROW(recommendPathOrPrior(in, p.grid, either, onPath, progress, cancel), ConfigError); // not path-match's
     const std::vector<double> shorter(p.grid.begin(), p.grid.end() - 1);
     EXPECT_THROW(recommendPathOrPrior(in, shorter, either, rec, progress, cancel), ConfigError);
