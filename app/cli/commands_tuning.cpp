@@ -148,7 +148,8 @@ int runRecommend(const Args& args, const CancelToken& cancel)
         .option("rule", "RULE", "selector: dynamics-prior | path-or-prior | simulated-sgd | effective-dimension | "
                 "stability-plateau | fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default "
                 "is the study's best; path-match needs the checkpoints' features: train --checkpoints C, attribute "
-                "--method tracin; path-or-prior uses them when present and stable, else dynamics-prior)",
+                "--method tracin (or trak, which featurizes every checkpoint); path-or-prior uses them when present "
+                "and stable, else dynamics-prior)",
                 "dynamics-prior")
         .option("path-from", "FILE", "path-match, path-or-prior: the experiment holding the training path (checkpoints and their "
                 "TracIn features), if not EXP.h5 itself: the same run retrained with --checkpoints C (same data, "
@@ -176,6 +177,8 @@ int runRecommend(const Args& args, const CancelToken& cancel)
         options.rule, p.isSet("path-from") ? p.get("path-from") : path, *session, in, &pathNote);
     std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
     LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
+    if (trainingPath && trainingPath->fromMargin && rec.inputs.find("unrolled along") != std::string::npos)
+        rec.inputs += "; the checkpoints' features are TRAK's margin features times -(1 - p), as loss gradients";
 
     std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
                 rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);

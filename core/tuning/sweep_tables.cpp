@@ -73,8 +73,8 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
     const DataRecord data = readDataRecord(file);
     const auto& checkpoints = run.checkpoints;
     const int64_t count = static_cast<int64_t>(checkpoints.size());
-    const std::string how = " (train with --checkpoints C, then run attribute --method tracin --k K with K >= "
-                            + std::to_string(k) + ")";
+    const std::string how = " (train with --checkpoints C, then run attribute --method tracin --k K, or --method "
+                            "trak --k K, with K >= " + std::to_string(k) + ")";
     if (count < 1)
         throw ConfigError(experimentPath + ": the model has no checkpoints: the rule path-match needs the training path"
                           + how);
@@ -90,38 +90,67 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
                           "recipe and seed");
     const std::vector<FeatureRecord> records = listFeatureRecords(file);
     const FeatureRecord& own = session.featureRecord();
-    // Candidate sets: loss features of one (projection, seed, layers, dimension) at every checkpoint.
-    const FeatureRecord* chosen = nullptr;
-    std::vector<const FeatureRecord*> chosenSet;
-    for (const FeatureRecord& first : records) {
-        if (first.target != FeatureTarget::Loss || first.checkpoint != 0 || first.dimension < k)
-            continue;
-        std::vector<const FeatureRecord*> set(static_cast<size_t>(count), nullptr);
-        for (const FeatureRecord& r : records)
-            if (r.target == FeatureTarget::Loss && r.projection == first.projection && r.seed == first.seed
-                && r.layers == first.layers && r.dimension == first.dimension && r.checkpoint >= 0
-                && r.checkpoint < count)
-                set[static_cast<size_t>(r.checkpoint)] = &r;
-        if (std::find(set.begin(), set.end(), nullptr) != set.end())
-            continue;
-        const bool sameProjection = first.projection == own.projection && first.seed == own.seed;
-        const bool chosenSame = chosen && chosen->projection == own.projection && chosen->seed == own.seed;
-        if (!chosen || (sameProjection && !chosenSame)
-            || (sameProjection == chosenSame && first.dimension < chosen->dimension)) {
-            chosen = &first;
-            chosenSet = set;
+    // Candidate sets: features of one (target, projection, seed, layers, dimension) at every
+    // checkpoint; the session's own projection preferred, then the smallest dimension.
+    auto findSet = [&](FeatureTarget target) {
+        const FeatureRecord* chosen = nullptr;
+        std::vector<const FeatureRecord*> chosenSet;
+        for (const FeatureRecord& first : records) {
+            if (first.target != target || first.checkpoint != 0 || first.dimension < k)
+                continue;
+            std::vector<const FeatureRecord*> set(static_cast<size_t>(count), nullptr);
+            for (const FeatureRecord& r : records)
+                if (r.target == target && r.projection == first.projection && r.seed == first.seed
+                    && r.layers == first.layers && r.dimension == first.dimension && r.checkpoint >= 0
+                    && r.checkpoint < count)
+                    set[static_cast<size_t>(r.checkpoint)] = &r;
+            if (std::find(set.begin(), set.end(), nullptr) != set.end())
+                continue;
+            const bool sameProjection = first.projection == own.projection && first.seed == own.seed;
+            const bool chosenSame = chosen && chosen->projection == own.projection && chosen->seed == own.seed;
+            if (!chosen || (sameProjection && !chosenSame)
+                || (sameProjection == chosenSame && first.dimension < chosen->dimension)) {
+                chosen = &first;
+                chosenSet = set;
+            }
         }
-    }
-    if (!chosen)
-        throw ConfigError(experimentPath + ": no loss-gradient features of dimension >= " + std::to_string(k)
-                          + " at all " + std::to_string(count) + " checkpoints of the model: the rule path-match "
-                          "needs them" + how);
+        return chosenSet;
+    };
+    // The loss-gradient features TracIn stores; else TRAK's margin features at every checkpoint
+    // (TRAK averages a file's checkpoints), turned into loss gradients: for the cross-entropy,
+    // ∇ℓ = −(1 − p)∇f with f = log(p/(1 − p)), and projections are linear.
+    std::vector<const FeatureRecord*> chosenSet = findSet(FeatureTarget::Loss);
+    const bool fromMargin = chosenSet.empty();
+    if (fromMargin)
+        chosenSet = findSet(FeatureTarget::Margin);
+    if (chosenSet.empty())
+        throw ConfigError(experimentPath + ": no loss-gradient (or TRAK margin) features of dimension >= "
+                          + std::to_string(k) + " at all " + std::to_string(count)
+                          + " checkpoints of the model: the rule path-match needs them" + how);
+    // Row i times −(1 − p_i), p_i = exp(−ℓ_i) (1 − p from expm1: accurate near p = 1). The
+    // gradient norm behind the feature scale c is rescaled alike over the rows it covers, so that
+    // c stays the projection's measured scale.
+    auto toLoss = [](RowMatrixF& phi, const std::vector<float>& loss, double& gradientSqNormMean, int64_t samples) {
+        double before = 0.0, after = 0.0;
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double q = -std::expm1(-static_cast<double>(loss[static_cast<size_t>(i)]));
+            const double sq = static_cast<double>(phi.row(i).squaredNorm());
+            phi.row(i) *= static_cast<float>(-q);
+            if (i < samples) {
+                before += sq;
+                after += q * q * sq;
+            }
+        }
+        if (before > 0)
+            gradientSqNormMean *= after / before;
+    };
     auto path = std::make_shared<TrainingPathFeatures>();
     in.path.clear();
     const int64_t batch = run.recipe ? run.recipe->batchSize : 0;
     const int64_t trainCount = static_cast<int64_t>(data.trainIndices.size());
     const int64_t stepsPerEpoch = batch > 0 ? (trainCount + batch - 1) / batch : 0;
     double previousEpoch = 0.0;
+    path->fromMargin = fromMargin;
     for (int64_t c = 0; c < count; ++c) {
         const FeatureRecord& r = *chosenSet[static_cast<size_t>(c)];
         if (r.trainCount != session.trainCount() || static_cast<int64_t>(r.trainStats.loss.size()) != r.trainCount)
@@ -136,11 +165,20 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
         segment.trainLoss = r.trainStats.loss;
         segment.gradientSqNormMean = r.gradientSqNormMean;
         segment.gradientNormSamples = r.gradientNormSamples;
+        if (fromMargin)
+            toLoss(path->train.back(), r.trainStats.loss, segment.gradientSqNormMean, r.gradientNormSamples);
         segment.epochs = epoch - previousEpoch;
         previousEpoch = epoch;
         in.path.push_back(std::move(segment));
     }
     path->test = readFeatures(file, chosenSet.back()->key, "test", k);
+    if (fromMargin) {
+        const FeatureRecord& last = *chosenSet.back();
+        if (static_cast<int64_t>(last.testStats.loss.size()) != path->test.rows())
+            throw ConfigError(experimentPath + ": features " + last.key + " lack the test points' losses");
+        double unused = 0.0;
+        toLoss(path->test, last.testStats.loss, unused, 0);
+    }
     for (size_t c = 0; c < in.path.size(); ++c)
         in.path[c].trainFeatures = &path->train[c];
     in.pathTestFeatures = &path->test;

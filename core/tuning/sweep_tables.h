@@ -30,10 +30,13 @@ SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOp
 /// The recorded training path the rule path-match reads: the loss-gradient features of every
 /// checkpoint of the session's model, as stored by `attribute --method tracin` (one projection,
 /// seed and layer set covering all checkpoints, with at least the session's k columns; the
-/// session's own projection preferred). Owns the matrices `in.path` points to.
+/// session's own projection preferred), or, where there are none, TRAK's margin features of every
+/// checkpoint (`attribute --method trak` on a model trained with checkpoints) turned into loss
+/// gradients, row i times −(1 − p_i). Owns the matrices `in.path` points to.
 struct TrainingPathFeatures {
     std::vector<RowMatrixF> train; ///< per checkpoint, the first k columns
     RowMatrixF test;               ///< the last checkpoint's test features
+    bool fromMargin = false;       ///< converted from TRAK's margin features
 };
 /// Loads the path from `pathFile` into `in` (in.path, in.pathTestFeatures). `pathFile` is the
 /// session's own experiment, or another one recording the same run with checkpoints: the same

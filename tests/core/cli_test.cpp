@@ -1,8 +1,14 @@
 // Runs the real attriscope-cli binary, as a user would.
+#include "attribution/attribution_job.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
 #include "store/attribution_store.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "support/test_support.h"
+#include "tuning/lambda_grid.h"
+#include "tuning/lambda_selector.h"
+#include "tuning/sweep_tables.h"
 
 #include <gtest/gtest.h>
 
@@ -134,9 +140,28 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
         << out;
     ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method trak --k 32 --sensitivity-tests 10", &out), 0)
         << out;
-    EXPECT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-match", &out), 2) << out;
-    EXPECT_NE(out.find(exp), std::string::npos) << out;
+    // TRAK featurizes every checkpoint: its margin features, times −(1 − p), are the path already.
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-match", &out), 0) << out;
+    EXPECT_NE(out.find("influence unrolled along 3 checkpoints"), std::string::npos) << out;
+    EXPECT_NE(out.find("TRAK's margin features times -(1 - p)"), std::string::npos) << out;
+    const std::string marginOnly = dir.file("margin-only.h5");
+    std::filesystem::copy_file(exp, marginOnly);
+    // Without either, the error names the file and says what to run (IF features the final
+    // checkpoint only).
+    const std::string ifOnly = dir.file("if-only.h5");
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 2 "
+                                      "--checkpoints 3 --out " + ifOnly,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + ifOnly + " --method if --k 32 --sensitivity-tests 10", &out), 0)
+        << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + ifOnly + " --method if --rule path-match", &out), 2) << out;
+    EXPECT_NE(out.find(ifOnly + ": no loss-gradient (or TRAK margin) features"), std::string::npos) << out;
     EXPECT_NE(out.find("--method tracin"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + ifOnly + " --method if --rule path-or-prior", &out), 0) << out;
+    EXPECT_NE(out.find("inputs: dynamics-prior (no recorded training path)"), std::string::npos) << out;
+    EXPECT_NE(out.find("no training path used: " + ifOnly + ": no loss-gradient"), std::string::npos) << out;
 
     ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method tracin --k 64", &out), 0) << out;
     ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-match", &out), 0) << out;
@@ -186,8 +211,38 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
     ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-or-prior", &out), 0) << out;
     EXPECT_NE(out.find("inputs: path-match: influence unrolled along 3 checkpoints"), std::string::npos) << out;
     ASSERT_EQ(test::runCommand(kCli + " recommend " + other + " --method trak --rule path-or-prior", &out), 0) << out;
-    EXPECT_NE(out.find("inputs: dynamics-prior (no recorded training path)"), std::string::npos) << out;
-    EXPECT_NE(out.find("no training path used: " + other + ": no loss-gradient features"), std::string::npos) << out;
+    EXPECT_NE(out.find("inputs: dynamics-prior (one checkpoint is no training path"), std::string::npos) << out;
+
+    // The path from TRAK's margin features equals TracIn's loss-gradient path: the same rows (up
+    // to float rounding), losses and feature scale.
+    NullProgress progress;
+    CancelToken cancel;
+    const auto session = AttributionSession::open(exp, "trak", 32, progress, cancel);
+    SelectorInputs fromLoss = selectorInputs(*session), fromMargin = selectorInputs(*session);
+    const auto lossPath = attachTrainingPath(exp, *session, fromLoss);
+    const auto marginPath = attachTrainingPath(marginOnly, *session, fromMargin);
+    EXPECT_FALSE(lossPath->fromMargin);
+    EXPECT_TRUE(marginPath->fromMargin);
+    ASSERT_EQ(fromMargin.path.size(), 3u);
+    ASSERT_EQ(fromLoss.path.size(), 3u);
+    for (size_t c = 0; c < 3; ++c) {
+        const RowMatrixF& a = *fromMargin.path[c].trainFeatures;
+        const RowMatrixF& b = *fromLoss.path[c].trainFeatures;
+        ASSERT_EQ(a.rows(), b.rows());
+        ASSERT_EQ(a.cols(), b.cols());
+        EXPECT_LT((a - b).norm(), 1e-3 * b.norm()) << "checkpoint " << c;
+        EXPECT_EQ(fromMargin.path[c].trainLoss, fromLoss.path[c].trainLoss);
+        EXPECT_DOUBLE_EQ(fromMargin.path[c].epochs, fromLoss.path[c].epochs);
+    }
+    EXPECT_LT((*fromMargin.pathTestFeatures - *fromLoss.pathTestFeatures).norm(),
+              1e-3 * fromLoss.pathTestFeatures->norm());
+    SelectorOptions o;
+    o.rule = SelectorRule::PathMatch;
+    const std::vector<double> grid = LambdaGrid::defaultRelative().toAbsolute(session->meanEigenvalue());
+    const LambdaRecommendation viaLoss = recommendLambda(fromLoss, grid, o, progress, cancel);
+    const LambdaRecommendation viaMargin = recommendLambda(fromMargin, grid, o, progress, cancel);
+    EXPECT_NEAR(viaMargin.pathStability, viaLoss.pathStability, 0.05 * viaLoss.pathStability);
+    EXPECT_LT((viaMargin.meanXi - viaLoss.meanXi).cwiseAbs().maxCoeff(), 0.02);
 }
 
 // The headless flow on a small experiment: attribute → recommend (with the mean-ξ table) → lds,
