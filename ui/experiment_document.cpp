@@ -427,6 +427,7 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
             const SelectorOptions so = selectorOptionsFor(*s, options);
             const std::vector<double> lambdas = grid.toAbsolute(s->meanEigenvalue());
             LambdaRecommendation rec = recommendLambda(in, lambdas, so, progress, cancel);
+            notePathSource(trainingPath.get(), rec);
             StoredRecommendation record = recommendationRecord(*s, rec);
             // With ground truth in the file, the evidence comes with it (as `recommend` prints it).
             std::optional<GroundTruth> truth;

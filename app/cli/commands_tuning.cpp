@@ -177,8 +177,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
         options.rule, p.isSet("path-from") ? p.get("path-from") : path, *session, in, &pathNote);
     std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
     LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
-    if (trainingPath && trainingPath->fromMargin && rec.inputs.find("unrolled along") != std::string::npos)
-        rec.inputs += "; the checkpoints' features are TRAK's margin features times -(1 - p), as loss gradients";
+    notePathSource(trainingPath.get(), rec);
 
     std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
                 rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);

@@ -209,6 +209,12 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, c
     }
 }
 
+void notePathSource(const TrainingPathFeatures* path, LambdaRecommendation& rec)
+{
+    if (path && path->fromMargin && rec.inputs.find("unrolled along") != std::string::npos)
+        rec.inputs += "; the checkpoints' features are TRAK's margin features times -(1 - p), as loss gradients";
+}
+
 SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options)
 {
     if (session.method() == Method::InfluenceExplicit)

@@ -53,6 +53,10 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, c
                                                             const AttributionSession& session, SelectorInputs& in,
                                                             std::string* note = nullptr);
 
+/// Says in `rec.inputs` that the path's features were TRAK's margin features, converted, when they
+/// were and the rule used them (`path` may be null).
+void notePathSource(const TrainingPathFeatures* path, LambdaRecommendation& rec);
+
 /// The store's record of a recommendation made on `session` (method, k, rule, λ, convention,
 /// inputs, cost, ξ curve); the LDS fields stay NaN for the caller to fill when ground truth exists.
 RecommendationRecord recommendationRecord(const AttributionSession& session, const LambdaRecommendation& rec);
