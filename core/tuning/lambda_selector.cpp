@@ -549,6 +549,7 @@ void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, La
                     "points");
     summarizeCurve(rec);
     rec.pathStability = path.stability;
+    rec.pathUsed = true;
     std::ostringstream text;
     text << "influence unrolled along " << in.path.size() << " checkpoints (eta_eff " << path.effectiveLr << ", "
          << path.stepsPerEpoch << " subset steps per epoch, wd " << in.recipe.weightDecay

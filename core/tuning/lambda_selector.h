@@ -74,6 +74,7 @@ struct LambdaRecommendation {
     /// run is unstable along its top directions and the unrolled (linearised) path does not
     /// describe it: the match is not to be trusted. NaN for other rules and for adam.
     double pathStability = std::numeric_limits<double>::quiet_NaN();
+    bool pathUsed = false;               ///< the λ came from the unrolled training path (PathMatch, or PathOrPrior on it)
     std::string inputs;                  ///< one line: what the rule used
 };
 

@@ -211,7 +211,7 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, c
 
 void notePathSource(const TrainingPathFeatures* path, LambdaRecommendation& rec)
 {
-    if (path && path->fromMargin && rec.inputs.find("unrolled along") != std::string::npos)
+    if (path && path->fromMargin && rec.pathUsed)
         rec.inputs += "; the checkpoints' features are TRAK's margin features times -(1 - p), as loss gradients";
 }
 

@@ -374,12 +374,15 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_DOUBLE_EQ(onPath.lambda, rec.lambda);
     EXPECT_EQ(onPath.meanXi, rec.meanXi);
     EXPECT_EQ(onPath.inputs.rfind("path-match: ", 0), 0u) << onPath.inputs;
+    EXPECT_TRUE(rec.pathUsed);
+    EXPECT_TRUE(onPath.pathUsed);
     SelectorInputs unstable = in;
     unstable.recipe.lr *= 1.01 / rec.pathStability; // just past the limit
     const LambdaRecommendation past = recommendLambda(unstable, p.grid, either, progress, cancel);
     EXPECT_GT(past.pathStability, 1.0);
     EXPECT_DOUBLE_EQ(past.lambda, recommendLambda(unstable, p.grid, prior, progress, cancel).lambda);
     EXPECT_NE(past.inputs.find("beyond gradient descent's stability limit"), std::string::npos) << past.inputs;
+    EXPECT_FALSE(past.pathUsed);
     // Far past the limit, a lower bound from power iteration decides before any eigendecomposition;
     // it never exceeds the exact figure.
     SelectorInputs farPast = in;
