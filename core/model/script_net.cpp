@@ -4,13 +4,125 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <zlib.h>
+
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace attri {
 
 namespace {
+
+/// Checks the integrity of the zip archive at `path` before LibTorch parses it: every entry's
+/// local header, extent, compression and CRC-32 (stored entries, and deflated ones inflated with
+/// zlib). LibTorch's reader does not check CRCs, and a corrupted TorchScript source entry can make
+/// its compiler allocate without bound (the fuzzer found an archive that took 20 GB before
+/// std::bad_alloc). Archives in zip64 form (over 4 GiB) are left to LibTorch. Throws FormatError.
+void checkZipArchive(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw IoError("cannot open TorchScript file " + path);
+    in.seekg(0, std::ios::end);
+    const uint64_t size = static_cast<uint64_t>(in.tellg());
+    auto fail = [&](const std::string& why) {
+        throw FormatError(path + " is not a TorchScript archive: " + why);
+    };
+    auto readAt = [&](uint64_t offset, uint64_t count) {
+        if (offset > size || count > size - offset)
+            fail("a zip record lies beyond the end of the file");
+        std::vector<unsigned char> bytes(static_cast<size_t>(count));
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(count));
+        if (!in)
+            fail("cannot read a zip record");
+        return bytes;
+    };
+    auto u16 = [](const unsigned char* p) { return static_cast<uint32_t>(p[0] | (p[1] << 8)); };
+    auto u32 = [](const unsigned char* p) {
+        return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16)
+             | (static_cast<uint32_t>(p[3]) << 24);
+    };
+    // The end-of-central-directory record: within the last 22 + 65535 bytes.
+    if (size < 22)
+        fail("too short for a zip archive");
+    const uint64_t tail = std::min<uint64_t>(size, 22 + 65535);
+    const std::vector<unsigned char> end = readAt(size - tail, tail);
+    int64_t eocd = -1;
+    for (int64_t i = static_cast<int64_t>(tail) - 22; i >= 0; --i)
+        if (u32(&end[static_cast<size_t>(i)]) == 0x06054b50u) {
+            eocd = i;
+            break;
+        }
+    if (eocd < 0)
+        fail("no zip end-of-central-directory record");
+    const unsigned char* e = &end[static_cast<size_t>(eocd)];
+    const uint32_t entries = u16(e + 10), cdSize = u32(e + 12), cdOffset = u32(e + 16);
+    if (entries == 0xFFFF || cdSize == 0xFFFFFFFFu || cdOffset == 0xFFFFFFFFu)
+        return; // zip64
+    const std::vector<unsigned char> cd = readAt(cdOffset, cdSize);
+    size_t at = 0;
+    for (uint32_t n = 0; n < entries; ++n) {
+        if (at + 46 > cd.size() || u32(&cd[at]) != 0x02014b50u)
+            fail("a damaged zip central directory");
+        const unsigned char* c = &cd[at];
+        const uint32_t method = u16(c + 10), crc = u32(c + 16), packed = u32(c + 20), unpacked = u32(c + 24);
+        const uint32_t nameLength = u16(c + 28), extraLength = u16(c + 30), commentLength = u16(c + 32);
+        const uint32_t local = u32(c + 42);
+        if (at + 46 + nameLength > cd.size())
+            fail("a damaged zip central directory");
+        const std::string name(reinterpret_cast<const char*>(c + 46), nameLength);
+        at += 46 + nameLength + extraLength + commentLength;
+        if (packed == 0xFFFFFFFFu || unpacked == 0xFFFFFFFFu || local == 0xFFFFFFFFu)
+            return; // zip64
+        const std::vector<unsigned char> header = readAt(local, 30);
+        if (u32(header.data()) != 0x04034b50u)
+            fail("the zip entry " + name + " has a damaged header");
+        const std::vector<unsigned char> data =
+            readAt(static_cast<uint64_t>(local) + 30 + u16(&header[26]) + u16(&header[28]), packed);
+        uLong check = crc32(0L, Z_NULL, 0);
+        if (method == 0) {
+            if (packed != unpacked)
+                fail("the zip entry " + name + " has inconsistent sizes");
+            check = crc32(check, data.data(), static_cast<uInt>(data.size()));
+        } else if (method == 8) {
+            z_stream z{};
+            if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+                fail("cannot inflate the zip entry " + name);
+            z.next_in = const_cast<unsigned char*>(data.data());
+            z.avail_in = static_cast<uInt>(data.size());
+            std::vector<unsigned char> chunk(1 << 16);
+            uint64_t produced = 0;
+            int rc = Z_OK;
+            while (rc == Z_OK) {
+                z.next_out = chunk.data();
+                z.avail_out = static_cast<uInt>(chunk.size());
+                rc = inflate(&z, Z_NO_FLUSH);
+                const uint64_t got = chunk.size() - z.avail_out;
+                produced += got;
+                if (produced > unpacked)
+                    break;
+                check = crc32(check, chunk.data(), static_cast<uInt>(got));
+                if (rc == Z_BUF_ERROR && got > 0)
+                    rc = Z_OK;
+            }
+            inflateEnd(&z);
+            if (rc != Z_STREAM_END || produced != unpacked)
+                fail("the zip entry " + name + " does not inflate to its stated size");
+        } else {
+            fail("the zip entry " + name + " uses an unsupported compression (method " + std::to_string(method) + ")");
+        }
+        if (check != crc)
+            fail("the zip entry " + name + " is corrupt (CRC-32 mismatch)");
+    }
+}
+
 
 std::string qualifiedTypeName(const torch::jit::Module& module)
 {
@@ -115,6 +227,7 @@ ScriptNet::ScriptNet(const std::string& path)
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw IoError("cannot open TorchScript file " + path + ": no such file");
+    checkZipArchive(path);
     try {
         m_module = torch::jit::load(path, torch::kCPU);
     } catch (const std::exception& e) {

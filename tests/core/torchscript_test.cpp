@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <random>
 
 namespace attri {
@@ -235,6 +236,39 @@ TEST(TorchScriptTest, NonArchiveIsAFormatErrorNamingTheFile)
         EXPECT_NE(msg.find("is not a TorchScript archive"), std::string::npos) << msg;
     }
     EXPECT_THROW(Model::importTorchScript(dir.file("missing.pt")), IoError);
+}
+
+// A flipped byte inside an entry is caught by the entry's CRC-32 before LibTorch parses the
+// archive (LibTorch does not check CRCs; a corrupted source entry once made it allocate 20 GB).
+TEST(TorchScriptTest, CorruptEntryIsAFormatErrorNamingTheEntry)
+{
+    std::ifstream in(test::fixture("ts_mlp.pt"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The first local header (signature PK\3\4) whose name ends in "/data/0": stored weights.
+    size_t header = 0;
+    std::string name;
+    for (size_t at = bytes.find("PK\3\4"); at != std::string::npos; at = bytes.find("PK\3\4", at + 4)) {
+        const auto u16 = [&](size_t o) { return static_cast<size_t>(static_cast<unsigned char>(bytes[o]))
+                                                | static_cast<size_t>(static_cast<unsigned char>(bytes[o + 1])) << 8; };
+        name = bytes.substr(at + 30, u16(at + 26));
+        if (name.size() > 7 && name.compare(name.size() - 7, 7, "/data/0") == 0) {
+            header = at + 30 + u16(at + 26) + u16(at + 28);
+            break;
+        }
+    }
+    ASSERT_GT(header, 0u) << "no data/0 entry in the fixture";
+    bytes[header + 3] = static_cast<char>(bytes[header + 3] ^ 0x40);
+    test::TempDir dir;
+    const std::string path = dir.file("corrupt.pt");
+    test::writeFile(path, bytes);
+    try {
+        Model::importTorchScript(path);
+        FAIL() << "expected FormatError";
+    } catch (const FormatError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find(path + " is not a TorchScript archive"), std::string::npos) << msg;
+        EXPECT_NE(msg.find(name + " is corrupt (CRC-32 mismatch)"), std::string::npos) << msg;
+    }
 }
 
 TEST(TorchScriptTest, ReinitializeIsDeterministic)
