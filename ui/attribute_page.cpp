@@ -32,10 +32,11 @@ AttributePage::AttributePage(ExperimentDocument* document, QWidget* parent)
       m_error(new QLabel(this)), m_log(new QPlainTextEdit(this))
 {
     m_method->addItems({QStringLiteral("if"), QStringLiteral("trak"), QStringLiteral("tracin"),
-                        QStringLiteral("graddot"), QStringLiteral("gradcos")});
+                        QStringLiteral("graddot"), QStringLiteral("gradcos"), QStringLiteral("unrolled")});
     m_method->setToolTip(
         tr("if: influence functions (explicit Hessian for LR without projection, else projected "
-           "Fisher); trak: TRAK; tracin; graddot/gradcos: no curvature"));
+           "Fisher); trak: TRAK; tracin; graddot/gradcos: no curvature; unrolled: no λ, the SGD run "
+           "unrolled along its checkpoints (train with checkpoints first)"));
     m_projection->addItems({QStringLiteral("kron"), QStringLiteral("gaussian"), QStringLiteral("rademacher"),
                             QStringLiteral("none")});
     m_ks->setToolTip(tr("Projection dimensions, comma-separated; features are computed once at the largest"));

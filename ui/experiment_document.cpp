@@ -133,11 +133,11 @@ namespace {
 /// λ-using methods first (they are what the λ tools are about), then the rest in file order.
 int methodRank(const std::string& m)
 {
-    static const char* order[] = {"if-projected", "if-explicit", "trak", "tracin", "graddot", "gradcos"};
-    for (int i = 0; i < 6; ++i)
+    static const char* order[] = {"if-projected", "if-explicit", "trak", "tracin", "graddot", "gradcos", "unrolled"};
+    for (int i = 0; i < 7; ++i)
         if (m == order[i])
             return i;
-    return 6;
+    return 7;
 }
 } // namespace
 

@@ -49,7 +49,7 @@ double resolveLambda(const ArgParser& p, const AttributionSession& s)
 void addSessionOptions(ArgParser& p)
 {
     p.positional("EXP.h5", "experiment file")
-        .option("method", "if|trak|tracin|graddot|gradcos", "attribution method (as computed by `attribute`)", "if")
+        .option("method", "if|trak|tracin|graddot|gradcos|unrolled", "attribution method (as computed by `attribute`)", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
         .option("lambda", "L", "damping λ (default: the accepted or recommended λ stored in the file, else 0.1 × mean eigenvalue)")
         .flag("relative", "read --lambda as a multiple of the curvature's mean eigenvalue");
@@ -64,8 +64,10 @@ int runAttribute(const Args& args, const CancelToken& cancel)
                 "k, and the λ × k sensitivity tables, and stores them in the experiment file (atomically).\n"
                 "Sign convention: tau = g'^T (H + lambda I)^-1 g_i, positive = proponent.");
     p.positional("EXP.h5", "experiment file made by `train` or `import`")
-        .option("method", "if|trak|tracin|graddot|gradcos", "method; `if` is explicit (exact Hessian) with --proj none on "
-                "logistic regression, projected otherwise", "if")
+        .option("method", "if|trak|tracin|graddot|gradcos|unrolled",
+                "method; `if` is explicit (exact Hessian) with --proj none on logistic regression, projected "
+                "otherwise; `unrolled` (no λ) carries each checkpoint's gradients through the curvature of the rest of "
+                "the recorded SGD run, in closed form: train with --checkpoints C (e.g. 5 or 10) first", "if")
         .option("proj", "none|gaussian|rademacher|kron", "projection of per-sample gradients", "kron")
         .option("k", "K1,K2,...", "projection dimensions (nested: features at the largest serve all)", "128,256,512,1024")
         .option("lambda-grid", "SPEC", "λ grid: list 'a,b,c' or 'log:LOW:HIGH:COUNT'", "log:1e-6:1e2:25")

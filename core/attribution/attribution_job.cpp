@@ -1,6 +1,7 @@
 #include "attribution/attribution_job.h"
 
 #include "attribution/explicit_curvature.h"
+#include "attribution/unrolled_path.h"
 #include "common/error.h"
 #include "common/runtime.h"
 #include "features/feature_journal.h"
@@ -41,7 +42,7 @@ std::vector<int64_t> checkpointsFor(Method m, const ModelRecord& model)
     const int64_t last = static_cast<int64_t>(model.checkpoints.size()) - 1;
     if (last < 0)
         throw FormatError("the experiment file holds no model checkpoint");
-    if (m == Method::TracIn || m == Method::Trak) {
+    if (m == Method::TracIn || m == Method::Trak || m == Method::Unrolled) {
         std::vector<int64_t> all;
         for (int64_t c = 0; c <= last; ++c)
             all.push_back(c);
@@ -85,6 +86,17 @@ LoadedExperiment readRecords(const std::string& path)
     return {readDataRecord(file), readModelRecord(file)};
 }
 
+/// The unrolled method replays the recorded SGD run: it needs its recipe, and gradient descent's.
+void checkUnrolledRecipe(const std::string& path, const ModelRecord& model)
+{
+    if (!model.recipe)
+        throw ConfigError(path + ": the unrolled method needs the model's training recipe (learning rate, momentum, "
+                          "batch, epochs); import the model with its recipe options");
+    if (model.recipe->optimizer != "sgd")
+        throw ConfigError(path + ": the unrolled method unrolls SGD in closed form; this model was trained with "
+                          + model.recipe->optimizer);
+}
+
 } // namespace
 
 void AttributionRequest::validate() const
@@ -118,6 +130,11 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
     const std::string methodName = toString(method);
     if (method == Method::InfluenceExplicit && request.projection != ProjectionKind::None)
         throw ConfigError("attribute: explicit IF needs --proj none");
+    if (method == Method::Unrolled)
+        checkUnrolledRecipe(path, modelRecord);
+    if (method == Method::Unrolled && request.projection == ProjectionKind::None)
+        throw ConfigError("attribute: the unrolled method decomposes a k x k curvature at every checkpoint; choose a "
+                          "projection (kron, gaussian, rademacher) instead of --proj none");
 
     progress.message("reloading " + exp.dataRecord.options.spec + " (" + std::to_string(exp.dataRecord.trainIndices.size())
                      + " train / " + std::to_string(exp.dataRecord.testIndices.size()) + " test)");
@@ -370,6 +387,12 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
         session->m_storedLambdaSource = "recommended";
     }
 
+    if (resolved == Method::Unrolled)
+        checkUnrolledRecipe(path, session->m_model);
+    std::vector<PathSegment> segments;
+    const int64_t batch = session->m_model.recipe ? session->m_model.recipe->batchSize : 0;
+    const int64_t stepsPerEpoch = batch > 0 ? (session->trainCount() + batch - 1) / batch : 0;
+    double previousEpoch = 0.0;
     for (const auto& key : keys) {
         auto record = findFeatureRecord(file, key);
         if (!record)
@@ -388,6 +411,34 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
             session->m_caches.push_back(SpectralCache::fromFeatures(session->m_train.back(), session->m_test.back(),
                                                                     CurvatureConvention::Sum, w));
         }
+        if (resolved == Method::Unrolled) {
+            const auto c = static_cast<size_t>(record->checkpoint);
+            if (record->checkpoint < 0 || c >= session->m_model.checkpoints.size())
+                throw FormatError(path + ": features " + key + " name checkpoint " + std::to_string(record->checkpoint)
+                                  + ", which the model does not have");
+            const double epoch = session->m_model.checkpoints[c].epochsAt(stepsPerEpoch);
+            if (!(epoch > previousEpoch))
+                throw FormatError(path + ": checkpoint " + std::to_string(record->checkpoint) + " is at epoch "
+                                  + std::to_string(epoch) + ", not after the previous one");
+            if (static_cast<int64_t>(record->trainStats.loss.size()) != session->trainCount())
+                throw FormatError(path + ": features " + key + " lack the training points' losses");
+            PathSegment segment;
+            segment.trainLoss = record->trainStats.loss;
+            segment.gradientSqNormMean = record->gradientSqNormMean;
+            segment.gradientNormSamples = record->gradientNormSamples;
+            segment.epochs = epoch - previousEpoch;
+            previousEpoch = epoch;
+            segments.push_back(std::move(segment));
+        }
+    }
+    if (resolved == Method::Unrolled) {
+        // The features are in place: the segments may now point at them.
+        for (size_t s = 0; s < segments.size(); ++s)
+            segments[s].trainFeatures = &session->m_train[s];
+        progress.message("unrolling the training path: eigendecomposition at each of " + std::to_string(segments.size())
+                         + " checkpoints, k " + std::to_string(k));
+        session->m_unrolled = std::make_shared<const UnrolledPath>(
+            UnrolledPath::build(segments, k, *session->m_model.recipe, 1.0, progress, cancel));
     }
     if (resolved == Method::InfluenceProjected) {
         progress.message("eigendecomposition k " + std::to_string(k));
@@ -451,6 +502,10 @@ RowMatrixF AttributionSession::scores(const std::vector<int64_t>& tests, double 
         return gradDotScores(m_train.back(), selectRows(m_test.back()));
     case Method::GradCos:
         return gradCosScores(m_train.back(), selectRows(m_test.back()));
+    case Method::Unrolled: {
+        const Eigen::MatrixXf s = m_unrolled->scores(selectRows(m_test.back()).cast<double>(), CancelToken());
+        return s;
+    }
     }
     throw ConfigError("unknown method");
 }

@@ -20,10 +20,11 @@ namespace attri {
 
 class ProgressSink;
 class CancelToken;
+class UnrolledPath;
 
 /// What `attriscope-cli attribute` (and the GUI's Attribute page) computes.
 struct AttributionRequest {
-    std::string method = "if";                          ///< if | trak | tracin | graddot | gradcos
+    std::string method = "if";                          ///< if | trak | tracin | graddot | gradcos | unrolled
     ProjectionKind projection = ProjectionKind::Kronecker; ///< none only for small models
     std::vector<int64_t> ks = {128, 256, 512, 1024};    ///< projection dimensions; features at max(ks)
     LambdaGrid grid = LambdaGrid::defaultRelative();    ///< λ grid of the sensitivity tables
@@ -63,9 +64,15 @@ AttributionSummary runAttribution(const std::string& experimentPath, const Attri
                                   ProgressSink& progress, const CancelToken& cancel);
 
 /// A method's stored attribution, loaded for scoring at any λ (and the chosen k) without
-/// recomputing features. Immutable; share as std::shared_ptr<const AttributionSession>.
+/// recomputing features. Immutable; share as std::shared_ptr<const AttributionSession> (not
+/// copyable: the unrolled method's spectra point into the session's own features). The unrolled
+/// method decomposes every checkpoint's k × k curvature when it opens (seconds at k = 1024).
 class AttributionSession {
 public:
+    AttributionSession() = default;
+    AttributionSession(const AttributionSession&) = delete;
+    AttributionSession& operator=(const AttributionSession&) = delete;
+
     /// Loads /attribution/<method> at dimension k (0: the largest stored). Throws ConfigError when
     /// the method was not computed (naming the command that computes it) or k is not available.
     static std::shared_ptr<const AttributionSession> open(const std::string& experimentPath,
@@ -110,6 +117,7 @@ private:
     std::vector<double> m_lrs;
     std::vector<float> m_weights;
     std::vector<std::shared_ptr<const SpectralCache>> m_caches;
+    std::shared_ptr<const UnrolledPath> m_unrolled; ///< Unrolled: the segments' spectra (points into m_train)
     FeatureRecord m_record;
     DataRecord m_data;
     ModelRecord m_model;

@@ -102,6 +102,8 @@ std::string toString(Method m)
         return "graddot";
     case Method::GradCos:
         return "gradcos";
+    case Method::Unrolled:
+        return "unrolled";
     }
     return "unknown";
 }
@@ -121,8 +123,10 @@ Method parseMethod(const std::string& name)
         return Method::GradDot;
     if (s == "gradcos")
         return Method::GradCos;
+    if (s == "unrolled")
+        return Method::Unrolled;
     throw ConfigError("unknown attribution method \"" + name
-                      + "\"; expected one of: if, if-explicit, if-projected, trak, tracin, graddot, gradcos");
+                      + "\"; expected one of: if, if-explicit, if-projected, trak, tracin, graddot, gradcos, unrolled");
 }
 
 Method resolveInfluence(ProjectionKind projection, Architecture architecture)

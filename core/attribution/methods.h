@@ -23,9 +23,11 @@ enum class Method {
     TracIn,             ///< Σ_t η_t φ'_tᵀ φ_{i,t}
     GradDot,            ///< φ'ᵀ φ_i
     GradCos,            ///< cosine of φ' and φ_i
+    Unrolled,           ///< influence of early-stopped SGD unrolled along the recorded checkpoints
+                        ///< (UnrolledPath): λ-free, each segment in closed form
 };
 
-/// "if-explicit", "if-projected", "trak", "tracin", "graddot", "gradcos".
+/// "if-explicit", "if-projected", "trak", "tracin", "graddot", "gradcos", "unrolled".
 std::string toString(Method m);
 /// Accepts the toString names and "if" (resolved by resolveInfluence to one of the two IF
 /// variants; parseMethod itself returns InfluenceProjected for "if", the caller resolves).

@@ -277,23 +277,6 @@ void recommendByStability(const SelectorInputs& in, const SelectorOptions& o, La
                  + " test points";
 }
 
-/// c = mean ‖φ_i‖² / mean ‖g_i‖² over the first `samples` rows of `phi` (its column count when
-/// the gradient norms are unknown or the ratio is not positive and finite).
-double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t samples, int64_t k = -1)
-{
-    const Eigen::Index cols = k < 0 ? phi.cols() : std::min<Eigen::Index>(k, phi.cols());
-    const Eigen::Index m = std::min<Eigen::Index>(phi.rows(), samples);
-    if (m > 0 && gradientSqNormMean > 0 && std::isfinite(gradientSqNormMean)) {
-        double sum = 0;
-        for (Eigen::Index i = 0; i < m; ++i)
-            sum += static_cast<double>(phi.row(i).head(cols).squaredNorm());
-        const double c = sum / static_cast<double>(m) / gradientSqNormMean;
-        if (c > 0 && std::isfinite(c))
-            return c;
-    }
-    return static_cast<double>(cols);
-}
-
 /// The training path's features, as PathMatch needs them: every checkpoint with n training rows
 /// of dimension at least k, their losses and a positive span of epochs, and `tests` test rows.
 void checkPath(const SelectorInputs& in, int64_t n, int64_t k, int64_t tests)
@@ -314,20 +297,6 @@ void checkPath(const SelectorInputs& in, int64_t n, int64_t k, int64_t tests)
                               + " training rows of dimension at least " + std::to_string(k)
                               + ", their losses and a positive number of epochs");
     }
-}
-
-/// Each training point's Gauss–Newton weight p/(1 − p) of a loss-gradient feature, over n, as
-/// the square root that scales its row (none for p = 1 exactly).
-Eigen::VectorXf gaussNewtonRoots(const PathSegment& seg, int64_t n)
-{
-    Eigen::VectorXf root(n);
-    for (int64_t i = 0; i < n; ++i) {
-        const double loss = seg.trainLoss[static_cast<size_t>(i)];
-        const double p = std::exp(-loss), q = -std::expm1(-loss);
-        const double w = (loss >= 0 && std::isfinite(loss) && q > 0) ? p / q : 0.0;
-        root[i] = static_cast<float>(std::sqrt(w / static_cast<double>(n)));
-    }
-    return root;
 }
 
 /// A lower bound on PathMatch's stability figure (LambdaRecommendation::pathStability) without
@@ -393,106 +362,16 @@ struct Unrolled {
     size_t leastStable = 0;                                        ///< the checkpoint where it peaks
 };
 
-/// PathMatch's scores (docs/lambda-selection.md, "A lead: unrolling the recorded training path"):
-/// the influence of early-stopped training unrolled along the checkpoints, one closed-form
-/// segment per checkpoint,
-///   τ(z′, z_i) = φ′(T)ᵀ Σ_s [Π_{s′>s} exp(−a_{s′} H_{s′})] H_s⁻¹ (I − exp(−a_s H_s)) φ_i(s),
-/// with H_s = (1/n) Σ_i p_i/(1−p_i) φ_i(s)φ_i(s)ᵀ + c_s·wd and a_s = η_eff/c_s × a subset model's
-/// steps in the segment.
+/// PathMatch's scores: UnrolledPath at the spectrum's dimension k, with the LDS's subset size.
 Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t tests, ProgressSink& progress,
                     const CancelToken& cancel)
 {
     const SpectralCache& cache = *in.cache;
     const int64_t n = cache.trainCount(), k = cache.dimension();
     checkPath(in, n, k, tests);
-    const TrainRecipe& r = in.recipe;
-    const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
-    const int64_t subset = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
-    const double stepsPerEpoch = static_cast<double>((subset + r.batchSize - 1) / r.batchSize);
-
-    // One segment's curvature H_s = (1/n) Σ_i p_i/(1 − p_i) φ_i φ_iᵀ + c_s·wd and its spectrum.
-    struct Spectrum {
-        double scale = 0.0;
-        Eigen::MatrixXd h;
-        Eigen::VectorXd mu;
-        Eigen::MatrixXd v;
-    };
-    auto curvatureOf = [&](const PathSegment& seg, Spectrum& out) {
-        out.scale = featureScaleOf(*seg.trainFeatures, seg.gradientSqNormMean, seg.gradientNormSamples, k);
-        // Accumulated in float: it is rounded to float for the eigendecomposition anyway.
-        out.h = weightedGramD(*seg.trainFeatures, k, gaussNewtonRoots(seg, n), Accumulation::Single);
-        out.h.diagonal().array() += out.scale * r.weightDecay;
-    };
-
-    // The unrolled scores, last segment first: `carried` is φ′(T)ᵀ Π_{later segments} exp(−a H).
-    // The segments' eigendecompositions are independent and single-threaded (symmetricEigen), so
-    // they run side by side, a batch of `threads` at a time (memory: that many k × k matrices);
-    // the Gram matrices before them use all threads through BLAS. Single precision suffices: the
-    // filter (1 − e^{−aμ})/μ tends to a for small μ, so float's error in the smallest eigenvalues
-    // and in the mixing of their eigenvectors does not reach the scores (at k = 1024 on the CNN:
-    // the same λ and match curve to 4 digits as in double, 0.7 s less of 4.9 s).
-    const size_t segments = in.path.size();
-    const size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), 8));
-    progress.begin("unroll training path", static_cast<int64_t>(segments));
-    Eigen::MatrixXd carried = in.pathTestFeatures->topLeftCorner(tests, k).cast<double>();
-    Eigen::MatrixXf unrolled = Eigen::MatrixXf::Zero(tests, n);
-    double firstScale = 0.0;
-    // Gradient descent with heavy-ball momentum β is stable on a quadratic of top curvature μ
-    // while lr·μ < 2(1 + β); H_s/c_s is the loss's curvature in parameter units.
-    const bool sgd = r.optimizer == "sgd";
-    double stability = sgd ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-    size_t leastStable = 0;
-    for (size_t start = 0; start < segments; start += threads) {
-        const size_t batch = std::min(threads, segments - start);
-        std::vector<Spectrum> spectra(batch);
-        for (size_t b = 0; b < batch; ++b)
-            curvatureOf(in.path[segments - 1 - start - b], spectra[b]);
-        cancel.throwIfCancelled();
-        std::vector<std::exception_ptr> errors(batch);
-        std::vector<std::thread> pool;
-        for (size_t b = 0; b < batch; ++b)
-            pool.emplace_back([&spectra, &errors, b] {
-                try {
-                    symmetricEigen(spectra[b].h, &spectra[b].mu, &spectra[b].v, EigenPrecision::Single);
-                    spectra[b].h = Eigen::MatrixXd();
-                } catch (...) {
-                    errors[b] = std::current_exception();
-                }
-            });
-        for (auto& t : pool)
-            t.join();
-        for (const auto& e : errors)
-            if (e)
-                std::rethrow_exception(e);
-        for (size_t b = 0; b < batch; ++b) {
-            const size_t done = start + b;
-            const PathSegment& seg = in.path[segments - 1 - done];
-            const Spectrum& sp = spectra[b];
-            if (done == 0)
-                firstScale = sp.scale;
-            const Eigen::VectorXd mu = sp.mu.cwiseMax(sp.scale * r.weightDecay);
-            const double step = r.lr * mu.maxCoeff() / sp.scale / (2.0 * (1.0 + r.momentum));
-            if (sgd && step > stability) {
-                stability = step;
-                leastStable = segments - 1 - done;
-            }
-            const double a = effectiveLr / sp.scale * stepsPerEpoch * seg.epochs;
-            Eigen::VectorXd filter(k), decay(k);
-            for (int64_t j = 0; j < k; ++j) {
-                const double x = a * mu[j];
-                filter[j] = x < 1e-12 ? a : -std::expm1(-x) / mu[j];
-                decay[j] = std::exp(-x);
-            }
-            const Eigen::MatrixXd cv = productD(carried, sp.v);
-            const Eigen::MatrixXd vt = sp.v.transpose();
-            addProductWithTransposed(unrolled, productD(cv * filter.asDiagonal(), vt).cast<float>(), *seg.trainFeatures);
-            carried = productD(cv * decay.asDiagonal(), vt);
-            cancel.throwIfCancelled();
-            progress.advance(static_cast<int64_t>(done) + 1);
-        }
-    }
-
-    return {std::move(unrolled), effectiveLr, stepsPerEpoch, firstScale, stability, leastStable};
+    const UnrolledPath path = UnrolledPath::build(in.path, k, in.recipe, o.alpha, progress, cancel);
+    return {path.scores(in.pathTestFeatures->topLeftCorner(tests, k).cast<double>(), cancel), path.effectiveLr(),
+            path.stepsPerEpoch(), path.finalScale(), path.stability(), path.leastStable()};
 }
 
 /// PathMatch: for every λ of the grid, the mean over test points of the cosine (centred over

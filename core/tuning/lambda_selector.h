@@ -1,6 +1,7 @@
 #pragma once
 
 #include "attribution/spectral_cache.h"
+#include "attribution/unrolled_path.h"
 #include "features/featurizer.h"
 #include "model/train_recipe.h"
 
@@ -84,18 +85,6 @@ enum class SelectorCurvature {
     LossGaussNewton, ///< exact Hessian / GGN of the loss (explicit IF): ρ = 1
     LossFisher,      ///< Σ g gᵀ of loss gradients (projected IF): ρ = Σ‖g‖² / Σ (p/(1−p))‖g‖²
     MarginFisher,    ///< Σ φ φᵀ of margin gradients (TRAK): ρ = Σ‖φ‖² / Σ p(1−p)‖φ‖²
-};
-
-/// One stretch of the recorded training run, for PathMatch: the loss-gradient features of the
-/// training points at the checkpoint that ends it (the first k columns are used, k the method's
-/// dimension), their per-sample losses, the gradient norm that gives the feature scale, and the
-/// epochs since the previous checkpoint.
-struct PathSegment {
-    const RowMatrixF* trainFeatures = nullptr;
-    std::vector<float> trainLoss;
-    double gradientSqNormMean = std::numeric_limits<double>::quiet_NaN();
-    int64_t gradientNormSamples = 0;
-    double epochs = 0.0;
 };
 
 /// What the selector reads: the method's features and spectrum, and the training recipe.

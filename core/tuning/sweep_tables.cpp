@@ -286,7 +286,10 @@ RecommendationRecord recommendationRecord(const AttributionSession& session, con
 
 std::vector<int64_t> tableKs(const AttributionSession& probe)
 {
-    if (!probe.usesLambda() || probe.method() == Method::InfluenceExplicit || probe.availableKs().empty())
+    // λ-free methods score at the largest k only, except the unrolled method, whose curvature (and so
+    // whose scores) change with k as IF's do.
+    const bool perK = probe.usesLambda() || probe.method() == Method::Unrolled;
+    if (!perK || probe.method() == Method::InfluenceExplicit || probe.availableKs().empty())
         return {probe.k()};
     return probe.availableKs();
 }

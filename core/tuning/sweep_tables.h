@@ -81,8 +81,9 @@ LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<dou
 /// λ, the ratio's interval).
 void addEvidence(RecommendationRecord& record, const LdsEvidence& evidence);
 
-/// The stored k of a method that a λ × k table covers: every stored k for projected methods,
-/// the single one of explicit IF (and of methods without λ).
+/// The stored k of a method that a λ × k table covers: every stored k for projected methods and
+/// the unrolled method, the single one of explicit IF (and the largest of the other methods
+/// without λ).
 std::vector<int64_t> tableKs(const AttributionSession& probe);
 
 /// "lds": LDS against `truth` at every (relative λ of `grid`, stored k) of `method` in the

@@ -1,6 +1,7 @@
 #include "tuning/validation_study.h"
 
 #include "attribution/attribution_job.h"
+#include "attribution/unrolled_path.h"
 #include "common/error.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 namespace attri {
@@ -195,6 +197,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                 }
             }
 
+            // The unrolled method's LDS per k: the same for every method's row at that k.
+            std::map<int64_t, std::pair<double, double>> unrolledAt; // k → (LDS, seconds)
             for (const auto& methodName : o.methods) {
                 const bool explicitIf = methodName == "if" && arch == Architecture::LogisticRegression;
                 AttributionRequest request;
@@ -266,6 +270,20 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.ratioLow = evidence.interval.low;
                     row.ratioHigh = evidence.interval.high;
                     row.ratioShareAbove = evidence.interval.shareAbove;
+                    if (pathFeatures && !unrolledAt.count(row.k)) {
+                        const auto start = std::chrono::steady_clock::now();
+                        const UnrolledPath unrolled =
+                            UnrolledPath::build(inputs.path, row.k, recipe, 1.0, progress, cancel);
+                        const Eigen::MatrixXf scores =
+                            unrolled.scores(inputs.pathTestFeatures->leftCols(row.k).cast<double>(), cancel);
+                        const double seconds =
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                        unrolledAt[row.k] = {computeLds(RowMatrixF(scores), truth).mean, seconds};
+                    }
+                    if (unrolledAt.count(row.k)) {
+                        row.unrolledLds = unrolledAt[row.k].first;
+                        row.unrolledSeconds = unrolledAt[row.k].second;
+                    }
                     if (pathMatch) {
                         const LambdaRecommendation& rec = *pathMatch;
                         row.pathLambda = rec.lambda;
@@ -333,7 +351,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
     for (const auto& r : rules)
         s << "," << r << "_lambda," << r << "_lds";
     s << ",path-match_lambda,path-match_lds,path-match_ratio,path-match_ratio_low,path-match_ratio_high,"
-         "path-match_ratio_share_ge_0.95,path-match_seconds,path-match_stability,path_featurize_seconds";
+         "path-match_ratio_share_ge_0.95,path-match_seconds,path-match_stability,path_featurize_seconds,"
+         "unrolled_lds,unrolled_seconds";
     for (const auto& r : rules)
         s << "," << r << "_seconds";
     s << "\n";
@@ -348,7 +367,8 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
             s << "," << row.ruleLambda.at(r) << "," << row.ruleLds.at(r);
         s << "," << row.pathLambda << "," << row.pathLds << "," << row.pathRatio << "," << row.pathRatioLow << ","
           << row.pathRatioHigh << "," << row.pathRatioShareAbove << "," << row.pathSeconds << ","
-          << row.pathStability << "," << row.pathFeaturizeSeconds;
+          << row.pathStability << "," << row.pathFeaturizeSeconds << "," << row.unrolledLds << ","
+          << row.unrolledSeconds;
         for (const auto& r : rules)
             s << "," << row.ruleSeconds.at(r);
         s << "\n";
@@ -402,8 +422,11 @@ std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions&
              "(the checkpoints' featurization, once per model and recipe, is listed apart); stability = the run's "
              "largest lr·μ_max/c over gradient descent's limit 2(1 + momentum), above 1 (unstable) the match is not "
              "trusted:\n\n"
+          << "The last column is the λ-free method `unrolled` (attribute --method unrolled) on the same "
+             "checkpoints and ground truth, and its LDS over the row's best grid LDS.\n\n"
           << "| model | recipe | method | k | path-match λ | LDS | ratio | 90% interval | ≥ 0.95 in | stability | s | "
-             "cost | featurization s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+             "cost | featurization s | unrolled method LDS (/ best) |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (const auto& r : rows) {
             if (!std::isfinite(r.pathLambda))
                 continue;
@@ -414,7 +437,7 @@ std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions&
               << (r.pathStability > 1.0 ? " (unstable)" : "") << " | " << fmt(r.pathSeconds, 3) << " | "
               << fmt(100.0 * r.pathSeconds / std::max(1e-9, r.retrainSeconds), 2) << "% | "
               << (std::isfinite(r.pathFeaturizeSeconds) ? fmt(r.pathFeaturizeSeconds, 4) : std::string("(resumed)"))
-              << " |\n";
+              << " | " << fmt(r.unrolledLds, 3) << " (" << fmt(r.unrolledLds / r.bestLds, 3) << ") |\n";
         }
     }
     return s.str();

@@ -75,6 +75,11 @@ struct StudyRow {
     /// Featurizing the checkpoints (TracIn at the largest k on the companion), once per model and
     /// recipe, and training that companion; NaN when not done in this run (resumed from files).
     double pathFeaturizeSeconds = std::numeric_limits<double>::quiet_NaN();
+    /// The unrolled method (Method::Unrolled, λ-free) on the same path at this k: its LDS on the
+    /// same ground truth and the seconds it took (the segments' spectra and the scores); NaN
+    /// without a path. It does not depend on the method of the row.
+    double unrolledLds = std::numeric_limits<double>::quiet_NaN();
+    double unrolledSeconds = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> gridLambdas, gridLds, gridXi; ///< the curves
 };
 

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/Eigenvalues>
+
 #include <chrono>
 #include <algorithm>
 #include <cstring>
@@ -243,6 +245,93 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
     const LambdaRecommendation viaMargin = recommendLambda(fromMargin, grid, o, progress, cancel);
     EXPECT_NEAR(viaMargin.pathStability, viaLoss.pathStability, 0.05 * viaLoss.pathStability);
     EXPECT_LT((viaMargin.meanXi - viaLoss.meanXi).cwiseAbs().maxCoeff(), 0.02);
+}
+
+// The λ-free method `unrolled`: computed by `attribute`, read by every scoring command, and equal
+// to the closed form evaluated here in double from the file's features (one segment per epoch of
+// a 3-epoch run with 3 checkpoints, the run's own ⌈n/B⌉ steps per epoch, c from the stored
+// gradient norms, the Gauss–Newton weights p/(1 − p) from the stored losses).
+TEST(Cli, AttributeUnrolledScoresTheRecordedPath)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("u.h5");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model mlp --train-size 300 --test-size 30 --epochs 3 "
+                                      "--momentum 0.5 --weight-decay 0.001 --checkpoints 3 --out " + exp,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method unrolled --k 16,32", &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " topk " + exp + " --method unrolled --k 32 --test 0 --n 3", &out), 0) << out;
+    EXPECT_NE(out.find("proponents"), std::string::npos) << out;
+    EXPECT_NE(out.find("opponents"), std::string::npos) << out;
+
+    NullProgress progress;
+    CancelToken cancel;
+    const auto session = AttributionSession::open(exp, "unrolled", 32, progress, cancel);
+    EXPECT_EQ(session->method(), Method::Unrolled);
+    EXPECT_FALSE(session->usesLambda());
+    const RowMatrixF scores = session->scores({}, 1.0);
+    ASSERT_EQ(scores.rows(), 30);
+    ASSERT_EQ(scores.cols(), 300);
+
+    H5File file(exp, H5File::Mode::ReadOnly);
+    const ModelRecord model = readModelRecord(file);
+    ASSERT_TRUE(model.recipe.has_value());
+    const TrainRecipe& r = *model.recipe;
+    std::vector<FeatureRecord> records;
+    for (const FeatureRecord& f : listFeatureRecords(file))
+        if (f.target == FeatureTarget::Loss)
+            records.push_back(f);
+    std::sort(records.begin(), records.end(),
+              [](const FeatureRecord& a, const FeatureRecord& b) { return a.checkpoint < b.checkpoint; });
+    ASSERT_EQ(records.size(), 3u);
+    const double n = 300.0, stepsPerEpoch = std::ceil(n / static_cast<double>(r.batchSize));
+    const double effectiveLr = r.lr / (1.0 - r.momentum);
+    Eigen::MatrixXd carried = readFeatures(file, records.back().key, "test", 32).cast<double>();
+    Eigen::MatrixXd expected = Eigen::MatrixXd::Zero(30, 300);
+    for (int s = 2; s >= 0; --s) {
+        const FeatureRecord& f = records[static_cast<size_t>(s)];
+        const Eigen::MatrixXd phi = readFeatures(file, f.key, "train", 32).cast<double>();
+        const double c = phi.topRows(f.gradientNormSamples).rowwise().squaredNorm().mean() / f.gradientSqNormMean;
+        Eigen::MatrixXd h = Eigen::MatrixXd::Identity(32, 32) * (c * r.weightDecay);
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double l = f.trainStats.loss[static_cast<size_t>(i)];
+            h += std::exp(-l) / -std::expm1(-l) * phi.row(i).transpose() * phi.row(i) / n;
+        }
+        const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(h);
+        const double a = effectiveLr / c * stepsPerEpoch * 1.0; // one epoch per segment
+        Eigen::VectorXd filter(32), decay(32);
+        for (int j = 0; j < 32; ++j) {
+            const double mu = std::max(eig.eigenvalues()[j], c * r.weightDecay);
+            filter[j] = -std::expm1(-a * mu) / mu;
+            decay[j] = std::exp(-a * mu);
+        }
+        const Eigen::MatrixXd& v = eig.eigenvectors();
+        expected += carried * v * filter.asDiagonal() * v.transpose() * phi.transpose();
+        carried = carried * v * decay.asDiagonal() * v.transpose();
+    }
+    const double error = (scores.cast<double>() - expected).norm() / expected.norm();
+    EXPECT_LT(error, 2e-3) << "relative error " << error;
+
+    // Ground truth scores it at both k, as a method without λ.
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 6", &out), 0) << out;
+    EXPECT_NE(out.find("unrolled       k     16: LDS"), std::string::npos) << out;
+    EXPECT_NE(out.find("unrolled       k     32: LDS"), std::string::npos) << out;
+
+    // What it cannot unroll is refused, naming the file and the reason.
+    EXPECT_EQ(test::runCommand(kCli + " attribute " + exp + " --method unrolled --proj none", &out), 2) << out;
+    EXPECT_NE(out.find("choose a projection"), std::string::npos) << out;
+    const std::string adam = dir.file("adam.h5");
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model lr --optimizer adam --lr 0.001 --train-size 200 "
+                                      "--test-size 20 --epochs 1 --out " + adam,
+                               &out),
+              0)
+        << out;
+    EXPECT_EQ(test::runCommand(kCli + " attribute " + adam + " --method unrolled --k 16", &out), 2) << out;
+    EXPECT_NE(out.find(adam + ": the unrolled method unrolls SGD in closed form; this model was trained with adam"),
+              std::string::npos)
+        << out;
 }
 
 // The headless flow on a small experiment: attribute → recommend (with the mean-ξ table) → lds,

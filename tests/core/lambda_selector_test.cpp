@@ -310,6 +310,64 @@ TEST(LambdaSelector, UnrolledPathScoresEqualStepByStepGradientDescent)
     EXPECT_LT(error, 0.01) << "relative error " << error;
 }
 
+// The attribution method `unrolled` uses the recorded run's own steps (α = 1): the same closed
+// form against gradient descent with every point, 20 steps per epoch; any subset of test rows
+// scores as those rows of the whole; and the inputs it cannot use are clear errors.
+TEST(UnrolledPath, FullRunEqualsStepByStepGradientDescent)
+{
+    Problem p = makeProblem(100, 6, 6, 21);
+    PathFixture f = makePath(p, 22);
+    TrainRecipe recipe = quickRecipe(10);
+    recipe.lr = 0.002;
+    recipe.batchSize = 5; // 100 points: 20 steps per epoch
+    recipe.momentum = 0.5;
+    recipe.weightDecay = 0.02;
+    NullProgress progress;
+    CancelToken cancel;
+    const UnrolledPath path = UnrolledPath::build(f.segments, 6, recipe, 1.0, progress, cancel);
+    EXPECT_EQ(path.stepsPerEpoch(), 20.0);
+    EXPECT_DOUBLE_EQ(path.effectiveLr(), 0.004);
+    EXPECT_NEAR(path.finalScale(), 2.0, 1e-6);
+    const Eigen::MatrixXf scores = path.scores(f.test.cast<double>(), cancel);
+    ASSERT_EQ(scores.rows(), 6);
+    ASSERT_EQ(scores.cols(), 100);
+
+    const double c = 2.0, rate = path.effectiveLr() / c;
+    Eigen::MatrixXd x = Eigen::MatrixXd::Zero(6, 100);
+    double stability = 0.0;
+    for (size_t s = 0; s < f.segments.size(); ++s) {
+        const RowMatrixF& phi = *f.segments[s].trainFeatures;
+        Eigen::MatrixXd h = Eigen::MatrixXd::Identity(6, 6) * (c * recipe.weightDecay);
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double l = f.segments[s].trainLoss[static_cast<size_t>(i)];
+            const double w = std::exp(-l) / -std::expm1(-l);
+            const Eigen::VectorXd g = phi.row(i).transpose().cast<double>();
+            h += w * g * g.transpose() / 100.0;
+        }
+        const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(h).eigenvalues().maxCoeff();
+        stability = std::max(stability, recipe.lr * top / c / (2.0 * (1.0 + recipe.momentum)));
+        const Eigen::MatrixXd linear = phi.transpose().cast<double>();
+        for (int step = 0; step < 20 * static_cast<int>(f.segments[s].epochs); ++step)
+            x -= rate * (h * x + linear);
+    }
+    const Eigen::MatrixXd expected = -(f.test.cast<double>() * x);
+    const double error = (scores.cast<double>() - expected).norm() / expected.norm();
+    EXPECT_LT(error, 0.01) << "relative error " << error;
+    EXPECT_NEAR(path.stability(), stability, 1e-4 * stability);
+
+    const Eigen::MatrixXf two = path.scores(f.test.middleRows(2, 2).cast<double>(), cancel);
+    EXPECT_LT((two - scores.middleRows(2, 2)).norm(), 1e-5f * scores.middleRows(2, 2).norm());
+
+    EXPECT_THROW(UnrolledPath::build(f.segments, 6, recipe, 0.0, progress, cancel), ConfigError);
+    EXPECT_THROW(UnrolledPath::build(f.segments, 6, recipe, 1.5, progress, cancel), ConfigError);
+    EXPECT_THROW(UnrolledPath::build(f.segments, 7, recipe, 1.0, progress, cancel), ConfigError);
+    EXPECT_THROW(UnrolledPath::build({}, 6, recipe, 1.0, progress, cancel), ConfigError);
+    std::vector<PathSegment> noEpochs = f.segments;
+    noEpochs[1].epochs = 0.0;
+    EXPECT_THROW(UnrolledPath::build(noEpochs, 6, recipe, 1.0, progress, cancel), ConfigError);
+    EXPECT_THROW(path.scores(f.test.leftCols(5).cast<double>(), cancel), ConfigError);
+}
+
 // The match curve is the mean over test points of the centred cosine between the unrolled scores
 // and the method's scores, computed here from the explicit score matrices.
 TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)

@@ -391,6 +391,36 @@ void UiFlowTest::acceptDuringAnAttributionKeepsBoth()
     QCOMPARE(QString::fromStdString(file.attrString(group, "rule")), QStringLiteral("manual"));
 }
 
+void UiFlowTest::unrolledMethodExploresWithoutLambda()
+{
+    // The λ-free unrolled method, computed from the GUI's document and explored: tiles appear,
+    // and the λ slider is off. (The fixture's run has one checkpoint: a single segment.)
+    ExperimentDocument* doc = m_fixture->doc();
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 60000);
+    QSignalSpy finished(doc, &ExperimentDocument::attributionFinished);
+    QSignalSpy failed(doc, &ExperimentDocument::storeFailed);
+    attri::AttributionRequest request;
+    request.method = "unrolled";
+    request.projection = attri::ProjectionKind::Kronecker;
+    request.ks = {64};
+    doc->runAttribution(request);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 || !failed.isEmpty(), 120000);
+    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+    QTRY_VERIFY_WITH_TIMEOUT(doc->methods().contains(QStringLiteral("unrolled")), 60000);
+    const QString before = doc->method();
+    doc->setMethod(QStringLiteral("unrolled"));
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr && doc->method() == QStringLiteral("unrolled"), 60000);
+    QVERIFY(!doc->methodUsesLambda());
+    m_fixture->window.showPage(MainWindow::ExploringPage);
+    ExplorePage* page = m_fixture->window.explorePage();
+    page->testView()->setCurrentIndex(page->testModel()->index(2, 0));
+    QTRY_VERIFY(!page->proponents()->tiles().isEmpty());
+    QVERIFY(page->proponents()->tiles().first().score >= page->opponents()->tiles().first().score);
+    QVERIFY(!page->lambdaSlider()->isEnabled());
+    doc->setMethod(before);
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr && doc->method() == before, 60000);
+}
+
 void UiFlowTest::everyFigureExports()
 {
     QTemporaryDir dir;

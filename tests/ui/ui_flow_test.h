@@ -20,6 +20,7 @@ private Q_SLOTS:
     void meanXiTableFromTheSensitivityPage();
     void groundTruthThenRecommendShowsTheEvidence();
     void acceptDuringAnAttributionKeepsBoth();
+    void unrolledMethodExploresWithoutLambda();
     void everyFigureExports();
     void attributeFormValidatesAndCancelLeavesTheFileIntact();
     void screenshotsRenderEveryPage();

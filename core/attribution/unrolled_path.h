@@ -1,0 +1,90 @@
+#pragma once
+
+#include "features/featurizer.h"
+#include "model/train_recipe.h"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace attri {
+
+class CancelToken;
+class ProgressSink;
+
+/// One stretch of a recorded training run: the loss-gradient features of the training points at
+/// the checkpoint that ends it (the first k columns are used), their per-sample losses, the
+/// gradient norm that gives the feature scale, and the epochs since the previous checkpoint.
+struct PathSegment {
+    const RowMatrixF* trainFeatures = nullptr;
+    std::vector<float> trainLoss;
+    double gradientSqNormMean = std::numeric_limits<double>::quiet_NaN();
+    int64_t gradientNormSamples = 0;
+    double epochs = 0.0;
+};
+
+/// c = mean ‖φ_i‖² / mean ‖g_i‖² over the first `samples` rows of `phi`, in its first k columns
+/// (all when k < 0): how much the projection scales squared gradient norms. The column count when
+/// the gradient norms are unknown or the ratio is not positive and finite.
+double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t samples, int64_t k = -1);
+
+/// Each training point's Gauss–Newton weight p/(1 − p) of a loss-gradient feature, over n, as the
+/// square root that scales its row (0 for p = 1 exactly, or a loss that is negative or not finite).
+Eigen::VectorXf gaussNewtonRoots(const PathSegment& segment, int64_t n);
+
+/// The influence of a training point on a test loss through early-stopped SGD, unrolled along the
+/// recorded checkpoints with one closed-form segment each (docs/lambda-selection.md, "A lead:
+/// unrolling the recorded training path"):
+///   τ(z′, z_i) = φ′(T)ᵀ Σ_s [Π_{s′>s} exp(−a_{s′} H_{s′})] H_s⁻¹ (I − exp(−a_s H_s)) φ_i(s),
+/// H_s = (1/n) Σ_i p_i/(1 − p_i) φ_i(s)φ_i(s)ᵀ + c_s·wd, a_s = η_eff/c_s × the steps a model on
+/// ⌊α·n⌋ points takes in the segment (η_eff = lr/(1 − momentum)). Positive = proponent, as IF.
+/// Nothing is fitted: the recipe gives η_eff, the batch and the epochs, the features c_s.
+///
+/// build() decomposes every segment's k × k curvature once (single precision, two at a time; the
+/// eigenvectors are kept in float, which loses nothing since they are computed in float); scores()
+/// then costs, per test point, two k × k products per segment and one pass over the features.
+/// The segments' features are referenced, not copied: they must outlive the object.
+class UnrolledPath {
+public:
+    /// ConfigError when there is no segment, when the segments do not all have the same number of
+    /// rows, of dimension ≥ k, with their losses and a positive span of epochs, or when α is outside
+    /// (0, 1]. For adam, η_eff is its lr (a rough stand-in: the closed form is gradient descent's,
+    /// and the attribution method refuses adam) and the stability figure is NaN.
+    static UnrolledPath build(const std::vector<PathSegment>& segments, int64_t k, const TrainRecipe& recipe,
+                              double alpha, ProgressSink& progress, const CancelToken& cancel);
+
+    /// Scores of the test points whose last-checkpoint features are the rows of `tests` (their
+    /// first k columns) against every training point: tests × n.
+    Eigen::MatrixXf scores(const Eigen::MatrixXd& tests, const CancelToken& cancel) const;
+
+    int64_t dimension() const { return m_k; }
+    int64_t trainCount() const { return m_n; }
+    double effectiveLr() const { return m_effectiveLr; }
+    double stepsPerEpoch() const { return m_stepsPerEpoch; }
+    /// The feature scale c of the last segment.
+    double finalScale() const { return m_segments.empty() ? 0.0 : m_segments.back().scale; }
+    /// max over segments of lr·μ_max(H_s)/c_s ÷ 2(1 + momentum): above 1 the recorded run steps
+    /// beyond gradient descent's stability limit along its top directions, where this
+    /// linearisation does not describe it.
+    double stability() const { return m_stability; }
+    /// The segment where the stability figure peaks.
+    size_t leastStable() const { return m_leastStable; }
+
+private:
+    struct Segment {
+        const RowMatrixF* train = nullptr;
+        double scale = 0.0;
+        Eigen::MatrixXf vectors;  ///< eigenvectors of H_s (k × k)
+        Eigen::VectorXd filter;   ///< (1 − e^{−aμ})/μ per eigenvalue
+        Eigen::VectorXd decay;    ///< e^{−aμ}
+    };
+    std::vector<Segment> m_segments; ///< training order
+    int64_t m_k = 0, m_n = 0;
+    double m_effectiveLr = 0.0, m_stepsPerEpoch = 0.0;
+    double m_stability = std::numeric_limits<double>::quiet_NaN();
+    size_t m_leastStable = 0;
+};
+
+} // namespace attri
