@@ -7,7 +7,9 @@ of path-match (with its 90% interval under ground-truth noise) and of path-or-pr
 path-match where the recorded run is stable (stability <= 1) and dynamics-prior otherwise; the
 stability number; path-match's time, path-or-prior's (a lower bound on the stability number
 rules an unstable run out before path-match runs), and path-or-prior's time as a share of
-retraining 50 models (the study's retraining time scaled from its M to 50).
+retraining 50 models (the study's retraining time scaled from its M to 50); and the LDS of the
+λ-free method `unrolled` on the same checkpoints, over the best grid LDS (where the study
+computed it).
 
     /usr/bin/python3 docs/analysis/path_study_table.py study-cnn study-mlp study-lr
 """
@@ -30,8 +32,8 @@ def fmt(v, digits=3):
 
 def main(folders):
     print("| model | recipe | method | k | M | best LDS | dynamics-prior | path-match (90% interval) | stability "
-          "| path-or-prior | path-match s | path-or-prior s | its % of 50 retrainings |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| path-or-prior | path-match s | path-or-prior s | its % of 50 retrainings | unrolled method / best |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for folder in folders:
         md = open(os.path.join(folder, "study.md"), encoding="utf-8").read()
         # "LDS over M = 500 retrained models" in the study's header line.
@@ -49,12 +51,13 @@ def main(folders):
                 seconds = number(row.get("path-match_seconds", "nan"))
                 eitherSeconds = number(row.get("path-or-prior_seconds", "nan"))
                 share = 100.0 * eitherSeconds / (number(row["retrain_seconds"]) * 50.0 / m)
+                unrolled = number(row.get("unrolled_lds", "nan")) / best if usable else math.nan
                 mark = lambda r: fmt(r) + ("" if math.isnan(r) or r >= 0.95 else " ✗")
                 interval = "" if math.isnan(low) or not usable else " (%s–%s)" % (fmt(low), fmt(high))
-                print("| %s | %s | %s | %s | %d | %s | %s | %s%s | %s%s | %s | %s | %s | %s |" % (
+                print("| %s | %s | %s | %s | %d | %s | %s | %s%s | %s%s | %s | %s | %s | %s | %s |" % (
                     row["model"], row["recipe"], row["method"], row["k"], m, fmt(best), mark(prior), mark(path),
                     interval, fmt(stability), " (unstable)" if stability > 1 else "", mark(either), fmt(seconds, 2),
-                    fmt(eitherSeconds, 2), fmt(share, 2)))
+                    fmt(eitherSeconds, 2), fmt(share, 2), fmt(unrolled)))
 
 
 if __name__ == "__main__":
