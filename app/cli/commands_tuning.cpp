@@ -164,6 +164,9 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     const std::string path = p.positionalValue("EXP.h5");
     const int resamples = bootstrapResamples(p, "recommend");
     TerminalProgress progress;
+    // Before opening the session, which for the unrolled method decomposes every checkpoint.
+    if (!usesLambda(parseMethod(p.get("method"))))
+        throw ConfigError("method " + p.get("method") + " has no λ to recommend");
     auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
     SelectorOptions options;
     options.rule = parseSelectorRule(p.get("rule"));

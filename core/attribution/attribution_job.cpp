@@ -170,6 +170,9 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
     AttributionSummary summary;
     summary.method = method;
     const std::vector<int64_t> checkpoints = checkpointsFor(method, modelRecord);
+    if (method == Method::Unrolled && checkpoints.size() == 1)
+        progress.message("note: the model has one checkpoint, so the unrolled method holds the final model's gradients "
+                         "and curvature for the whole run; train with --checkpoints C to record the path");
 
     // Finished blocks of features go to a journal next to the file, so a featurization that is
     // killed or cancelled resumes where it stopped; it is removed once the file holds them.

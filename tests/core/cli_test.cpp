@@ -319,6 +319,9 @@ TEST(Cli, AttributeUnrolledScoresTheRecordedPath)
     EXPECT_NE(out.find("unrolled       k     16: LDS"), std::string::npos) << out;
     EXPECT_NE(out.find("unrolled       k     32: LDS"), std::string::npos) << out;
 
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + exp + " --method unrolled", &out), 2) << out;
+    EXPECT_NE(out.find("method unrolled has no λ to recommend"), std::string::npos) << out;
+
     // What it cannot unroll is refused, naming the file and the reason.
     EXPECT_EQ(test::runCommand(kCli + " attribute " + exp + " --method unrolled --proj none", &out), 2) << out;
     EXPECT_NE(out.find("choose a projection"), std::string::npos) << out;
