@@ -441,7 +441,7 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
         progress.message("unrolling the training path: eigendecomposition at each of " + std::to_string(segments.size())
                          + " checkpoints, k " + std::to_string(k));
         session->m_unrolled = std::make_shared<const UnrolledPath>(
-            UnrolledPath::build(segments, k, *session->m_model.recipe, 1.0, progress, cancel));
+            UnrolledPath::build(segments, k, *session->m_model.recipe, kUnrolledSubsetFraction, progress, cancel));
     }
     if (resolved == Method::InfluenceProjected) {
         progress.message("eigendecomposition k " + std::to_string(k));

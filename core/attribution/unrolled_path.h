@@ -34,6 +34,12 @@ double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t 
 /// square root that scales its row (0 for p = 1 exactly, or a loss that is negative or not finite).
 Eigen::VectorXf gaussNewtonRoots(const PathSegment& segment, int64_t n);
 
+/// The subset fraction whose models the unrolled method's scores describe: the LDS protocol's
+/// α = 1/2 (attribution notes §4), the counterfactual the λ selector's rules use too (the dynamics
+/// prior's step count, path-match). With α = 1 (the recorded run's own steps) the LDS on the
+/// study's MLP and CNN was 5–11% lower (docs/lambda-selection.md).
+constexpr double kUnrolledSubsetFraction = 0.5;
+
 /// The influence of a training point on a test loss through early-stopped SGD, unrolled along the
 /// recorded checkpoints with one closed-form segment each (docs/lambda-selection.md, "A lead:
 /// unrolling the recorded training path"):

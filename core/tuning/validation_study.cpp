@@ -273,7 +273,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     if (pathFeatures && !unrolledAt.count(row.k)) {
                         const auto start = std::chrono::steady_clock::now();
                         const UnrolledPath unrolled =
-                            UnrolledPath::build(inputs.path, row.k, recipe, 1.0, progress, cancel);
+                            UnrolledPath::build(inputs.path, row.k, recipe, kUnrolledSubsetFraction, progress,
+                                                cancel);
                         const Eigen::MatrixXf scores =
                             unrolled.scores(inputs.pathTestFeatures->leftCols(row.k).cast<double>(), cancel);
                         const double seconds =

@@ -93,10 +93,11 @@ class CheckpointedRun:
         scale = (train[:512] ** 2).sum(1).mean() / d.attrs["gradient_sq_norm_mean"]
         return train, test, loss, scale
 
-    def unrolled(self, k, frozen):
-        """Unrolled scores (tests × train) at projection size k."""
+    def unrolled(self, k, frozen, alpha=0.5):
+        """Unrolled scores (tests × train) at projection size k, for models on ⌊alpha·n⌋ points
+        (alpha = 1: the recorded run itself, as the attribution method `unrolled` computes them)."""
         final = self.checkpoint(len(self.keys) - 1, k)
-        steps_per_epoch = int(np.ceil((self.n // 2) / self.batch))
+        steps_per_epoch = int(np.ceil(int(np.floor(alpha * self.n)) / self.batch))
         scores = np.zeros((final[1].shape[0], self.n))
         carried = final[1].copy()  # φ′(T)ᵀ Π_{later segments} exp(−a H)
         for index in range(len(self.keys) - 1, -1, -1):

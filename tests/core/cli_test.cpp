@@ -249,8 +249,8 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
 
 // The λ-free method `unrolled`: computed by `attribute`, read by every scoring command, and equal
 // to the closed form evaluated here in double from the file's features (one segment per epoch of
-// a 3-epoch run with 3 checkpoints, the run's own ⌈n/B⌉ steps per epoch, c from the stored
-// gradient norms, the Gauss–Newton weights p/(1 − p) from the stored losses).
+// a 3-epoch run with 3 checkpoints, a half-data model's ⌈⌊n/2⌋/B⌉ steps per epoch, c from the
+// stored gradient norms, the Gauss–Newton weights p/(1 − p) from the stored losses).
 TEST(Cli, AttributeUnrolledScoresTheRecordedPath)
 {
     test::TempDir dir;
@@ -286,7 +286,7 @@ TEST(Cli, AttributeUnrolledScoresTheRecordedPath)
     std::sort(records.begin(), records.end(),
               [](const FeatureRecord& a, const FeatureRecord& b) { return a.checkpoint < b.checkpoint; });
     ASSERT_EQ(records.size(), 3u);
-    const double n = 300.0, stepsPerEpoch = std::ceil(n / static_cast<double>(r.batchSize));
+    const double n = 300.0, stepsPerEpoch = std::ceil(150.0 / static_cast<double>(r.batchSize));
     const double effectiveLr = r.lr / (1.0 - r.momentum);
     Eigen::MatrixXd carried = readFeatures(file, records.back().key, "test", 32).cast<double>();
     Eigen::MatrixXd expected = Eigen::MatrixXd::Zero(30, 300);
