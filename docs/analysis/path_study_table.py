@@ -12,6 +12,7 @@ retraining 50 models (the study's retraining time scaled from its M to 50); and 
 computed it).
 
     /usr/bin/python3 docs/analysis/path_study_table.py study-cnn study-mlp study-lr
+    /usr/bin/python3 docs/analysis/path_study_table.py --no-seconds study-cnn   # without the times
 """
 import csv
 import math
@@ -30,10 +31,11 @@ def fmt(v, digits=3):
     return "–" if math.isnan(v) else ("%.*g" % (digits, v))
 
 
-def main(folders):
+def main(folders, seconds=True):
+    timing = " path-match s | path-or-prior s | its % of 50 retrainings |" if seconds else ""
     print("| model | recipe | method | k | M | best LDS | dynamics-prior | path-match (90% interval) | stability "
-          "| path-or-prior | path-match s | path-or-prior s | its % of 50 retrainings | unrolled method / best |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| path-or-prior |" + timing + " unrolled method / best |")
+    print("|---" * (14 if seconds else 11) + "|")
     for folder in folders:
         md = open(os.path.join(folder, "study.md"), encoding="utf-8").read()
         # "LDS over M = 500 retrained models" in the study's header line.
@@ -48,19 +50,21 @@ def main(folders):
                 either = number(row.get("path-or-prior_lds", "nan")) / best if usable else math.nan
                 low, high = number(row.get("path-match_ratio_low", "nan")), number(row.get("path-match_ratio_high", "nan"))
                 stability = number(row.get("path-match_stability", "nan"))
-                seconds = number(row.get("path-match_seconds", "nan"))
+                pathSeconds = number(row.get("path-match_seconds", "nan"))
                 eitherSeconds = number(row.get("path-or-prior_seconds", "nan"))
                 share = 100.0 * eitherSeconds / (number(row["retrain_seconds"]) * 50.0 / m)
                 unrolled = number(row.get("unrolled_lds", "nan")) / best if usable else math.nan
                 mark = lambda r: fmt(r) + ("" if math.isnan(r) or r >= 0.95 else " ✗")
                 interval = "" if math.isnan(low) or not usable else " (%s–%s)" % (fmt(low), fmt(high))
-                print("| %s | %s | %s | %s | %d | %s | %s | %s%s | %s%s | %s | %s | %s | %s | %s |" % (
-                    row["model"], row["recipe"], row["method"], row["k"], m, fmt(best), mark(prior), mark(path),
-                    interval, fmt(stability), " (unstable)" if stability > 1 else "", mark(either), fmt(seconds, 2),
-                    fmt(eitherSeconds, 2), fmt(share, 2), fmt(unrolled)))
+                cells = [row["model"], row["recipe"], row["method"], row["k"], str(m), fmt(best), mark(prior),
+                         mark(path) + interval, fmt(stability) + (" (unstable)" if stability > 1 else ""), mark(either)]
+                if seconds:
+                    cells += [fmt(pathSeconds, 2), fmt(eitherSeconds, 2), fmt(share, 2)]
+                print("| " + " | ".join(cells + [fmt(unrolled)]) + " |")
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    main([a for a in args if a != "--no-seconds"], "--no-seconds" not in args)
