@@ -40,6 +40,7 @@ const std::map<std::string, Command>& commands()
         {"attribute", {runAttribute, "compute features, spectra and λ × k sensitivity tables"}},
         {"scores", {runScores, "write the score matrix at one λ as CSV"}},
         {"topk", {runTopk, "print the top proponents and opponents of a test point"}},
+        {"check", {runCheck, "retrain without top-k proponents or single points, against the scores"}},
         {"lds", {runLds, "compute or resume LDS ground truth and score every stored setting"}},
         {"recommend", {runRecommend, "recommend λ without retraining, with its evidence"}},
         {"study", {runStudyCommand, "validate the recommendation against ground truth across settings"}},

@@ -20,6 +20,7 @@ int runDemo(const Args& args, const CancelToken& cancel);
 int runAttribute(const Args& args, const CancelToken& cancel);
 int runScores(const Args& args, const CancelToken& cancel);
 int runTopk(const Args& args, const CancelToken& cancel);
+int runCheck(const Args& args, const CancelToken& cancel);
 int runLds(const Args& args, const CancelToken& cancel);
 int runRecommend(const Args& args, const CancelToken& cancel);
 int runStudyCommand(const Args& args, const CancelToken& cancel);

@@ -6,6 +6,7 @@
 #include "eval/subset_sampler.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "store/h5_file.h"
 #include "tuning/rank_stats.h"
 
 #include <algorithm>
@@ -195,7 +196,82 @@ TopKRemovalResult topKRemovalCheck(const Model& model, const std::optional<Train
     }
     r.meanTopKIncrease = meanOfDefined(r.topKIncrease);
     r.meanRandomIncrease = meanOfDefined(r.randomIncrease);
+    const auto T = static_cast<double>(r.tests.size());
+    double sumSq = 0.0;
+    const double meanExcess = r.meanTopKIncrease - r.meanRandomIncrease;
+    for (size_t c = 0; c < r.tests.size(); ++c) {
+        const double excess = r.topKIncrease[c] - r.randomIncrease[c];
+        sumSq += (excess - meanExcess) * (excess - meanExcess);
+        if (excess > 0)
+            ++r.testsAboveRandom;
+    }
+    r.excessStderr = r.tests.size() > 1 ? std::sqrt(sumSq / (T - 1) / T) : kNaN;
     return r;
+}
+
+namespace {
+
+/// Replaces /checks/<kind>/<method>-k<K> by an empty group carrying the setting's attributes.
+std::string checkGroup(H5File& file, const char* kind, const CheckedSetting& s)
+{
+    const std::string group = std::string("/checks/") + kind + "/" + s.method + "-k" + std::to_string(s.k);
+    if (file.exists(group))
+        file.remove(group);
+    file.createGroup(group);
+    file.setAttr(group, "method", s.method);
+    file.setAttr(group, "k", s.k);
+    file.setAttr(group, "lambda", s.lambda);
+    file.setAttr(group, "recipe", s.recipe);
+    file.setAttr(group, "seconds", s.seconds);
+    return group;
+}
+
+/// Rows of equal length as one row-major int64 matrix.
+std::vector<int64_t> flatten(const std::vector<std::vector<int64_t>>& rows)
+{
+    std::vector<int64_t> out;
+    for (const auto& row : rows)
+        out.insert(out.end(), row.begin(), row.end());
+    return out;
+}
+
+} // namespace
+
+std::string writeTopKRemoval(H5File& file, const CheckedSetting& setting, const TopKRemovalOptions& options,
+                             const TopKRemovalResult& r)
+{
+    const std::string g = checkGroup(file, "topk_removal", setting);
+    const auto T = static_cast<int64_t>(r.tests.size());
+    file.setAttr(g, "removed_per_test", options.k);
+    file.setAttr(g, "seed", static_cast<int64_t>(options.seed));
+    file.setAttr(g, "mean_topk_increase", r.meanTopKIncrease);
+    file.setAttr(g, "mean_random_increase", r.meanRandomIncrease);
+    file.setAttr(g, "excess_stderr", r.excessStderr);
+    file.setAttr(g, "tests_above_random", r.testsAboveRandom);
+    file.writeInt64(g + "/tests", {T}, r.tests.data());
+    file.writeInt64(g + "/top_k", {T, options.k}, flatten(r.topK).data());
+    file.writeInt64(g + "/random", {T, options.k}, flatten(r.random).data());
+    file.writeDoubles(g + "/baseline_loss", {T}, r.baselineLoss.data());
+    file.writeDoubles(g + "/topk_increase", {T}, r.topKIncrease.data());
+    file.writeDoubles(g + "/random_increase", {T}, r.randomIncrease.data());
+    return g;
+}
+
+std::string writeLeaveOneOut(H5File& file, const CheckedSetting& setting, const LooResult& r)
+{
+    const std::string g = checkGroup(file, "leave_one_out", setting);
+    const auto R = static_cast<int64_t>(r.removed.size());
+    const auto m = static_cast<int64_t>(r.baselineLoss.size());
+    file.setAttr(g, "mean_pearson", r.meanPearson);
+    file.setAttr(g, "mean_spearman", r.meanSpearman);
+    file.setAttr(g, "pooled_pearson", r.pooledPearson);
+    file.writeInt64(g + "/removed", {R}, r.removed.data());
+    file.writeDoubles(g + "/baseline_loss", {m}, r.baselineLoss.data());
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> change = r.lossChange;
+    file.writeDoubles(g + "/loss_change", {R, m}, change.data());
+    file.writeDoubles(g + "/per_test_pearson", {m}, r.perTestPearson.data());
+    file.writeDoubles(g + "/per_test_spearman", {m}, r.perTestSpearman.data());
+    return g;
 }
 
 } // namespace attri

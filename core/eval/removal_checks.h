@@ -6,11 +6,14 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace attri {
 
+class H5File;
 class Model;
 struct ImageSet;
 class ProgressSink;
@@ -78,6 +81,11 @@ struct TopKRemovalResult {
     std::vector<double> randomIncrease;       ///< per test: loss without random − baseline
     double meanTopKIncrease = 0.0;            ///< mean of topKIncrease
     double meanRandomIncrease = 0.0;          ///< mean of randomIncrease
+    /// Standard error over the test points of (topKIncrease − randomIncrease), the paired
+    /// difference whose mean is meanTopKIncrease − meanRandomIncrease (NaN for one test point).
+    double excessStderr = 0.0;
+    /// Test points where removing the top-k raised the loss more than the random removal.
+    int64_t testsAboveRandom = 0;
 };
 
 /// Runs the top-k removal check with the ground-truth recipe and start. `scores` is m×n; ties
@@ -87,5 +95,22 @@ TopKRemovalResult topKRemovalCheck(const Model& model, const std::optional<Train
                                    const ImageSet& train, const ImageSet& test, const RowMatrixF& scores,
                                    const TopKRemovalOptions& options, ProgressSink& progress,
                                    const CancelToken& cancel);
+
+/// The attribution a removal check tested, stored beside its result.
+struct CheckedSetting {
+    std::string method;  ///< stored method name, e.g. "if-projected", "unrolled"
+    int64_t k = 0;       ///< projection dimension
+    double lambda = std::numeric_limits<double>::quiet_NaN(); ///< absolute λ; NaN for λ-free methods
+    std::string recipe;  ///< recipeSummary() of the retraining recipe
+    double seconds = 0.0; ///< wall time of the check's retraining
+};
+
+/// Stores a top-k removal result as the group /checks/topk_removal/<method>-k<K>, replacing one
+/// stored there before, and returns the group's path (layout: docs/hdf5-layout.md).
+std::string writeTopKRemoval(H5File& file, const CheckedSetting& setting, const TopKRemovalOptions& options,
+                             const TopKRemovalResult& result);
+
+/// Stores a leave-one-out result as /checks/leave_one_out/<method>-k<K> (replacing); returns its path.
+std::string writeLeaveOneOut(H5File& file, const CheckedSetting& setting, const LooResult& result);
 
 } // namespace attri

@@ -1,7 +1,11 @@
 // Runs the real attriscope-cli binary, as a user would.
 #include "attribution/attribution_job.h"
+#include "data/data_loader.h"
+#include "eval/ground_truth.h"
+#include "eval/subset_sampler.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "model/trainer.h"
 #include "store/attribution_store.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
@@ -20,6 +24,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iterator>
+#include <numeric>
 #include <sstream>
 #include <random>
 
@@ -415,6 +420,121 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     for (Eigen::Index c = 0; c < lds->absoluteLambdas.cols(); ++c)
         for (Eigen::Index g = 1; g < lds->absoluteLambdas.rows(); ++g)
             EXPECT_GT(lds->absoluteLambdas(g, c), lds->absoluteLambdas(g - 1, c));
+}
+
+// `check`: the top-k removal and leave-one-out checks through the CLI, stored in the file, against
+// the scores of the same setting and models retrained here independently.
+TEST(Cli, CheckRetrainsWithoutTopProponentsAndSinglePoints)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5");
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " train --data demo --model lr --train-size 300 --test-size 40 --out " + exp, &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --k 64 --sensitivity-tests 10", &out), 0) << out;
+    const std::string csv = dir.file("topk.csv");
+    ASSERT_EQ(test::runCommand(kCli + " check " + exp + " --tests 3,14,25,33 --remove 10 --seed 5 --csv " + csv, &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("top-k removal check: if-projected k=64"), std::string::npos) << out;
+    EXPECT_NE(out.find(" of 4 test points"), std::string::npos) << out;
+
+    // What was removed: each test point's top 10 at the session's default λ, and seeded random points.
+    NullProgress quiet;
+    auto session = AttributionSession::open(exp, "if", 0, quiet, CancelToken());
+    const RowMatrixF scores = session->scores({}, defaultLambda(*session));
+    const std::vector<int64_t> tests{3, 14, 25, 33};
+    const std::string g = "/checks/topk_removal/if-projected-k64";
+    std::vector<int64_t> topShape;
+    std::vector<int64_t> top, random;
+    std::vector<double> baseline, topIncrease, randomIncrease;
+    double meanTop = 0, meanRandom = 0;
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        EXPECT_EQ(file.readInt64(g + "/tests"), tests);
+        top = file.readInt64(g + "/top_k", &topShape);
+        random = file.readInt64(g + "/random");
+        baseline = file.readDoubles(g + "/baseline_loss");
+        topIncrease = file.readDoubles(g + "/topk_increase");
+        randomIncrease = file.readDoubles(g + "/random_increase");
+        EXPECT_EQ(file.attrString(g, "method"), "if-projected");
+        EXPECT_DOUBLE_EQ(file.attrDouble(g, "lambda"), defaultLambda(*session));
+        EXPECT_EQ(file.attrInt(g, "removed_per_test"), 10);
+        meanTop = file.attrDouble(g, "mean_topk_increase");
+        meanRandom = file.attrDouble(g, "mean_random_increase");
+    }
+    ASSERT_EQ(topShape, (std::vector<int64_t>{4, 10}));
+    for (size_t c = 0; c < tests.size(); ++c) {
+        std::vector<int64_t> order(300);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+            return scores(tests[c], a) > scores(tests[c], b);
+        });
+        EXPECT_EQ(std::vector<int64_t>(top.begin() + 10 * c, top.begin() + 10 * (c + 1)),
+                  std::vector<int64_t>(order.begin(), order.begin() + 10));
+        EXPECT_EQ(std::vector<int64_t>(random.begin() + 10 * c, random.begin() + 10 * (c + 1)),
+                  sampleSubset(300, 10, 5 + static_cast<uint64_t>(tests[c])));
+    }
+    // Independently retrained: the baseline and test 25 without its top 10.
+    const ModelRecord record = session->model();
+    const DataBundle data = reloadData(session->data());
+    const Model start = retrainingStart(rebuildModel(record), record.recipe);
+    const auto base = perSampleLoss(trainModel(start, *record.recipe, data.train, quiet, CancelToken()).model, data.test);
+    std::vector<int64_t> keep;
+    for (int64_t i = 0; i < 300; ++i)
+        if (std::find(top.begin() + 20, top.begin() + 30, i) == top.begin() + 30)
+            keep.push_back(i);
+    const auto without =
+        perSampleLoss(trainModel(start, *record.recipe, data.train.select(keep), quiet, CancelToken()).model, data.test);
+    for (size_t c = 0; c < tests.size(); ++c)
+        EXPECT_NEAR(baseline[c], base[static_cast<size_t>(tests[c])], 1e-5);
+    EXPECT_NEAR(topIncrease[2], without[25] - base[25], 1e-5);
+    // Projected IF on logistic regression finds points that matter: removing them costs more than chance.
+    EXPECT_GT(meanTop, meanRandom);
+    EXPECT_GT(meanTop, 0.0);
+    std::ifstream in(csv);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5) << text;
+    EXPECT_EQ(text.rfind("test_index,baseline_loss,topk_increase,random_increase,top_k,random\n3,", 0), 0u) << text;
+
+    // Leave-one-out: the loss change of every test point after leaving each listed point out.
+    ASSERT_EQ(test::runCommand(kCli + " check " + exp + " --kind loo --points 5,77,150", &out), 0) << out;
+    EXPECT_NE(out.find("leave-one-out check: if-projected"), std::string::npos) << out;
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const std::string l = "/checks/leave_one_out/if-projected-k64";
+        EXPECT_EQ(file.readInt64(l + "/removed"), (std::vector<int64_t>{5, 77, 150}));
+        std::vector<int64_t> shape;
+        const std::vector<double> change = file.readDoubles(l + "/loss_change", &shape);
+        ASSERT_EQ(shape, (std::vector<int64_t>{3, 40}));
+        std::vector<int64_t> keep77;
+        for (int64_t i = 0; i < 300; ++i)
+            if (i != 77)
+                keep77.push_back(i);
+        const auto without77 = perSampleLoss(
+            trainModel(start, *record.recipe, data.train.select(keep77), quiet, CancelToken()).model, data.test);
+        for (size_t t = 0; t < 40; ++t)
+            EXPECT_NEAR(change[40 + t], without77[t] - base[t], 1e-5) << t;
+        const double spearman = file.attrDouble(l, "mean_spearman");
+        EXPECT_GE(spearman, -1.0);
+        EXPECT_LE(spearman, 1.0);
+        EXPECT_TRUE(file.exists(g)); // the top-k check is kept beside it
+    }
+
+    // Errors name the option and the valid range; nothing is retrained or stored.
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --kind shapley", &out), 2);
+    EXPECT_NE(out.find("--kind must be topk or loo"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --points 3", &out), 2);
+    EXPECT_NE(out.find("--points is for --kind loo"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --remove 300", &out), 2);
+    EXPECT_NE(out.find("'k' must be in [1, n = 300)"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --tests 40", &out), 2);
+    EXPECT_NE(out.find("expected indices in [0, 40)"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --kind loo --points 9,9", &out), 2);
+    EXPECT_NE(out.find("twice"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --method trak", &out), 2);
+    EXPECT_NE(out.find("attribute"), std::string::npos) << out;
 }
 
 // The user guide's export example (docs/examples/export_torchscript.py), run with Debian's
