@@ -419,19 +419,8 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
             if (record->checkpoint < 0 || c >= session->m_model.checkpoints.size())
                 throw FormatError(path + ": features " + key + " name checkpoint " + std::to_string(record->checkpoint)
                                   + ", which the model does not have");
-            const double epoch = session->m_model.checkpoints[c].epochsAt(stepsPerEpoch);
-            if (!(epoch > previousEpoch))
-                throw FormatError(path + ": checkpoint " + std::to_string(record->checkpoint) + " is at epoch "
-                                  + std::to_string(epoch) + ", not after the previous one");
-            if (static_cast<int64_t>(record->trainStats.loss.size()) != session->trainCount())
-                throw FormatError(path + ": features " + key + " lack the training points' losses");
-            PathSegment segment;
-            segment.trainLoss = record->trainStats.loss;
-            segment.gradientSqNormMean = record->gradientSqNormMean;
-            segment.gradientNormSamples = record->gradientNormSamples;
-            segment.epochs = epoch - previousEpoch;
-            previousEpoch = epoch;
-            segments.push_back(std::move(segment));
+            segments.push_back(pathSegmentAt(path, *record, session->m_model.checkpoints[c], stepsPerEpoch,
+                                             session->trainCount(), previousEpoch));
         }
     }
     if (resolved == Method::Unrolled) {

@@ -5,6 +5,8 @@
 #include "common/error.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "model/param_set.h"
+#include "store/attribution_store.h"
 
 #include <Eigen/Dense>
 
@@ -15,6 +17,25 @@
 #include <thread>
 
 namespace attri {
+
+PathSegment pathSegmentAt(const std::string& file, const FeatureRecord& record, const Checkpoint& checkpoint,
+                          int64_t stepsPerEpoch, int64_t trainCount, double& previousEpoch)
+{
+    if (record.trainCount != trainCount || static_cast<int64_t>(record.trainStats.loss.size()) != trainCount)
+        throw FormatError(file + ": features " + record.key + " do not cover the experiment's "
+                          + std::to_string(trainCount) + " training points with their losses");
+    const double epoch = checkpoint.epochsAt(stepsPerEpoch);
+    if (!(epoch > previousEpoch))
+        throw FormatError(file + ": checkpoint " + std::to_string(record.checkpoint) + " is at epoch "
+                          + std::to_string(epoch) + ", not after the previous one");
+    PathSegment segment;
+    segment.trainLoss = record.trainStats.loss;
+    segment.gradientSqNormMean = record.gradientSqNormMean;
+    segment.gradientNormSamples = record.gradientNormSamples;
+    segment.epochs = epoch - previousEpoch;
+    previousEpoch = epoch;
+    return segment;
+}
 
 double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t samples, int64_t k)
 {

@@ -7,12 +7,15 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace attri {
 
 class CancelToken;
 class ProgressSink;
+struct Checkpoint;
+struct FeatureRecord;
 
 /// One stretch of a recorded training run: the loss-gradient features of the training points at
 /// the checkpoint that ends it (the first k columns are used), their per-sample losses, the
@@ -24,6 +27,14 @@ struct PathSegment {
     int64_t gradientNormSamples = 0;
     double epochs = 0.0;
 };
+
+/// The segment that ends at `checkpoint`, from its loss-gradient features' record: the training
+/// points' losses and the gradient norm (trainFeatures is left for the caller to point at the rows
+/// it read), and the epochs since `previousEpoch` (0 before the first), which is advanced to this
+/// checkpoint's. `stepsPerEpoch` is the run's ⌈n / batch⌉. Throws FormatError naming `file` when the
+/// record lacks the n = `trainCount` training losses or the checkpoint is not after the previous one.
+PathSegment pathSegmentAt(const std::string& file, const FeatureRecord& record, const Checkpoint& checkpoint,
+                          int64_t stepsPerEpoch, int64_t trainCount, double& previousEpoch);
 
 /// c = mean ‖φ_i‖² / mean ‖g_i‖² over the first `samples` rows of `phi`, in its first k columns
 /// (all when k < 0): how much the projection scales squared gradient norms. The column count when

@@ -147,28 +147,16 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
     auto path = std::make_shared<TrainingPathFeatures>();
     in.path.clear();
     const int64_t batch = run.recipe ? run.recipe->batchSize : 0;
-    const int64_t trainCount = static_cast<int64_t>(data.trainIndices.size());
-    const int64_t stepsPerEpoch = batch > 0 ? (trainCount + batch - 1) / batch : 0;
+    const int64_t stepsPerEpoch = batch > 0 ? (session.trainCount() + batch - 1) / batch : 0;
     double previousEpoch = 0.0;
     path->fromMargin = fromMargin;
     for (int64_t c = 0; c < count; ++c) {
         const FeatureRecord& r = *chosenSet[static_cast<size_t>(c)];
-        if (r.trainCount != session.trainCount() || static_cast<int64_t>(r.trainStats.loss.size()) != r.trainCount)
-            throw ConfigError(experimentPath + ": features " + r.key + " do not cover the experiment's "
-                              + std::to_string(session.trainCount()) + " training points with their losses");
+        PathSegment segment = pathSegmentAt(experimentPath, r, checkpoints[static_cast<size_t>(c)], stepsPerEpoch,
+                                            session.trainCount(), previousEpoch);
         path->train.push_back(readFeatures(file, r.key, "train", k));
-        const double epoch = checkpoints[static_cast<size_t>(c)].epochsAt(stepsPerEpoch);
-        if (!(epoch > previousEpoch))
-            throw ConfigError(experimentPath + ": checkpoint " + std::to_string(c) + " is at epoch "
-                              + std::to_string(epoch) + ", not after the previous one");
-        PathSegment segment;
-        segment.trainLoss = r.trainStats.loss;
-        segment.gradientSqNormMean = r.gradientSqNormMean;
-        segment.gradientNormSamples = r.gradientNormSamples;
         if (fromMargin)
             toLoss(path->train.back(), r.trainStats.loss, segment.gradientSqNormMean, r.gradientNormSamples);
-        segment.epochs = epoch - previousEpoch;
-        previousEpoch = epoch;
         in.path.push_back(std::move(segment));
     }
     path->test = readFeatures(file, chosenSet.back()->key, "test", k);
