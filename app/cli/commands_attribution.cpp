@@ -279,8 +279,10 @@ int runCheck(const Args& args, const CancelToken& cancel)
                 "  --kind loo: retrain without each chosen training point (one model per point, plus one) and\n"
                 "    correlate the loss change of every test point with its score; for small settings, since one\n"
                 "    point moves a network's loss by little more than retraining noise.\n"
-                "Prints the result and stores it in the file under /checks/<kind>/<method>-k<K> (replacing an earlier\n"
-                "check of the same method and k). A cancelled check stores nothing.");
+                "A network's test loss moves under retraining alone (a single retraining is one draw): --repeats R\n"
+                "averages R retrainings with seeds recipe seed + r. Prints the result and stores it in the file under\n"
+                "/checks/<kind>/<method>-k<K> (replacing an earlier check of the same method and k). A cancelled check\n"
+                "stores nothing.");
     addSessionOptions(p);
     p.option("kind", "topk|loo", "which check", "topk")
         .option("remove", "K", "topk: proponents (and random points) removed per test point", "10")
@@ -290,6 +292,8 @@ int runCheck(const Args& args, const CancelToken& cancel)
         .option("point-count", "N", "loo: training points drawn when --points is not given", "20")
         .option("seed", "S", "draw of the checked points; test t's random removal uses S + t", "0")
         .option("workers", "W", "models trained in parallel", "2")
+        .option("repeats", "R", "retrain every model R times (recipe seed + r, r < R) and average the losses: "
+                "R times the cost, less retraining noise (networks)", "1")
         .option("csv", "OUT.csv", "also write the result as CSV (topk: one row per test point; loo: one per "
                 "(training point, test point))");
     if (!p.parse(args))
@@ -307,6 +311,9 @@ int runCheck(const Args& args, const CancelToken& cancel)
     const int64_t workers = p.getInt("workers");
     if (workers < 1 || workers > 256)
         throw ConfigError("check: --workers must be in [1, 256], got " + p.get("workers"));
+    const int64_t repeats = p.getInt("repeats");
+    if (repeats < 1 || repeats > 1000)
+        throw ConfigError("check: --repeats must be in [1, 1000], got " + p.get("repeats"));
     if (p.getInt("seed") < 0)
         throw ConfigError("check: --seed must be non-negative, got " + p.get("seed"));
     const auto seed = static_cast<uint64_t>(p.getInt("seed"));
@@ -327,10 +334,12 @@ int runCheck(const Args& args, const CancelToken& cancel)
         topkOptions.tests = chosenIndices(p, "tests", "test-count", session->testCount(), seed);
         topkOptions.seed = seed;
         topkOptions.workers = static_cast<int>(workers);
+        topkOptions.repeats = static_cast<int>(repeats);
         topkOptions.validate(session->trainCount(), session->testCount());
     } else {
         looOptions.removed = chosenIndices(p, "points", "point-count", session->trainCount(), seed);
         looOptions.workers = static_cast<int>(workers);
+        looOptions.repeats = static_cast<int>(repeats);
         looOptions.validate(session->trainCount());
     }
     const RowMatrixF scores = session->scores({}, lambda);
@@ -343,6 +352,7 @@ int runCheck(const Args& args, const CancelToken& cancel)
     if (session->usesLambda())
         setting.lambda = lambda;
     setting.recipe = recipeSummary(*modelRecord.recipe);
+    setting.repeats = static_cast<int>(repeats);
     char lambdaText[96] = "no λ";
     if (session->usesLambda())
         std::snprintf(lambdaText, sizeof lambdaText, "λ=%.6g (relative %.6g)", lambda, lambda / session->meanEigenvalue());
@@ -353,10 +363,11 @@ int runCheck(const Args& args, const CancelToken& cancel)
         const TopKRemovalResult r =
             topKRemovalCheck(model, modelRecord.recipe, data.train, data.test, scores, topkOptions, progress, cancel);
         setting.seconds = elapsed();
-        std::printf("top-k removal check: %s k=%lld %s; %zu test points, %lld points removed each, %zu models "
+        std::printf("top-k removal check: %s k=%lld %s; %zu test points, %lld points removed each, %lld models "
                     "retrained in %.1f s\n",
                     setting.method.c_str(), static_cast<long long>(setting.k), lambdaText, r.tests.size(),
-                    static_cast<long long>(topkOptions.k), 2 * r.tests.size() + 1, setting.seconds);
+                    static_cast<long long>(topkOptions.k),
+                    static_cast<long long>((2 * r.tests.size() + 1) * static_cast<size_t>(repeats)), setting.seconds);
         printTopKRemoval(r, topkOptions.k);
         writeHdf5Atomically(path, true, [&](H5File& file) { group = writeTopKRemoval(file, setting, topkOptions, r); });
         csv = topKRemovalCsv(r);
@@ -364,10 +375,10 @@ int runCheck(const Args& args, const CancelToken& cancel)
         const LooResult r =
             leaveOneOutCheck(model, modelRecord.recipe, data.train, data.test, scores, looOptions, progress, cancel);
         setting.seconds = elapsed();
-        std::printf("leave-one-out check: %s k=%lld %s; %zu training points left out, %zu models retrained in "
+        std::printf("leave-one-out check: %s k=%lld %s; %zu training points left out, %lld models retrained in "
                     "%.1f s\n",
                     setting.method.c_str(), static_cast<long long>(setting.k), lambdaText, r.removed.size(),
-                    r.removed.size() + 1, setting.seconds);
+                    static_cast<long long>((r.removed.size() + 1) * static_cast<size_t>(repeats)), setting.seconds);
         std::printf("correlation of each test point's loss change with its scores, over the left-out points:\n"
                     "  mean Pearson %.4f, mean Spearman %.4f over %zu test points; pooled Pearson %.4f\n",
                     r.meanPearson, r.meanSpearman, r.perTestPearson.size(), r.pooledPearson);

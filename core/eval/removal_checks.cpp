@@ -21,8 +21,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-void checkPool(const char* what, int workers, int threadsPerWorker)
+void checkPool(const char* what, int workers, int threadsPerWorker, int repeats)
 {
+    if (repeats < 1 || repeats > 1000)
+        throw ConfigError(std::string(what) + ": 'repeats' must be in [1, 1000], got " + std::to_string(repeats));
     if (workers < 1)
         throw ConfigError(std::string(what) + ": 'workers' must be >= 1, got " + std::to_string(workers));
     if (threadsPerWorker < 1)
@@ -63,23 +65,32 @@ double meanOfDefined(const std::vector<double>& v)
     return count > 0 ? sum / static_cast<double>(count) : kNaN;
 }
 
-/// Trains every keep-list, reporting one progress step per model; returns the test losses.
-std::vector<std::vector<double>> retrainAll(const Model& start, const TrainRecipe& recipe,
+/// Trains every keep-list `repeats` times, repeat r with the recipe's seed + r (its own
+/// initialization and shuffling, retrainingStart), reporting one progress step per model; returns
+/// each list's test losses averaged over the repeats. Differences between lists are then the mean
+/// of the per-seed differences, each against the same seed's baseline.
+std::vector<std::vector<double>> retrainAll(const Model& model, const TrainRecipe& recipe, int repeats,
                                             const ImageSet& train, const ImageSet& test,
                                             const std::vector<std::vector<int64_t>>& keepLists,
                                             const RetrainPool& pool, const char* stage,
                                             ProgressSink& progress, const CancelToken& cancel)
 {
-    std::vector<std::vector<double>> losses(keepLists.size());
+    std::vector<std::vector<double>> losses(keepLists.size(), std::vector<double>(static_cast<size_t>(test.count), 0.0));
     int64_t finished = 0;
-    progress.begin(stage, static_cast<int64_t>(keepLists.size()));
-    retrainEach(
-        start, recipe, train, test, keepLists, pool,
-        [&](size_t job, std::vector<double>&& loss) {
-            losses[job] = std::move(loss);
-            progress.advance(++finished);
-        },
-        cancel);
+    progress.begin(stage, static_cast<int64_t>(keepLists.size()) * repeats);
+    for (int r = 0; r < repeats; ++r) {
+        TrainRecipe seeded = recipe;
+        seeded.seed = recipe.seed + static_cast<uint64_t>(r);
+        const Model start = retrainingStart(model, seeded);
+        retrainEach(
+            start, seeded, train, test, keepLists, pool,
+            [&](size_t job, std::vector<double>&& loss) {
+                for (size_t t = 0; t < loss.size(); ++t)
+                    losses[job][t] += loss[t] / repeats;
+                progress.advance(++finished);
+            },
+            cancel);
+    }
     return losses;
 }
 
@@ -87,7 +98,7 @@ std::vector<std::vector<double>> retrainAll(const Model& start, const TrainRecip
 
 void LooOptions::validate(int64_t trainCount) const
 {
-    checkPool("leave-one-out", workers, threadsPerWorker);
+    checkPool("leave-one-out", workers, threadsPerWorker, repeats);
     if (removed.empty())
         throw ConfigError("leave-one-out: 'removed' must list at least one training point");
     std::set<int64_t> seen;
@@ -105,7 +116,7 @@ void LooOptions::validate(int64_t trainCount) const
 
 void TopKRemovalOptions::validate(int64_t trainCount, int64_t testCount) const
 {
-    checkPool("top-k removal", workers, threadsPerWorker);
+    checkPool("top-k removal", workers, threadsPerWorker, repeats);
     if (k < 1 || k >= trainCount)
         throw ConfigError("top-k removal: 'k' must be in [1, n = " + std::to_string(trainCount) + "), got "
                           + std::to_string(k));
@@ -123,7 +134,7 @@ LooResult leaveOneOutCheck(const Model& model, const std::optional<TrainRecipe>&
 {
     options.validate(train.count);
     checkScores("leave-one-out", scores, train, test);
-    const Model start = retrainingStart(model, recipe);
+    retrainingStart(model, recipe); // no recipe: its error before any work
 
     // Job 0: all points (the baseline); job 1 + r: all but removed[r].
     std::vector<std::vector<int64_t>> keepLists;
@@ -131,8 +142,8 @@ LooResult leaveOneOutCheck(const Model& model, const std::optional<TrainRecipe>&
     for (int64_t i : options.removed)
         keepLists.push_back(allBut(train.count, {i}));
     const auto losses =
-        retrainAll(start, *recipe, train, test, keepLists, {options.workers, options.threadsPerWorker},
-                   "leave-one-out", progress, cancel);
+        retrainAll(model, *recipe, options.repeats, train, test, keepLists,
+                   {options.workers, options.threadsPerWorker}, "leave-one-out", progress, cancel);
 
     const auto R = static_cast<int64_t>(options.removed.size());
     const int64_t m = test.count;
@@ -170,7 +181,7 @@ TopKRemovalResult topKRemovalCheck(const Model& model, const std::optional<Train
 {
     options.validate(train.count, test.count);
     checkScores("top-k removal", scores, train, test);
-    const Model start = retrainingStart(model, recipe);
+    retrainingStart(model, recipe); // no recipe: its error before any work
 
     TopKRemovalResult r;
     r.tests = options.tests;
@@ -185,8 +196,8 @@ TopKRemovalResult topKRemovalCheck(const Model& model, const std::optional<Train
         r.random.push_back(std::move(random));
     }
     const auto losses =
-        retrainAll(start, *recipe, train, test, keepLists, {options.workers, options.threadsPerWorker},
-                   "top-k removal", progress, cancel);
+        retrainAll(model, *recipe, options.repeats, train, test, keepLists,
+                   {options.workers, options.threadsPerWorker}, "top-k removal", progress, cancel);
     for (size_t c = 0; c < options.tests.size(); ++c) {
         const auto t = static_cast<size_t>(options.tests[c]);
         const double base = losses[0][t];
@@ -223,6 +234,7 @@ std::string checkGroup(H5File& file, const char* kind, const CheckedSetting& s)
     file.setAttr(group, "lambda", s.lambda);
     file.setAttr(group, "recipe", s.recipe);
     file.setAttr(group, "seconds", s.seconds);
+    file.setAttr(group, "repeats", static_cast<int64_t>(s.repeats));
     return group;
 }
 

@@ -28,6 +28,9 @@ struct LooOptions {
     int workers = 2;
     /// LibTorch intra-op threads per worker during the run.
     int threadsPerWorker = 1;
+    /// Retrainings per model, repeat r with the recipe's seed + r (initialization and shuffling);
+    /// losses are averaged over them, which damps the retraining noise of networks. 1 to 1000.
+    int repeats = 1;
 
     /// Throws ConfigError naming the field (empty or out-of-range/duplicate `removed`, workers < 1 ...).
     void validate(int64_t trainCount) const;
@@ -48,7 +51,7 @@ struct LooResult {
 
 /// Retrains (recipe as for ground truth, from retrainingStart(model, recipe)) without each
 /// point of options.removed and correlates the test-loss change with scores(t, removed point).
-/// `scores` is m×n. Progress stage "leave-one-out", one step per model (|removed| + 1).
+/// `scores` is m×n. Progress stage "leave-one-out", one step per model ((|removed| + 1) · repeats).
 LooResult leaveOneOutCheck(const Model& model, const std::optional<TrainRecipe>& recipe,
                            const ImageSet& train, const ImageSet& test, const RowMatrixF& scores,
                            const LooOptions& options, ProgressSink& progress, const CancelToken& cancel);
@@ -66,6 +69,8 @@ struct TopKRemovalOptions {
     int workers = 2;
     /// LibTorch intra-op threads per worker during the run.
     int threadsPerWorker = 1;
+    /// Retrainings per model (seed + r), averaged, as LooOptions::repeats.
+    int repeats = 1;
 
     /// Throws ConfigError naming the field and the valid range.
     void validate(int64_t trainCount, int64_t testCount) const;
@@ -76,7 +81,7 @@ struct TopKRemovalResult {
     std::vector<int64_t> tests;               ///< the checked test points
     std::vector<std::vector<int64_t>> topK;   ///< per test: the removed proponents, strongest first
     std::vector<std::vector<int64_t>> random; ///< per test: the random removal (sorted)
-    std::vector<double> baselineLoss;         ///< per test: loss of the model on all points
+    std::vector<double> baselineLoss;         ///< per test: loss of the model on all points (mean over repeats)
     std::vector<double> topKIncrease;         ///< per test: loss without topK − baseline
     std::vector<double> randomIncrease;       ///< per test: loss without random − baseline
     double meanTopKIncrease = 0.0;            ///< mean of topKIncrease
@@ -90,7 +95,7 @@ struct TopKRemovalResult {
 
 /// Runs the top-k removal check with the ground-truth recipe and start. `scores` is m×n; ties
 /// among scores go to the lower training index. Progress stage "top-k removal", one step per
-/// model (2·|tests| + 1).
+/// model ((2·|tests| + 1) · repeats).
 TopKRemovalResult topKRemovalCheck(const Model& model, const std::optional<TrainRecipe>& recipe,
                                    const ImageSet& train, const ImageSet& test, const RowMatrixF& scores,
                                    const TopKRemovalOptions& options, ProgressSink& progress,
@@ -102,6 +107,7 @@ struct CheckedSetting {
     int64_t k = 0;       ///< projection dimension
     double lambda = std::numeric_limits<double>::quiet_NaN(); ///< absolute λ; NaN for λ-free methods
     std::string recipe;  ///< recipeSummary() of the retraining recipe
+    int repeats = 1;     ///< retrainings per model (seeds recipe seed + r), averaged
     double seconds = 0.0; ///< wall time of the check's retraining
 };
 

@@ -531,6 +531,8 @@ TEST(Cli, CheckRetrainsWithoutTopProponentsAndSinglePoints)
     EXPECT_NE(out.find("'k' must be in [1, n = 300)"), std::string::npos) << out;
     EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --tests 40", &out), 2);
     EXPECT_NE(out.find("expected indices in [0, 40)"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --repeats 0", &out), 2);
+    EXPECT_NE(out.find("--repeats must be in [1, 1000]"), std::string::npos) << out;
     EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --kind loo --points 9,9", &out), 2);
     EXPECT_NE(out.find("twice"), std::string::npos) << out;
     EXPECT_EQ(test::runCommand(kCli + " check " + exp + " --method trak", &out), 2);

@@ -903,10 +903,32 @@ TEST_F(GtFixture, TopKRemovalRemovesTheStrongestProponents)
     EXPECT_DOUBLE_EQ(r.meanTopKIncrease, (r.topKIncrease[0] + r.topKIncrease[1]) / 2);
     EXPECT_DOUBLE_EQ(r.meanRandomIncrease, (r.randomIncrease[0] + r.randomIncrease[1]) / 2);
 
+    // Repeats: every loss is the mean over seeds recipe.seed + r, each from its own start.
+    TopKRemovalOptions twice = o;
+    twice.repeats = 2;
+    CountingSink repeatedProgress;
+    const TopKRemovalResult r2 =
+        topKRemovalCheck(model, recipe, train, test, scores, twice, repeatedProgress, CancelToken());
+    EXPECT_EQ(repeatedProgress.advances, 10);
+    TrainRecipe next = recipe;
+    next.seed = recipe.seed + 1;
+    const Model nextStart = retrainingStart(model, next);
+    const auto nextBase = perSampleLoss(trainModel(nextStart, next, train, np, CancelToken()).model, test);
+    const auto nextWithout =
+        perSampleLoss(trainModel(nextStart, next, train.select(keep), np, CancelToken()).model, test);
+    EXPECT_NE(nextBase[5], base[5]); // another seed is another model
+    EXPECT_DOUBLE_EQ(r2.baselineLoss[1], (base[5] + nextBase[5]) / 2);
+    EXPECT_NEAR(r2.topKIncrease[1], ((without[5] - base[5]) + (nextWithout[5] - nextBase[5])) / 2, 1e-12);
+    EXPECT_EQ(r2.topK, r.topK);
+    EXPECT_EQ(r2.random, r.random);
+
     o.k = 60;
     EXPECT_THROW(topKRemovalCheck(model, recipe, train, test, scores, o, np, CancelToken()), ConfigError);
     o.k = 3;
     o.tests = {12};
+    EXPECT_THROW(topKRemovalCheck(model, recipe, train, test, scores, o, np, CancelToken()), ConfigError);
+    o.tests = {1};
+    o.repeats = 0;
     EXPECT_THROW(topKRemovalCheck(model, recipe, train, test, scores, o, np, CancelToken()), ConfigError);
 }
 
