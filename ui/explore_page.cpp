@@ -8,6 +8,9 @@
 #include "tile_grid_widget.h"
 
 #include "attribution/attribution_job.h"
+#include "eval/removal_checks.h"
+#include "model/model.h"
+#include "store/experiment_file.h"
 
 #include <QComboBox>
 #include <QFormLayout>
@@ -56,6 +59,7 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
       m_slider(new QSlider(Qt::Horizontal, this)), m_lambdaLabel(new QLabel(this)),
       m_count(new QSpinBox(this)), m_accept(new QPushButton(tr("Accept this λ"), this)),
       m_acceptedLabel(new QLabel(this)),
+      m_retrain(new QPushButton(tr("Retrain without these proponents"), this)), m_retrainResult(new QLabel(this)),
       m_proponents(new TileGridWidget(tr("Top proponents (up-weighting lowers the test loss)"),
                                       QColor(0x00, 0x72, 0xB2), this)),
       m_opponents(new TileGridWidget(tr("Top opponents (up-weighting raises the test loss)"),
@@ -102,6 +106,14 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     lambdaRow->addWidget(m_lambdaLabel);
     controls->addRow(tr("λ"), lambdaRow);
     controls->addRow(QString(), m_acceptedLabel);
+    m_retrain->setToolTip(tr("Retrain the model (its own recipe, same start) without the proponents shown, and "
+                             "once without as many random training images, and compare this test image's loss"));
+    m_retrainResult->setWordWrap(true);
+    m_retrainResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* retrainRow = new QHBoxLayout;
+    retrainRow->addWidget(m_retrain);
+    retrainRow->addWidget(m_retrainResult, 1);
+    controls->addRow(QString(), retrainRow);
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
@@ -151,6 +163,20 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
         refreshTiles();
     });
     connect(m_accept, &QPushButton::clicked, m_doc, &ExperimentDocument::acceptCurrentLambda);
+    connect(m_retrain, &QPushButton::clicked, this, &ExplorePage::retrainWithoutProponents);
+    // A cancelled check reports nothing, and a new task supersedes it silently: say so.
+    connect(m_doc->runner(), &JobRunner::cancelled, this, [this] {
+        if (!m_retrainRunning)
+            return;
+        m_retrainResult->setText(tr("Retraining cancelled."));
+        endRetrain();
+    });
+    connect(m_doc->runner(), &JobRunner::started, this, [this](const QString& name) {
+        if (!m_retrainRunning)
+            return;
+        m_retrainResult->setText(tr("Retraining stopped: %1 started.").arg(name));
+        endRetrain();
+    });
     auto measure = [this] {
         if (!m_measuring)
             return;
@@ -238,6 +264,9 @@ void ExplorePage::refreshTiles()
 {
     auto session = m_doc->session();
     auto content = m_doc->content();
+    if (!m_retrainRunning)
+        m_retrainResult->clear(); // it described another test point, λ or tile count
+    updateRetrainButton();
     if (!session || !content || !content->data) {
         m_proponents->setTiles({});
         m_opponents->setTiles({});
@@ -277,6 +306,77 @@ void ExplorePage::computeInBackground()
             m_lastScoreMs = ms;
             showTop(top);
         });
+}
+
+void ExplorePage::updateRetrainButton()
+{
+    auto content = m_doc->content();
+    const bool retrainable = content && content->data && content->modelRecord.recipe;
+    m_retrain->setEnabled(m_doc->session() != nullptr && retrainable && !m_retrainRunning);
+    if (content && !content->modelRecord.recipe)
+        m_retrain->setToolTip(tr("This model has no training recipe (import it with one) and cannot be retrained"));
+}
+
+QString ExplorePage::retrainText() const
+{
+    return m_retrainResult->text();
+}
+
+void ExplorePage::retrainWithoutProponents()
+{
+    auto session = m_doc->session();
+    auto content = m_doc->content();
+    if (!session || !content || !content->data || !content->modelRecord.recipe)
+        return;
+    TopKRemovalOptions options;
+    options.k = m_count->value();
+    options.tests = {m_doc->selectedTest()};
+    const double lambda = session->usesLambda() ? m_doc->lambda() : 1.0;
+    auto data = content->data;
+    const ModelRecord record = content->modelRecord;
+    const QString where = session->usesLambda() ? tr(" at λ = %1").arg(lambda, 0, 'g', 4) : QString();
+    m_retrainResult->setText(tr("Retraining 3 models…"));
+    m_retrain->setEnabled(false);
+    m_doc->runner()->start(
+        tr("Retraining without the top %1 proponents").arg(options.k),
+        [session, data, record, options, lambda](ProgressSink& progress, const CancelToken& cancel) {
+            options.validate(data->train.count, data->test.count);
+            const RowMatrixF scores = session->scores({}, lambda);
+            QElapsedTimer clock;
+            clock.start();
+            TopKRemovalResult r = topKRemovalCheck(rebuildModel(record), record.recipe, data->train, data->test,
+                                                   scores, options, progress, cancel);
+            return std::any(std::make_pair(std::move(r), static_cast<double>(clock.elapsed()) / 1e3));
+        },
+        JobLane::Task, this,
+        [this, options, where](const std::any& result) {
+            const auto& [r, seconds] = std::any_cast<const std::pair<TopKRemovalResult, double>&>(result);
+            const double base = r.baselineLoss.front();
+            m_retrainResult->setText(
+                tr("Test point %1%2, retrained without its top %3 proponents: loss %4 → %5 (%6); without %3 "
+                   "random training images: %7. One retraining each (%8 s): compare several test points.")
+                    .arg(options.tests.front())
+                    .arg(where)
+                    .arg(options.k)
+                    .arg(base, 0, 'f', 4)
+                    .arg(base + r.topKIncrease.front(), 0, 'f', 4)
+                    .arg(QString::asprintf("%+.4f", r.topKIncrease.front()))
+                    .arg(QString::asprintf("%+.4f", r.randomIncrease.front()))
+                    .arg(seconds, 0, 'f', 1));
+            endRetrain();
+        },
+        [this](const QString& error) {
+            m_retrainResult->setText(tr("Retraining failed: %1").arg(error));
+            endRetrain();
+        });
+    m_retrainRunning = true; // after start(): its own started() signal is not "another task"
+}
+
+void ExplorePage::endRetrain()
+{
+    m_retrainRunning = false;
+    updateRetrainButton();
+    Q_EMIT retrainFinished();
 }
 
 const QImage& ExplorePage::trainImage(int64_t index)

@@ -57,10 +57,18 @@ public:
     /// Scores of the shown tiles (proponents then opponents), for tests.
     std::vector<float> shownScores() const;
     QList<Figure> figures() const;
+    /// "Retrain without these proponents": the top-k removal check of the selected test point, with
+    /// k = the number of tiles (a Task job: progress and cancel in the status bar).
+    QPushButton* retrainButton() const { return m_retrain; }
+    QString retrainText() const;
+    /// Starts that check (what the button does).
+    void retrainWithoutProponents();
 
 Q_SIGNALS:
     /// The tiles show the scores for the current (test, k, λ).
     void tilesUpdated();
+    /// A check started by retrainWithoutProponents() ended (its text is in retrainText()).
+    void retrainFinished();
 
 private:
     void onContentChanged();
@@ -71,6 +79,8 @@ private:
     void computeInBackground();
     void showTop(const TopK& top);
     void updateHeader();
+    void updateRetrainButton();
+    void endRetrain();
     const QImage& trainImage(int64_t index);
 
     ExperimentDocument* m_doc;
@@ -84,6 +94,9 @@ private:
     QSpinBox* m_count;
     QPushButton* m_accept;
     QLabel* m_acceptedLabel;
+    QPushButton* m_retrain;
+    QLabel* m_retrainResult;
+    bool m_retrainRunning = false;
     TileGridWidget* m_proponents;
     TileGridWidget* m_opponents;
     QTimer m_debounce;

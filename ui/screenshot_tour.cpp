@@ -30,6 +30,12 @@ ScreenshotTour::ScreenshotTour(MainWindow* window, QString dir, DemoOptions opti
     connect(doc, &ExperimentDocument::acceptedStored, this, [this] {
         if (m_stage != Stage::Accepting)
             return;
+        m_stage = Stage::Retraining;
+        m_window->explorePage()->retrainWithoutProponents();
+    });
+    connect(m_window->explorePage(), &ExplorePage::retrainFinished, this, [this] {
+        if (m_stage != Stage::Retraining)
+            return;
         m_stage = Stage::Done;
         // One event-loop turn so the pages lay out with the final state.
         QTimer::singleShot(200, this, [this] {

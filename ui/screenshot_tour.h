@@ -8,7 +8,8 @@
 namespace attri::ui {
 
 /// Drives the real application headlessly to a representative state (demo trained and
-/// attributed, a test point selected, λ recommended and accepted) and renders every page to
+/// attributed, a test point selected, λ recommended and accepted, that point's top proponents
+/// removed and the model retrained (Explore's check)) and renders every page to
 /// PNG: `attriscope --screenshots DIR`. Everything happens through the JobRunner and signals.
 class ScreenshotTour : public QObject {
     Q_OBJECT
@@ -21,7 +22,7 @@ Q_SIGNALS:
     void finished(int exitCode);
 
 private:
-    enum class Stage { Idle, Loading, Recommending, Accepting, Done };
+    enum class Stage { Idle, Loading, Recommending, Accepting, Retraining, Done };
     void onSessionReady();
     void finish(int code, const QString& message);
 

@@ -16,9 +16,12 @@
 #include "tile_grid_widget.h"
 
 #include "attribution/attribution_job.h"
+#include "eval/removal_checks.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
+#include "model/model.h"
 #include "store/attribution_store.h"
+#include "store/experiment_file.h"
 #include "store/h5_file.h"
 
 #include <QAbstractItemModelTester>
@@ -419,6 +422,51 @@ void UiFlowTest::unrolledMethodExploresWithoutLambda()
     QVERIFY(!page->lambdaSlider()->isEnabled());
     doc->setMethod(before);
     QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr && doc->method() == before, 60000);
+}
+
+void UiFlowTest::exploreRetrainsWithoutTheProponents()
+{
+    // Explore's "Retrain without these proponents": the top-k removal check of the selected test
+    // point, k = the tiles shown, reported with the numbers the core check gives on the same inputs.
+    ExperimentDocument* doc = m_fixture->doc();
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 60000);
+    m_fixture->window.showPage(MainWindow::ExploringPage);
+    ExplorePage* page = m_fixture->window.explorePage();
+    page->testView()->setCurrentIndex(page->testModel()->index(4, 0));
+    QTRY_VERIFY(!page->proponents()->tiles().isEmpty());
+    QTRY_VERIFY(page->retrainButton()->isEnabled());
+    const auto shown = static_cast<int64_t>(page->proponents()->tiles().size());
+    QSignalSpy done(page, &ExplorePage::retrainFinished);
+    page->retrainButton()->click();
+    QVERIFY(!page->retrainButton()->isEnabled());
+    QVERIFY(done.wait(120000));
+    const QString text = page->retrainText();
+    QVERIFY2(text.contains(QStringLiteral("Test point 4")) && text.contains(QStringLiteral("top %1 proponents").arg(shown)),
+             qPrintable(text));
+    attri::TopKRemovalOptions options;
+    options.k = shown;
+    options.tests = {4};
+    auto content = doc->content();
+    attri::NullProgress quiet;
+    const attri::TopKRemovalResult r = attri::topKRemovalCheck(
+        attri::rebuildModel(content->modelRecord), content->modelRecord.recipe, content->data->train,
+        content->data->test, doc->session()->scores({}, doc->lambda()), options, quiet, attri::CancelToken());
+    QVERIFY2(text.contains(QString::asprintf("%+.4f", r.topKIncrease[0]))
+                 && text.contains(QString::asprintf("%+.4f", r.randomIncrease[0])),
+             qPrintable(text));
+    QVERIFY(page->retrainButton()->isEnabled());
+
+    // Another λ: the result no longer describes the tiles and goes.
+    const double relative = doc->relativeLambda();
+    doc->setRelativeLambda(relative * 10);
+    QTRY_VERIFY(page->retrainText().isEmpty());
+    doc->setRelativeLambda(relative);
+    // Cancelled (the status bar's Cancel): said, and the button is back.
+    page->retrainButton()->click();
+    doc->runner()->cancel();
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 2, 60000);
+    QVERIFY2(page->retrainText().contains(QStringLiteral("cancelled")), qPrintable(page->retrainText()));
+    QVERIFY(page->retrainButton()->isEnabled());
 }
 
 void UiFlowTest::everyFigureExports()

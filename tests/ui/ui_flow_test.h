@@ -21,6 +21,7 @@ private Q_SLOTS:
     void groundTruthThenRecommendShowsTheEvidence();
     void acceptDuringAnAttributionKeepsBoth();
     void unrolledMethodExploresWithoutLambda();
+    void exploreRetrainsWithoutTheProponents();
     void everyFigureExports();
     void attributeFormValidatesAndCancelLeavesTheFileIntact();
     void screenshotsRenderEveryPage();
