@@ -83,6 +83,8 @@ int runAttribute(const Args& args, const CancelToken& cancel)
         .option("seed", "S", "projection seed", "0")
         .option("batch-size", "B", "samples per batched backward pass", "250")
         .option("sensitivity-tests", "N", "test points behind the sensitivity tables", "100")
+        .flag("refeaturize", "compute every checkpoint's features even when the file holds them under the same key "
+              "(by default they are reused, e.g. TracIn's for the unrolled method or IF's loss features)")
         .option("shard", "R/N", "featurize only rank R's share of N (into NAME.features-partial.rR-of-N.bin) and stop; "
                 "a later run without --shard takes every shard's rows and finishes (attriscope-mpi does both)");
     if (!p.parse(args))
@@ -98,6 +100,7 @@ int runAttribute(const Args& args, const CancelToken& cancel)
     r.seed = static_cast<uint64_t>(p.getInt("seed"));
     r.batchSize = p.getInt("batch-size");
     r.sensitivityTests = p.getInt("sensitivity-tests");
+    r.reuseFeatures = !p.isSet("refeaturize");
     const std::string path = p.positionalValue("EXP.h5");
 
     TerminalProgress progress;

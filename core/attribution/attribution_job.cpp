@@ -86,6 +86,20 @@ LoadedExperiment readRecords(const std::string& path)
     return {readDataRecord(file), readModelRecord(file)};
 }
 
+/// The complete features stored under `key`, when they cover the same points and layers and carry
+/// everything a run computes (the gradient norms behind the feature scale); else none.
+std::optional<FeatureRecord> reusableFeatures(const H5File& file, const std::string& key, const std::string& layers,
+                                              int64_t trainCount, int64_t testCount)
+{
+    std::optional<FeatureRecord> r = findFeatureRecord(file, key);
+    if (!r || r->layers != layers || r->trainCount != trainCount || r->testCount != testCount
+        || static_cast<int64_t>(r->trainStats.loss.size()) != trainCount
+        || static_cast<int64_t>(r->testStats.loss.size()) != testCount || !(r->gradientSqNormMean > 0)
+        || r->gradientNormSamples < 1)
+        return std::nullopt;
+    return r;
+}
+
 /// The unrolled method replays the recorded SGD run: it needs its recipe, and gradient descent's.
 void checkUnrolledRecipe(const std::string& path, const ModelRecord& model)
 {
@@ -221,22 +235,38 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
                 layers += (layers.empty() ? "" : ",") + l;
             record.layers = layers;
 
-            progress.message("featurizing checkpoint " + std::to_string(c) + " (" + toString(fopt.projection)
-                             + ", k_max " + std::to_string(fopt.kMax) + ", layers " + layers + ")");
-            FeatureInfo info;
-            RowMatrixF train = journal.featurize(model, data.train, fopt, c, 0, &info, &record.trainStats, progress, cancel);
-            RowMatrixF test = journal.featurize(model, data.test, fopt, c, 1, nullptr, &record.testStats, progress, cancel);
-            record.dimension = info.dimension;
-            record.fullDimension = info.fullDimension;
-            record.batched = info.batched;
-            record.gradientSqNormMean = info.gradientSqNormMean;
-            record.gradientNormSamples = info.gradientNormSamples;
-            record.device = deviceName();
-            record.key = featureKey(record.target, record.projection, record.dimension, record.seed, request.layers, c);
-            createFeatureGroup(file, record);
-            writeFeatureRows(file, record.key, "train", 0, train);
-            writeFeatureRows(file, record.key, "test", 0, test);
-            writeFeatureStats(file, record);
+            RowMatrixF train, test;
+            const std::optional<FeatureRecord> stored =
+                request.reuseFeatures
+                    ? reusableFeatures(file, featureKey(record.target, record.projection, fopt.kMax, record.seed,
+                                                        request.layers, c),
+                                       layers, data.train.count, data.test.count)
+                    : std::nullopt;
+            if (stored) {
+                progress.message("checkpoint " + std::to_string(c) + ": the file holds its features (" + stored->key
+                                 + "), reused");
+                record = *stored;
+                train = readFeatures(file, record.key, "train");
+                test = readFeatures(file, record.key, "test");
+            } else {
+                progress.message("featurizing checkpoint " + std::to_string(c) + " (" + toString(fopt.projection)
+                                 + ", k_max " + std::to_string(fopt.kMax) + ", layers " + layers + ")");
+                FeatureInfo info;
+                train = journal.featurize(model, data.train, fopt, c, 0, &info, &record.trainStats, progress, cancel);
+                test = journal.featurize(model, data.test, fopt, c, 1, nullptr, &record.testStats, progress, cancel);
+                record.dimension = info.dimension;
+                record.fullDimension = info.fullDimension;
+                record.batched = info.batched;
+                record.gradientSqNormMean = info.gradientSqNormMean;
+                record.gradientNormSamples = info.gradientNormSamples;
+                record.device = deviceName();
+                record.key =
+                    featureKey(record.target, record.projection, record.dimension, record.seed, request.layers, c);
+                createFeatureGroup(file, record);
+                writeFeatureRows(file, record.key, "train", 0, train);
+                writeFeatureRows(file, record.key, "test", 0, test);
+                writeFeatureStats(file, record);
+            }
             summary.featureKeys.push_back(record.key);
             std::vector<float> w;
             if (method == Method::Trak) {

@@ -33,6 +33,10 @@ struct AttributionRequest {
     int64_t batchSize = 250;                            ///< featurization batch
     int64_t sensitivityTests = 100;                     ///< test points behind the sensitivity tables
     int64_t topK = 10;                                  ///< Jaccard set size
+    /// Take a checkpoint's features from the file when it already holds them complete under the
+    /// same key (target, projection, k_max, seed, layers, checkpoint) for the same points, e.g.
+    /// TracIn's for the unrolled method, instead of computing them again. False: always featurize.
+    bool reuseFeatures = true;
     /// Featurize only this process's share of the row blocks into its own journal and stop
     /// (count > 1); a later whole run (count 1) takes every shard's rows and finishes the job.
     Shard shard;

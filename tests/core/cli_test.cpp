@@ -271,6 +271,27 @@ TEST(Cli, AttributeUnrolledScoresTheRecordedPath)
     EXPECT_NE(out.find("proponents"), std::string::npos) << out;
     EXPECT_NE(out.find("opponents"), std::string::npos) << out;
 
+    // TracIn reads the same loss features at every checkpoint: the file's are reused, and computing
+    // them again (--refeaturize) gives the same numbers.
+    auto storedFeatures = [&] {
+        H5File f(exp, H5File::Mode::ReadOnly);
+        return readFeatures(f, "loss-kron-k32-s0-all-c1", "train");
+    };
+    const RowMatrixF before = storedFeatures();
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method tracin --k 16,32", &out), 0) << out;
+    size_t reused = 0;
+    for (size_t at = out.find("), reused"); at != std::string::npos; at = out.find("), reused", at + 1))
+        ++reused;
+    EXPECT_EQ(reused, 3u) << out;
+    EXPECT_EQ(out.find("featurizing checkpoint"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method tracin --k 16,32 --refeaturize", &out), 0) << out;
+    EXPECT_EQ(out.find("), reused"), std::string::npos) << out;
+    EXPECT_NE(out.find("featurizing checkpoint 2"), std::string::npos) << out;
+    const RowMatrixF after = storedFeatures();
+    ASSERT_EQ(after.rows(), before.rows());
+    ASSERT_EQ(after.cols(), before.cols());
+    EXPECT_LT((after - before).cwiseAbs().maxCoeff(), 1e-6f);
+
     NullProgress progress;
     CancelToken cancel;
     const auto session = AttributionSession::open(exp, "unrolled", 32, progress, cancel);
