@@ -13,6 +13,7 @@
 
 int main(int argc, char** argv)
 {
+    attri::restartWithBetterBlasKernels(argv);
     // Screenshots render headlessly: choose the offscreen platform before Qt starts.
     for (int i = 1; i < argc; ++i)
         if (QByteArray(argv[i]) == "--screenshots" && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))

@@ -70,6 +70,7 @@ void printHelp()
 
 int main(int argc, char** argv)
 {
+    attri::restartWithBetterBlasKernels(argv);
     std::vector<std::string> args(argv + 1, argv + argc);
     int threads = 0;
     attri::DeviceChoice device = attri::DeviceChoice::Auto;

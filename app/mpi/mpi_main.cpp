@@ -54,6 +54,7 @@ void printHelp()
 
 int main(int argc, char** argv)
 {
+    attri::restartWithBetterBlasKernels(argv);
     MPI_Init(&argc, &argv);
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -7,8 +7,12 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
+
+#include <dlfcn.h>
+#include <unistd.h>
 
 namespace attri {
 
@@ -62,9 +66,51 @@ std::string blasLibrary()
     return found;
 }
 
+std::string blasKernels()
+{
+    using CoreName = char* (*)();
+    const auto coreName = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    const char* name = coreName ? coreName() : nullptr;
+    return name ? std::string(name) : std::string();
+}
+
+std::string betterBlasKernels()
+{
+#if defined(__x86_64__)
+    if (blasKernels() != "Prescott")
+        return {};
+    __builtin_cpu_init();
+    // libgcc's checks include the OS's saving of the AVX and AVX-512 registers (XGETBV).
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "Haswell";
+#endif
+    return {};
+}
+
+void restartWithBetterBlasKernels(char** argv)
+{
+    if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("ATTRI_KEEP_BLAS_KERNELS") || !argv || !argv[0])
+        return;
+    const std::string kernels = betterBlasKernels();
+    if (kernels.empty())
+        return;
+    if (setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    // Not restarted (the executable was replaced or removed meanwhile): carry on with the kernels
+    // already loaded, and leave the variable as it was.
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 std::string buildInfo()
 {
     std::string blas = blasLibrary();
+    const std::string kernels = blasKernels();
+    if (!kernels.empty())
+        blas += ", " + kernels + " kernels";
     return std::string("AttriScope ") + ATTRI_VERSION + " (LibTorch " + TORCH_VERSION
            + (at::globalContext().hasCUDART() ? " with CUDA" : "") + ", BLAS " + (blas.empty() ? "unknown" : blas)
            + ", " + std::to_string(torchThreads()) + " threads, device " + deviceName() + ")";

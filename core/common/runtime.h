@@ -15,8 +15,27 @@ int torchThreads();
 /// "libopenblas.so.0 (openmp)"; empty when none is mapped.
 std::string blasLibrary();
 
-/// One line about the build: versions of AttriScope, LibTorch and the BLAS in use, and the
-/// compute device.
+/// The kernels the loaded OpenBLAS chose for this CPU (openblas_get_corename, e.g. "SkylakeX",
+/// "Haswell"); empty when the BLAS is not OpenBLAS.
+std::string blasKernels();
+
+/// The OpenBLAS kernels this CPU should get when the loaded OpenBLAS fell back to its generic SSE3
+/// "Prescott" ones: "SkylakeX" with AVX-512 (F, CD, BW, DQ, VL, usable by the OS), "Haswell" with
+/// AVX2 and FMA; empty when it did not fall back or the CPU has neither.
+std::string betterBlasKernels();
+
+/// Debian 12's OpenBLAS (0.3.21) does not recognise recent CPUs (Sapphire Rapids among them) and
+/// runs its generic SSE3 kernels there, 2–3× slower on the products of the spectra, sweeps, the
+/// selector and the LDS. It picks its kernels once, when it loads, from OPENBLAS_CORETYPE; so when
+/// betterBlasKernels() names better ones, this sets OPENBLAS_CORETYPE to them and re-executes the
+/// program (/proc/self/exe, the same arguments and environment). It returns, doing nothing, when
+/// OPENBLAS_CORETYPE is already set (by the user, or by the restart), when ATTRI_KEEP_BLAS_KERNELS
+/// is set, when there is nothing better, or when the restart fails. Call it first in main, before
+/// any thread starts.
+void restartWithBetterBlasKernels(char** argv);
+
+/// One line about the build: versions of AttriScope, LibTorch and the BLAS in use (with its
+/// kernels), and the compute device.
 std::string buildInfo();
 
 /// Where the costly Torch stages (training, ground-truth retraining, featurization) run.

@@ -1,6 +1,7 @@
 // AttriScope benchmarks: the speed and memory targets of the attribution engine and the λ
 // recommendation, each reported as a ratio of two timings measured in the same run.
-// Usage: attri_bench [features|scores|recommend|memory|all]   (default: all but memory)
+// Usage: attri_bench [features|scores|recommend|memory|kernels|all]   (default: all but memory and
+// kernels)
 // Numbers in the README come from this program.
 #include "attribution/spectral_cache.h"
 #include "common/runtime.h"
@@ -23,9 +24,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
+#include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <sys/resource.h>
+#include <unistd.h>
 
 using namespace attri;
 using Clock = std::chrono::steady_clock;
@@ -192,6 +197,50 @@ void benchScores()
     line("re-score 1 test vs 5000 train at a new λ (k=2048)", one * 1e3, "ms", "< 5", one * 1e3 < 5.0);
     line("25-λ x 500-test sensitivity sweep (k=2048)", sweep, "s", "< 10", sweep < 10.0);
     line("fresh (F+λI) solve / spectral re-score, per λ and test point", fresh / one, "x", "report", true);
+}
+
+/// The BLAS-bound part of the work (a spectral cache and a 25-λ × 500-test sweep at k = 1024):
+/// its seconds, as "kernel-seconds CACHE SWEEP" (read back by benchKernels from a child process).
+std::pair<double, double> kernelWork()
+{
+    const int64_t n = 5000, m = 500, k = 1024;
+    RowMatrixF train = randomFeatures(n, k, 1), test = randomFeatures(m, k, 2);
+    auto t0 = Clock::now();
+    auto cache = SpectralCache::fromFeatures(train, test, CurvatureConvention::Mean);
+    const double build = seconds(t0);
+    std::map<int64_t, std::shared_ptr<const SpectralCache>> caches{{k, cache}};
+    NullProgress progress;
+    CancelToken cancel;
+    t0 = Clock::now();
+    (void)lambdaSensitivity(caches, SensitivityOptions{}, progress, cancel);
+    return {build, seconds(t0)};
+}
+
+/// The same work with the kernels this process runs and, in a child process, with OpenBLAS's
+/// generic SSE3 ones (OPENBLAS_CORETYPE=Prescott, what Debian 12's OpenBLAS falls back to on CPUs
+/// it does not know; restartWithBetterBlasKernels avoids it).
+void benchKernels()
+{
+    const auto [build, sweep] = kernelWork();
+    char self[4096];
+    const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0)
+        throw std::runtime_error("cannot read /proc/self/exe");
+    self[length] = '\0';
+    const std::string command = std::string("OPENBLAS_CORETYPE=Prescott '") + self + "' kernels-child";
+    FILE* child = popen(command.c_str(), "r");
+    double genericBuild = 0, genericSweep = 0;
+    char text[512];
+    bool found = false;
+    while (child && std::fgets(text, sizeof text, child))
+        found = found || std::sscanf(text, "kernel-seconds %lf %lf", &genericBuild, &genericSweep) == 2;
+    if (!child || pclose(child) != 0 || !found)
+        throw std::runtime_error("the child run with OPENBLAS_CORETYPE=Prescott failed");
+    std::printf("%s kernels: spectral cache (n=5000, k=1024) %.3f s, 25-λ x 500-test sweep %.3f s; "
+                "Prescott kernels: %.3f s, %.3f s\n",
+                blasKernels().c_str(), build, sweep, genericBuild, genericSweep);
+    line("spectral cache k=1024: Prescott kernels / these", genericBuild / build, "x", "report", true);
+    line("25-λ x 500-test sweep k=1024: Prescott kernels / these", genericSweep / sweep, "x", "report", true);
 }
 
 void benchRecommend()
@@ -380,8 +429,14 @@ void benchMemory()
 
 int main(int argc, char** argv)
 {
+    restartWithBetterBlasKernels(argv);
     initRuntime();
     std::string what = argc > 1 ? argv[1] : "all";
+    if (what == "kernels-child") {
+        const auto [build, sweep] = kernelWork();
+        std::printf("kernel-seconds %.6f %.6f\n", build, sweep);
+        return 0;
+    }
     std::printf("%s\n\n| measurement | value | target | |\n|---|---|---|---|\n", buildInfo().c_str());
     try {
         if (what == "features" || what == "all")
@@ -392,6 +447,8 @@ int main(int argc, char** argv)
             benchRecommend();
         if (what == "memory")
             benchMemory();
+        if (what == "kernels")
+            benchKernels();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "attri_bench: %s\n", e.what());
         return 1;

@@ -1,5 +1,6 @@
 // Runs the real attriscope-cli binary, as a user would.
 #include "attribution/attribution_job.h"
+#include "common/runtime.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"
 #include "eval/subset_sampler.h"
@@ -20,6 +21,7 @@
 
 #include <chrono>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
@@ -49,6 +51,22 @@ TEST(Cli, VersionNamesLibTorchAndBlas)
     ASSERT_EQ(test::runCommand(kCli + " --version", &out), 0) << out;
     EXPECT_NE(out.find("AttriScope"), std::string::npos) << out;
     EXPECT_NE(out.find("openblas"), std::string::npos) << out;
+}
+
+TEST(Cli, RestartsWithTheKernelsThisCpuShouldGet)
+{
+    if (std::getenv("ATTRI_KEEP_BLAS_KERNELS"))
+        GTEST_SKIP() << "ATTRI_KEEP_BLAS_KERNELS is set";
+    // This test process went through the same restart (tests/support/gtest_main.cpp), so its
+    // kernels are the ones the CLI must end up with when it starts without OPENBLAS_CORETYPE.
+    const std::string kernels = blasKernels();
+    ASSERT_FALSE(kernels.empty());
+    std::string out;
+    ASSERT_EQ(test::runCommand("env -u OPENBLAS_CORETYPE " + kCli + " --version", &out), 0) << out;
+    EXPECT_NE(out.find(", " + kernels + " kernels"), std::string::npos) << out;
+    // The user's choice is kept.
+    ASSERT_EQ(test::runCommand("env OPENBLAS_CORETYPE=Prescott " + kCli + " --version", &out), 0) << out;
+    EXPECT_NE(out.find(", Prescott kernels"), std::string::npos) << out;
 }
 
 TEST(Cli, DeviceOption)

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 namespace attri {
@@ -24,6 +25,17 @@ TEST(Runtime, OpenBlasServesMatrixProducts)
     std::string blas = blasLibrary();
     EXPECT_NE(blas.find("openblas"), std::string::npos) << "BLAS in use: '" << blas << "'";
     EXPECT_NE(buildInfo().find("LibTorch"), std::string::npos);
+}
+
+TEST(Runtime, OpenBlasRunsKernelsForThisCpu)
+{
+    // Debian 12's OpenBLAS falls back to SSE3 kernels on CPUs it does not know; the test main, like
+    // the programs, restarts with better ones (restartWithBetterBlasKernels).
+    if (std::getenv("ATTRI_KEEP_BLAS_KERNELS"))
+        GTEST_SKIP() << "ATTRI_KEEP_BLAS_KERNELS is set";
+    EXPECT_FALSE(blasKernels().empty());
+    EXPECT_EQ(betterBlasKernels(), "") << "running OpenBLAS's " << blasKernels() << " kernels";
+    EXPECT_NE(buildInfo().find(blasKernels() + " kernels"), std::string::npos) << buildInfo();
 }
 
 TEST(Runtime, DeviceChoice)

@@ -34,6 +34,7 @@ template <typename T> int run(int argc, char** argv)
 
 int main(int argc, char** argv)
 {
+    attri::restartWithBetterBlasKernels(argv);
     if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
