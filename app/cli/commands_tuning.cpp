@@ -70,10 +70,12 @@ int runLds(const Args& args, const CancelToken& cancel)
     ArgParser p("attriscope-cli lds",
                 "Computes (or resumes) the LDS ground truth: M models retrained on random subsets with the\n"
                 "experiment's own recipe; stores it in the file, then prints the LDS of every stored method and k\n"
-                "over its λ grid. A killed run continues from the subsets already finished.");
+                "over its λ grid. A killed run continues from the subsets already finished, and a larger M than
+"
+                "the stored one (same α and seed) keeps the stored subsets and trains only the new ones.");
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
-    p.flag("force", "replace stored ground truth computed with other options");
+    p.flag("force", "replace stored ground truth computed with other options (a smaller M, another α or seed)");
     p.option("shard", "R/N", "train only rank R's share of N subsets (j mod N = R, into NAME.gt-partial.rR-of-N.h5) "
              "and stop; a later run without --shard takes every shard's subsets and finishes (attriscope-mpi does both)");
     if (!p.parse(args))

@@ -304,6 +304,9 @@ struct GroundTruthPlan {
     std::vector<std::vector<int64_t>> subsets;
     std::vector<uint8_t> masks;
     std::optional<GroundTruth> stored; ///< the file's ground truth when it matches this plan
+    /// The file's ground truth when this plan extends it: the same inputs, α and seed, fewer
+    /// subsets, whose masks are this plan's first ones (subsets are seeded one by one).
+    std::optional<GroundTruth> extends;
 };
 
 GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& model,
@@ -326,9 +329,14 @@ GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& 
         if (file.exists("/data"))
             plan.dataHash = readDataRecord(file).contentHash;
         if (auto stored = readGroundTruth(file)) {
-            const bool same = stored->options.sameSubsets(options) && stored->inputHash == plan.hash
-                              && stored->trainCount == plan.n && stored->testCount == plan.m;
-            if (!options.replace) {
+            const bool sameInputs =
+                stored->inputHash == plan.hash && stored->trainCount == plan.n && stored->testCount == plan.m;
+            const bool same = stored->options.sameSubsets(options) && sameInputs;
+            const bool fewer = sameInputs && stored->options.alpha == options.alpha
+                               && stored->options.seed == options.seed && stored->subsets < options.subsets;
+            if (!options.replace && fewer) {
+                plan.extends = std::move(stored);
+            } else if (!options.replace) {
                 if (!same) {
                     std::string why = stored->options.sameSubsets(options)
                                           ? "for other data, model or recipe"
@@ -347,7 +355,29 @@ GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& 
     for (int64_t j = 0; j < plan.M; ++j)
         for (int64_t i : plan.subsets[static_cast<size_t>(j)])
             plan.masks[static_cast<size_t>(j * plan.n + i)] = 1;
+    if (plan.extends
+        && !std::equal(plan.extends->masks.begin(), plan.extends->masks.end(), plan.masks.begin()))
+        throw FormatError(experimentPath + ": the stored ground truth's " + std::to_string(plan.extends->subsets)
+                          + " subsets are not the first of the " + std::to_string(plan.M)
+                          + " requested with the same alpha and seed; it cannot be extended. Use --force "
+                            "(LdsOptions::replace) to replace it");
     return plan;
+}
+
+/// Marks the subsets of the ground truth `plan` extends as done in `state`, with their losses;
+/// returns how many were not already.
+int64_t mergeExtended(const GroundTruthPlan& plan, PartialState& state)
+{
+    if (!plan.extends)
+        return 0;
+    int64_t added = 0;
+    for (int64_t j = 0; j < plan.extends->subsets; ++j)
+        if (!state.done[static_cast<size_t>(j)]) {
+            state.done[static_cast<size_t>(j)] = 1;
+            state.testLoss.row(static_cast<Eigen::Index>(j)) = plan.extends->testLoss.row(static_cast<Eigen::Index>(j));
+            ++added;
+        }
+    return added;
 }
 
 /// The finished subsets of the side file at `path` when it belongs to this plan (else nothing,
@@ -470,6 +500,12 @@ GroundTruth computeGroundTruth(const std::string& experimentPath, const Model& m
     }
     const std::string partialPath = groundTruthPartialPath(experimentPath);
     PartialState state = loadPartial(partialPath, options, plan, progress).value_or(emptyState(plan));
+    if (mergeExtended(plan, state) > 0) {
+        state.seconds += plan.extends->seconds;
+        progress.message("extending the stored ground truth from " + std::to_string(plan.extends->subsets) + " to "
+                         + std::to_string(plan.M) + " subsets (the first " + std::to_string(plan.extends->subsets)
+                         + " are kept)");
+    }
     // Subsets trained by shard runs (`lds --shard`, attriscope-mpi) join this run's.
     const std::vector<fs::path> shards = shardPartials(experimentPath);
     for (const fs::path& shard : shards) {
@@ -529,6 +565,7 @@ int64_t computeGroundTruthShard(const std::string& experimentPath, const Model& 
     }
     if (auto whole = loadPartial(groundTruthPartialPath(experimentPath), options, plan, progress))
         mergePartial(state, *whole);
+    mergeExtended(plan, state); // the stored subsets are not trained again
     return trainPending(plan, *recipe, train, test, options, shard, state, own, progress, cancel);
 }
 

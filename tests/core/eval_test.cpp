@@ -1,5 +1,6 @@
 #include "common/error.h"
 #include "common/runtime.h"
+#include "common/shard.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"
 #include "eval/lds.h"
@@ -684,6 +685,72 @@ TEST_F(GtFixture, StoredGroundTruthIsReusedOrProtected)
     H5File f(path, H5File::Mode::ReadOnly);
     EXPECT_EQ(f.attrInt("/ground_truth", "seed"), 12);
     EXPECT_NE(readGroundTruth(f)->masks, first.masks);
+}
+
+TEST_F(GtFixture, MoreSubsetsExtendTheStoredGroundTruth)
+{
+    const std::string clean = experiment("clean.h5"), grown = experiment("grown.h5");
+    NullProgress quiet;
+    const GroundTruth reference =
+        computeGroundTruth(clean, model, recipe, train, test, gtOptions(2), quiet, CancelToken());
+    LdsOptions fewer = gtOptions(1);
+    fewer.subsets = 3;
+    const GroundTruth first = computeGroundTruth(grown, model, recipe, train, test, fewer, quiet, CancelToken());
+
+    // Six subsets where three are stored: only the three new ones are trained, and the result is
+    // what six from scratch give (subsets are seeded one by one, retraining is deterministic).
+    CountingSink counting;
+    const GroundTruth extended =
+        computeGroundTruth(grown, model, recipe, train, test, gtOptions(2), counting, CancelToken());
+    EXPECT_EQ(counting.advances, 3);
+    EXPECT_EQ(counting.last, 6);
+    EXPECT_EQ(extended.masks, reference.masks);
+    EXPECT_EQ(extended.testLoss, reference.testLoss);
+    EXPECT_GE(extended.seconds, first.seconds);
+    ASSERT_FALSE(counting.messages.empty());
+    EXPECT_NE(counting.messages.front().find("extending the stored ground truth from 3 to 6"), std::string::npos)
+        << counting.messages.front();
+    {
+        H5File f(grown, H5File::Mode::ReadOnly);
+        EXPECT_EQ(f.attrInt("/ground_truth", "subsets"), 6);
+        EXPECT_EQ(readGroundTruth(f)->testLoss, reference.testLoss);
+    }
+    EXPECT_FALSE(fs::exists(groundTruthPartialPath(grown)));
+
+    // An extension killed part-way resumes without retraining the stored subsets or counting
+    // their time twice.
+    const std::string again = experiment("again.h5");
+    const GroundTruth three = computeGroundTruth(again, model, recipe, train, test, fewer, quiet, CancelToken());
+    CancelToken cancel;
+    CountingSink cancelling(&cancel, 1);
+    EXPECT_THROW(computeGroundTruth(again, model, recipe, train, test, gtOptions(1), cancelling, cancel), Cancelled);
+    CountingSink rest;
+    const GroundTruth resumed = computeGroundTruth(again, model, recipe, train, test, gtOptions(1), rest, CancelToken());
+    EXPECT_EQ(rest.advances, 2);
+    EXPECT_EQ(resumed.testLoss, reference.testLoss);
+    EXPECT_GE(resumed.seconds, three.seconds);
+
+    // Shards extend it too: between them they train only the three new subsets.
+    const std::string sharded = experiment("sharded.h5");
+    const GroundTruth storedThree = computeGroundTruth(sharded, model, recipe, train, test, fewer, quiet, CancelToken());
+    int64_t trained = 0;
+    for (int64_t rank : {0, 1})
+        trained += computeGroundTruthShard(sharded, model, recipe, train, test, gtOptions(1), Shard{rank, 2}, quiet,
+                                           CancelToken());
+    EXPECT_EQ(trained, 3);
+    CountingSink merging;
+    const GroundTruth merged =
+        computeGroundTruth(sharded, model, recipe, train, test, gtOptions(1), merging, CancelToken());
+    EXPECT_EQ(merging.advances, 0);
+    EXPECT_EQ(merged.testLoss, reference.testLoss);
+    EXPECT_GE(merged.seconds, storedThree.seconds); // the stored subsets' time is kept
+
+    // Fewer subsets than stored, or more with another seed, are still refused.
+    LdsOptions otherSeed = gtOptions(1);
+    otherSeed.subsets = 8;
+    otherSeed.seed = 12;
+    EXPECT_THROW(computeGroundTruth(grown, model, recipe, train, test, otherSeed, quiet, CancelToken()), ConfigError);
+    EXPECT_THROW(computeGroundTruth(grown, model, recipe, train, test, fewer, quiet, CancelToken()), ConfigError);
 }
 
 TEST_F(GtFixture, SideFileOfOtherOptionsIsDiscarded)
