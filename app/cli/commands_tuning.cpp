@@ -70,8 +70,7 @@ int runLds(const Args& args, const CancelToken& cancel)
     ArgParser p("attriscope-cli lds",
                 "Computes (or resumes) the LDS ground truth: M models retrained on random subsets with the\n"
                 "experiment's own recipe; stores it in the file, then prints the LDS of every stored method and k\n"
-                "over its λ grid. A killed run continues from the subsets already finished, and a larger M than
-"
+                "over its λ grid. A killed run continues from the subsets already finished, and a larger M than\n"
                 "the stored one (same α and seed) keeps the stored subsets and trains only the new ones.");
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
@@ -218,6 +217,10 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                     e.atLambda.mean, e.bestLds, e.bestLambda, e.ratio, e.interval.low, e.interval.high,
                     100.0 * e.interval.shareAbove, e.interval.resamples, static_cast<long long>(truth->subsets));
         addEvidence(record, e);
+        if (truth->seconds > 0)
+            std::printf("cost: %.4g s, %.3g%% of the %.4g s of retraining behind the stored ground truth (%lld models)\n",
+                        rec.seconds, 100.0 * rec.seconds / truth->seconds, truth->seconds,
+                        static_cast<long long>(truth->subsets));
     }
     writeHdf5Atomically(path, true, [&](H5File& file) { writeRecommendation(file, record); });
     std::printf("stored in %s\n", path.c_str());

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -688,6 +689,22 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
     ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --k 32 --bootstrap 20", &out), 0) << out;
     EXPECT_NE(out.find("ground truth: LDS"), std::string::npos) << out;
     EXPECT_NE(out.find("90% interval"), std::string::npos) << out;
+    {
+        // The recommendation's time against the stored retraining time, as the study's cost column.
+        const size_t at = out.find("cost: ");
+        ASSERT_NE(at, std::string::npos) << out;
+        double seconds = 0, percent = 0, retraining = 0;
+        long long models = 0;
+        ASSERT_EQ(std::sscanf(out.c_str() + at, "cost: %lf s, %lf%% of the %lf s of retraining behind the stored "
+                                                "ground truth (%lld models)",
+                              &seconds, &percent, &retraining, &models),
+                  4)
+            << out.substr(at);
+        EXPECT_EQ(models, 4);
+        EXPECT_NEAR(percent, 100.0 * seconds / retraining, 0.01 * percent + 1e-9);
+        H5File f(exp, H5File::Mode::ReadOnly);
+        EXPECT_NEAR(retraining, f.attrDouble("/ground_truth", "seconds"), 1e-3 * retraining);
+    }
     H5File file(exp, H5File::Mode::ReadOnly);
     const std::vector<RecommendationRecord> recs = listRecommendations(file);
     ASSERT_EQ(recs.size(), 1u);
