@@ -71,7 +71,8 @@ int runLds(const Args& args, const CancelToken& cancel)
                 "Computes (or resumes) the LDS ground truth: M models retrained on random subsets with the\n"
                 "experiment's own recipe; stores it in the file, then prints the LDS of every stored method and k\n"
                 "over its λ grid. A killed run continues from the subsets already finished, and a larger M than\n"
-                "the stored one (same α and seed) keeps the stored subsets and trains only the new ones.");
+                "the stored one (same α and seed) keeps the stored subsets and trains only the new ones.\n"
+                "--subsets, --alpha and --lds-seed, when not given, are those of the ground truth the file holds.");
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
     p.flag("force", "replace stored ground truth computed with other options (a smaller M, another α or seed)");
@@ -92,6 +93,17 @@ int runLds(const Args& args, const CancelToken& cancel)
         modelRecord = readModelRecord(file);
         if (file.exists("/attribution"))
             methods = file.children("/attribution");
+        // Options not given are the stored ground truth's, so that `lds EXP.h5` reads it back
+        // whatever M it was computed with (the defaults apply to a file without one).
+        if (!p.isSet("force"))
+            if (const auto stored = readGroundTruth(file)) {
+                if (!p.isSet("subsets"))
+                    o.subsets = stored->options.subsets;
+                if (!p.isSet("alpha"))
+                    o.alpha = stored->options.alpha;
+                if (!p.isSet("lds-seed"))
+                    o.seed = stored->options.seed;
+            }
     }
     DataBundle data = reloadData(dataRecord);
     if (p.isSet("shard")) {

@@ -413,6 +413,15 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 4", &out), 0) << out;
     EXPECT_NE(out.find("k     32: best LDS"), std::string::npos) << out;
     EXPECT_NE(out.find("k     64: best LDS"), std::string::npos) << out;
+    // Without --subsets, `lds` reads back the stored ground truth (not the default M = 50), and
+    // prints the same table.
+    {
+        std::string again;
+        ASSERT_EQ(test::runCommand(kCli + " lds " + exp, &again), 0) << again;
+        EXPECT_NE(again.find("ground truth already computed (subsets=4"), std::string::npos) << again;
+        const auto table = [](const std::string& text) { return text.substr(text.find("ground truth: 4 subsets")); };
+        EXPECT_EQ(table(again), table(out));
+    }
 
     // Explicit IF on a non-linear model: the GGN of the selected layers (fc3: 64·10 + 10).
     ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none --layers last", &out), 0) << out;
