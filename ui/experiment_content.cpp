@@ -142,6 +142,8 @@ loadExperimentContent(const std::string& path, ProgressSink& progress, const Can
                 c->accepted[m] = *a;
         c->recommendations = readRecommendations(file);
         c->hasGroundTruth = file.exists("/ground_truth");
+        if (c->hasGroundTruth && file.hasAttr("/ground_truth", "subsets"))
+            c->groundTruthSubsets = file.attrInt("/ground_truth", "subsets");
     }
     c->summary = describeExperimentFile(path);
     progress.advance(1);

@@ -58,6 +58,7 @@ struct ExperimentContent {
     std::map<std::string, AcceptedLambda> accepted; ///< by method
     std::vector<StoredRecommendation> recommendations;
     bool hasGroundTruth = false;
+    int64_t groundTruthSubsets = 0;         ///< M of the stored ground truth (0 without one)
 
     /// Distinct k of a method's spectra, ascending (empty for λ-free methods).
     std::vector<int64_t> ksFor(const std::string& method) const;

@@ -129,6 +129,13 @@ void RecommendPage::refresh()
     m_run->setEnabled(ready);
     m_acceptCurrent->setEnabled(ready);
     m_groundTruth->setEnabled(m_doc->isOpen());
+    // The box starts at the file's own M, so that "Compute ground truth" reads it back: a smaller
+    // M is refused, a larger one trains more models.
+    const auto content = m_doc->content();
+    const int64_t stored = content ? content->groundTruthSubsets : 0;
+    if (stored > 0 && stored != m_shownStoredSubsets)
+        m_gtSubsets->setValue(static_cast<int>(std::min<int64_t>(stored, m_gtSubsets->maximum())));
+    m_shownStoredSubsets = stored;
     const auto rec = m_doc->recommendation();
     m_acceptRecommended->setEnabled(ready && rec.has_value());
     if (!m_doc->isOpen()) {

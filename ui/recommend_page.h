@@ -51,6 +51,9 @@ private:
     QLabel* m_accepted;
     QSpinBox* m_gtSubsets;
     QPushButton* m_groundTruth;
+    /// The stored ground truth's M last shown in m_gtSubsets (so a user's own value stays until
+    /// the file's changes).
+    int64_t m_shownStoredSubsets = 0;
 };
 
 } // namespace attri::ui

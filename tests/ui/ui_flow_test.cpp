@@ -366,6 +366,17 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
     QCOMPARE(doc->recommendation()->lambda, rec.lambda);
     const QString inputs = QString::fromStdString(doc->recommendation()->inputs);
     QVERIFY2(inputs.startsWith(QStringLiteral("dynamics-prior (one checkpoint is no training path")), qPrintable(inputs));
+
+    // The file holds M = 4 now: a page opened on it starts at 4, so that "Compute ground truth"
+    // reads it back (the default 50 would train 46 more), and a value the user sets stays through
+    // the file's reloads.
+    RecommendPage fresh(doc);
+    QCOMPARE(fresh.groundTruthSubsetsSpin()->value(), 4);
+    fresh.groundTruthSubsetsSpin()->setValue(60);
+    QSignalSpy reloaded(doc, &ExperimentDocument::contentChanged);
+    doc->reload();
+    QVERIFY(reloaded.wait(60000));
+    QCOMPARE(fresh.groundTruthSubsetsSpin()->value(), 60);
 }
 
 void UiFlowTest::acceptDuringAnAttributionKeepsBoth()
