@@ -332,9 +332,9 @@ GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& 
             const bool sameInputs =
                 stored->inputHash == plan.hash && stored->trainCount == plan.n && stored->testCount == plan.m;
             const bool same = stored->options.sameSubsets(options) && sameInputs;
-            const bool fewer = sameInputs && stored->options.alpha == options.alpha
+            const bool extendable = sameInputs && stored->options.alpha == options.alpha
                                && stored->options.seed == options.seed && stored->subsets < options.subsets;
-            if (!options.replace && fewer) {
+            if (!options.replace && extendable) {
                 plan.extends = std::move(stored);
             } else if (!options.replace) {
                 if (!same) {
@@ -362,22 +362,6 @@ GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& 
                           + " requested with the same alpha and seed; it cannot be extended. Use --force "
                             "(LdsOptions::replace) to replace it");
     return plan;
-}
-
-/// Marks the subsets of the ground truth `plan` extends as done in `state`, with their losses;
-/// returns how many were not already.
-int64_t mergeExtended(const GroundTruthPlan& plan, PartialState& state)
-{
-    if (!plan.extends)
-        return 0;
-    int64_t added = 0;
-    for (int64_t j = 0; j < plan.extends->subsets; ++j)
-        if (!state.done[static_cast<size_t>(j)]) {
-            state.done[static_cast<size_t>(j)] = 1;
-            state.testLoss.row(static_cast<Eigen::Index>(j)) = plan.extends->testLoss.row(static_cast<Eigen::Index>(j));
-            ++added;
-        }
-    return added;
 }
 
 /// The finished subsets of the side file at `path` when it belongs to this plan (else nothing,
@@ -462,6 +446,18 @@ PartialState emptyState(const GroundTruthPlan& plan)
     state.done.assign(static_cast<size_t>(plan.M), 0);
     state.testLoss = Eigen::MatrixXd::Constant(plan.M, plan.m, std::numeric_limits<double>::quiet_NaN());
     return state;
+}
+
+/// Marks the subsets of the ground truth `plan` extends as done in `state`, with their losses;
+/// returns how many were not already.
+int64_t mergeExtended(const GroundTruthPlan& plan, PartialState& state)
+{
+    if (!plan.extends)
+        return 0;
+    PartialState stored = emptyState(plan);
+    stored.testLoss.topRows(plan.extends->subsets) = plan.extends->testLoss;
+    std::fill_n(stored.done.begin(), plan.extends->subsets, uint8_t{1});
+    return mergePartial(state, stored);
 }
 
 /// The shard side files next to the experiment (`<stem>.gt-partial.r*-of-*.h5`).
