@@ -40,11 +40,11 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
 {
     for (SelectorRule r : selectableSelectorRules())
         m_rule->addItem(QString::fromStdString(toString(r)));
-    m_rule->setToolTip(tr("dynamics-prior: from the recipe and the features (the default). path-match: the λ whose "
-                          "scores best match the influence unrolled along the recorded checkpoints (train with "
-                          "checkpoints, then run TracIn). path-or-prior: path-match where that path is recorded and "
-                          "gradient descent is stable on it, dynamics-prior otherwise. docs/lambda-selection.md "
-                          "compares them."));
+    m_rule->setToolTip(tr("path-or-prior (the default): path-match where the training path is recorded, gradient "
+                          "descent is stable on it and unrolling it takes under 5% of the retraining it replaces; "
+                          "dynamics-prior otherwise. dynamics-prior: from the recipe and the features. path-match: the "
+                          "λ whose scores best match the influence unrolled along the recorded checkpoints (train with "
+                          "checkpoints, then run TracIn). docs/lambda-selection.md compares them."));
     m_grid->setToolTip(tr("Relative λ grid the rule chooses from: a list (1e-3,1e-2) or log:low:high:count"));
     m_subsets->setRange(4, 4096);
     m_subsets->setValue(64);

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 namespace attri::cli {
 
@@ -61,6 +62,22 @@ int bootstrapResamples(const ArgParser& p, const std::string& command)
     if (resamples < 10 || resamples > 100000)
         throw ConfigError(command + ": --bootstrap takes 10 to 100000 resamples, got " + std::to_string(resamples));
     return static_cast<int>(resamples);
+}
+
+constexpr const char* kPathBudgetHelp =
+    "path-or-prior: the share of the retraining a recommendation replaces (estimated from the model's "
+    "training time: 50 subset models, 2 at a time) that unrolling the training path may take; past it the "
+    "rule stops and takes dynamics-prior. 'none': no limit";
+
+/// --path-budget: a share ≥ 0, or 'none' (no limit).
+double pathBudget(const ArgParser& p, const std::string& command)
+{
+    if (p.get("path-budget") == "none")
+        return std::numeric_limits<double>::infinity();
+    const double share = p.getDouble("path-budget");
+    if (!(share >= 0.0) || !std::isfinite(share))
+        throw ConfigError(command + ": --path-budget takes a share >= 0 or 'none', got " + p.get("path-budget"));
+    return share;
 }
 
 } // namespace
@@ -161,9 +178,10 @@ int runRecommend(const Args& args, const CancelToken& cancel)
         .option("rule", "RULE", "selector: dynamics-prior | path-or-prior | simulated-sgd | effective-dimension | "
                 "stability-plateau | fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default "
                 "is the study's best; path-match needs the checkpoints' features: train --checkpoints C, attribute "
-                "--method tracin (or trak, which featurizes every checkpoint); path-or-prior uses them when present "
-                "and stable, else dynamics-prior)",
-                "dynamics-prior")
+                "--method tracin (or trak, which featurizes every checkpoint); path-or-prior uses them when present, "
+                "stable and within --path-budget, else dynamics-prior)",
+                "path-or-prior")
+        .option("path-budget", "SHARE", kPathBudgetHelp, "0.05")
         .option("path-from", "FILE", "path-match, path-or-prior: the experiment holding the training path (checkpoints and their "
                 "TracIn features), if not EXP.h5 itself: the same run retrained with --checkpoints C (same data, "
                 "recipe and seed; its final parameters must equal EXP.h5's)")
@@ -184,6 +202,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     SelectorOptions options;
     options.rule = parseSelectorRule(p.get("rule"));
     options.simulatedSubsets = p.getInt("simulated-subsets");
+    options.pathBudget = pathBudget(p, "recommend");
     const SelectorOptions so = selectorOptionsFor(*session, options);
     SelectorInputs in = selectorInputs(*session);
     if (p.isSet("path-from") && options.rule != SelectorRule::PathMatch && options.rule != SelectorRule::PathOrPrior)
@@ -200,6 +219,9 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     std::printf("inputs: %s\n", rec.inputs.c_str());
     if (!pathNote.empty())
         std::printf("no training path used: %s\n", pathNote.c_str());
+    if (std::isfinite(rec.pathBudgetSeconds))
+        std::printf("path budget: %.3g s (%g of the estimated %.4g s of retraining 50 models, %s)\n",
+                    rec.pathBudgetSeconds, options.pathBudget, rec.retrainSeconds, rec.retrainEstimate.c_str());
     if (rec.pathStability > 1.0)
         std::printf("warning: the recorded run steps beyond gradient descent's stability limit on its own curvature "
                     "(lr·μ_max/c is %.3g × 2(1 + momentum)): it is unstable along its top directions, the unrolled path "
@@ -262,7 +284,8 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
                 "standard")
         .option("methods", "if,trak", "methods", "if,trak")
         .option("k", "K1,K2,...", "projection dimensions", "256,1024,4096")
-        .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "dynamics-prior")
+        .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "path-or-prior")
+        .option("path-budget", "SHARE", kPathBudgetHelp, "0.05")
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
         .option("bootstrap", "B", "resamples for the ratio's 90% interval under ground-truth noise (10 to 100000)", "200")
         .option("path-checkpoints", "C",
@@ -286,6 +309,7 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
     o.selector.rule = parseSelectorRule(p.get("rule"));
     o.pathCheckpoints = p.getInt("path-checkpoints");
     o.selector.simulatedSubsets = p.getInt("simulated-subsets");
+    o.selector.pathBudget = pathBudget(p, "study");
     o.bootstrapResamples = bootstrapResamples(p, "study");
     o.outDir = p.get("out");
     TerminalProgress progress;

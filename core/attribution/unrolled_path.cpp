@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -64,8 +66,32 @@ Eigen::VectorXf gaussNewtonRoots(const PathSegment& seg, int64_t n)
     return root;
 }
 
+void PathTimeLimit::check(double projected) const
+{
+    if (projected > seconds)
+        throw PathBudgetExceeded(projected, seconds);
+}
+
+namespace {
+
+std::string budgetMessage(double projected, double limit)
+{
+    std::ostringstream text;
+    text << "unrolling the training path would take about " << std::setprecision(3) << projected << " s, over its "
+         << limit << " s budget";
+    return text.str();
+}
+
+} // namespace
+
+PathBudgetExceeded::PathBudgetExceeded(double projectedSeconds, double limitSeconds)
+    : Error(budgetMessage(projectedSeconds, limitSeconds)), m_projected(projectedSeconds), m_limit(limitSeconds)
+{
+}
+
 UnrolledPath UnrolledPath::build(const std::vector<PathSegment>& segments, int64_t k, const TrainRecipe& r,
-                                 double alpha, ProgressSink& progress, const CancelToken& cancel)
+                                 double alpha, ProgressSink& progress, const CancelToken& cancel,
+                                 const PathTimeLimit& limit)
 {
     r.validate();
     if (segments.empty())
@@ -121,6 +147,9 @@ UnrolledPath UnrolledPath::build(const std::vector<PathSegment>& segments, int64
             work[b].h.diagonal().array() += work[b].scale * r.weightDecay;
         }
         cancel.throwIfCancelled();
+        // Each segment costs about the same: the time so far over the segments begun, times all.
+        const double perSegment = limit.elapsed() / static_cast<double>(start + batch);
+        limit.check(perSegment * static_cast<double>(count));
         std::vector<std::exception_ptr> errors(batch);
         std::vector<std::thread> pool;
         for (size_t b = 0; b < batch; ++b)
@@ -161,12 +190,14 @@ UnrolledPath UnrolledPath::build(const std::vector<PathSegment>& segments, int64
             seg.vectors = w.v.cast<float>();
         }
         cancel.throwIfCancelled();
+        limit.check(limit.elapsed() / static_cast<double>(start + batch) * static_cast<double>(count));
         progress.advance(static_cast<int64_t>(start + batch));
     }
     return out;
 }
 
-Eigen::MatrixXf UnrolledPath::scores(const Eigen::MatrixXd& tests, const CancelToken& cancel) const
+Eigen::MatrixXf UnrolledPath::scores(const Eigen::MatrixXd& tests, const CancelToken& cancel,
+                                     const PathTimeLimit& limit) const
 {
     if (tests.cols() < m_k)
         throw ConfigError("unrolled path: test features have " + std::to_string(tests.cols())
@@ -183,6 +214,7 @@ Eigen::MatrixXf UnrolledPath::scores(const Eigen::MatrixXd& tests, const CancelT
         if (done + 1 < m_segments.size())
             carried = productD(cv * seg.decay.asDiagonal(), vt);
         cancel.throwIfCancelled();
+        limit.check(limit.elapsed());
     }
     return out;
 }

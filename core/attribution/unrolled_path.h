@@ -1,10 +1,12 @@
 #pragma once
 
+#include "common/error.h"
 #include "features/featurizer.h"
 #include "model/train_recipe.h"
 
 #include <Eigen/Core>
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -45,6 +47,31 @@ double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t 
 /// square root that scales its row (0 for p = 1 exactly, or a loss that is negative or not finite).
 Eigen::VectorXf gaussNewtonRoots(const PathSegment& segment, int64_t n);
 
+/// A wall-time limit on unrolling a path (the rule path-or-prior's budget), counted from `start`.
+/// UnrolledPath::build stops once its time so far, extrapolated over the segments left, passes
+/// `seconds` (after each batch of Gram matrices and of eigendecompositions: the first batch is
+/// always paid), scores() once the time passes it; both with PathBudgetExceeded. Unlimited by
+/// default.
+struct PathTimeLimit {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    double seconds = std::numeric_limits<double>::infinity();
+
+    double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+    /// Throws PathBudgetExceeded when `projected` seconds (from `start`) pass the limit.
+    void check(double projected) const;
+};
+
+/// Unrolling the path would take longer than its PathTimeLimit allows.
+class PathBudgetExceeded : public Error {
+public:
+    PathBudgetExceeded(double projectedSeconds, double limitSeconds);
+    double projectedSeconds() const { return m_projected; } ///< the time the work was heading for
+    double limitSeconds() const { return m_limit; }
+
+private:
+    double m_projected, m_limit;
+};
+
 /// The subset fraction whose models the unrolled method's scores describe: the LDS protocol's
 /// α = 1/2 (attribution notes §4), the counterfactual the λ selector's rules use too (the dynamics
 /// prior's step count, path-match). With α = 1 (the recorded run's own steps) the LDS on the
@@ -70,11 +97,13 @@ public:
     /// (0, 1]. For adam, η_eff is its lr (a rough stand-in: the closed form is gradient descent's,
     /// and the attribution method refuses adam) and the stability figure is NaN.
     static UnrolledPath build(const std::vector<PathSegment>& segments, int64_t k, const TrainRecipe& recipe,
-                              double alpha, ProgressSink& progress, const CancelToken& cancel);
+                              double alpha, ProgressSink& progress, const CancelToken& cancel,
+                              const PathTimeLimit& limit = {});
 
     /// Scores of the test points whose last-checkpoint features are the rows of `tests` (their
     /// first k columns) against every training point: tests × n.
-    Eigen::MatrixXf scores(const Eigen::MatrixXd& tests, const CancelToken& cancel) const;
+    Eigen::MatrixXf scores(const Eigen::MatrixXd& tests, const CancelToken& cancel,
+                           const PathTimeLimit& limit = {}) const;
 
     int64_t dimension() const { return m_k; }
     int64_t trainCount() const { return m_n; }

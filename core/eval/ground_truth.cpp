@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -291,6 +292,64 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
         std::rethrow_exception(firstError);
     if (next < keepLists.size()) // stopped by the caller between jobs
         throw Cancelled();
+}
+
+double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_t subsetSize, int64_t models,
+                           const RetrainPool& pool, const CancelToken& cancel)
+{
+    recipe.validate();
+    if (pool.workers < 1 || pool.threadsPerWorker < 1)
+        throw ConfigError("retraining estimate: workers and threadsPerWorker must be >= 1");
+    if (subsetSize < 1 || models < 1)
+        throw ConfigError("retraining estimate: the subset size and the model count must be >= 1, got "
+                          + std::to_string(subsetSize) + " and " + std::to_string(models));
+    TorchThreadsScope threads(pool.threadsPerWorker);
+    const InputShape shape = model.inputShape();
+    std::mt19937_64 rng(0x9e0be);
+    std::normal_distribution<float> pixel;
+    std::uniform_int_distribution<int64_t> label(0, std::max(1, model.numClasses()) - 1);
+    // One batch of random images, repeated: the arithmetic of a step does not depend on the values.
+    ImageSet batch;
+    batch.channels = shape.channels;
+    batch.height = shape.height;
+    batch.width = shape.width;
+    batch.count = recipe.batchSize;
+    batch.images.resize(static_cast<size_t>(batch.count * batch.imageSize()));
+    for (float& v : batch.images)
+        v = pixel(rng);
+    for (int64_t i = 0; i < batch.count; ++i)
+        batch.labels.push_back(label(rng));
+    auto batches = [&](int64_t count) {
+        ImageSet set = batch;
+        set.count = count * batch.count;
+        set.images.reserve(static_cast<size_t>(set.count * set.imageSize()));
+        set.labels.reserve(static_cast<size_t>(set.count));
+        for (int64_t b = 1; b < count; ++b) {
+            set.images.insert(set.images.end(), batch.images.begin(), batch.images.end());
+            set.labels.insert(set.labels.end(), batch.labels.begin(), batch.labels.end());
+        }
+        return set;
+    };
+    TrainRecipe probe = recipe;
+    probe.epochs = 1;
+    probe.checkpoints = 1;
+    NullProgress quiet;
+    auto timeSteps = [&](int64_t steps) {
+        const ImageSet set = batches(steps);
+        const auto start = std::chrono::steady_clock::now();
+        trainModel(model, probe, set, quiet, cancel);
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    // A run's fixed cost (copying the model, the optimizer) is left out by timing two runs that
+    // differ only in their step count; enough steps that they take about 50 ms, 4 to 256.
+    const double warm = timeSteps(2) / 2.0; // also warms up: allocations, first touch
+    const int64_t steps = std::clamp<int64_t>(static_cast<int64_t>(0.05 / std::max(warm, 1e-6)), 4, 256);
+    const double few = timeSteps(2);
+    const double many = timeSteps(2 + steps);
+    const double perStep = std::max(many - few, 0.0) / static_cast<double>(steps);
+    const double stepsPerModel =
+        static_cast<double>(recipe.epochs) * static_cast<double>((subsetSize + recipe.batchSize - 1) / recipe.batchSize);
+    return perStep * stepsPerModel * static_cast<double>(models) / static_cast<double>(pool.workers);
 }
 
 namespace {

@@ -92,7 +92,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         throw ConfigError("the training set is empty");
     const auto start = std::chrono::steady_clock::now();
 
-    TrainResult result{init.clone(), {}, {}, 0.0, {}};
+    TrainResult result{init.clone(), {}, {}, 0.0, {}, 0};
     Net& net = result.model.net();
     // Trained on the selected device (the clone moves; `init` stays where it is), returned on
     // the CPU like every other model.
@@ -194,6 +194,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     if (!device.is_cpu())
         net.to(torch::kCPU);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.threads = static_cast<int>(torch::get_num_threads());
     return result;
 }
 

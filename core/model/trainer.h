@@ -26,6 +26,7 @@ struct TrainResult {
     std::vector<double> epochLoss;        ///< mean training loss of each epoch
     double seconds = 0.0;                 ///< wall time
     std::string device;                   ///< where it trained ("cpu", "cuda:0")
+    int threads = 0;                      ///< LibTorch intra-op threads it ran with
 };
 
 /// Looks at the model being trained at `marks` points of the run: after steps

@@ -64,6 +64,7 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     record.testMetrics = evaluateModel(result.model, data.test);
     record.trainSeconds = result.seconds;
     record.trainDevice = result.device;
+    record.trainThreads = result.threads;
     record.parameterCount = result.model.parameterCount();
     cancel.throwIfCancelled();
     createExperimentFile(path, data, options, record);

@@ -179,6 +179,8 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
     file.setAttr("/model", "train_seconds", model.trainSeconds);
     if (!model.trainDevice.empty())
         file.setAttr("/model", "train_device", model.trainDevice);
+    if (model.trainThreads > 0)
+        file.setAttr("/model", "train_threads", model.trainThreads);
 
     if (model.recipe) {
         const TrainRecipe& rc = *model.recipe;
@@ -245,6 +247,8 @@ ModelRecord readModelRecord(const H5File& file)
     r.trainSeconds = file.attrDouble("/model", "train_seconds");
     if (file.hasAttr("/model", "train_device"))
         r.trainDevice = file.attrString("/model", "train_device");
+    if (file.hasAttr("/model", "train_threads"))
+        r.trainThreads = file.attrInt("/model", "train_threads");
 
     if (file.exists("/model/recipe")) {
         const std::string g = "/model/recipe";
@@ -557,6 +561,8 @@ std::string describeExperimentFile(const std::string& path)
                 << " loss " << attrText(f, g, "test_loss") << "; trained in "
                 << attrText(f, "/model", "train_seconds") << " s"
                 << (f.hasAttr("/model", "train_device") ? " on " + attrText(f, "/model", "train_device") : "")
+                << (f.hasAttr("/model", "train_threads") ? " with " + attrText(f, "/model", "train_threads") + " threads"
+                                                         : "")
                 << "\n";
         }
         size_t checkpoints = 0;

@@ -36,6 +36,7 @@ struct ModelRecord {
     EvalMetrics testMetrics;                ///< on the experiment's test points
     double trainSeconds = 0.0;
     std::string trainDevice; ///< where training ran ("cpu", "cuda:0"); empty when not recorded
+    int64_t trainThreads = 0; ///< LibTorch threads training ran with; 0 when not recorded
     int64_t parameterCount = 0;
 };
 

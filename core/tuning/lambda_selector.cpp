@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iomanip>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 #include <mutex>
@@ -364,25 +366,25 @@ struct Unrolled {
 
 /// PathMatch's scores: UnrolledPath at the spectrum's dimension k, with the LDS's subset size.
 Unrolled unrollPath(const SelectorInputs& in, const SelectorOptions& o, int64_t tests, ProgressSink& progress,
-                    const CancelToken& cancel)
+                    const CancelToken& cancel, const PathTimeLimit& limit = {})
 {
     const SpectralCache& cache = *in.cache;
     const int64_t n = cache.trainCount(), k = cache.dimension();
     checkPath(in, n, k, tests);
-    const UnrolledPath path = UnrolledPath::build(in.path, k, in.recipe, o.alpha, progress, cancel);
-    return {path.scores(in.pathTestFeatures->topLeftCorner(tests, k).cast<double>(), cancel), path.effectiveLr(),
+    const UnrolledPath path = UnrolledPath::build(in.path, k, in.recipe, o.alpha, progress, cancel, limit);
+    return {path.scores(in.pathTestFeatures->topLeftCorner(tests, k).cast<double>(), cancel, limit), path.effectiveLr(),
             path.stepsPerEpoch(), path.finalScale(), path.stability(), path.leastStable()};
 }
 
 /// PathMatch: for every λ of the grid, the mean over test points of the cosine (centred over
 /// training points) between the unrolled scores and the method's; the λ maximizing it.
 void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
-                          ProgressSink& progress, const CancelToken& cancel)
+                          ProgressSink& progress, const CancelToken& cancel, const PathTimeLimit& limit = {})
 {
     const SpectralCache& cache = *in.cache;
     const int64_t n = cache.trainCount();
     const int64_t tests = std::min<int64_t>(o.maxTests, cache.testCount());
-    const Unrolled path = unrollPath(in, o, tests, progress, cancel);
+    const Unrolled path = unrollPath(in, o, tests, progress, cancel, limit);
     const Eigen::MatrixXf& unrolled = path.scores;
     // Cosines with the method's scores S_λ = (Φ′Q) diag(1/(μ+λ)) (ΦQ)ᵀ W, without forming them:
     // ⟨P, S_λ⟩ = x·(P W ΦQ), Σ_i S_λ = x·(QᵀΦᵀw), ‖S_λ‖² = x (QᵀΦᵀW²ΦQ) xᵀ with x = (Φ′Q)_t/(μ+λ).
@@ -421,6 +423,7 @@ void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, La
         }
         rec.meanXi[static_cast<Eigen::Index>(g)] = used ? sum / static_cast<double>(used) : std::nan("");
         cancel.throwIfCancelled();
+        limit.check(limit.elapsed());
         progress.advance(static_cast<int64_t>(g) + 1);
     }
     if (!rec.meanXi.allFinite())
@@ -518,9 +521,9 @@ std::string toString(SelectorRule rule)
 
 std::vector<SelectorRule> allSelectorRules()
 {
-    return {SelectorRule::DynamicsPrior,      SelectorRule::DynamicsPriorUncalibrated, SelectorRule::SimulatedSgd,
-            SelectorRule::EffectiveDimension, SelectorRule::StabilityPlateau,          SelectorRule::FixedRelative,
-            SelectorRule::FixedAbsolute,      SelectorRule::PathOrPrior};
+    return {SelectorRule::PathOrPrior,        SelectorRule::DynamicsPrior,    SelectorRule::DynamicsPriorUncalibrated,
+            SelectorRule::SimulatedSgd,       SelectorRule::EffectiveDimension, SelectorRule::StabilityPlateau,
+            SelectorRule::FixedRelative,      SelectorRule::FixedAbsolute};
 }
 
 std::vector<SelectorRule> selectableSelectorRules()
@@ -553,6 +556,19 @@ void SelectorOptions::validate() const
         throw ConfigError("selector: maxTests must be positive");
     if (!std::isfinite(scale))
         throw ConfigError("selector: scale must be finite");
+    if (!(pathBudget >= 0.0))
+        throw ConfigError("selector: the path budget must be a share >= 0 (or infinite), got " + std::to_string(pathBudget));
+}
+
+double estimatedRetrainSeconds(double trainSeconds, int64_t trainThreads)
+{
+    if (!(trainSeconds > 0.0) || !std::isfinite(trainSeconds))
+        return std::numeric_limits<double>::quiet_NaN();
+    const int64_t threads =
+        trainThreads > 0 ? trainThreads : std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+    const LdsOptions lds;
+    return static_cast<double>(lds.subsets) * lds.alpha * trainSeconds * std::sqrt(static_cast<double>(threads))
+           / static_cast<double>(lds.workers);
 }
 
 namespace {
@@ -621,37 +637,72 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
         // stably (LambdaRecommendation::pathStability ≤ 1), the dynamics prior otherwise.
         // One checkpoint is no path (the final model held for the whole run, which misses where
         // the path passes: docs/lambda-selection.md, "frozen match").
+        // The path may take o.pathBudget of the retraining it replaces (unlimited when that is
+        // unknown); past it, the prior. Timed from here, the stability bound included.
+        PathTimeLimit limit;
+        limit.start = t0;
+        double retrain = in.retrainSeconds;
+        std::string how = std::isfinite(retrain) ? "given" : "unknown";
+        if (!std::isfinite(retrain) && in.estimateRetrainSeconds && in.path.size() >= 2 && o.pathBudget > 0.0
+            && std::isfinite(o.pathBudget))
+            retrain = in.estimateRetrainSeconds(cancel, &how);
+        if (std::isfinite(o.pathBudget) && std::isfinite(retrain))
+            limit.seconds = o.pathBudget * retrain;
+        rec.pathBudgetSeconds = std::isfinite(limit.seconds) ? limit.seconds : std::nan("");
+        rec.retrainSeconds = retrain;
+        rec.retrainEstimate = how;
         std::string why = in.path.empty() ? "no recorded training path"
                                           : "one checkpoint is no training path (train with --checkpoints C)";
-        if (in.path.size() >= 2) {
+        if (in.path.size() >= 2 && !(limit.seconds > 0.0)) {
+            why = "the path budget is 0";
+        } else if (in.path.size() >= 2) {
             // A run past the limit is seen from a lower bound, before any segment's
             // eigendecomposition (most of path-match's cost); path-match's own figure decides the rest.
             checkPath(in, n, k, std::min<int64_t>(o.maxTests, cache.testCount()));
             const double bound = pathStabilityLowerBound(in, n, k, 1.0);
             const bool past = bound > 1.0;
             LambdaRecommendation matched = rec;
+            std::optional<PathBudgetExceeded> over;
             if (past) {
                 matched.pathStability = bound;
             } else if (pathMatch) {
+                // Given path-match's result: over budget where it took longer than the budget,
+                // which a live run would have spent at most (counted so).
                 matched = *pathMatch;
-                reusedSeconds = pathMatch->seconds;
+                reusedSeconds = std::min(pathMatch->seconds, limit.seconds);
+                if (pathMatch->seconds > limit.seconds)
+                    over.emplace(pathMatch->seconds, limit.seconds);
             } else {
-                recommendByPathMatch(in, o, matched, progress, cancel);
+                try {
+                    recommendByPathMatch(in, o, matched, progress, cancel, limit);
+                } catch (const PathBudgetExceeded& e) {
+                    over.emplace(e);
+                }
             }
-            if (!past && matched.pathStability <= 1.0) {
+            if (!past && !over && matched.pathStability <= 1.0) {
                 matched.inputs = "path-match: " + matched.inputs;
                 matched.rule = SelectorRule::PathOrPrior;
                 matched.seconds = 0.0;
+                matched.pathBudgetSeconds = rec.pathBudgetSeconds;
+                matched.retrainSeconds = rec.retrainSeconds;
+                matched.retrainEstimate = rec.retrainEstimate;
                 rec = std::move(matched);
                 break;
             }
-            rec.pathStability = matched.pathStability;
             std::ostringstream reason;
-            if (std::isfinite(matched.pathStability))
-                reason << "the recorded run steps beyond gradient descent's stability limit (" << (past ? "at least " : "")
-                       << matched.pathStability << " of it)";
-            else
-                reason << "no stability limit is claimed for " << in.recipe.optimizer;
+            if (over) {
+                reason << "unrolling the training path would take about " << std::setprecision(3)
+                       << over->projectedSeconds() << " s, over its budget of " << over->limitSeconds() << " s: "
+                       << o.pathBudget << " of the estimated " << retrain << " s of retraining "
+                       << LdsOptions{}.subsets << " models (" << how << "); --path-budget sets it";
+            } else {
+                rec.pathStability = matched.pathStability;
+                if (std::isfinite(matched.pathStability))
+                    reason << "the recorded run steps beyond gradient descent's stability limit ("
+                           << (past ? "at least " : "") << matched.pathStability << " of it)";
+                else
+                    reason << "no stability limit is claimed for " << in.recipe.optimizer;
+            }
             why = reason.str();
         }
         dynamicsPrior(true);

@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <limits>
@@ -28,7 +29,9 @@ enum class SelectorRule {
     FixedRelative,      ///< λ = 0.1 · mean eigenvalue
     FixedAbsolute,      ///< λ = 1e-3
     PathMatch,          ///< the λ whose scores best match (cosine) the influence unrolled along the recorded checkpoints
-    PathOrPrior,        ///< PathMatch where a training path (≥ 2 checkpoints) is recorded and stable (pathStability ≤ 1), else DynamicsPrior
+    /// PathMatch where a training path (≥ 2 checkpoints) is recorded and stable (pathStability ≤ 1)
+    /// and unrolling it fits SelectorOptions::pathBudget, else DynamicsPrior. The default.
+    PathOrPrior,
 };
 std::string toString(SelectorRule rule);
 SelectorRule parseSelectorRule(const std::string& name);
@@ -41,13 +44,17 @@ std::vector<SelectorRule> selectableSelectorRules();
 
 /// Settings of the recommendation.
 struct SelectorOptions {
-    SelectorRule rule = SelectorRule::DynamicsPrior; ///< which rule recommends (the default is chosen by the study)
+    SelectorRule rule = SelectorRule::PathOrPrior; ///< which rule recommends (the default is chosen by the study)
     int64_t simulatedSubsets = 64;       ///< subsets simulated for ξ
     double alpha = 0.5;                  ///< subset fraction, as in the LDS protocol
     uint64_t seed = 1000;                ///< simulation seed (distinct from the LDS seeds)
     double scale = 0.0;                  ///< feature scale c = E‖φ‖²/E‖g‖² (≤ 0: measured from the features, else k)
     double stabilityThreshold = 0.9;     ///< StabilityPlateau: neighbour Spearman needed
     int64_t maxTests = 500;              ///< test points used for ξ (the first ones)
+    /// PathOrPrior: the share of the estimated retraining (SelectorInputs::retrainSeconds) that
+    /// unrolling the path may take; past it the rule stops and takes the dynamics prior. Infinite:
+    /// no limit; 0: never the path.
+    double pathBudget = 0.05;
 
     void validate() const;
 };
@@ -76,6 +83,11 @@ struct LambdaRecommendation {
     /// describe it: the match is not to be trusted. NaN for other rules and for adam.
     double pathStability = std::numeric_limits<double>::quiet_NaN();
     bool pathUsed = false;               ///< the λ came from the unrolled training path (PathMatch, or PathOrPrior on it)
+    /// PathOrPrior: the time it allowed for unrolling the path (NaN: no limit, or another rule),
+    /// and the estimated retraining it is the share of, with how it was estimated.
+    double pathBudgetSeconds = std::numeric_limits<double>::quiet_NaN();
+    double retrainSeconds = std::numeric_limits<double>::quiet_NaN();
+    std::string retrainEstimate;
     std::string inputs;                  ///< one line: what the rule used
 };
 
@@ -106,7 +118,22 @@ struct SelectorInputs {
     /// the test points' loss-gradient features at the last one (same columns).
     std::vector<PathSegment> path;
     const RowMatrixF* pathTestFeatures = nullptr;
+    /// The retraining a recommendation replaces, in seconds: LdsOptions' default M subset models.
+    /// NaN: estimateRetrainSeconds is asked, when PathOrPrior has a path to budget for.
+    double retrainSeconds = std::numeric_limits<double>::quiet_NaN();
+    /// Estimates retrainSeconds (selectorInputs: probeRetrainSeconds on the model, else
+    /// estimatedRetrainSeconds from its recorded training time) and says how in `*how`; timed as
+    /// part of the recommendation. Empty, or NaN returned: unknown, and the budget is unlimited.
+    std::function<double(const CancelToken& cancel, std::string* how)> estimateRetrainSeconds;
 };
+
+/// The time to retrain the LDS's default M = 50 models on ⌊αn⌋ points each, LdsOptions' workers
+/// at a time with one thread each, from the full model's recorded training time on n points with
+/// T threads: M·α·trainSeconds·√T/workers. T threads are taken to have sped training up √T-fold,
+/// between none and perfect: small models gain little from them (at T = 2 the study's MLP
+/// trained 1.24× and its CNN 1.43× faster than on one). T ≤ 0 (not recorded): this machine's
+/// hardware threads, the training default. NaN when the training time is not positive (an import).
+double estimatedRetrainSeconds(double trainSeconds, int64_t trainThreads);
 
 /// The feature scale c = mean ‖φ_i‖² / mean ‖g_i‖² over the first gradientNormSamples training
 /// points (k when the gradient norms are unknown, `options.scale` when set).

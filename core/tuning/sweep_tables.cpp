@@ -33,6 +33,26 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     in.gradientNormSamples = session.featureRecord().gradientNormSamples;
     in.pathTrace = session.model().pathGaussNewtonTrace;
     in.finalTrace = session.model().finalGaussNewtonTrace;
+    // Only path-or-prior asks, and only with a path: timed there, as part of its cost.
+    const int64_t subset = static_cast<int64_t>(std::floor(LdsOptions{}.alpha * static_cast<double>(session.trainCount())));
+    ModelRecord model = session.model();
+    if (model.checkpoints.size() > 1) // the final one is enough to rebuild the network
+        model.checkpoints.erase(model.checkpoints.begin(), model.checkpoints.end() - 1);
+    in.estimateRetrainSeconds = [record = std::move(model), subset](const CancelToken& cancel, std::string* how) {
+        try {
+            const double probed = probeRetrainSeconds(rebuildModel(record), *record.recipe, subset,
+                                                      LdsOptions{}.subsets, RetrainPool{}, cancel);
+            if (how)
+                *how = "timed: a few optimizer steps of the model";
+            return probed;
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            if (how)
+                *how = std::string("from the recorded training time; the model's steps could not be timed: ") + e.what();
+            return estimatedRetrainSeconds(record.trainSeconds, record.trainThreads);
+        }
+    };
     switch (session.method()) {
     case Method::Trak: in.curvature = SelectorCurvature::MarginFisher; break;
     case Method::InfluenceProjected: in.curvature = SelectorCurvature::LossFisher; break;

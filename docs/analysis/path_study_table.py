@@ -11,8 +11,13 @@ retraining 50 models (the study's retraining time scaled from its M to 50); and 
 λ-free method `unrolled` on the same checkpoints, over the best grid LDS (where the study
 computed it).
 
+With --decision, a column after path-or-prior says which rule it took: "path" where its λ is
+path-match's and the run is stable, else "prior" (for the budgeted default, README "The default
+rule"; where both rules give the same grid λ it reads "path").
+
     /usr/bin/python3 docs/analysis/path_study_table.py study-cnn study-mlp study-lr
     /usr/bin/python3 docs/analysis/path_study_table.py --no-seconds study-cnn   # without the times
+    /usr/bin/python3 docs/analysis/path_study_table.py --decision study-cnn     # with the rule taken
 """
 import csv
 import math
@@ -31,11 +36,12 @@ def fmt(v, digits=3):
     return "–" if math.isnan(v) else ("%.*g" % (digits, v))
 
 
-def main(folders, seconds=True):
+def main(folders, seconds=True, decision=False):
     timing = " path-match s | path-or-prior s | its % of 50 retrainings |" if seconds else ""
+    took = " took |" if decision else ""
     print("| model | recipe | method | k | M | best LDS | dynamics-prior | path-match (90% interval) | stability "
-          "| path-or-prior |" + timing + " unrolled method / best |")
-    print("|---" * (14 if seconds else 11) + "|")
+          "| path-or-prior |" + took + timing + " unrolled method / best |")
+    print("|---" * ((14 if seconds else 11) + (1 if decision else 0)) + "|")
     for folder in folders:
         md = open(os.path.join(folder, "study.md"), encoding="utf-8").read()
         # "LDS over M = 500 retrained models" in the study's header line.
@@ -58,6 +64,9 @@ def main(folders, seconds=True):
                 interval = "" if math.isnan(low) or not usable else " (%s–%s)" % (fmt(low), fmt(high))
                 cells = [row["model"], row["recipe"], row["method"], row["k"], str(m), fmt(best), mark(prior),
                          mark(path) + interval, fmt(stability) + (" (unstable)" if stability > 1 else ""), mark(either)]
+                if decision:
+                    onPath = row.get("path-or-prior_lambda") == row.get("path-match_lambda") and stability <= 1
+                    cells.append("path" if onPath else "prior")
                 if seconds:
                     cells += [fmt(pathSeconds, 2), fmt(eitherSeconds, 2), fmt(share, 2)]
                 print("| " + " | ".join(cells + [fmt(unrolled)]) + " |")
@@ -67,4 +76,4 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     args = sys.argv[1:]
-    main([a for a in args if a != "--no-seconds"], "--no-seconds" not in args)
+    main([a for a in args if not a.startswith("--")], "--no-seconds" not in args, "--decision" in args)

@@ -552,6 +552,34 @@ TEST_F(GtFixture, RetrainingStartIsTheFullModelsInitialization)
     EXPECT_THROW(retrainingStart(model, std::nullopt), ConfigError);
 }
 
+// The retraining estimate path-or-prior's budget is a share of (the bench compares it with a
+// measured retraining: README "Speed"). Its timing is not asserted here, only what it promises
+// regardless: a positive finite time, the caller's threads restored, the model untouched, clear
+// errors and cancel.
+TEST_F(GtFixture, ProbeRetrainSecondsTimesTheModelsSteps)
+{
+    const int threadsBefore = torchThreads();
+    const auto before = model.parameters();
+    CancelToken cancel;
+    const double estimate = probeRetrainSeconds(model, recipe, 20, 50, RetrainPool{}, cancel);
+    EXPECT_GT(estimate, 0.0);
+    EXPECT_TRUE(std::isfinite(estimate));
+    EXPECT_EQ(torchThreads(), threadsBefore);
+    const auto after = model.parameters();
+    ASSERT_EQ(after.size(), before.size());
+    for (size_t k = 0; k < after.size(); ++k)
+        EXPECT_EQ(after[k].values, before[k].values);
+    EXPECT_THROW(probeRetrainSeconds(model, recipe, 0, 50, RetrainPool{}, cancel), ConfigError);
+    EXPECT_THROW(probeRetrainSeconds(model, recipe, 20, 0, RetrainPool{}, cancel), ConfigError);
+    EXPECT_THROW(probeRetrainSeconds(model, recipe, 20, 50, RetrainPool{0, 1}, cancel), ConfigError);
+    TrainRecipe bad = recipe;
+    bad.batchSize = 0;
+    EXPECT_THROW(probeRetrainSeconds(model, bad, 20, 50, RetrainPool{}, cancel), ConfigError);
+    cancel.cancel();
+    EXPECT_THROW(probeRetrainSeconds(model, recipe, 20, 50, RetrainPool{}, cancel), Cancelled);
+    EXPECT_EQ(torchThreads(), threadsBefore);
+}
+
 TEST_F(GtFixture, WorkersDoNotChangeTheResultAndFileHoldsIt)
 {
     const int threadsBefore = torchThreads();

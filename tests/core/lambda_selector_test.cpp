@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <thread>
 
 namespace attri {
 namespace {
@@ -484,6 +485,131 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();
     EXPECT_EQ(std::count(compared.begin(), compared.end(), SelectorRule::PathMatch), 0);
+}
+
+// path-or-prior, the default rule, spends at most its budget (a share of the estimated retraining)
+// on the path: past it, the dynamics prior, saying why.
+TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
+{
+    EXPECT_EQ(SelectorOptions{}.rule, SelectorRule::PathOrPrior);
+    EXPECT_EQ(allSelectorRules().front(), SelectorRule::PathOrPrior);
+    EXPECT_DOUBLE_EQ(SelectorOptions{}.pathBudget, 0.05);
+    // 50 models on half the points, two at a time, one thread each: 50 × 0.5 × 2 s × √T / 2 from a
+    // training on T threads.
+    EXPECT_DOUBLE_EQ(estimatedRetrainSeconds(2.0, 1), 25.0);
+    EXPECT_DOUBLE_EQ(estimatedRetrainSeconds(2.0, 4), 50.0);
+    EXPECT_DOUBLE_EQ(estimatedRetrainSeconds(2.0, 0),
+                     25.0 * std::sqrt(std::max(1.0, static_cast<double>(std::thread::hardware_concurrency()))));
+    EXPECT_TRUE(std::isnan(estimatedRetrainSeconds(0.0, 2)));
+    EXPECT_TRUE(std::isnan(estimatedRetrainSeconds(std::nan(""), 2)));
+
+    Problem p = makeProblem(120, 8, 6, 13);
+    PathFixture f = makePath(p, 14);
+    SelectorInputs in = inputsFor(p, quickRecipe(8));
+    in.path = f.segments;
+    in.pathTestFeatures = &f.test;
+    NullProgress progress;
+    CancelToken cancel;
+    SelectorOptions match, either, prior;
+    match.rule = SelectorRule::PathMatch;
+    prior.rule = SelectorRule::DynamicsPrior;
+    const LambdaRecommendation matched = recommendLambda(in, p.grid, match, progress, cancel);
+    const double priorLambda = recommendLambda(in, p.grid, prior, progress, cancel).lambda;
+    ASSERT_NE(matched.lambda, priorLambda); // else the decisions below could not be told apart
+    ASSERT_LT(matched.pathStability, 1.0);
+
+    // Unknown retraining time: no limit.
+    const LambdaRecommendation unlimited = recommendLambda(in, p.grid, either, progress, cancel);
+    EXPECT_TRUE(unlimited.pathUsed);
+    EXPECT_DOUBLE_EQ(unlimited.lambda, matched.lambda);
+    EXPECT_TRUE(std::isnan(unlimited.pathBudgetSeconds));
+    EXPECT_EQ(unlimited.retrainEstimate, "unknown");
+    // Estimated on demand (selectorInputs times the model's steps), only where there is a path to
+    // budget for, and inside the recommendation's time.
+    int asked = 0;
+    SelectorInputs estimated = in;
+    estimated.estimateRetrainSeconds = [&asked](const CancelToken&, std::string* how) {
+        ++asked;
+        *how = "probed";
+        return 1e-12;
+    };
+    const LambdaRecommendation probed = recommendLambda(estimated, p.grid, either, progress, cancel);
+    EXPECT_EQ(asked, 1);
+    EXPECT_FALSE(probed.pathUsed);
+    EXPECT_DOUBLE_EQ(probed.retrainSeconds, 1e-12);
+    EXPECT_EQ(probed.retrainEstimate, "probed");
+    EXPECT_NE(probed.inputs.find("50 models (probed)"), std::string::npos) << probed.inputs;
+    recommendLambda(estimated, p.grid, prior, progress, cancel);
+    SelectorInputs pathless = estimated;
+    pathless.path.clear();
+    pathless.pathTestFeatures = nullptr;
+    recommendLambda(pathless, p.grid, either, progress, cancel);
+    EXPECT_EQ(asked, 1); // not for another rule, nor without a path
+    // A budget the path fits in: 5% of 1000 s.
+    in.retrainSeconds = 1000.0;
+    const LambdaRecommendation within = recommendLambda(in, p.grid, either, progress, cancel);
+    EXPECT_TRUE(within.pathUsed);
+    EXPECT_DOUBLE_EQ(within.lambda, matched.lambda);
+    EXPECT_DOUBLE_EQ(within.pathBudgetSeconds, 50.0);
+    // One it cannot fit in: it stops after the first batch of segments and takes the prior.
+    in.retrainSeconds = 1e-12;
+    const LambdaRecommendation over = recommendLambda(in, p.grid, either, progress, cancel);
+    EXPECT_FALSE(over.pathUsed);
+    EXPECT_EQ(over.rule, SelectorRule::PathOrPrior);
+    EXPECT_DOUBLE_EQ(over.lambda, priorLambda);
+    EXPECT_EQ(over.inputs.rfind("dynamics-prior (unrolling the training path would take about ", 0), 0u) << over.inputs;
+    EXPECT_NE(over.inputs.find("of the estimated 1e-12 s of retraining 50 models (given); --path-budget sets it"),
+              std::string::npos)
+        << over.inputs;
+    EXPECT_TRUE(std::isnan(over.pathStability)); // not measured: the path was not unrolled
+    // A budget of 0 never unrolls; an infinite one never stops.
+    SelectorOptions never = either, always = either;
+    never.pathBudget = 0.0;
+    always.pathBudget = std::numeric_limits<double>::infinity();
+    in.retrainSeconds = 1000.0;
+    const LambdaRecommendation none = recommendLambda(in, p.grid, never, progress, cancel);
+    EXPECT_FALSE(none.pathUsed);
+    EXPECT_DOUBLE_EQ(none.lambda, priorLambda);
+    EXPECT_NE(none.inputs.find("the path budget is 0"), std::string::npos) << none.inputs;
+    in.retrainSeconds = 1e-12;
+    EXPECT_TRUE(recommendLambda(in, p.grid, always, progress, cancel).pathUsed);
+
+    // Reusing path-match's result (the study): over budget when it took longer than the budget,
+    // whose time is counted (a live run stops by then).
+    in.retrainSeconds = 100.0; // budget 5 s
+    LambdaRecommendation slow = matched;
+    slow.seconds = 8.0;
+    const LambdaRecommendation reusedOver = recommendPathOrPrior(in, p.grid, either, slow, progress, cancel);
+    EXPECT_FALSE(reusedOver.pathUsed);
+    EXPECT_DOUBLE_EQ(reusedOver.lambda, priorLambda);
+    EXPECT_GE(reusedOver.seconds, 5.0);
+    EXPECT_LT(reusedOver.seconds, 8.0);
+    EXPECT_NE(reusedOver.inputs.find("would take about 8 s, over its budget of 5 s"), std::string::npos)
+        << reusedOver.inputs;
+    slow.seconds = 4.0;
+    const LambdaRecommendation reusedWithin = recommendPathOrPrior(in, p.grid, either, slow, progress, cancel);
+    EXPECT_TRUE(reusedWithin.pathUsed);
+    EXPECT_DOUBLE_EQ(reusedWithin.lambda, matched.lambda);
+    EXPECT_GE(reusedWithin.seconds, 4.0);
+
+    // The limit in UnrolledPath itself: build and scores stop with PathBudgetExceeded.
+    PathTimeLimit spent;
+    spent.seconds = 0.0;
+    try {
+        UnrolledPath::build(f.segments, p.cache->dimension(), in.recipe, 0.5, progress, cancel, spent);
+        FAIL() << "no budget error";
+    } catch (const PathBudgetExceeded& e) {
+        EXPECT_GT(e.projectedSeconds(), 0.0);
+        EXPECT_EQ(e.limitSeconds(), 0.0);
+    }
+    const UnrolledPath path = UnrolledPath::build(f.segments, p.cache->dimension(), in.recipe, 0.5, progress, cancel);
+    EXPECT_THROW(path.scores(f.test.cast<double>(), cancel, spent), PathBudgetExceeded);
+
+    SelectorOptions bad;
+    bad.pathBudget = -0.01;
+    EXPECT_THROW(bad.validate(), ConfigError);
+    bad.pathBudget = std::nan("");
+    EXPECT_THROW(bad.validate(), ConfigError);
 }
 
 TEST(LambdaSelector, PathMatchWithoutAPathIsAClearError)

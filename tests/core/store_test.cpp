@@ -105,6 +105,7 @@ attri::ModelRecord fakeModelRecord()
     r.testMetrics = {0.8, 0.52};
     r.trainSeconds = 12.5;
     r.trainDevice = "cuda:1";
+    r.trainThreads = 3;
     r.pathGaussNewtonTrace = {3.5, 2.0, 1.25};
     r.finalGaussNewtonTrace = 0.75;
     r.parameterCount = 15 + 3 + 80 + 5;
@@ -752,6 +753,7 @@ TEST(ExperimentFile, ModelRecordRoundTrips)
     EXPECT_EQ(r.testMetrics.meanLoss, 0.52);
     EXPECT_EQ(r.trainSeconds, 12.5);
     EXPECT_EQ(r.trainDevice, "cuda:1");
+    EXPECT_EQ(r.trainThreads, 3);
     EXPECT_EQ(r.pathGaussNewtonTrace, m.pathGaussNewtonTrace);
     EXPECT_EQ(r.finalGaussNewtonTrace, 0.75);
     EXPECT_EQ(r.parameterCount, m.parameterCount);
@@ -778,12 +780,15 @@ TEST(ExperimentFile, ImportedModelWithoutRecipe)
     m.recipe.reset();
     m.epochLoss.clear();
     m.checkpoints.resize(1);
-    m.trainDevice.clear(); // not trained here: no train_device attribute
+    m.trainDevice.clear(); // not trained here: no train_device or train_threads attribute
+    m.trainThreads = 0;
     attri::createExperimentFile(path, fakeBundle(), fakeOptions(), m);
     H5File f(path, H5File::Mode::ReadOnly);
     EXPECT_FALSE(f.exists("/model/recipe"));
     EXPECT_FALSE(f.hasAttr("/model", "train_device"));
+    EXPECT_FALSE(f.hasAttr("/model", "train_threads"));
     const attri::ModelRecord r = attri::readModelRecord(f);
+    EXPECT_EQ(r.trainThreads, 0);
     EXPECT_EQ(r.architecture, attri::Architecture::TorchScript);
     EXPECT_FALSE(r.recipe.has_value());
     EXPECT_EQ(r.torchscriptPath, "/models/net ü.pt");
