@@ -219,7 +219,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     std::printf("inputs: %s\n", rec.inputs.c_str());
     if (!pathNote.empty())
         std::printf("no training path used: %s\n", pathNote.c_str());
-    if (std::isfinite(rec.pathBudgetSeconds))
+    if (std::isfinite(rec.pathBudgetSeconds) && std::isfinite(rec.retrainSeconds))
         std::printf("path budget: %.3g s (%g of the estimated %.4g s of retraining 50 models, %s)\n",
                     rec.pathBudgetSeconds, options.pathBudget, rec.retrainSeconds, rec.retrainEstimate.c_str());
     if (rec.pathStability > 1.0)

@@ -638,22 +638,25 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
         // One checkpoint is no path (the final model held for the whole run, which misses where
         // the path passes: docs/lambda-selection.md, "frozen match").
         // The path may take o.pathBudget of the retraining it replaces (unlimited when that is
-        // unknown); past it, the prior. Timed from here, the stability bound included.
+        // unknown); past it, the prior. Timed from here: the stability bound and the retraining
+        // estimate count against it.
         PathTimeLimit limit;
         limit.start = t0;
         double retrain = in.retrainSeconds;
         std::string how = std::isfinite(retrain) ? "given" : "unknown";
-        if (!std::isfinite(retrain) && in.estimateRetrainSeconds && in.path.size() >= 2 && o.pathBudget > 0.0
-            && std::isfinite(o.pathBudget))
-            retrain = in.estimateRetrainSeconds(cancel, &how);
-        if (std::isfinite(o.pathBudget) && std::isfinite(retrain))
-            limit.seconds = o.pathBudget * retrain;
-        rec.pathBudgetSeconds = std::isfinite(limit.seconds) ? limit.seconds : std::nan("");
-        rec.retrainSeconds = retrain;
-        rec.retrainEstimate = how;
+        auto setBudget = [&] {
+            if (o.pathBudget == 0.0)
+                limit.seconds = 0.0; // whatever the retraining costs
+            else if (std::isfinite(o.pathBudget) && std::isfinite(retrain))
+                limit.seconds = o.pathBudget * retrain;
+            rec.pathBudgetSeconds = std::isfinite(limit.seconds) ? limit.seconds : std::nan("");
+            rec.retrainSeconds = retrain;
+            rec.retrainEstimate = how;
+        };
         std::string why = in.path.empty() ? "no recorded training path"
                                           : "one checkpoint is no training path (train with --checkpoints C)";
-        if (in.path.size() >= 2 && !(limit.seconds > 0.0)) {
+        if (in.path.size() >= 2 && o.pathBudget == 0.0) {
+            setBudget();
             why = "the path budget is 0";
         } else if (in.path.size() >= 2) {
             // A run past the limit is seen from a lower bound, before any segment's
@@ -661,17 +664,24 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
             checkPath(in, n, k, std::min<int64_t>(o.maxTests, cache.testCount()));
             const double bound = pathStabilityLowerBound(in, n, k, 1.0);
             const bool past = bound > 1.0;
+            // The retraining is estimated only for a path that may be unrolled.
+            if (!past && !std::isfinite(retrain) && in.estimateRetrainSeconds && std::isfinite(o.pathBudget))
+                retrain = in.estimateRetrainSeconds(cancel, &how);
+            setBudget();
             LambdaRecommendation matched = rec;
             std::optional<PathBudgetExceeded> over;
             if (past) {
                 matched.pathStability = bound;
             } else if (pathMatch) {
-                // Given path-match's result: over budget where it took longer than the budget,
-                // which a live run would have spent at most (counted so).
+                // Given path-match's result: over budget where the time so far and its time pass
+                // the budget; a live run would have stopped there, so that much is counted.
                 matched = *pathMatch;
-                reusedSeconds = std::min(pathMatch->seconds, limit.seconds);
-                if (pathMatch->seconds > limit.seconds)
-                    over.emplace(pathMatch->seconds, limit.seconds);
+                const double before = limit.elapsed();
+                reusedSeconds = pathMatch->seconds;
+                if (before + pathMatch->seconds > limit.seconds) {
+                    over.emplace(before + pathMatch->seconds, limit.seconds);
+                    reusedSeconds = std::max(0.0, limit.seconds - before);
+                }
             } else {
                 try {
                     recommendByPathMatch(in, o, matched, progress, cancel, limit);

@@ -408,7 +408,7 @@ void benchRetrainEstimate()
     CancelToken cancel;
     DataBundle data = demo();
     InputShape shape{1, 28, 28};
-    for (Architecture arch : {Architecture::Mlp, Architecture::Cnn}) {
+    for (Architecture arch : {Architecture::LogisticRegression, Architecture::Mlp, Architecture::Cnn}) {
         const TrainRecipe recipe = TrainRecipe::standardFor(arch);
         const Model init = Model::create(arch, shape, 10, 0);
         const int64_t half = data.train.count / 2;
@@ -424,9 +424,8 @@ void benchRetrainEstimate()
         const double probeSeconds = seconds(t0);
         std::printf("%s: 4 subset models of %lld points retrained in %.2f s; estimated %.2f s in %.3f s\n",
                     toString(arch).c_str(), static_cast<long long>(half), measured, estimate, probeSeconds);
-        line(arch == Architecture::Mlp ? "retraining estimate / measured (MLP, 4 models, 2 workers)"
-                                       : "retraining estimate / measured (CNN, 4 models, 2 workers)",
-             estimate / measured, "x", "report", true);
+        const std::string what = "retraining estimate / measured (" + toString(arch) + ", 4 models, 2 workers)";
+        line(what.c_str(), estimate / measured, "x", "report", true);
     }
 }
 

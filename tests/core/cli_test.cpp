@@ -230,13 +230,29 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
               2)
         << out;
     EXPECT_NE(out.find(exp + ": its final parameters are not the experiment's model's"), std::string::npos) << out;
-    EXPECT_EQ(test::runCommand(kCli + " recommend " + same + " --method trak --path-from " + exp, &out), 2) << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + same + " --method trak --rule dynamics-prior --path-from " + exp,
+                               &out),
+              2)
+        << out;
+    EXPECT_NE(out.find("--path-from is for the rules path-match and path-or-prior"), std::string::npos) << out;
 
-    // path-or-prior: the path where there is one (this short run is stable on it), the prior
-    // where there is none, saying why.
-    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --rule path-or-prior", &out), 0) << out;
+    // path-or-prior (the default): the path where there is one (this short run is stable on it)
+    // and its budget allows (none here: whether the path fits 5% of retraining depends on this
+    // machine's timing), the prior where there is none, or a budget of 0, saying why.
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --path-budget none", &out), 0) << out;
+    EXPECT_NE(out.find("rule path-or-prior"), std::string::npos) << out;
     EXPECT_NE(out.find("inputs: path-match: influence unrolled along 3 checkpoints"), std::string::npos) << out;
-    ASSERT_EQ(test::runCommand(kCli + " recommend " + other + " --method trak --rule path-or-prior", &out), 0) << out;
+    EXPECT_EQ(out.find("path budget:"), std::string::npos) << out; // no limit: none printed
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --path-budget 0", &out), 0) << out;
+    EXPECT_NE(out.find("inputs: dynamics-prior (the path budget is 0)"), std::string::npos) << out;
+    // The default budget: the retraining is estimated by timing the model's steps, and printed.
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak", &out), 0) << out;
+    EXPECT_NE(out.find("path budget: "), std::string::npos) << out;
+    EXPECT_NE(out.find(" of the estimated "), std::string::npos) << out;
+    EXPECT_NE(out.find("timed: a few optimizer steps of the model)"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + exp + " --method trak --path-budget -1", &out), 2) << out;
+    EXPECT_NE(out.find("--path-budget takes a share >= 0 or 'none', got -1"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + other + " --method trak", &out), 0) << out;
     EXPECT_NE(out.find("inputs: dynamics-prior (one checkpoint is no training path"), std::string::npos) << out;
 
     // The path from TRAK's margin features equals TracIn's loss-gradient path: the same rows (up
@@ -600,7 +616,7 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
     std::string out;
     ASSERT_EQ(test::runCommand(kCli + " study --data demo --model lr --recipes standard --methods trak --k 16,32"
                                       " --subsets 4 --train-size 300 --test-size 40 --bootstrap 20"
-                                      " --path-checkpoints 3 --out " + out_dir,
+                                      " --path-checkpoints 3 --path-budget none --out " + out_dir,
                                &out),
               0)
         << out;
@@ -637,7 +653,7 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
         const double best = std::stod(row[column("best_lds")]), rec = std::stod(row[column("recommended_lds")]);
         const double ratio = std::stod(row[column("ratio")]);
         EXPECT_NEAR(ratio, rec / best, 1e-4);
-        EXPECT_EQ(row[column("recommended_lambda")], row[column("dynamics-prior_lambda")]);
+        EXPECT_EQ(row[column("recommended_lambda")], row[column("path-or-prior_lambda")]); // the default rule
         const double low = std::stod(row[column("ratio_low")]), high = std::stod(row[column("ratio_high")]);
         EXPECT_LE(low, high);
         const double share = std::stod(row[column("ratio_share_ge_0.95")]);
@@ -651,7 +667,8 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
         EXPECT_LE(std::stod(row[column("path-match_ratio_low")]), std::stod(row[column("path-match_ratio_high")]));
         EXPECT_GE(std::stod(row[column("path-match_seconds")]), 0.0);
         EXPECT_GT(std::stod(row[column("path-match_stability")]), 0.0);
-        // path-or-prior reuses path-match's result, and counts its cost, where the path is stable.
+        // path-or-prior reuses path-match's result, and counts its cost, where the path is stable
+        // (and within its budget: none here).
         const double matchSeconds = std::stod(row[column("path-match_seconds")]);
         const double eitherSeconds = std::stod(row[column("path-or-prior_seconds")]);
         if (std::stod(row[column("path-match_stability")]) <= 1.0) {

@@ -571,6 +571,9 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     EXPECT_FALSE(none.pathUsed);
     EXPECT_DOUBLE_EQ(none.lambda, priorLambda);
     EXPECT_NE(none.inputs.find("the path budget is 0"), std::string::npos) << none.inputs;
+    SelectorInputs unknown = in;
+    unknown.retrainSeconds = std::nan("");
+    EXPECT_FALSE(recommendLambda(unknown, p.grid, never, progress, cancel).pathUsed); // 0 of anything
     in.retrainSeconds = 1e-12;
     EXPECT_TRUE(recommendLambda(in, p.grid, always, progress, cancel).pathUsed);
 
