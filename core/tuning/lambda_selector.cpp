@@ -573,11 +573,8 @@ double estimatedRetrainSeconds(double trainSeconds, int64_t trainThreads)
 
 namespace {
 
-/// recommendLambda, with path-match's recommendation on the same inputs and grid when the caller
-/// has it already (PathOrPrior then reuses it instead of unrolling the path again).
 LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<double>& grid, const SelectorOptions& o,
-                               const LambdaRecommendation* pathMatch, ProgressSink& progress,
-                               const CancelToken& cancel)
+                               ProgressSink& progress, const CancelToken& cancel)
 {
     o.validate();
     in.recipe.validate();
@@ -598,7 +595,6 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
     const int64_t n = in.trainFeatures->rows(), k = in.trainFeatures->cols();
     const double meanEig = cache.meanEigenvalue();
     LambdaRecommendation rec;
-    double reusedSeconds = 0.0; // pathMatch's cost, when its result is used
     rec.rule = o.rule;
     rec.lambdas = grid;
     for (double l : grid)
@@ -672,16 +668,6 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
             std::optional<PathBudgetExceeded> over;
             if (past) {
                 matched.pathStability = bound;
-            } else if (pathMatch) {
-                // Given path-match's result: over budget where the time so far and its time pass
-                // the budget; a live run would have stopped there, so that much is counted.
-                matched = *pathMatch;
-                const double before = limit.elapsed();
-                reusedSeconds = pathMatch->seconds;
-                if (before + pathMatch->seconds > limit.seconds) {
-                    over.emplace(before + pathMatch->seconds, limit.seconds);
-                    reusedSeconds = std::max(0.0, limit.seconds - before);
-                }
             } else {
                 try {
                     recommendByPathMatch(in, o, matched, progress, cancel, limit);
@@ -743,7 +729,7 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
     if (!(rec.lambda > 0.0) || !std::isfinite(rec.lambda))
         rec.lambda = grid.front();
     rec.relativeLambda = meanEig > 0 ? rec.lambda / meanEig : std::nan("");
-    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() + reusedSeconds;
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rec;
 }
 
@@ -752,18 +738,7 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
 LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
                                      const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
 {
-    return recommend(in, grid, o, nullptr, progress, cancel);
-}
-
-LambdaRecommendation recommendPathOrPrior(const SelectorInputs& in, const std::vector<double>& grid,
-                                          const SelectorOptions& o, const LambdaRecommendation& pathMatch,
-                                          ProgressSink& progress, const CancelToken& cancel)
-{
-    if (pathMatch.rule != SelectorRule::PathMatch || pathMatch.lambdas != grid)
-        throw ConfigError("selector: path-or-prior can reuse only path-match's recommendation on the same grid");
-    SelectorOptions options = o;
-    options.rule = SelectorRule::PathOrPrior;
-    return recommend(in, grid, options, &pathMatch, progress, cancel);
+    return recommend(in, grid, o, progress, cancel);
 }
 
 } // namespace attri

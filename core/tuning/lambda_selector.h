@@ -157,13 +157,5 @@ LambdaRecommendation recommendLambda(const SelectorInputs& inputs, const std::ve
                                      const SelectorOptions& options, ProgressSink& progress,
                                      const CancelToken& cancel);
 
-/// The rule PathOrPrior, given `pathMatch`: the rule PathMatch's recommendation on the same inputs
-/// and grid (the study computes both; this avoids unrolling the path twice). The result and its
-/// seconds are what recommendLambda would give: path-match's cost is counted where its result is
-/// used, not where the stability bound rules the path out first. ConfigError for another rule's
-/// recommendation or another grid.
-LambdaRecommendation recommendPathOrPrior(const SelectorInputs& inputs, const std::vector<double>& grid,
-                                          const SelectorOptions& options, const LambdaRecommendation& pathMatch,
-                                          ProgressSink& progress, const CancelToken& cancel);
 
 } // namespace attri

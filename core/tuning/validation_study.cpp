@@ -236,7 +236,9 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     std::shared_ptr<TrainingPathFeatures> pathFeatures;
                     if (!pathExp.empty() && !explicitIf)
                         pathFeatures = attachTrainingPath(pathExp, *session, inputs);
-                    // path-match once: path-or-prior reuses it.
+                    // path-match for its own columns. path-or-prior runs on its own, as `recommend` runs
+                    // it: whether the path fits its budget, and what it spends before it knows, are
+                    // timed, not inferred from path-match's time.
                     std::optional<LambdaRecommendation> pathMatch;
                     if (pathFeatures) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
@@ -246,10 +248,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     for (SelectorRule rule : allSelectorRules()) {
                         SelectorOptions so = selectorOptionsFor(*session, o.selector);
                         so.rule = rule;
-                        LambdaRecommendation rec =
-                            rule == SelectorRule::PathOrPrior && pathMatch
-                                ? recommendPathOrPrior(inputs, row.gridLambdas, so, *pathMatch, progress, cancel)
-                                : recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+                        LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
                         row.ruleLambda[toString(rule)] = rec.lambda;
                         row.ruleSeconds[toString(rule)] = rec.seconds;
                         if (rule == o.selector.rule) {

@@ -453,21 +453,6 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_GT(bounded.pathStability, 0.9 * exact); // 8 steps of a block of 4 in 6 dimensions
     EXPECT_NE(bounded.inputs.find("(at least "), std::string::npos) << bounded.inputs;
     EXPECT_DOUBLE_EQ(bounded.lambda, recommendLambda(farPast, p.grid, prior, progress, cancel).lambda);
-    // Given path-match's recommendation, path-or-prior reuses it and decides the same.
-    const LambdaRecommendation reused = recommendPathOrPrior(in, p.grid, either, rec, progress, cancel);
-    EXPECT_EQ(reused.rule, SelectorRule::PathOrPrior);
-    EXPECT_DOUBLE_EQ(reused.lambda, onPath.lambda);
-    EXPECT_EQ(reused.inputs, onPath.inputs);
-    EXPECT_GE(reused.seconds, rec.seconds);
-    const LambdaRecommendation unstableMatch = recommendLambda(unstable, p.grid, o, progress, cancel);
-    const LambdaRecommendation reusedPast =
-        recommendPathOrPrior(unstable, p.grid, either, unstableMatch, progress, cancel);
-    EXPECT_DOUBLE_EQ(reusedPast.lambda, past.lambda);
-    EXPECT_DOUBLE_EQ(reusedPast.pathStability, past.pathStability); // the same decision, from the same figure
-    EXPECT_EQ(reusedPast.inputs, past.inputs);
-    EXPECT_THROW(recommendPathOrPrior(in, p.grid, either, onPath, progress, cancel), ConfigError); // not path-match's
-    const std::vector<double> shorter(p.grid.begin(), p.grid.end() - 1);
-    EXPECT_THROW(recommendPathOrPrior(in, shorter, either, rec, progress, cancel), ConfigError);
     EXPECT_DOUBLE_EQ(recommendLambda(adam, p.grid, either, progress, cancel).lambda,
                      recommendLambda(adam, p.grid, prior, progress, cancel).lambda);
     SelectorInputs none = in;
@@ -576,24 +561,6 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     EXPECT_FALSE(recommendLambda(unknown, p.grid, never, progress, cancel).pathUsed); // 0 of anything
     in.retrainSeconds = 1e-12;
     EXPECT_TRUE(recommendLambda(in, p.grid, always, progress, cancel).pathUsed);
-
-    // Reusing path-match's result (the study): over budget when it took longer than the budget,
-    // whose time is counted (a live run stops by then).
-    in.retrainSeconds = 100.0; // budget 5 s
-    LambdaRecommendation slow = matched;
-    slow.seconds = 8.0;
-    const LambdaRecommendation reusedOver = recommendPathOrPrior(in, p.grid, either, slow, progress, cancel);
-    EXPECT_FALSE(reusedOver.pathUsed);
-    EXPECT_DOUBLE_EQ(reusedOver.lambda, priorLambda);
-    EXPECT_GE(reusedOver.seconds, 5.0);
-    EXPECT_LT(reusedOver.seconds, 8.0);
-    EXPECT_NE(reusedOver.inputs.find("would take about 8 s, over its budget of 5 s"), std::string::npos)
-        << reusedOver.inputs;
-    slow.seconds = 4.0;
-    const LambdaRecommendation reusedWithin = recommendPathOrPrior(in, p.grid, either, slow, progress, cancel);
-    EXPECT_TRUE(reusedWithin.pathUsed);
-    EXPECT_DOUBLE_EQ(reusedWithin.lambda, matched.lambda);
-    EXPECT_GE(reusedWithin.seconds, 4.0);
 
     // The limit in UnrolledPath itself: build and scores stop with PathBudgetExceeded.
     PathTimeLimit spent;
