@@ -41,7 +41,7 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
     for (SelectorRule r : selectableSelectorRules())
         m_rule->addItem(QString::fromStdString(toString(r)));
     m_rule->setToolTip(tr("path-or-prior (the default): path-match where the training path is recorded, gradient "
-                          "descent is stable on it and unrolling it takes under 5% of the retraining it replaces; "
+                          "descent is stable on it and unrolling it takes under 4% of the retraining it replaces; "
                           "dynamics-prior otherwise. dynamics-prior: from the recipe and the features. path-match: the "
                           "λ whose scores best match the influence unrolled along the recorded checkpoints (train with "
                           "checkpoints, then run TracIn). docs/lambda-selection.md compares them."));

@@ -181,7 +181,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                 "--method tracin (or trak, which featurizes every checkpoint); path-or-prior uses them when present, "
                 "stable and within --path-budget, else dynamics-prior)",
                 "path-or-prior")
-        .option("path-budget", "SHARE", kPathBudgetHelp, "0.05")
+        .option("path-budget", "SHARE", kPathBudgetHelp, "0.04")
         .option("path-from", "FILE", "path-match, path-or-prior: the experiment holding the training path (checkpoints and their "
                 "TracIn features), if not EXP.h5 itself: the same run retrained with --checkpoints C (same data, "
                 "recipe and seed; its final parameters must equal EXP.h5's)")
@@ -285,7 +285,7 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
         .option("methods", "if,trak", "methods", "if,trak")
         .option("k", "K1,K2,...", "projection dimensions", "256,1024,4096")
         .option("rule", "RULE", "the rule whose λ is 'recommended' (every rule is evaluated)", "path-or-prior")
-        .option("path-budget", "SHARE", kPathBudgetHelp, "0.05")
+        .option("path-budget", "SHARE", kPathBudgetHelp, "0.04")
         .option("simulated-subsets", "N", "subsets simulated for ξ", "64")
         .option("bootstrap", "B", "resamples for the ratio's 90% interval under ground-truth noise (10 to 100000)", "200")
         .option("path-checkpoints", "C",

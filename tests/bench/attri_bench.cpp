@@ -305,8 +305,8 @@ void benchRecommend()
     // path-or-prior (the default) on a recorded training path: the MLP trained with 5 checkpoints,
     // projected IF at k = 1024 (the final checkpoint's loss features, which the method needs
     // anyway), and the loss features of the 4 earlier checkpoints, which only the path needs. Its
-    // budget is 5% of the retraining estimated from this run's own training time, as `recommend`
-    // reads it from the file; path-match alone is timed for comparison.
+    // budget is the default share of the retraining estimated by timing the model's steps, as
+    // `recommend` estimates it; path-match alone is timed for comparison.
     {
         TrainRecipe withPath = recipe;
         withPath.checkpoints = 5;
@@ -351,7 +351,11 @@ void benchRecommend()
             segments[c].trainFeatures = &pathTrain[c];
         pin.path = segments;
         pin.pathTestFeatures = &pathTest;
-        pin.retrainSeconds = estimatedRetrainSeconds(run.seconds, run.threads);
+        const int64_t subset = data.train.count / 2;
+        pin.estimateRetrainSeconds = [&](const CancelToken& c, std::string* how) {
+            *how = "timed";
+            return probeRetrainSeconds(run.model, recipe, subset, 50, RetrainPool{}, c);
+        };
         const std::vector<double> pathGrid = LambdaGrid::defaultRelative().toAbsolute(pin.cache->meanEigenvalue());
         SelectorOptions po2;
         po2.rule = SelectorRule::PathMatch;
@@ -362,10 +366,10 @@ void benchRecommend()
         t0 = Clock::now();
         const LambdaRecommendation either = recommendLambda(pin, pathGrid, po2, progress, cancel);
         const double recommendEither = seconds(t0);
-        std::printf("path-or-prior (5 checkpoints, k = 1024, 500 tests, 25 λ): %.2f s, budget %.2f s (5%% of the "
+        std::printf("path-or-prior (5 checkpoints, k = 1024, 500 tests, 25 λ): %.2f s, budget %.2f s (%g of the "
                     "estimated %.1f s of retraining 50) -> λ %.4g (%s); path-match alone %.2f s; featurizing the 4 "
                     "earlier checkpoints %.2f s\n",
-                    recommendEither, either.pathBudgetSeconds, pin.retrainSeconds, either.lambda,
+                    recommendEither, either.pathBudgetSeconds, po2.pathBudget, either.retrainSeconds, either.lambda,
                     either.pathUsed ? "path-match" : "dynamics-prior", recommendMatch, earlier);
         line("path-or-prior (default) on a 5-checkpoint path, k=1024 / retraining 50 (MLP)",
              100 * recommendEither / retrain50, "%", "< 5% (budget)", recommendEither / retrain50 < 0.05);

@@ -478,7 +478,7 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
 {
     EXPECT_EQ(SelectorOptions{}.rule, SelectorRule::PathOrPrior);
     EXPECT_EQ(allSelectorRules().front(), SelectorRule::PathOrPrior);
-    EXPECT_DOUBLE_EQ(SelectorOptions{}.pathBudget, 0.05);
+    EXPECT_DOUBLE_EQ(SelectorOptions{}.pathBudget, 0.04);
     // 50 models on half the points, two at a time, one thread each: 50 × 0.5 × 2 s × √T / 2 from a
     // training on T threads.
     EXPECT_DOUBLE_EQ(estimatedRetrainSeconds(2.0, 1), 25.0);
@@ -530,12 +530,12 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     pathless.pathTestFeatures = nullptr;
     recommendLambda(pathless, p.grid, either, progress, cancel);
     EXPECT_EQ(asked, 1); // not for another rule, nor without a path
-    // A budget the path fits in: 5% of 1000 s.
+    // A budget the path fits in: 4% of 1000 s.
     in.retrainSeconds = 1000.0;
     const LambdaRecommendation within = recommendLambda(in, p.grid, either, progress, cancel);
     EXPECT_TRUE(within.pathUsed);
     EXPECT_DOUBLE_EQ(within.lambda, matched.lambda);
-    EXPECT_DOUBLE_EQ(within.pathBudgetSeconds, 50.0);
+    EXPECT_DOUBLE_EQ(within.pathBudgetSeconds, 40.0);
     // One it cannot fit in: it stops after the first batch of segments and takes the prior.
     in.retrainSeconds = 1e-12;
     const LambdaRecommendation over = recommendLambda(in, p.grid, either, progress, cancel);
