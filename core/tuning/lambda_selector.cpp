@@ -571,10 +571,8 @@ double estimatedRetrainSeconds(double trainSeconds, int64_t trainThreads)
            / static_cast<double>(lds.workers);
 }
 
-namespace {
-
-LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<double>& grid, const SelectorOptions& o,
-                               ProgressSink& progress, const CancelToken& cancel)
+LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
+                                     const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
 {
     o.validate();
     in.recipe.validate();
@@ -731,14 +729,6 @@ LambdaRecommendation recommend(const SelectorInputs& in, const std::vector<doubl
     rec.relativeLambda = meanEig > 0 ? rec.lambda / meanEig : std::nan("");
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rec;
-}
-
-} // namespace
-
-LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
-                                     const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
-{
-    return recommend(in, grid, o, progress, cancel);
 }
 
 } // namespace attri
