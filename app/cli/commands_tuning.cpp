@@ -65,9 +65,9 @@ int bootstrapResamples(const ArgParser& p, const std::string& command)
 }
 
 constexpr const char* kPathBudgetHelp =
-    "path-or-prior: the share of the retraining a recommendation replaces (estimated from the model's "
-    "training time: 50 subset models, 2 at a time) that unrolling the training path may take; past it the "
-    "rule stops and takes dynamics-prior. 'none': no limit";
+    "path-or-prior: the share of the retraining a recommendation replaces (50 subset models, 2 at a time, "
+    "estimated by timing a few of the model's optimizer steps) that unrolling the training path may take; "
+    "past it the rule stops and takes dynamics-prior. 'none': no limit";
 
 /// --path-budget: a share ≥ 0, or 'none' (no limit).
 double pathBudget(const ArgParser& p, const std::string& command)
@@ -175,7 +175,7 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     p.positional("EXP.h5", "experiment file with attribution results")
         .option("method", "if|trak", "method", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
-        .option("rule", "RULE", "selector: dynamics-prior | path-or-prior | simulated-sgd | effective-dimension | "
+        .option("rule", "RULE", "selector: path-or-prior | dynamics-prior | simulated-sgd | effective-dimension | "
                 "stability-plateau | fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default "
                 "is the study's best; path-match needs the checkpoints' features: train --checkpoints C, attribute "
                 "--method tracin (or trak, which featurizes every checkpoint); path-or-prior uses them when present, "
