@@ -61,12 +61,20 @@ Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b)
 }
 
 Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
-                              Accumulation accumulation)
+                              Accumulation accumulation, int64_t begin, int64_t end)
 {
     checkRowScale(phi, rowScale, "weighted Gram matrix");
+    if (end < 0)
+        end = phi.rows();
+    if (begin < 0 || begin > end || end > phi.rows())
+        throw ConfigError("weighted Gram matrix: rows " + std::to_string(begin) + " to " + std::to_string(end)
+                          + " asked of a matrix with " + std::to_string(phi.rows()));
     torch::NoGradGuard noGrad;
-    torch::Tensor scaled = leadingColumns(phi, k, "weighted Gram matrix") * columnOf(rowScale);
+    const torch::Tensor rows = leadingColumns(phi, k, "weighted Gram matrix").narrow(0, begin, end - begin);
+    torch::Tensor scaled = rows * columnOf(rowScale).narrow(0, begin, end - begin);
     Eigen::MatrixXd out(k, k);
+    if (begin == end)
+        return out.setZero();
     torch::Tensor o = torch::from_blob(out.data(), {k, k}, torch::kDouble);
     // Symmetric: either storage order reads the same.
     if (accumulation == Accumulation::Double) {

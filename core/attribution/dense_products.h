@@ -21,9 +21,10 @@ Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
 enum class Accumulation { Double, Single };
 
 /// (diag(s) Φ)ᵀ (diag(s) Φ), Φ the first `k` columns of `phi` and s one scale per row, returned in
-/// double and accumulated in `accumulation`.
+/// double and accumulated in `accumulation`. Over rows [begin, end) only when given (end < 0: to
+/// the last): the Gram matrix is the sum of its row blocks' (ConfigError for a range outside).
 Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
-                              Accumulation accumulation = Accumulation::Double);
+                              Accumulation accumulation = Accumulation::Double, int64_t begin = 0, int64_t end = -1);
 
 /// (diag(s) Φ)ᵀ (diag(s) Φ) V without forming the Gram matrix (two thin products in float):
 /// Φ (n × k) the first `k` columns of `phi`, V (k × b).

@@ -48,15 +48,23 @@ double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t 
 Eigen::VectorXf gaussNewtonRoots(const PathSegment& segment, int64_t n);
 
 /// A wall-time limit on unrolling a path (the rule path-or-prior's budget), counted from `start`.
-/// UnrolledPath::build stops once its time so far, extrapolated over the segments left, passes
-/// `seconds` (after each batch of Gram matrices and of eigendecompositions: the first batch is
-/// always paid), scores() once the time passes it; both with PathBudgetExceeded. Unlimited by
-/// default.
+/// UnrolledPath::build and scores() stop with PathBudgetExceeded once the total they project passes
+/// `seconds`: after each Gram matrix and each batch of eigendecompositions (build: the first Gram
+/// matrix is always paid) and after each segment from the second on (scores: the first segment's pace,
+/// slowed by first touches, is left out), the time the phase has taken, extrapolated over its
+/// segments, plus the time before it, plus the work expected after it as a multiple of the phase
+/// (afterBuild, afterScores: what the caller still does with the result).
+/// Unlimited by default.
 struct PathTimeLimit {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     double seconds = std::numeric_limits<double>::infinity();
+    double afterBuild = 0.0;  ///< the work after build() (scores() and beyond), × build's time
+    double afterScores = 0.0; ///< the work after scores(), × its time
 
     double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+    /// The total (from `start`) of a phase begun at `entry` seconds that has done `done` of its
+    /// `count` equal units, followed by `after` × the phase's time.
+    double project(double entry, double done, double count, double after) const;
     /// Throws PathBudgetExceeded when `projected` seconds (from `start`) pass the limit.
     void check(double projected) const;
 };

@@ -403,6 +403,7 @@ void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, La
     const double nd = static_cast<double>(n);
     const size_t grid = rec.lambdas.size();
     rec.meanXi.resize(static_cast<Eigen::Index>(grid));
+    double warm = 0.0;
     progress.begin("match(lambda)", static_cast<int64_t>(grid));
     for (size_t g = 0; g < grid; ++g) {
         const Eigen::VectorXd inv = (cache.eigenvalues().array() + rec.lambdas[g]).inverse();
@@ -423,7 +424,11 @@ void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, La
         }
         rec.meanXi[static_cast<Eigen::Index>(g)] = used ? sum / static_cast<double>(used) : std::nan("");
         cancel.throwIfCancelled();
-        limit.check(limit.elapsed());
+        // Projected at the pace of the λ after the first, as UnrolledPath::scores is.
+        if (g == 0)
+            warm = limit.elapsed();
+        else
+            limit.check(limit.project(warm, static_cast<double>(g), static_cast<double>(grid - 1), 0.0));
         progress.advance(static_cast<int64_t>(g) + 1);
     }
     if (!rec.meanXi.allFinite())
@@ -636,6 +641,11 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
         // estimate count against it.
         PathTimeLimit limit;
         limit.start = t0;
+        // What path-match does after the build and after the scores, as multiples of their time:
+        // measured on the study's MLP and CNN paths (10 checkpoints, 500 tests, 33 λ) at k = 256
+        // and 1024, 0.46-0.51 and 0.67-1.23 (docs/lambda-selection.md, "The path budget").
+        limit.afterBuild = 0.5;
+        limit.afterScores = 1.0;
         double retrain = in.retrainSeconds;
         std::string how = std::isfinite(retrain) ? "given" : "unknown";
         auto setBudget = [&] {

@@ -83,6 +83,20 @@ TEST(DenseProducts, EqualEigenArithmetic)
     EXPECT_LT((weightedGramD(wide, k, scale) - sphi.transpose() * sphi).cwiseAbs().maxCoeff(), 1e-5);
     EXPECT_LT((weightedGramD(wide, k, scale, Accumulation::Single) - sphi.transpose() * sphi).cwiseAbs().maxCoeff(),
               1e-4);
+    // Row blocks: rows [10, 25) alone, and the sum of three blocks is the whole.
+    const Eigen::MatrixXd middle = sphi.middleRows(10, 15);
+    EXPECT_LT((weightedGramD(wide, k, scale, Accumulation::Double, 10, 25) - middle.transpose() * middle)
+                  .cwiseAbs()
+                  .maxCoeff(),
+              1e-5);
+    const Eigen::MatrixXd summed = weightedGramD(wide, k, scale, Accumulation::Single, 0, 10)
+                                   + weightedGramD(wide, k, scale, Accumulation::Single, 10, 25)
+                                   + weightedGramD(wide, k, scale, Accumulation::Single, 25);
+    EXPECT_LT((summed - sphi.transpose() * sphi).cwiseAbs().maxCoeff(), 1e-4);
+    EXPECT_EQ(weightedGramD(wide, k, scale, Accumulation::Double, 37, 37), Eigen::MatrixXd::Zero(k, k));
+    EXPECT_THROW(weightedGramD(wide, k, scale, Accumulation::Double, 20, 10), ConfigError);
+    EXPECT_THROW(weightedGramD(wide, k, scale, Accumulation::Double, -1, 10), ConfigError);
+    EXPECT_THROW(weightedGramD(wide, k, scale, Accumulation::Double, 0, 38), ConfigError);
     const Eigen::MatrixXd block = randomMatrix(k, 3, 9).cast<double>();
     EXPECT_LT((weightedGramTimes(wide, k, scale, block) - sphi.transpose() * (sphi * block)).cwiseAbs().maxCoeff(),
               1e-4);

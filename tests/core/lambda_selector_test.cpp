@@ -11,6 +11,7 @@
 #include <Eigen/Eigenvalues>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -574,12 +575,46 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     }
     const UnrolledPath path = UnrolledPath::build(f.segments, p.cache->dimension(), in.recipe, 0.5, progress, cancel);
     EXPECT_THROW(path.scores(f.test.cast<double>(), cancel, spent), PathBudgetExceeded);
+    // The work projected after each phase counts: a generous limit, an immense work after.
+    ASSERT_GE(f.segments.size(), 3u); // scores() projects from its second segment on
+    PathTimeLimit ahead;
+    ahead.seconds = 3600.0;
+    ahead.afterBuild = 1e30;
+    EXPECT_THROW(UnrolledPath::build(f.segments, p.cache->dimension(), in.recipe, 0.5, progress, cancel, ahead),
+                 PathBudgetExceeded);
+    EXPECT_NO_THROW(path.scores(f.test.cast<double>(), cancel, ahead)); // afterBuild is not scores'
+    ahead.afterScores = 1e30;
+    EXPECT_THROW(path.scores(f.test.cast<double>(), cancel, ahead), PathBudgetExceeded);
+    ahead.afterBuild = ahead.afterScores = 0.0;
+    EXPECT_NO_THROW(UnrolledPath::build(f.segments, p.cache->dimension(), in.recipe, 0.5, progress, cancel, ahead));
 
     SelectorOptions bad;
     bad.pathBudget = -0.01;
     EXPECT_THROW(bad.validate(), ConfigError);
     bad.pathBudget = std::nan("");
     EXPECT_THROW(bad.validate(), ConfigError);
+}
+
+TEST(PathTimeLimit, ProjectsAPhaseOverItsUnitsAfterWhatCameBefore)
+{
+    PathTimeLimit limit;
+    limit.start = std::chrono::steady_clock::now() - std::chrono::seconds(2);
+    limit.seconds = 5.0;
+    // A phase begun at 1 s, 1 of its 4 units done by now (2 s): 1 s per unit, 4 s for the phase,
+    // half of that again after it: 1 + 4 × 1.5 = 7 s.
+    const double projected = limit.project(1.0, 1.0, 4.0, 0.5);
+    EXPECT_NEAR(projected, 7.0, 0.3);
+    EXPECT_NEAR(limit.project(1.0, 2.0, 4.0, 0.0), 3.0, 0.3); // 0.5 s per unit, nothing after
+    EXPECT_NEAR(limit.project(1.0, 0.0, 4.0, 0.5), limit.elapsed(), 0.3); // nothing done: the time so far
+    EXPECT_NO_THROW(limit.check(4.9));
+    try {
+        limit.check(projected);
+        FAIL() << "no budget error";
+    } catch (const PathBudgetExceeded& e) {
+        EXPECT_DOUBLE_EQ(e.projectedSeconds(), projected);
+        EXPECT_DOUBLE_EQ(e.limitSeconds(), 5.0);
+        EXPECT_NE(std::string(e.what()).find("over its 5 s budget"), std::string::npos) << e.what();
+    }
 }
 
 TEST(LambdaSelector, PathMatchWithoutAPathIsAClearError)
