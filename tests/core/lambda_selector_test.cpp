@@ -537,7 +537,7 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     EXPECT_TRUE(within.pathUsed);
     EXPECT_DOUBLE_EQ(within.lambda, matched.lambda);
     EXPECT_DOUBLE_EQ(within.pathBudgetSeconds, 40.0);
-    // One it cannot fit in: it stops after the first batch of segments and takes the prior.
+    // One it cannot fit in: it stops after an eighth of the first Gram matrix and takes the prior.
     in.retrainSeconds = 1e-12;
     const LambdaRecommendation over = recommendLambda(in, p.grid, either, progress, cancel);
     EXPECT_FALSE(over.pathUsed);
