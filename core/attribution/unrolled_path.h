@@ -48,14 +48,13 @@ double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t 
 Eigen::VectorXf gaussNewtonRoots(const PathSegment& segment, int64_t n);
 
 /// A wall-time limit on unrolling a path (the rule path-or-prior's budget), counted from `start`.
-/// UnrolledPath::build and scores() stop with PathBudgetExceeded once the total they project passes
-/// `seconds`: after each Gram matrix and each batch of eigendecompositions (build; the first Gram
-/// matrix is summed over eighths of the rows and stops once it alone would pass the limit) and
-/// after each segment from the second on (scores: the first segment's pace,
-/// slowed by first touches, is left out), the time the phase has taken, extrapolated over its
+/// UnrolledPath::build and scores() stop with PathBudgetExceeded once the total they project
+/// passes `seconds`. They project after each Gram matrix and each batch of eigendecompositions
+/// (build; the first Gram matrix is summed over eighths of the rows and stops once it alone would
+/// pass the limit) and after each segment from the second on (scores: the first segment's pace,
+/// slowed by first touches, is left out): the time the phase has taken, extrapolated over its
 /// segments, plus the time before it, plus the work expected after it as a multiple of the phase
-/// (afterBuild, afterScores: what the caller still does with the result).
-/// Unlimited by default.
+/// (afterBuild, afterScores: what the caller still does with the result). Unlimited by default.
 struct PathTimeLimit {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     double seconds = std::numeric_limits<double>::infinity();

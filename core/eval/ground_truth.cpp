@@ -343,9 +343,9 @@ double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_
     // A run's fixed cost (copying the model, the optimizer) is left out by timing two runs that
     // differ only in their step count, enough steps that the longer takes about 25 ms (4 to 256).
     // Each is the least of three timings: a run is only ever slowed down (another process, a cold
-    // cache, the clock ramping up), so the least is the steadiest figure; with one timing each the
-    // estimate came out 0.93-1.5x the measured retraining over three runs (attri_bench
-    // retrain-estimate).
+    // cache, the clock ramping up), so the least is the steadiest figure (attri_bench
+    // retrain-estimate: 0.78-1.38x the measured retraining over six runs, about the spread of
+    // one timing each, since the retraining varies as much; docs/lambda-selection.md).
     const double warm = timeSteps(2) / 2.0; // also warms up: allocations, first touch
     const int64_t steps = std::clamp<int64_t>(static_cast<int64_t>(0.025 / std::max(warm, 1e-6)), 4, 256);
     double few = std::numeric_limits<double>::infinity(), many = few;

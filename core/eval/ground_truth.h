@@ -79,8 +79,8 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
 /// with `pool`, timed now instead of retrained: optimizer steps of `model`'s architecture on a
 /// random batch of its input shape, with pool.threadsPerWorker threads, as a worker runs them;
 /// after a warm-up, a run of 2 + S steps less one of 2 (S between 4 and 256, about 25 ms of
-/// steps), each the least of three timings, which leaves a run's fixed cost out. Per-step time × the steps of one
-/// model (epochs × ⌈subsetSize / batch⌉) × models ÷ workers (the workers are taken to run in
+/// steps), each the least of three timings, which leaves a run's fixed cost out. Per-step time ×
+/// the steps of one model (epochs × ⌈subsetSize / batch⌉) × models ÷ workers (the workers are taken to run in
 /// parallel at full speed: they reach 96–97% on 2 cores, README "Speed"). Since it is timed in the
 /// same conditions as the work it is compared with, a busy machine slows both alike. ConfigError
 /// for a bad recipe, pool, subset size or model count.

@@ -643,7 +643,7 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
         limit.start = t0;
         // What path-match does after the build and after the scores, as multiples of their time:
         // measured on the study's MLP and CNN paths (10 checkpoints, 500 tests, 33 λ) at k = 256
-        // and 1024, 0.46-0.51 and 0.67-1.23 (docs/lambda-selection.md, "The path budget").
+        // and 1024, 0.46-0.51 and 0.67-1.23 (docs/lambda-selection.md, "Its budget").
         limit.afterBuild = 0.5;
         limit.afterScores = 1.0;
         double retrain = in.retrainSeconds;
