@@ -302,55 +302,92 @@ void checkPath(const SelectorInputs& in, int64_t n, int64_t k, int64_t tests)
 }
 
 /// A lower bound on PathMatch's stability figure (LambdaRecommendation::pathStability) without
-/// forming or decomposing any segment's curvature: at most 8 steps of block power iteration on
-/// each H_s, through the features (each step reads the features twice: the cost), a segment's
-/// steps ending once its top Ritz value gains less than 0.1%, and none for a segment whose trace
-/// (an upper bound on μ_max) keeps it under `limit` already. Ritz values never exceed the top
-/// eigenvalue, so the bound never exceeds the figure, and a bound above `limit` already decides
-/// that the run is past it (the search stops there). NaN for optimizers other than sgd, which
-/// have no such limit.
+/// forming or decomposing any segment's curvature: block power iteration on each H_s through the
+/// features (each step reads them twice: the cost). A segment whose trace (an upper bound on
+/// μ_max) keeps it under `limit` takes no step. The others start at their training rows of largest
+/// weighted norm, whose Rayleigh quotients bound μ_max from below already, and take one step each
+/// first; then, in the order of that first value (largest first), each goes on until 8 steps, until
+/// its top Ritz value gains less than 0.1%, or until it could not reach `limit` even by gaining as
+/// much as its last step did at every step left. Ritz values never exceed the top eigenvalue, so
+/// the bound never exceeds the figure, and a bound above `limit` decides that the run is past it
+/// (the search stops there); ending a segment early only leaves the decision to path-match. NaN
+/// for optimizers other than sgd, which have no such limit.
 double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, double limit)
 {
     const TrainRecipe& r = in.recipe;
     if (r.optimizer != "sgd")
         return std::numeric_limits<double>::quiet_NaN();
-    constexpr int64_t kBlock = 4, kSteps = 8;
-    const int64_t block = std::min<int64_t>(kBlock, k);
+    constexpr int64_t kBlock = 8, kSteps = 8;
+    const int64_t block = std::min<int64_t>(kBlock, k), seeds = std::min<int64_t>(block, n);
     std::mt19937_64 rng(0x57ab1e);
     std::normal_distribution<double> normal;
     Eigen::MatrixXd start(k, block);
     for (int64_t j = 0; j < block; ++j)
         for (int64_t i = 0; i < k; ++i)
             start(i, j) = normal(rng);
+    // One segment's search: its curvature's factors, its block and how far it has come.
+    struct Search {
+        const PathSegment* seg = nullptr;
+        double scale = 0.0, toBound = 0.0; // toBound: μ ↦ the stability figure
+        Eigen::VectorXf root;
+        Eigen::MatrixXd v;
+        double top = 0.0;
+        int64_t steps = 0;
+        bool done = false;
+    };
     double bound = 0.0;
+    // One step of `s`; true once the bound passes the limit.
+    auto step = [&](Search& s) {
+        const Eigen::MatrixXd z = weightedGramTimes(*s.seg->trainFeatures, k, s.root, s.v) + s.scale * r.weightDecay * s.v;
+        const Eigen::MatrixXd ritz = s.v.transpose() * z;
+        const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (ritz + ritz.transpose()),
+                                                                           Eigen::EigenvaluesOnly)
+                               .eigenvalues()
+                               .maxCoeff();
+        bound = std::max(bound, s.toBound * top);
+        if (bound > limit || !z.allFinite())
+            return true;
+        const double gain = top - s.top, left = static_cast<double>(kSteps - 1 - s.steps);
+        s.done = s.steps + 1 >= kSteps || gain <= 1e-3 * top
+                 || (s.steps > 0 && s.toBound * (top + gain * left) <= limit);
+        s.top = top;
+        ++s.steps;
+        if (!s.done)
+            s.v = Eigen::HouseholderQR<Eigen::MatrixXd>(z).householderQ() * Eigen::MatrixXd::Identity(k, block);
+        return false;
+    };
+    std::vector<Search> searches;
+    std::vector<int64_t> order(static_cast<size_t>(n));
     for (const PathSegment& seg : in.path) {
-        const double scale = featureScaleOf(*seg.trainFeatures, seg.gradientSqNormMean, seg.gradientNormSamples, k);
-        const Eigen::VectorXf root = gaussNewtonRoots(seg, n);
+        Search s;
+        s.seg = &seg;
+        s.scale = featureScaleOf(*seg.trainFeatures, seg.gradientSqNormMean, seg.gradientNormSamples, k);
+        s.toBound = r.lr / s.scale / (2.0 * (1.0 + r.momentum));
+        s.root = gaussNewtonRoots(seg, n);
+        const Eigen::VectorXf weighted =
+            s.root.array().square() * seg.trainFeatures->leftCols(k).rowwise().squaredNorm().array();
         // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide.
-        const double trace =
-            static_cast<double>(root.array().square().matrix().dot(seg.trainFeatures->leftCols(k).rowwise().squaredNorm()))
-            + static_cast<double>(k) * scale * r.weightDecay;
-        if (r.lr * trace / scale / (2.0 * (1.0 + r.momentum)) <= limit)
+        if (s.toBound * (static_cast<double>(weighted.sum()) + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
             continue;
-        Eigen::MatrixXd v = Eigen::HouseholderQR<Eigen::MatrixXd>(start).householderQ() * Eigen::MatrixXd::Identity(k, block);
-        double previous = 0.0;
-        for (int64_t step = 0; step < kSteps; ++step) {
-            Eigen::MatrixXd z = weightedGramTimes(*seg.trainFeatures, k, root, v);
-            z += scale * r.weightDecay * v;
-            const Eigen::MatrixXd ritz = v.transpose() * z;
-            const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (ritz + ritz.transpose()),
-                                                                               Eigen::EigenvaluesOnly)
-                                   .eigenvalues()
-                                   .maxCoeff();
-            bound = std::max(bound, r.lr * top / scale / (2.0 * (1.0 + r.momentum)));
-            if (bound > limit || !z.allFinite())
-                return bound;
-            if (top - previous <= 1e-3 * top)
-                break;
-            previous = top;
-            v = Eigen::HouseholderQR<Eigen::MatrixXd>(z).householderQ() * Eigen::MatrixXd::Identity(k, block);
-        }
+        std::iota(order.begin(), order.end(), int64_t{0});
+        std::partial_sort(order.begin(), order.begin() + seeds, order.end(),
+                          [&](int64_t a, int64_t b) { return weighted[a] > weighted[b]; });
+        s.v = start;
+        for (int64_t j = 0; j < seeds; ++j)
+            s.v.col(j) = seg.trainFeatures->row(order[static_cast<size_t>(j)]).head(k).transpose().cast<double>();
+        s.v = Eigen::HouseholderQR<Eigen::MatrixXd>(s.v).householderQ() * Eigen::MatrixXd::Identity(k, block);
+        if (step(s))
+            return bound;
+        if (!s.done)
+            searches.push_back(std::move(s));
     }
+    std::stable_sort(searches.begin(), searches.end(), [](const Search& a, const Search& b) {
+        return a.top * a.toBound > b.top * b.toBound;
+    });
+    for (Search& s : searches)
+        while (!s.done)
+            if (step(s))
+                return bound;
     return bound;
 }
 

@@ -451,7 +451,7 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     const double exact = recommendLambda(farPast, p.grid, o, progress, cancel).pathStability;
     EXPECT_GT(bounded.pathStability, 1.0);
     EXPECT_LE(bounded.pathStability, exact * (1 + 1e-6));
-    EXPECT_GT(bounded.pathStability, 0.9 * exact); // 8 steps of a block of 4 in 6 dimensions
+    EXPECT_GT(bounded.pathStability, 0.9 * exact); // a block of 8 spans all 6 dimensions
     EXPECT_NE(bounded.inputs.find("(at least "), std::string::npos) << bounded.inputs;
     EXPECT_DOUBLE_EQ(bounded.lambda, recommendLambda(farPast, p.grid, prior, progress, cancel).lambda);
     EXPECT_DOUBLE_EQ(recommendLambda(adam, p.grid, either, progress, cancel).lambda,
@@ -471,6 +471,58 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();
     EXPECT_EQ(std::count(compared.begin(), compared.end(), SelectorRule::PathMatch), 0);
+}
+
+// A run stepped past the stability limit on one checkpoint only is seen by the power-iteration
+// bound, wherever that checkpoint lies on the path, in a dimension larger than its block (32
+// against 8): the bound decides ("at least"), passes the limit, and stays under the exact figure.
+TEST(LambdaSelector, PathOrPriorFindsTheOneUnstableCheckpointFromItsBound)
+{
+    Problem p = makeProblem(300, 8, 32, 41);
+    PathFixture f = makePath(p, 42);
+    // The exact figure of each checkpoint per unit of learning rate (momentum 0, c = 2).
+    auto figurePerRate = [](const PathSegment& seg) {
+        const Eigen::MatrixXd phi = seg.trainFeatures->cast<double>();
+        Eigen::VectorXd w(phi.rows());
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double l = seg.trainLoss[static_cast<size_t>(i)];
+            w[i] = std::exp(-l) / -std::expm1(-l) / static_cast<double>(phi.rows());
+        }
+        const Eigen::MatrixXd h = phi.transpose() * w.asDiagonal() * phi;
+        return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(h).eigenvalues().maxCoeff() / 2.0 / 2.0;
+    };
+    NullProgress progress;
+    CancelToken cancel;
+    SelectorOptions either, prior;
+    either.rule = SelectorRule::PathOrPrior;
+    either.pathBudget = std::numeric_limits<double>::infinity();
+    prior.rule = SelectorRule::DynamicsPrior;
+    for (size_t unstable : {size_t{2}, size_t{0}}) {
+        SCOPED_TRACE("unstable checkpoint " + std::to_string(unstable));
+        std::vector<PathSegment> path = f.segments;
+        for (float& l : path[unstable].trainLoss)
+            l *= 0.05f; // near-zero losses: Gauss-Newton weights p/(1 - p) twenty times larger
+        std::vector<double> perRate;
+        for (const PathSegment& seg : path)
+            perRate.push_back(figurePerRate(seg));
+        const double exact = *std::max_element(perRate.begin(), perRate.end());
+        ASSERT_EQ(exact, perRate[unstable]);
+        SelectorInputs in = inputsFor(p, quickRecipe(8));
+        in.path = path;
+        in.pathTestFeatures = &f.test;
+        in.recipe.lr = 1.5 / exact; // the unstable checkpoint at 1.5 × the limit
+        for (size_t s = 0; s < path.size(); ++s) {
+            if (s != unstable) {
+                ASSERT_LT(in.recipe.lr * perRate[s], 0.5) << "checkpoint " << s;
+            }
+        }
+        const LambdaRecommendation rec = recommendLambda(in, p.grid, either, progress, cancel);
+        EXPECT_NE(rec.inputs.find("(at least "), std::string::npos) << rec.inputs;
+        EXPECT_GT(rec.pathStability, 1.0);
+        EXPECT_LE(rec.pathStability, 1.5 * (1 + 1e-6));
+        EXPECT_FALSE(rec.pathUsed);
+        EXPECT_DOUBLE_EQ(rec.lambda, recommendLambda(in, p.grid, prior, progress, cancel).lambda);
+    }
 }
 
 // path-or-prior, the default rule, spends at most its budget (a share of the estimated retraining)
