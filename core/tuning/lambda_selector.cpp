@@ -369,9 +369,11 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
         // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide.
         if (s.toBound * (static_cast<double>(weighted.sum()) + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
             continue;
+        // Heaviest first; a non-finite norm (ordered last) must not break the sort's ordering.
+        auto weight = [&](int64_t i) { return std::isfinite(weighted[i]) ? weighted[i] : -1.0f; };
         std::iota(order.begin(), order.end(), int64_t{0});
         std::partial_sort(order.begin(), order.begin() + seeds, order.end(),
-                          [&](int64_t a, int64_t b) { return weighted[a] > weighted[b]; });
+                          [&](int64_t a, int64_t b) { return weight(a) > weight(b); });
         s.v = start;
         for (int64_t j = 0; j < seeds; ++j)
             s.v.col(j) = seg.trainFeatures->row(order[static_cast<size_t>(j)]).head(k).transpose().cast<double>();
