@@ -66,6 +66,13 @@ Eigen::VectorXf gaussNewtonRoots(const PathSegment& seg, int64_t n)
     return root;
 }
 
+void throwNonFiniteCheckpoint(size_t index)
+{
+    throw FormatError("training path: the features of checkpoint " + std::to_string(index)
+                      + " hold NaN or Inf (a run that diverged there, or a damaged file); the unrolled path "
+                        "needs finite features");
+}
+
 double PathTimeLimit::project(double entry, double done, double count, double after) const
 {
     if (!(done > 0.0))
@@ -172,6 +179,8 @@ UnrolledPath UnrolledPath::build(const std::vector<PathSegment>& segments, int64
             // times all; plus what came before and the work expected after the build
             // (limit.afterBuild). Before the eigendecompositions the projection is low (Gram
             // matrices only): it stops a path far over its budget before the costlier part.
+            if (!work[b].h.allFinite())
+                throwNonFiniteCheckpoint(start + b);
             limit.check(limit.project(entry, static_cast<double>(start + b + 1), static_cast<double>(count),
                                       limit.afterBuild));
             work[b].h.diagonal().array() += work[b].scale * r.weightDecay;

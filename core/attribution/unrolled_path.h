@@ -47,6 +47,9 @@ double featureScaleOf(const RowMatrixF& phi, double gradientSqNormMean, int64_t 
 /// square root that scales its row (0 for p = 1 exactly, or a loss that is negative or not finite).
 Eigen::VectorXf gaussNewtonRoots(const PathSegment& segment, int64_t n);
 
+/// FormatError: checkpoint `index`'s features hold NaN or Inf, so no curvature can be formed there.
+[[noreturn]] void throwNonFiniteCheckpoint(size_t index);
+
 /// A wall-time limit on unrolling a path (the rule path-or-prior's budget), counted from `start`.
 /// UnrolledPath::build and scores() stop with PathBudgetExceeded once the total they project
 /// passes `seconds`. They project after each Gram matrix and each batch of eigendecompositions

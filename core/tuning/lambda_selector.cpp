@@ -366,6 +366,8 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
         s.root = gaussNewtonRoots(seg, n);
         const Eigen::VectorXf weighted =
             s.root.array().square() * seg.trainFeatures->leftCols(k).rowwise().squaredNorm().array();
+        if (!std::isfinite(weighted.sum()))
+            throwNonFiniteCheckpoint(static_cast<size_t>(&seg - in.path.data()));
         // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide.
         if (s.toBound * (static_cast<double>(weighted.sum()) + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
             continue;
@@ -705,8 +707,15 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
             // A run past the limit is seen from a lower bound, before any segment's
             // eigendecomposition (most of path-match's cost); path-match's own figure decides the rest.
             checkPath(in, n, k, std::min<int64_t>(o.maxTests, cache.testCount()));
-            const double bound = pathStabilityLowerBound(in, n, k, 1.0);
-            const bool past = bound > 1.0;
+            // A checkpoint with non-finite features has no curvature: the prior, saying so.
+            std::optional<std::string> broken;
+            double bound = std::numeric_limits<double>::quiet_NaN();
+            try {
+                bound = pathStabilityLowerBound(in, n, k, 1.0);
+            } catch (const FormatError& e) {
+                broken = e.what();
+            }
+            const bool past = bound > 1.0 || broken.has_value();
             // The retraining is estimated only for a path that may be unrolled.
             if (!past && !std::isfinite(retrain) && in.estimateRetrainSeconds && std::isfinite(o.pathBudget))
                 retrain = in.estimateRetrainSeconds(cancel, &how);
@@ -720,9 +729,12 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
                     recommendByPathMatch(in, o, matched, progress, cancel, limit);
                 } catch (const PathBudgetExceeded& e) {
                     over.emplace(e);
+                } catch (const FormatError& e) {
+                    broken = e.what();
+                    matched.pathStability = std::numeric_limits<double>::quiet_NaN();
                 }
             }
-            if (!past && !over && matched.pathStability <= 1.0) {
+            if (!past && !over && !broken && matched.pathStability <= 1.0) {
                 matched.inputs = "path-match: " + matched.inputs;
                 matched.rule = SelectorRule::PathOrPrior;
                 matched.seconds = 0.0;
@@ -733,7 +745,9 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
                 break;
             }
             std::ostringstream reason;
-            if (over) {
+            if (broken) {
+                reason << *broken;
+            } else if (over) {
                 reason << "unrolling the training path would take about " << std::setprecision(3)
                        << over->projectedSeconds() << " s, over its budget of " << over->limitSeconds() << " s: "
                        << o.pathBudget << " of the estimated " << retrain << " s of retraining "

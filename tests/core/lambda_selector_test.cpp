@@ -476,7 +476,9 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
 // A run stepped past the stability limit on one checkpoint only is seen by the power-iteration
 // bound, wherever that checkpoint lies on the path, in a dimension larger than its block (32
 // against 8): the bound decides ("at least"), passes the limit, and stays under the exact figure.
-TEST(LambdaSelector, PathOrPriorFindsTheOneUnstableCheckpointFromItsBound)
+// A checkpoint with non-finite features is a clear error for path-match and the prior's case
+// for path-or-prior.
+TEST(LambdaSelector, PathOrPriorFindsTheOneUnstableOrBrokenCheckpoint)
 {
     Problem p = makeProblem(300, 8, 32, 41);
     PathFixture f = makePath(p, 42);
@@ -520,6 +522,34 @@ TEST(LambdaSelector, PathOrPriorFindsTheOneUnstableCheckpointFromItsBound)
         EXPECT_NE(rec.inputs.find("(at least "), std::string::npos) << rec.inputs;
         EXPECT_GT(rec.pathStability, 1.0);
         EXPECT_LE(rec.pathStability, 1.5 * (1 + 1e-6));
+        EXPECT_FALSE(rec.pathUsed);
+        EXPECT_DOUBLE_EQ(rec.lambda, recommendLambda(in, p.grid, prior, progress, cancel).lambda);
+    }
+    // A checkpoint whose features hold a NaN (a run that diverged there, or a damaged file) has
+    // no curvature: path-match says which, and path-or-prior takes the prior, saying why, for sgd
+    // (seen by the bound) and for adam (which has no bound: seen while unrolling).
+    RowMatrixF broken = *f.segments[1].trainFeatures;
+    broken(5, 3) = std::numeric_limits<float>::quiet_NaN();
+    SelectorInputs in = inputsFor(p, quickRecipe(8));
+    in.path = f.segments;
+    in.path[1].trainFeatures = &broken;
+    in.pathTestFeatures = &f.test;
+    SelectorOptions match;
+    match.rule = SelectorRule::PathMatch;
+    try {
+        recommendLambda(in, p.grid, match, progress, cancel);
+        ADD_FAILURE() << "path-match used a checkpoint with a NaN feature";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("the features of checkpoint 1 hold NaN or Inf"), std::string::npos)
+            << e.what();
+    }
+    for (const char* optimizer : {"sgd", "adam"}) {
+        SCOPED_TRACE(optimizer);
+        in.recipe.optimizer = optimizer;
+        const LambdaRecommendation rec = recommendLambda(in, p.grid, either, progress, cancel);
+        EXPECT_EQ(rec.inputs.rfind("dynamics-prior (training path: the features of checkpoint 1 hold NaN or Inf", 0),
+                  0u)
+            << rec.inputs;
         EXPECT_FALSE(rec.pathUsed);
         EXPECT_DOUBLE_EQ(rec.lambda, recommendLambda(in, p.grid, prior, progress, cancel).lambda);
     }
