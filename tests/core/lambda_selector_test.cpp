@@ -273,6 +273,20 @@ PathFixture makePath(const Problem& p, uint64_t seed)
     return f;
 }
 
+/// μ_max of a checkpoint's loss Gauss–Newton curvature, mean over its rows of p/(1 − p) φφᵀ, in
+/// double from explicit matrices: the exact figure behind path-match's stability number.
+double topGaussNewtonEigenvalue(const PathSegment& seg)
+{
+    const Eigen::MatrixXd phi = seg.trainFeatures->cast<double>();
+    Eigen::VectorXd w(phi.rows());
+    for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+        const double l = seg.trainLoss[static_cast<size_t>(i)];
+        w[i] = std::exp(-l) / -std::expm1(-l) / static_cast<double>(phi.rows());
+    }
+    const Eigen::MatrixXd h = phi.transpose() * w.asDiagonal() * phi;
+    return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(h).eigenvalues().maxCoeff();
+}
+
 // The closed-form segments against plain gradient descent: the derivative of the test features'
 // change after training with each training point's linear term upweighted, run step by step
 // (rate η/c, the subset model's steps per segment, curvature and features held per segment).
@@ -404,17 +418,9 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_NE(rec.inputs.find("unrolled along 3 checkpoints"), std::string::npos) << rec.inputs;
     // The stability diagnostic: max over segments of lr·μ_max(H_s)/c_s ÷ 2(1 + β), c_s = 2 here.
     double expected = 0.0;
-    for (const PathSegment& seg : f.segments) {
-        const Eigen::MatrixXd phi = seg.trainFeatures->cast<double>();
-        Eigen::VectorXd w(phi.rows());
-        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
-            const double l = seg.trainLoss[static_cast<size_t>(i)];
-            w[i] = std::exp(-l) / -std::expm1(-l) / static_cast<double>(phi.rows());
-        }
-        const Eigen::MatrixXd h = phi.transpose() * w.asDiagonal() * phi;
-        const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(h).eigenvalues().maxCoeff();
-        expected = std::max(expected, in.recipe.lr * top / 2.0 / (2.0 * (1.0 + in.recipe.momentum)));
-    }
+    for (const PathSegment& seg : f.segments)
+        expected = std::max(expected,
+                            in.recipe.lr * topGaussNewtonEigenvalue(seg) / 2.0 / (2.0 * (1.0 + in.recipe.momentum)));
     EXPECT_NEAR(rec.pathStability, expected, 1e-4 * expected);
     EXPECT_NE(rec.inputs.find("stability limit"), std::string::npos) << rec.inputs;
     // Adam's steps are preconditioned: no such limit is claimed.
@@ -483,16 +489,7 @@ TEST(LambdaSelector, PathOrPriorFindsTheOneUnstableOrBrokenCheckpoint)
     Problem p = makeProblem(300, 8, 32, 41);
     PathFixture f = makePath(p, 42);
     // The exact figure of each checkpoint per unit of learning rate (momentum 0, c = 2).
-    auto figurePerRate = [](const PathSegment& seg) {
-        const Eigen::MatrixXd phi = seg.trainFeatures->cast<double>();
-        Eigen::VectorXd w(phi.rows());
-        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
-            const double l = seg.trainLoss[static_cast<size_t>(i)];
-            w[i] = std::exp(-l) / -std::expm1(-l) / static_cast<double>(phi.rows());
-        }
-        const Eigen::MatrixXd h = phi.transpose() * w.asDiagonal() * phi;
-        return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(h).eigenvalues().maxCoeff() / 2.0 / 2.0;
-    };
+    auto figurePerRate = [](const PathSegment& seg) { return topGaussNewtonEigenvalue(seg) / 2.0 / 2.0; };
     NullProgress progress;
     CancelToken cancel;
     SelectorOptions either, prior;
