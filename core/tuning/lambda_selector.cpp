@@ -371,11 +371,9 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
         // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide.
         if (s.toBound * (static_cast<double>(weighted.sum()) + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
             continue;
-        // Heaviest first; a non-finite norm (ordered last) must not break the sort's ordering.
-        auto weight = [&](int64_t i) { return std::isfinite(weighted[i]) ? weighted[i] : -1.0f; };
-        std::iota(order.begin(), order.end(), int64_t{0});
+        std::iota(order.begin(), order.end(), int64_t{0}); // heaviest first (all finite: checked above)
         std::partial_sort(order.begin(), order.begin() + seeds, order.end(),
-                          [&](int64_t a, int64_t b) { return weight(a) > weight(b); });
+                          [&](int64_t a, int64_t b) { return weighted[a] > weighted[b]; });
         s.v = start;
         for (int64_t j = 0; j < seeds; ++j)
             s.v.col(j) = seg.trainFeatures->row(order[static_cast<size_t>(j)]).head(k).transpose().cast<double>();
@@ -731,7 +729,6 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
                     over.emplace(e);
                 } catch (const FormatError& e) {
                     broken = e.what();
-                    matched.pathStability = std::numeric_limits<double>::quiet_NaN();
                 }
             }
             if (!past && !over && !broken && matched.pathStability <= 1.0) {
