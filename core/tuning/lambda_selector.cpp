@@ -749,6 +749,13 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
                        << over->projectedSeconds() << " s, over its budget of " << over->limitSeconds() << " s: "
                        << o.pathBudget << " of the estimated " << retrain << " s of retraining "
                        << LdsOptions{}.subsets << " models (" << how << "); --path-budget sets it";
+                // The share this path would need, rounded up to two digits (a projection: timing varies).
+                const double need = over->projectedSeconds() / retrain;
+                if (need > 0 && std::isfinite(need)) {
+                    const double digit = std::pow(10.0, std::floor(std::log10(need)) - 1.0);
+                    reason << " (this path projects to about " << std::setprecision(2) << std::ceil(need / digit) * digit
+                           << " of the retraining)";
+                }
             } else {
                 rec.pathStability = matched.pathStability;
                 if (std::isfinite(matched.pathStability))

@@ -626,6 +626,18 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     EXPECT_NE(over.inputs.find("of the estimated 1e-12 s of retraining 50 models (given); --path-budget sets it"),
               std::string::npos)
         << over.inputs;
+    // The share the path would need: its projection over the retraining, rounded up to two digits.
+    {
+        const std::string lead = "would take about ", share = "(this path projects to about ";
+        const size_t a = over.inputs.find(lead), b = over.inputs.find(share);
+        ASSERT_NE(a, std::string::npos) << over.inputs;
+        ASSERT_NE(b, std::string::npos) << over.inputs;
+        const double projected = std::stod(over.inputs.substr(a + lead.size()));
+        const double need = std::stod(over.inputs.substr(b + share.size()));
+        EXPECT_GE(need, 0.99 * projected / 1e-12) << over.inputs; // the projection is printed to 3 digits
+        EXPECT_LE(need, 1.11 * projected / 1e-12) << over.inputs;
+        EXPECT_NE(over.inputs.find(" of the retraining)"), std::string::npos) << over.inputs;
+    }
     EXPECT_TRUE(std::isnan(over.pathStability)); // not measured: the path was not unrolled
     // A budget of 0 never unrolls; an infinite one never stops.
     SelectorOptions never = either, always = either;
