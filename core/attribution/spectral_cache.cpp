@@ -69,32 +69,33 @@ RowMatrixF multiply(const RowMatrixF& a, const torch::Tensor& b)
     return out;
 }
 
-/// Symmetric eigendecomposition (LAPACK dsyevd through Torch) with OpenBLAS single-threaded.
-/// Measured here (k = 2048, OpenBLAS-OpenMP, 2 cores): 1.5 s CPU on one thread against 9–13 s
-/// CPU (and 5–8× the wall time on a busy machine) with two, because the tridiagonal reduction is
-/// a long series of small level-2 calls that each synchronize the OpenMP team. OpenBLAS sizes its
-/// team from the calling thread's omp_get_max_threads(), so the work runs on a private thread
-/// whose OpenMP thread count is set to 1: no global setting changes, concurrent jobs are unaffected.
-/// The OpenMP runtime is looked up at run time (it comes with LibTorch), so nothing links it.
-std::pair<torch::Tensor, torch::Tensor> eigh(const torch::Tensor& c)
+/// Runs `work` on a private thread whose OpenMP team size is 1, so that OpenBLAS calls made
+/// inside it run single-threaded (OpenBLAS sizes its team from the calling thread's
+/// omp_get_max_threads()); no global setting changes, concurrent jobs are unaffected. Without an
+/// OpenMP runtime in the process, `work` runs here. The runtime is looked up at run time (it comes
+/// with LibTorch), so nothing links it.
+///
+/// ATen sets each thread's team size lazily, at the thread's first call that asks for the thread
+/// count, to the process-wide count (set at start-up): torch::get_num_threads() asks, so it comes
+/// first and cannot undo the setting later. A small element-wise op does not ask (it runs serially
+/// without asking); with one in its place, linalg_eigh undid the setting and the solve ran on the
+/// whole team (k = 1024 in float: 0.35–0.55 s instead of 0.1 s).
+template <class Work>
+void onSingleThreadedWorker(Work&& work)
 {
     using SetThreads = void (*)(int);
     static const auto setThreads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
     if (!setThreads) {
-        auto [mu, q] = torch::linalg_eigh(c);
-        return {mu.contiguous(), q.contiguous()};
+        work();
+        return;
     }
-    std::pair<torch::Tensor, torch::Tensor> result;
     std::exception_ptr error;
     std::thread worker([&] {
         try {
             torch::NoGradGuard noGrad;
-            // A first element-wise op makes ATen initialize this thread's OpenMP team size (once
-            // per thread), so it cannot undo the setting below in the middle of the solve.
-            (void)torch::ones({64}).add_(1.0);
+            (void)torch::get_num_threads();
             setThreads(1);
-            auto [mu, q] = torch::linalg_eigh(c);
-            result = {mu.contiguous(), q.contiguous()};
+            work();
         } catch (...) {
             error = std::current_exception();
         }
@@ -102,8 +103,36 @@ std::pair<torch::Tensor, torch::Tensor> eigh(const torch::Tensor& c)
     worker.join();
     if (error)
         std::rethrow_exception(error);
+}
+
+/// Symmetric eigendecomposition (LAPACK dsyevd through Torch) with OpenBLAS single-threaded.
+/// Measured here (k = 2048, OpenBLAS-OpenMP, 2 cores): 1.5 s CPU on one thread against 9–13 s
+/// CPU (and 5–8× the wall time on a busy machine) with two, because the tridiagonal reduction is
+/// a long series of small level-2 calls that each synchronize the OpenMP team.
+std::pair<torch::Tensor, torch::Tensor> eigh(const torch::Tensor& c)
+{
+    std::pair<torch::Tensor, torch::Tensor> result;
+    onSingleThreadedWorker([&] {
+        auto [mu, q] = torch::linalg_eigh(c);
+        result = {mu.contiguous(), q.contiguous()};
+    });
     return result;
 }
+
+} // namespace
+
+int symmetricEigenThreads()
+{
+    // Asked after the solve, as any later ATen call in that thread would see it.
+    int threads = 0;
+    onSingleThreadedWorker([&] {
+        (void)torch::linalg_eigh(torch::eye(4, torch::kDouble));
+        threads = torch::get_num_threads();
+    });
+    return threads;
+}
+
+namespace {
 
 void checkLambda(double lambda)
 {

@@ -35,6 +35,10 @@ enum class EigenPrecision { Double, Single };
 void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::MatrixXd* vectors,
                     EigenPrecision precision = EigenPrecision::Double);
 
+/// The OpenMP team size that solver's LAPACK call runs with, as seen after one solve (1 is
+/// intended, whatever the process-wide thread count; for tests).
+int symmetricEigenThreads();
+
 class SpectralCache {
 public:
     /// Curvature from the features: C = (1/n) ΦᵀΦ (Mean) or ΦᵀΦ (Sum), built in double.

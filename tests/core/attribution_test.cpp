@@ -134,6 +134,18 @@ TEST(DenseProducts, SinglePrecisionEigenReconstructsTheMatrix)
     EXPECT_LT((v.transpose() * v - Eigen::MatrixXd::Identity(20, 20)).cwiseAbs().maxCoeff(), 1e-5);
 }
 
+TEST(DenseProducts, EigenSolverRunsOnOneThreadWhateverTheProcessUses)
+{
+    // The solver's LAPACK call must run on a team of one even where the process uses two threads
+    // (as the programs do from start-up); with the team undone inside the solve it took 3-5x the
+    // time. The caller's own setting stays as it was.
+    const int before = torch::get_num_threads();
+    torch::set_num_threads(2);
+    EXPECT_EQ(symmetricEigenThreads(), 1);
+    EXPECT_EQ(torch::get_num_threads(), 2);
+    torch::set_num_threads(before);
+}
+
 // ---------------------------------------------------------------- spectral cache vs dense solve
 
 TEST(SpectralCache, MatchesDirectSolveMeanConvention)
