@@ -81,26 +81,29 @@ double PathTimeLimit::project(double entry, double done, double count, double af
     return entry + phase * (1.0 + after);
 }
 
-void PathTimeLimit::check(double projected) const
+void PathTimeLimit::check(double projected, bool lowerBound) const
 {
     if (projected > seconds)
-        throw PathBudgetExceeded(projected, seconds);
+        throw PathBudgetExceeded(projected, seconds, lowerBound);
 }
 
 namespace {
 
-std::string budgetMessage(double projected, double limit)
+std::string budgetMessage(double projected, double limit, bool lowerBound)
 {
     std::ostringstream text;
-    text << "unrolling the training path would take about " << std::setprecision(3) << projected << " s, over its "
-         << limit << " s budget";
+    text << "unrolling the training path would take " << (lowerBound ? "more than " : "about ")
+         << std::setprecision(3) << projected << " s, over its " << limit << " s budget";
     return text.str();
 }
 
 } // namespace
 
-PathBudgetExceeded::PathBudgetExceeded(double projectedSeconds, double limitSeconds)
-    : Error(budgetMessage(projectedSeconds, limitSeconds)), m_projected(projectedSeconds), m_limit(limitSeconds)
+PathBudgetExceeded::PathBudgetExceeded(double projectedSeconds, double limitSeconds, bool lowerBound)
+    : Error(budgetMessage(projectedSeconds, limitSeconds, lowerBound)),
+      m_projected(projectedSeconds),
+      m_limit(limitSeconds),
+      m_lowerBound(lowerBound)
 {
 }
 
@@ -173,16 +176,19 @@ UnrolledPath UnrolledPath::build(const std::vector<PathSegment>& segments, int64
                 cancel.throwIfCancelled();
                 if (block + 1 < blocks)
                     limit.check(limit.project(entry, static_cast<double>(block + 1) / static_cast<double>(blocks),
-                                              1.0, 0.0));
+                                              1.0, 0.0),
+                                true);
             }
             // Each segment costs about the same: the time since entry over the segments begun,
             // times all; plus what came before and the work expected after the build
-            // (limit.afterBuild). Before the eigendecompositions the projection is low (Gram
-            // matrices only): it stops a path far over its budget before the costlier part.
+            // (limit.afterBuild). Before the first eigendecompositions the projection is low (Gram
+            // matrices only, hence a lower bound): it stops a path far over its budget before the
+            // costlier part.
             if (!work[b].h.allFinite())
                 throwNonFiniteCheckpoint(start + b);
             limit.check(limit.project(entry, static_cast<double>(start + b + 1), static_cast<double>(count),
-                                      limit.afterBuild));
+                                      limit.afterBuild),
+                        start == 0);
             work[b].h.diagonal().array() += work[b].scale * r.weightDecay;
         }
         std::vector<std::exception_ptr> errors(batch);

@@ -68,19 +68,25 @@ struct PathTimeLimit {
     /// The total (from `start`) of a phase begun at `entry` seconds that has done `done` of its
     /// `count` equal units, followed by `after` × the phase's time.
     double project(double entry, double done, double count, double after) const;
-    /// Throws PathBudgetExceeded when `projected` seconds (from `start`) pass the limit.
-    void check(double projected) const;
+    /// Throws PathBudgetExceeded when `projected` seconds (from `start`) pass the limit;
+    /// `lowerBound`: the projection leaves out work not yet timed (PathBudgetExceeded::lowerBound).
+    void check(double projected, bool lowerBound = false) const;
 };
 
 /// Unrolling the path would take longer than its PathTimeLimit allows.
 class PathBudgetExceeded : public Error {
 public:
-    PathBudgetExceeded(double projectedSeconds, double limitSeconds);
+    PathBudgetExceeded(double projectedSeconds, double limitSeconds, bool lowerBound = false);
     double projectedSeconds() const { return m_projected; } ///< the time the work was heading for
     double limitSeconds() const { return m_limit; }
+    /// The projection counted only the Gram matrices, before the first eigendecompositions were
+    /// timed: the path would take longer than projectedSeconds() (about 2-3 times on the study's
+    /// MLP at k = 1024).
+    bool lowerBound() const { return m_lowerBound; }
 
 private:
     double m_projected, m_limit;
+    bool m_lowerBound;
 };
 
 /// The subset fraction whose models the unrolled method's scores describe: the LDS protocol's

@@ -366,10 +366,11 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
         s.root = gaussNewtonRoots(seg, n);
         const Eigen::VectorXf weighted =
             s.root.array().square() * seg.trainFeatures->leftCols(k).rowwise().squaredNorm().array();
-        if (!std::isfinite(weighted.sum()))
+        const double trace = weighted.sum();
+        if (!std::isfinite(trace))
             throwNonFiniteCheckpoint(static_cast<size_t>(&seg - in.path.data()));
         // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide.
-        if (s.toBound * (static_cast<double>(weighted.sum()) + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
+        if (s.toBound * (trace + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
             continue;
         std::iota(order.begin(), order.end(), int64_t{0}); // heaviest first (all finite: checked above)
         std::partial_sort(order.begin(), order.begin() + seeds, order.end(),
@@ -681,9 +682,10 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
         PathTimeLimit limit;
         limit.start = t0;
         // What path-match does after the build and after the scores, as multiples of their time:
-        // measured on the study's MLP and CNN paths (10 checkpoints, 500 tests, 33 λ) at k = 256
-        // and 1024, 0.46-0.51 and 0.67-1.23 (docs/lambda-selection.md, "Its budget").
-        limit.afterBuild = 0.5;
+        // measured on the study's MLP and CNN paths (10 checkpoints, 500 tests, 25 λ) at k = 256
+        // and 1024, 0.75-1.18 and 0.62-1.03; the study's 33 λ add a third to the match
+        // (docs/lambda-selection.md, "Its budget").
+        limit.afterBuild = 1.0;
         limit.afterScores = 1.0;
         double retrain = in.retrainSeconds;
         std::string how = std::isfinite(retrain) ? "given" : "unknown";
@@ -745,16 +747,18 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
             if (broken) {
                 reason << *broken;
             } else if (over) {
-                reason << "unrolling the training path would take about " << std::setprecision(3)
+                const char* about = over->lowerBound() ? "more than " : "about ";
+                reason << "unrolling the training path would take " << about << std::setprecision(3)
                        << over->projectedSeconds() << " s, over its budget of " << over->limitSeconds() << " s: "
                        << o.pathBudget << " of the estimated " << retrain << " s of retraining "
                        << LdsOptions{}.subsets << " models (" << how << "); --path-budget sets it";
-                // The share this path would need, rounded up to two digits (a projection: timing varies).
+                // The share this path would need, rounded up to two digits (a projection: timing
+                // varies; "more than" where it stopped before timing any eigendecomposition).
                 const double need = over->projectedSeconds() / retrain;
                 if (need > 0 && std::isfinite(need)) {
                     const double digit = std::pow(10.0, std::floor(std::log10(need)) - 1.0);
-                    reason << " (this path projects to about " << std::setprecision(2) << std::ceil(need / digit) * digit
-                           << " of the retraining)";
+                    reason << " (this path projects to " << about << std::setprecision(2)
+                           << std::ceil(need / digit) * digit << " of the retraining)";
                 }
             } else {
                 rec.pathStability = matched.pathStability;

@@ -622,13 +622,15 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     EXPECT_FALSE(over.pathUsed);
     EXPECT_EQ(over.rule, SelectorRule::PathOrPrior);
     EXPECT_DOUBLE_EQ(over.lambda, priorLambda);
-    EXPECT_EQ(over.inputs.rfind("dynamics-prior (unrolling the training path would take about ", 0), 0u) << over.inputs;
+    // It stopped before timing any eigendecomposition, so its projection is a lower bound.
+    EXPECT_EQ(over.inputs.rfind("dynamics-prior (unrolling the training path would take more than ", 0), 0u)
+        << over.inputs;
     EXPECT_NE(over.inputs.find("of the estimated 1e-12 s of retraining 50 models (given); --path-budget sets it"),
               std::string::npos)
         << over.inputs;
     // The share the path would need: its projection over the retraining, rounded up to two digits.
     {
-        const std::string lead = "would take about ", share = "(this path projects to about ";
+        const std::string lead = "would take more than ", share = "(this path projects to more than ";
         const size_t a = over.inputs.find(lead), b = over.inputs.find(share);
         ASSERT_NE(a, std::string::npos) << over.inputs;
         ASSERT_NE(b, std::string::npos) << over.inputs;
@@ -663,9 +665,17 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     } catch (const PathBudgetExceeded& e) {
         EXPECT_GT(e.projectedSeconds(), 0.0);
         EXPECT_EQ(e.limitSeconds(), 0.0);
+        EXPECT_TRUE(e.lowerBound()); // within the first Gram matrix
+        EXPECT_NE(std::string(e.what()).find("would take more than "), std::string::npos) << e.what();
     }
     const UnrolledPath path = UnrolledPath::build(f.segments, p.cache->dimension(), in.recipe, 0.5, progress, cancel);
-    EXPECT_THROW(path.scores(f.test.cast<double>(), cancel, spent), PathBudgetExceeded);
+    try {
+        path.scores(f.test.cast<double>(), cancel, spent);
+        FAIL() << "no budget error";
+    } catch (const PathBudgetExceeded& e) {
+        EXPECT_FALSE(e.lowerBound()); // every phase before it timed
+        EXPECT_NE(std::string(e.what()).find("would take about "), std::string::npos) << e.what();
+    }
     // The work projected after each phase counts: a generous limit, an immense work after.
     ASSERT_GE(f.segments.size(), 3u); // scores() projects from its second segment on
     PathTimeLimit ahead;
