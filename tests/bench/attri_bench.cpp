@@ -371,8 +371,10 @@ void benchRecommend()
                     "earlier checkpoints %.2f s\n",
                     recommendEither, either.pathBudgetSeconds, po2.pathBudget, either.retrainSeconds, either.lambda,
                     either.pathUsed ? "path-match" : "dynamics-prior", recommendMatch, earlier);
+        // Held to the issue's speed target for a recommendation; by design the rule may spend up to
+        // its budget (4%) where it takes the path, and this path is over that budget here.
         line("path-or-prior (default) on a 5-checkpoint path, k=1024 / retraining 50 (MLP)",
-             100 * recommendEither / retrain50, "%", "< 5% (budget)", recommendEither / retrain50 < 0.05);
+             100 * recommendEither / retrain50, "%", "< 1% (issue 4)", recommendEither / retrain50 < 0.01);
         line("path-match on that path / retraining 50 (MLP)", 100 * recommendMatch / retrain50, "%", "report", true);
         line("featurizing the path's 4 earlier checkpoints / retraining 50 (MLP)", 100 * earlier / retrain50, "%",
              "report", true);
