@@ -136,4 +136,21 @@ Eigen::MatrixXd scaledProductD(const Eigen::MatrixXf& p, const Eigen::VectorXf& 
     return out;
 }
 
+RowMatrixF productWithTransposedF(const RowMatrixF& a, const RowMatrixF& b)
+{
+    if (a.cols() != b.cols())
+        throw ConfigError("product with transposed: " + std::to_string(a.rows()) + "×" + std::to_string(a.cols())
+                          + " times the transpose of " + std::to_string(b.rows()) + "×" + std::to_string(b.cols()));
+    RowMatrixF out(a.rows(), b.rows());
+    if (out.size() == 0)
+        return out;
+    if (a.cols() == 0)
+        return out.setZero();
+    torch::NoGradGuard noGrad;
+    torch::Tensor o = torch::from_blob(out.data(), {out.rows(), out.cols()}, torch::kFloat);
+    torch::mm_out(o, leadingColumns(a, a.cols(), "product with transposed"),
+                  leadingColumns(b, b.cols(), "product with transposed").t());
+    return out;
+}
+
 } // namespace attri

@@ -34,6 +34,9 @@ Eigen::MatrixXd weightedGramTimes(const RowMatrixF& phi, int64_t k, const Eigen:
 /// out += A Φᵀ with Φ the first A.cols() columns of `phi` (out: A.rows() × phi.rows()).
 void addProductWithTransposed(Eigen::MatrixXf& out, const Eigen::MatrixXf& a, const RowMatrixF& phi);
 
+/// A Bᵀ in float: A (m × c), B (r × c), the result m × r.
+RowMatrixF productWithTransposedF(const RowMatrixF& a, const RowMatrixF& b);
+
 /// P diag(s) Φ, accumulated in float and returned in double: P (m × n), s one scale per row of
 /// Φ, Φ (n × k) the first `k` columns of `phi`.
 Eigen::MatrixXd scaledProductD(const Eigen::MatrixXf& p, const Eigen::VectorXf& rowScale, const RowMatrixF& phi,

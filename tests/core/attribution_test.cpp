@@ -111,6 +111,15 @@ TEST(DenseProducts, EqualEigenArithmetic)
     const Eigen::MatrixXd scaled = q.cast<double>() * scale.cast<double>().asDiagonal() * phi;
     EXPECT_LT((scaledProductD(q, scale, wide, k) - scaled).cwiseAbs().maxCoeff(), 1e-4);
 
+    // A Bᵀ with a non-square B of the same width (as an LDS's scores times its masks).
+    const RowMatrixF rows = randomMatrix(5, 11, 10);
+    const RowMatrixF abt = productWithTransposedF(rows, wide);
+    ASSERT_EQ(abt.rows(), 5);
+    ASSERT_EQ(abt.cols(), 37);
+    EXPECT_LT((abt.cast<double>() - rows.cast<double>() * wide.cast<double>().transpose()).cwiseAbs().maxCoeff(),
+              1e-4);
+    EXPECT_THROW(productWithTransposedF(rows, randomMatrix(4, 10, 11)), ConfigError);
+
     EXPECT_THROW(productD(a, a), ConfigError);
     EXPECT_THROW(weightedGramD(wide, 12, scale), ConfigError);
     EXPECT_THROW(weightedGramD(wide, k, Eigen::VectorXf::Ones(36)), ConfigError);
