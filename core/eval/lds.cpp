@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <random>
 
 namespace attri {
@@ -112,21 +113,70 @@ LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth)
 
 namespace {
 
-/// Centred, unit-norm average ranks of v (false when v is constant: the Spearman is undefined).
-bool unitRanks(const std::vector<double>& v, std::vector<double>& out)
+/// One test's M values (a test loss or a method's subset sums over the M subsets), sorted once so
+/// that any bootstrap resample of the subsets is ranked in O(M) instead of by a sort.
+struct SortedValues {
+    std::vector<int32_t> order;   ///< subsets by ascending value, ties by index
+    std::vector<uint8_t> starts;  ///< 1 where order[p] begins a run of equal values
+    bool hasNaN = false;
+
+    explicit SortedValues(const std::vector<double>& v)
+    {
+        for (double x : v)
+            hasNaN = hasNaN || std::isnan(x);
+        if (hasNaN)
+            return;
+        order.resize(v.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return v[static_cast<size_t>(a)] < v[static_cast<size_t>(b)]; });
+        starts.resize(v.size());
+        for (size_t p = 0; p < v.size(); ++p)
+            starts[p] = p == 0 || v[static_cast<size_t>(order[p])] != v[static_cast<size_t>(order[p - 1])];
+    }
+
+    /// The average ranks (1-based, ties averaged) of the resample that draws subset j `count[j]`
+    /// times, in draw order (`draws`): what averageRanks gives for the resampled values, since a
+    /// subset drawn twice ties with itself. `rankOf` is scratch of size M.
+    void ranks(const std::vector<int64_t>& count, const std::vector<int64_t>& draws, std::vector<double>& rankOf,
+               std::vector<double>& out) const
+    {
+        const size_t n = order.size();
+        size_t p = 0;
+        int64_t before = 0; // draws ranked below the current run
+        while (p < n) {
+            size_t q = p + 1;
+            while (q < n && !starts[q])
+                ++q;
+            int64_t run = 0;
+            for (size_t r = p; r < q; ++r)
+                run += count[static_cast<size_t>(order[r])];
+            const double rank = 0.5 * static_cast<double>(2 * before + 1 + run);
+            for (size_t r = p; r < q; ++r)
+                rankOf[static_cast<size_t>(order[r])] = rank;
+            before += run;
+            p = q;
+        }
+        out.resize(draws.size());
+        for (size_t d = 0; d < draws.size(); ++d)
+            out[d] = rankOf[static_cast<size_t>(draws[d])];
+    }
+};
+
+/// Centres average ranks and scales them to unit norm in place (false when they are constant:
+/// the Spearman is undefined).
+bool unitFromRanks(std::vector<double>& r)
 {
-    out = averageRanks(v);
-    const double mean = 0.5 * static_cast<double>(v.size() + 1);
+    const double mean = 0.5 * static_cast<double>(r.size() + 1);
     double ss = 0.0;
-    for (double& r : out) {
-        r -= mean;
-        ss += r * r;
+    for (double& x : r) {
+        x -= mean;
+        ss += x * x;
     }
     if (!(ss > 0.0))
         return false;
     const double inv = 1.0 / std::sqrt(ss);
-    for (double& r : out)
-        r *= inv;
+    for (double& x : r)
+        x *= inv;
     return true;
 }
 
@@ -158,33 +208,76 @@ LdsRatioInterval bootstrapLdsRatio(const RowMatrixF& candidateSums, const RowMat
                               + std::to_string(truth.subsets));
 
     const int64_t M = truth.subsets, m = truth.testCount;
+    // Each test's three value vectors sorted once: a resample is then ranked in O(M).
+    std::vector<SortedValues> sorted;
+    sorted.reserve(static_cast<size_t>(3 * m));
+    {
+        std::vector<double> v(static_cast<size_t>(M));
+        for (int64_t t = 0; t < m; ++t) {
+            for (int64_t j = 0; j < M; ++j)
+                v[static_cast<size_t>(j)] = -truth.testLoss(j, t);
+            sorted.emplace_back(v);
+            for (const RowMatrixF* set : sets) {
+                for (int64_t j = 0; j < M; ++j)
+                    v[static_cast<size_t>(j)] = static_cast<double>((*set)(t, j));
+                sorted.emplace_back(v);
+            }
+        }
+    }
     std::mt19937_64 rng(seed);
     std::uniform_int_distribution<int64_t> drawSubset(0, M - 1), drawTest(0, m - 1);
-    std::vector<int64_t> subsets(static_cast<size_t>(M)), testCount(static_cast<size_t>(m));
-    std::vector<double> y(static_cast<size_t>(M)), s(static_cast<size_t>(M)), yRanks, sRanks, ratios;
+    std::vector<int64_t> subsets(static_cast<size_t>(M)), drawn(static_cast<size_t>(M)),
+        testCount(static_cast<size_t>(m));
+    std::vector<double> rankOf(static_cast<size_t>(M)), yRanks, sRanks, ratios;
     for (int b = 0; b < resamples; ++b) {
         cancel.throwIfCancelled();
-        for (auto& j : subsets)
+        std::fill(drawn.begin(), drawn.end(), 0);
+        for (auto& j : subsets) {
             j = drawSubset(rng);
+            ++drawn[static_cast<size_t>(j)];
+        }
         std::fill(testCount.begin(), testCount.end(), 0);
         for (int64_t d = 0; d < m; ++d)
             ++testCount[static_cast<size_t>(drawTest(rng))];
+        // A value is NaN for a resample only when a subset holding NaN was drawn.
+        auto drawsNaN = [&](int64_t t, int which) {
+            if (!sorted[static_cast<size_t>(3 * t + which)].hasNaN)
+                return false;
+            const bool loss = which == 0;
+            for (int64_t j = 0; j < M; ++j)
+                if (drawn[static_cast<size_t>(j)] > 0
+                    && std::isnan(loss ? truth.testLoss(j, t) : (*sets[which - 1])(t, j)))
+                    return true;
+            return false;
+        };
+        auto ranksOf = [&](int64_t t, int which, std::vector<double>& out) {
+            const SortedValues& v = sorted[static_cast<size_t>(3 * t + which)];
+            if (!v.hasNaN) {
+                v.ranks(drawn, subsets, rankOf, out);
+                return;
+            }
+            // A NaN elsewhere in the row, in a subset not drawn: rank the drawn values directly.
+            std::vector<double> values(static_cast<size_t>(M));
+            for (int64_t d = 0; d < M; ++d) {
+                const int64_t j = subsets[static_cast<size_t>(d)];
+                values[static_cast<size_t>(d)] =
+                    which == 0 ? -truth.testLoss(j, t) : static_cast<double>((*sets[which - 1])(t, j));
+            }
+            out = averageRanks(values);
+        };
         double sum[2] = {0.0, 0.0}, used[2] = {0.0, 0.0};
         for (int64_t t = 0; t < m; ++t) {
             const double weight = static_cast<double>(testCount[static_cast<size_t>(t)]);
-            if (weight == 0.0)
+            if (weight == 0.0 || drawsNaN(t, 0))
                 continue;
-            bool defined = true;
-            for (int64_t d = 0; d < M; ++d) {
-                y[static_cast<size_t>(d)] = -truth.testLoss(subsets[static_cast<size_t>(d)], t);
-                defined = defined && !std::isnan(y[static_cast<size_t>(d)]);
-            }
-            if (!defined || !unitRanks(y, yRanks))
+            ranksOf(t, 0, yRanks);
+            if (!unitFromRanks(yRanks))
                 continue;
             for (int k = 0; k < 2; ++k) {
-                for (int64_t d = 0; d < M; ++d)
-                    s[static_cast<size_t>(d)] = static_cast<double>((*sets[k])(t, subsets[static_cast<size_t>(d)]));
-                if (std::any_of(s.begin(), s.end(), [](double v) { return std::isnan(v); }) || !unitRanks(s, sRanks))
+                if (drawsNaN(t, k + 1))
+                    continue;
+                ranksOf(t, k + 1, sRanks);
+                if (!unitFromRanks(sRanks))
                     continue;
                 double dot = 0.0;
                 for (int64_t d = 0; d < M; ++d)

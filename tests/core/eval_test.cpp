@@ -13,6 +13,7 @@
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "support/test_support.h"
+#include "tuning/rank_stats.h"
 
 #include <gtest/gtest.h>
 
@@ -532,6 +533,79 @@ TEST(Lds, BootstrapRatioInterval)
     EXPECT_THROW(bootstrapLdsRatio(poor, RowMatrixF::Zero(39, 30), truth, cancel), ConfigError);
     cancel.cancel();
     EXPECT_THROW(bootstrapLdsRatio(poor, exact, truth, cancel), Cancelled);
+}
+
+TEST(Lds, BootstrapEqualsSpearmanOfEveryResample)
+{
+    // The bootstrap ranks a resample from each test's values sorted once. Reference: the same
+    // resamples (the same draws from the same seed) each ranked from scratch by rank_stats'
+    // Spearman, with ties in the data (rounded losses and sums), subsets drawn more than once,
+    // a NaN loss and a NaN sum in subsets some resamples draw, and a constant test.
+    const LinearTruth lt = linearTruth(50, 12, 25, 2.0, 11);
+    GroundTruth truth = lt.truth;
+    for (int64_t j = 0; j < truth.subsets; ++j)
+        for (int64_t t = 0; t < truth.testCount; ++t)
+            truth.testLoss(j, t) = std::round(truth.testLoss(j, t)); // ties
+    for (int64_t j = 0; j < truth.subsets; ++j)
+        truth.testLoss(j, 5) = 1.0; // constant: no Spearman
+    truth.testLoss(3, 2) = std::nan("");
+    RowMatrixF a = ldsSubsetSums(noisyScores(lt.beta, 1.0f, 12), truth);
+    RowMatrixF b = ldsSubsetSums(lt.beta, truth);
+    for (int64_t t = 0; t < a.rows(); ++t)
+        for (int64_t j = 0; j < a.cols(); ++j)
+            a(t, j) = std::round(a(t, j) * 2.0f) / 2.0f; // ties
+    b(7, 4) = std::nanf("");
+
+    const int resamples = 60;
+    const uint64_t seed = 5;
+    const LdsRatioInterval fast = bootstrapLdsRatio(a, b, truth, CancelToken(), resamples, 0.9, 0.95, seed);
+
+    const int64_t M = truth.subsets, m = truth.testCount;
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int64_t> drawSubset(0, M - 1), drawTest(0, m - 1);
+    std::vector<double> ratios;
+    for (int r = 0; r < resamples; ++r) {
+        std::vector<int64_t> subsets(static_cast<size_t>(M)), weight(static_cast<size_t>(m), 0);
+        for (auto& j : subsets)
+            j = drawSubset(rng);
+        for (int64_t d = 0; d < m; ++d)
+            ++weight[static_cast<size_t>(drawTest(rng))];
+        double sum[2] = {0, 0}, used[2] = {0, 0};
+        for (int64_t t = 0; t < m; ++t) {
+            if (weight[static_cast<size_t>(t)] == 0)
+                continue;
+            std::vector<double> y, s[2];
+            for (int64_t j : subsets) {
+                y.push_back(-truth.testLoss(j, t));
+                s[0].push_back(a(t, j));
+                s[1].push_back(b(t, j));
+            }
+            if (std::any_of(y.begin(), y.end(), [](double v) { return std::isnan(v); })
+                || std::all_of(y.begin(), y.end(), [&](double v) { return v == y[0]; }))
+                continue;
+            for (int k = 0; k < 2; ++k) {
+                if (std::any_of(s[k].begin(), s[k].end(), [](double v) { return std::isnan(v); })
+                    || std::all_of(s[k].begin(), s[k].end(), [&](double v) { return v == s[k][0]; }))
+                    continue;
+                sum[k] += static_cast<double>(weight[static_cast<size_t>(t)]) * spearman(y, s[k]);
+                used[k] += static_cast<double>(weight[static_cast<size_t>(t)]);
+            }
+        }
+        if (used[0] > 0 && used[1] > 0 && sum[1] / used[1] > 0)
+            ratios.push_back(sum[0] / used[0] / (sum[1] / used[1]));
+    }
+    ASSERT_EQ(fast.resamples, static_cast<int>(ratios.size()));
+    ASSERT_GT(fast.resamples, 40);
+    std::sort(ratios.begin(), ratios.end());
+    auto percentile = [&](double q) {
+        const double pos = q * static_cast<double>(ratios.size() - 1);
+        const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(ratios.size() - 1, lo + 1);
+        return ratios[lo] + (pos - static_cast<double>(lo)) * (ratios[hi] - ratios[lo]);
+    };
+    EXPECT_NEAR(fast.low, percentile(0.05), 1e-12);
+    EXPECT_NEAR(fast.high, percentile(0.95), 1e-12);
+    const double above = static_cast<double>(std::count_if(ratios.begin(), ratios.end(), [](double x) { return x >= 0.95; }));
+    EXPECT_DOUBLE_EQ(fast.shareAbove, above / static_cast<double>(ratios.size()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ TEST(RankStats, AverageRanksWithTies)
     // −0 and +0 tie.
     const std::vector<float> zeros = {0.0f, -0.0f, -1.0f};
     EXPECT_EQ(averageRanks(zeros.data(), 3), (std::vector<double>{2.5, 2.5, 1}));
+    EXPECT_EQ(averageRanks(std::vector<double>{0.0, -0.0, -1.0}), (std::vector<double>{2.5, 2.5, 1}));
 }
 
 TEST(RankStats, LargeInputsRankLikeTheSimpleSort)
@@ -60,6 +61,7 @@ TEST(RankStats, LargeInputsRankLikeTheSimpleSort)
     }
     v[5] = -0.0f;
     vd[5] = 0.0;
+    vd[6] = vd[6] == 0.0 ? -0.0 : vd[6]; // a −0 among the doubles' zeros too
     EXPECT_EQ(averageRanks(v.data(), 3000), averageRanks(vd));
     EXPECT_EQ(topIndices(v.data(), 3000, 50).size(), 50u);
 }
