@@ -128,7 +128,8 @@ struct SortedValues {
             return;
         order.resize(v.size());
         std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return v[static_cast<size_t>(a)] < v[static_cast<size_t>(b)]; });
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int32_t a, int32_t b) { return v[static_cast<size_t>(a)] < v[static_cast<size_t>(b)]; });
         starts.resize(v.size());
         for (size_t p = 0; p < v.size(); ++p)
             starts[p] = p == 0 || v[static_cast<size_t>(order[p])] != v[static_cast<size_t>(order[p - 1])];

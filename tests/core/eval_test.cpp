@@ -604,7 +604,8 @@ TEST(Lds, BootstrapEqualsSpearmanOfEveryResample)
     };
     EXPECT_NEAR(fast.low, percentile(0.05), 1e-12);
     EXPECT_NEAR(fast.high, percentile(0.95), 1e-12);
-    const double above = static_cast<double>(std::count_if(ratios.begin(), ratios.end(), [](double x) { return x >= 0.95; }));
+    const double above =
+        static_cast<double>(std::count_if(ratios.begin(), ratios.end(), [](double x) { return x >= 0.95; }));
     EXPECT_DOUBLE_EQ(fast.shareAbove, above / static_cast<double>(ratios.size()));
 }
 
