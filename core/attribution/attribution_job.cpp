@@ -1,5 +1,7 @@
 #include "attribution/attribution_job.h"
 
+#include "attribution/dense_products.h"
+
 #include "attribution/explicit_curvature.h"
 #include "attribution/unrolled_path.h"
 #include "common/error.h"
@@ -538,6 +540,37 @@ Eigen::VectorXf AttributionSession::scoresFor(int64_t test, double lambda) const
         return m_caches.front()->scores(test, lambda);
     RowMatrixF m = scores({test}, lambda);
     return m.row(0).transpose();
+}
+
+GroupScores::GroupScores(const AttributionSession& session, const RowMatrixF& groups) : m_session(&session)
+{
+    if (groups.cols() != session.trainCount())
+        throw ConfigError("group scores: groups over " + std::to_string(groups.cols()) + " training points, the "
+                          "experiment has " + std::to_string(session.trainCount()));
+    switch (session.method()) {
+    case Method::InfluenceExplicit:
+    case Method::InfluenceProjected:
+    case Method::Trak:
+        for (const auto& cache : session.caches())
+            m_sides.push_back(cache->groupTrainSide(groups));
+        return;
+    default:
+        m_fixed = productWithTransposedF(session.scores({}, 1.0), groups);
+        return;
+    }
+}
+
+RowMatrixF GroupScores::at(double lambda) const
+{
+    if (m_sides.empty())
+        return m_fixed;
+    const auto& caches = m_session->caches();
+    RowMatrixF total = caches[0]->groupScoreMatrix(m_sides[0], lambda);
+    for (size_t c = 1; c < caches.size(); ++c)
+        total += caches[c]->groupScoreMatrix(m_sides[c], lambda);
+    if (caches.size() > 1)
+        total /= static_cast<float>(caches.size());
+    return total;
 }
 
 double defaultLambda(const AttributionSession& session)

@@ -127,6 +127,25 @@ private:
     ModelRecord m_model;
 };
 
+/// A session's scores summed over fixed groups of training points, at any λ: scores({}, λ) Gᵀ,
+/// G M × n (row j the weights of group j over the training points, e.g. the LDS's 0/1 subset
+/// masks); rows: all test points, columns: groups. For IF and TRAK each cache's λ-free training
+/// side (SpectralCache::groupTrainSide) is formed once, so a λ costs O(m·k·M) instead of the
+/// O(m·n·(k + M)) of scoring then summing (TRAK: the mean over its caches, as trakScores). λ-free
+/// methods are scored and summed once. The session must outlive this object.
+class GroupScores {
+public:
+    /// ConfigError when G's columns are not the session's training points.
+    GroupScores(const AttributionSession& session, const RowMatrixF& groups);
+    /// At absolute λ (ignored by λ-free methods); ConfigError for an invalid λ, as scores().
+    RowMatrixF at(double lambda) const;
+
+private:
+    const AttributionSession* m_session = nullptr;
+    std::vector<RowMatrixF> m_sides; ///< per cache: G diag(w) ΦQ (M × k)
+    RowMatrixF m_fixed;              ///< λ-free methods: scores Gᵀ
+};
+
 /// The λ commands use when none is given: the stored (accepted, else recommended) λ, else
 /// 0.1 × mean eigenvalue.
 double defaultLambda(const AttributionSession& session);

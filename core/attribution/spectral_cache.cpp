@@ -292,7 +292,8 @@ Eigen::VectorXf SpectralCache::scores(int64_t testIndex, double lambda) const
     return s;
 }
 
-RowMatrixF SpectralCache::scoreMatrix(const std::vector<int64_t>& testIndices, double lambda) const
+RowMatrixF SpectralCache::scaledTestTimes(const std::vector<int64_t>& testIndices, double lambda,
+                                          const RowMatrixF& right) const
 {
     const Eigen::VectorXf d = inverseDiagonal(lambda);
     const int64_t m = testIndices.empty() ? testCount() : static_cast<int64_t>(testIndices.size());
@@ -302,15 +303,46 @@ RowMatrixF SpectralCache::scoreMatrix(const std::vector<int64_t>& testIndices, d
         checkTestIndex(t);
         scaled.row(r) = m_testRot.row(t).cwiseProduct(d.transpose());
     }
-    RowMatrixF out(m, trainCount());
+    RowMatrixF out(m, right.rows());
     if (out.size() == 0)
         return out;
     torch::NoGradGuard noGrad;
     torch::Tensor o = viewOf(out);
-    torch::mm_out(o, viewOf(scaled), viewOf(m_trainRot).t());
-    if (!m_weights.empty())
+    torch::mm_out(o, viewOf(scaled), viewOf(right).t());
+    return out;
+}
+
+RowMatrixF SpectralCache::scoreMatrix(const std::vector<int64_t>& testIndices, double lambda) const
+{
+    RowMatrixF out = scaledTestTimes(testIndices, lambda, m_trainRot);
+    if (!m_weights.empty() && out.size() > 0)
         out.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(m_weights.data(), trainCount()).transpose();
     return out;
+}
+
+RowMatrixF SpectralCache::groupTrainSide(const RowMatrixF& groups) const
+{
+    if (groups.cols() != trainCount())
+        throw ConfigError("spectral cache: groups over " + std::to_string(groups.cols()) + " training points, the "
+                          "cache has " + std::to_string(trainCount()));
+    RowMatrixF side(groups.rows(), dimension());
+    if (side.size() == 0)
+        return side;
+    torch::NoGradGuard noGrad;
+    torch::Tensor g = viewOf(groups);
+    if (!m_weights.empty())
+        g = g * torch::from_blob(const_cast<float*>(m_weights.data()), {1, trainCount()}, torch::kFloat);
+    torch::Tensor o = viewOf(side);
+    torch::mm_out(o, g, viewOf(m_trainRot));
+    return side;
+}
+
+RowMatrixF SpectralCache::groupScoreMatrix(const RowMatrixF& trainSide, double lambda) const
+{
+    if (trainSide.cols() != dimension())
+        throw ConfigError("spectral cache: a groups' training side of " + std::to_string(trainSide.cols())
+                          + " columns, the cache's dimension is " + std::to_string(dimension()));
+    return scaledTestTimes({}, lambda, trainSide);
 }
 
 } // namespace attri

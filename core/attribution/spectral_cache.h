@@ -81,6 +81,16 @@ public:
     /// Rows: the given test points (all when empty); columns: training points. One GEMM.
     RowMatrixF scoreMatrix(const std::vector<int64_t>& testIndices, double lambda) const;
 
+    /// Scores summed over groups of training points (e.g. the LDS's subsets), at any λ without
+    /// forming the m × n scores: with G (M × n, row j the weights of group j over the training
+    /// points), scoreMatrix({}, λ) Gᵀ = (Φ'Q) diag(1/(μ + λ)) Pᵀ, where P = G diag(w) (ΦQ) is
+    /// M × k and independent of λ. groupTrainSide forms P once, O(M·n·k); groupScoreMatrix then
+    /// costs O(m·k·M) per λ instead of O(m·n·(k + M)). ConfigError when G's columns are not the
+    /// training points, or P's shape is not M × k.
+    RowMatrixF groupTrainSide(const RowMatrixF& groups) const;
+    /// Rows: all test points; columns: the M groups of `trainSide` (from groupTrainSide).
+    RowMatrixF groupScoreMatrix(const RowMatrixF& trainSide, double lambda) const;
+
     const RowMatrixF& trainRotated() const { return m_trainRot; }
     const RowMatrixF& testRotated() const { return m_testRot; }
     const std::vector<float>& trainWeights() const { return m_weights; }
@@ -91,6 +101,9 @@ private:
     Eigen::VectorXf inverseDiagonal(double lambda) const;
     /// Throws ConfigError naming the index and the number of test points.
     void checkTestIndex(int64_t testIndex) const;
+    /// The given test rows (all when empty) of Φ'Q scaled by 1/(μ + λ), times rightᵀ: one GEMM.
+    RowMatrixF scaledTestTimes(const std::vector<int64_t>& testIndices, double lambda,
+                               const RowMatrixF& right) const;
 
     Eigen::VectorXd m_eigenvalues;
     RowMatrixF m_trainRot;

@@ -2,6 +2,7 @@
 
 #include "attribution/dense_products.h"
 #include "common/error.h"
+#include "common/parallel.h"
 #include "eval/ground_truth.h"
 #include "jobs/cancel_token.h"
 #include "tuning/rank_stats.h"
@@ -30,35 +31,26 @@ void checkShape(int64_t rows, int64_t cols, const GroundTruth& truth)
                           "subsets×n / subsets×m)");
 }
 
-/// M×n float 0/1 matrix of the masks (row-major, so masksᵀ is a column-major view for the GEMM).
-RowMatrixF maskMatrix(const GroundTruth& truth)
-{
-    RowMatrixF masks(truth.subsets, truth.trainCount);
-    for (int64_t j = 0; j < truth.subsets; ++j)
-        for (int64_t i = 0; i < truth.trainCount; ++i)
-            masks(j, i) = truth.inSubset(j, i) ? 1.0f : 0.0f;
-    return masks;
-}
-
 /// LDS of tests [first, first + sums.rows()) from their subset sums (rows × M).
 void ldsOfBlock(const RowMatrixF& sums, int64_t first, const GroundTruth& truth, std::vector<double>& out)
 {
     const int64_t M = truth.subsets;
-    std::vector<double> y(static_cast<size_t>(M));
-    std::vector<double> s(static_cast<size_t>(M));
-    for (int64_t r = 0; r < sums.rows(); ++r) {
-        const int64_t t = first + r;
-        for (int64_t j = 0; j < M; ++j) {
-            y[static_cast<size_t>(j)] = -truth.testLoss(j, t);
-            s[static_cast<size_t>(j)] = static_cast<double>(sums(r, j));
+    // Ranking is most of an LDS once the sums are formed: the tests are split over the cores.
+    parallelFor(sums.rows(), hardwareThreads(), [&](int64_t begin, int64_t end, int) {
+        std::vector<double> y(static_cast<size_t>(M));
+        for (int64_t r = begin; r < end; ++r) {
+            const int64_t t = first + r;
+            const float* s = sums.row(r).data();
+            bool defined = true;
+            for (int64_t j = 0; j < M; ++j) {
+                y[static_cast<size_t>(j)] = -truth.testLoss(j, t);
+                defined = defined && !std::isnan(y[static_cast<size_t>(j)]) && !std::isnan(s[j]);
+            }
+            // rank_stats rejects NaN; a NaN loss (a diverged subset model) makes this test undefined.
+            // The sums are ranked as floats (the same ranks as in double, by the faster key sort).
+            out[static_cast<size_t>(t)] = defined ? pearson(averageRanks(y), averageRanks(s, M)) : kNaN;
         }
-        bool defined = true;
-        for (int64_t j = 0; j < M; ++j)
-            defined =
-                defined && !std::isnan(y[static_cast<size_t>(j)]) && !std::isnan(s[static_cast<size_t>(j)]);
-        // rank_stats rejects NaN; a NaN loss (a diverged subset model) makes this test undefined.
-        out[static_cast<size_t>(t)] = defined ? spearman(y, s) : kNaN;
-    }
+    });
 }
 
 LdsResult summarize(std::vector<double> perTest)
@@ -87,6 +79,16 @@ LdsResult summarize(std::vector<double> perTest)
 
 } // namespace
 
+RowMatrixF ldsMaskMatrix(const GroundTruth& truth)
+{
+    checkShape(truth.testCount, truth.trainCount, truth);
+    RowMatrixF masks(truth.subsets, truth.trainCount);
+    for (int64_t j = 0; j < truth.subsets; ++j)
+        for (int64_t i = 0; i < truth.trainCount; ++i)
+            masks(j, i) = truth.inSubset(j, i) ? 1.0f : 0.0f;
+    return masks;
+}
+
 LdsResult computeLds(const RowMatrixF& scores, const GroundTruth& truth)
 {
     return ldsFromSubsetSums(ldsSubsetSums(scores, truth), truth);
@@ -96,7 +98,7 @@ RowMatrixF ldsSubsetSums(const RowMatrixF& scores, const GroundTruth& truth)
 {
     checkShape(scores.rows(), scores.cols(), truth);
     // m×M, one GEMM on BLAS (Eigen's, at baseline SSE2 on one thread, was most of an LDS).
-    return productWithTransposedF(scores, maskMatrix(truth));
+    return productWithTransposedF(scores, ldsMaskMatrix(truth));
 }
 
 LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth)
@@ -313,7 +315,7 @@ LdsResult computeLds(const ScoreRowFn& rowOf, const GroundTruth& truth, const Ca
     checkShape(truth.testCount, truth.trainCount, truth);
     if (blockRows < 1)
         throw ConfigError("LDS: blockRows must be >= 1, got " + std::to_string(blockRows));
-    const RowMatrixF masks = maskMatrix(truth);
+    const RowMatrixF masks = ldsMaskMatrix(truth);
     std::vector<double> perTest(static_cast<size_t>(truth.testCount), kNaN);
     RowMatrixF block;
     for (int64_t first = 0; first < truth.testCount; first += blockRows) {

@@ -37,7 +37,10 @@ LdsResult computeLds(const ScoreRowFn& rowOf, const GroundTruth& truth, const Ca
 /// The LDS's additive predictions: subset sums Σ_{i∈S_j} τ(z'_t, z_i), m×M (row t, subset j). Throws
 /// ConfigError on a shape mismatch, as computeLds does.
 RowMatrixF ldsSubsetSums(const RowMatrixF& scores, const GroundTruth& truth);
-/// computeLds from subset sums (m×M) already formed by ldsSubsetSums.
+/// The subsets as an M×n 0/1 matrix (row j: subset j's mask): ldsSubsetSums is scores × this ᵀ, and
+/// GroupScores forms the same sums at any λ from it.
+RowMatrixF ldsMaskMatrix(const GroundTruth& truth);
+/// computeLds from subset sums (m×M) already formed by ldsSubsetSums (or GroupScores).
 LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth);
 
 /// How far ground-truth sampling noise lets "the candidate's LDS is a given share of the

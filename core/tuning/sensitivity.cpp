@@ -2,6 +2,7 @@
 
 #include "attribution/spectral_cache.h"
 #include "common/error.h"
+#include "common/parallel.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "tuning/rank_stats.h"
@@ -9,42 +10,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <thread>
 
 namespace attri {
 
 namespace {
-
-/// Runs fn(begin, end, worker) over [0, count) split into `threads` contiguous parts, rethrowing
-/// the first exception of any worker.
-template <typename Fn> void parallelFor(int64_t count, int threads, Fn fn)
-{
-    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, count)));
-    if (threads == 1) {
-        fn(int64_t{0}, count, 0);
-        return;
-    }
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
-    for (int w = 0; w < threads; ++w) {
-        const int64_t begin = count * w / threads;
-        const int64_t end = count * (w + 1) / threads;
-        pool.emplace_back([&, begin, end, w] {
-            try {
-                fn(begin, end, w);
-            } catch (...) {
-                errors[static_cast<size_t>(w)] = std::current_exception();
-            }
-        });
-    }
-    for (auto& t : pool)
-        t.join();
-    for (auto& e : errors)
-        if (e)
-            std::rethrow_exception(e);
-}
 
 SensitivityTable makeTable(int64_t rows, int64_t cols)
 {
@@ -138,9 +108,7 @@ lambdaSensitivity(const std::map<int64_t, std::shared_ptr<const SpectralCache>>&
     result->kSpearman = makeTable(lCount, kCount - 1);
     result->kJaccard = makeTable(lCount, kCount - 1);
 
-    const int threads = options.threads > 0
-                            ? options.threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = options.threads > 0 ? options.threads : hardwareThreads();
     const int64_t m = static_cast<int64_t>(result->testIndices.size());
     const int64_t blocks = (m + options.blockSize - 1) / options.blockSize;
     progress.begin("sensitivity", blocks * kCount * lCount);

@@ -235,12 +235,20 @@ LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<dou
 {
     if (grid.empty())
         throw ConfigError("LDS evidence: the λ grid is empty");
+    return ldsEvidence(GroupScores(session, ldsMaskMatrix(truth)), grid, lambda, truth, resamples, progress, cancel);
+}
+
+LdsEvidence ldsEvidence(const GroupScores& subsetSums, const std::vector<double>& grid, double lambda,
+                        const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel)
+{
+    if (grid.empty())
+        throw ConfigError("LDS evidence: the λ grid is empty");
     LdsEvidence e;
     RowMatrixF& bestSums = e.bestSums;
     progress.begin("LDS at every grid λ", static_cast<int64_t>(grid.size()));
     for (size_t g = 0; g < grid.size(); ++g) {
         cancel.throwIfCancelled();
-        RowMatrixF sums = ldsSubsetSums(session.scores({}, grid[g]), truth);
+        RowMatrixF sums = subsetSums.at(grid[g]);
         const double v = ldsFromSubsetSums(sums, truth).mean;
         e.gridLds.push_back(v);
         if (std::isfinite(v) && (!std::isfinite(e.bestLds) || v > e.bestLds)) {
@@ -250,7 +258,7 @@ LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<dou
         }
         progress.advance(static_cast<int64_t>(g) + 1);
     }
-    const RowMatrixF sums = ldsSubsetSums(session.scores({}, lambda), truth);
+    const RowMatrixF sums = subsetSums.at(lambda);
     e.atLambda = ldsFromSubsetSums(sums, truth);
     e.ratio = e.bestLds > 0 ? e.atLambda.mean / e.bestLds : std::numeric_limits<double>::quiet_NaN();
     if (std::isfinite(e.bestLds)) {
@@ -348,10 +356,11 @@ SweepTable ldsSweepTable(const std::string& path, const std::string& method, con
                               values.setConstant(computeLds(session.scores({}, 1.0), truth).mean);
                               return;
                           }
+                          const GroupScores subsetSums(session, ldsMaskMatrix(truth));
                           for (size_t g = 0; g < lambdas.size(); ++g) {
                               cancel.throwIfCancelled();
                               values(static_cast<Eigen::Index>(g)) =
-                                  computeLds(session.scores({}, lambdas[g]), truth).mean;
+                                  ldsFromSubsetSums(subsetSums.at(lambdas[g]), truth).mean;
                               progress.advance(static_cast<int64_t>(g) + 1);
                           }
                       });

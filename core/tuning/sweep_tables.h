@@ -16,6 +16,7 @@
 namespace attri {
 
 class AttributionSession;
+class GroupScores;
 struct GroundTruth;
 class ProgressSink;
 class CancelToken;
@@ -75,6 +76,9 @@ struct LdsEvidence {
     RowMatrixF bestSums;          ///< the best grid λ's subset sums (ldsSubsetSums), for other intervals
 };
 LdsEvidence ldsEvidence(const AttributionSession& session, const std::vector<double>& grid, double lambda,
+                        const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel);
+/// The same from the session's subset sums (GroupScores over ldsMaskMatrix(truth)) made by the caller.
+LdsEvidence ldsEvidence(const GroupScores& subsetSums, const std::vector<double>& grid, double lambda,
                         const GroundTruth& truth, int resamples, ProgressSink& progress, const CancelToken& cancel);
 
 /// Copies the evidence into a recommendation's record (LDS at λ and at the grid's best, the best

@@ -226,7 +226,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.k = session->k();
                     row.meanEigenvalue = session->meanEigenvalue();
                     row.retrainSeconds = truth.seconds;
-                    auto ldsAt = [&](double lambda) { return computeLds(session->scores({}, lambda), truth); };
+                    const GroupScores subsetSums(*session, ldsMaskMatrix(truth));
+                    auto ldsAt = [&](double lambda) { return ldsFromSubsetSums(subsetSums.at(lambda), truth); };
                     row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
 
                     // Every rule's λ (no retraining), then the default's evidence on the grid. The
@@ -258,7 +259,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                         if (rule == SelectorRule::SimulatedSgd)
                             row.gridXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
                     }
-                    const LdsEvidence evidence = ldsEvidence(*session, row.gridLambdas, row.recommendedLambda, truth,
+                    const LdsEvidence evidence = ldsEvidence(subsetSums, row.gridLambdas, row.recommendedLambda, truth,
                                                              o.bootstrapResamples, progress, cancel);
                     row.gridLds = evidence.gridLds;
                     row.bestLambda = evidence.bestLambda;
@@ -290,7 +291,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                         row.pathSeconds = rec.seconds;
                         row.pathStability = rec.pathStability;
                         row.pathFeaturizeSeconds = pathFeaturizeSeconds;
-                        const RowMatrixF sums = ldsSubsetSums(session->scores({}, rec.lambda), truth);
+                        const RowMatrixF sums = subsetSums.at(rec.lambda);
                         row.pathLds = ldsFromSubsetSums(sums, truth).mean;
                         if (std::isfinite(row.bestLds) && row.bestLds > 0) {
                             row.pathRatio = row.pathLds / row.bestLds;

@@ -200,6 +200,50 @@ TEST(SpectralCache, MatchesDirectSolveSumConventionWithWeights)
     EXPECT_LT(maxRelativeError(some.row(1).transpose(), directScores(c, train, test, 0, 1.0, weights)), 2e-5);
 }
 
+// Scores summed over groups of training points from the λ-free training side, against the direct
+// solve's scores times the groups in double: 0/1 masks (the LDS's subsets) and general weights, with
+// and without TRAK's per-sample weights.
+TEST(SpectralCache, GroupScoresEqualDirectScoresTimesGroups)
+{
+    const RowMatrixF train = randomMatrix(40, 7, 31);
+    const RowMatrixF test = randomMatrix(5, 7, 32);
+    std::vector<float> weights;
+    for (int i = 0; i < 40; ++i)
+        weights.push_back(0.1f + 0.02f * static_cast<float>(i));
+    RowMatrixF groups = randomMatrix(9, 40, 33);
+    for (int64_t j = 0; j < 6; ++j) // six 0/1 masks, three rows of general weights
+        for (int64_t i = 0; i < 40; ++i)
+            groups(j, i) = groups(j, i) > 0.0f ? 1.0f : 0.0f;
+    for (const bool weighted : {false, true}) {
+        const std::vector<float> w = weighted ? weights : std::vector<float>{};
+        const auto convention = weighted ? CurvatureConvention::Sum : CurvatureConvention::Mean;
+        const auto cache = SpectralCache::fromFeatures(train, test, convention, w);
+        Eigen::MatrixXd c = train.cast<double>().transpose() * train.cast<double>();
+        if (!weighted)
+            c /= 40.0;
+        const RowMatrixF side = cache->groupTrainSide(groups);
+        ASSERT_EQ(side.rows(), 9);
+        ASSERT_EQ(side.cols(), 7);
+        for (double lambda : {1e-2, 1.0, 30.0}) {
+            const RowMatrixF got = cache->groupScoreMatrix(side, lambda);
+            ASSERT_EQ(got.rows(), 5);
+            ASSERT_EQ(got.cols(), 9);
+            for (int64_t t = 0; t < 5; ++t) {
+                const Eigen::VectorXd want =
+                    groups.cast<double>() * directScores(c, train, test, t, lambda, w);
+                const double scale = want.cwiseAbs().maxCoeff();
+                EXPECT_LT((got.row(t).transpose().cast<double>() - want).cwiseAbs().maxCoeff(), 2e-5 * scale)
+                    << "weighted " << weighted << " λ=" << lambda << " t=" << t;
+            }
+        }
+        EXPECT_THROW(cache->groupTrainSide(randomMatrix(3, 39, 34)), ConfigError);
+        EXPECT_THROW(cache->groupScoreMatrix(randomMatrix(3, 6, 35), 1.0), ConfigError);
+        for (double lambda : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN()})
+            EXPECT_THROW(cache->groupScoreMatrix(side, lambda), ConfigError) << lambda;
+        EXPECT_EQ(cache->groupScoreMatrix(cache->groupTrainSide(RowMatrixF(0, 40)), 1.0).cols(), 0);
+    }
+}
+
 TEST(SpectralCache, RankDeficientFeaturesStillSolve)
 {
     // k > n: C is singular (tiny negative eigenvalues from rounding are clipped to 0).

@@ -3,6 +3,7 @@
 #include "common/runtime.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"
+#include "eval/lds.h"
 #include "eval/subset_sampler.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
@@ -45,6 +46,27 @@ namespace attri {
 namespace {
 
 const std::string kCli = ATTRI_CLI_PATH;
+
+/// GroupScores of a session (λ-free training sides, averaged over TRAK's caches) against its full
+/// score matrix times the groups: random 0/1 masks, as the LDS's subsets.
+void expectGroupScoresEqualScoresTimesGroups(const AttributionSession& session, const std::vector<double>& lambdas)
+{
+    std::mt19937 rng(5);
+    std::bernoulli_distribution in(0.5);
+    RowMatrixF groups(7, session.trainCount());
+    for (Eigen::Index i = 0; i < groups.size(); ++i)
+        groups.data()[i] = in(rng) ? 1.0f : 0.0f;
+    const GroupScores grouped(session, groups);
+    for (double lambda : lambdas) {
+        const Eigen::MatrixXd want = session.scores({}, lambda).cast<double>() * groups.cast<double>().transpose();
+        const RowMatrixF got = grouped.at(lambda);
+        ASSERT_EQ(got.rows(), session.testCount());
+        ASSERT_EQ(got.cols(), 7);
+        EXPECT_LT((got.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-4 * want.cwiseAbs().maxCoeff())
+            << toString(session.method()) << " λ=" << lambda;
+    }
+    EXPECT_THROW(GroupScores(session, RowMatrixF(2, session.trainCount() + 1)), ConfigError);
+}
 
 TEST(Cli, VersionNamesLibTorchAndBlas)
 {
@@ -285,6 +307,11 @@ TEST(Cli, RecommendPathMatchReadsTheCheckpointsFeatures)
     const LambdaRecommendation viaMargin = recommendLambda(fromMargin, grid, o, progress, cancel);
     EXPECT_NEAR(viaMargin.pathStability, viaLoss.pathStability, 0.05 * viaLoss.pathStability);
     EXPECT_LT((viaMargin.meanXi - viaLoss.meanXi).cwiseAbs().maxCoeff(), 0.02);
+
+    // Subset sums at any λ: TRAK's three checkpoint caches averaged, and a λ-free method.
+    ASSERT_EQ(session->caches().size(), 3u);
+    expectGroupScoresEqualScoresTimesGroups(*session, {grid.front(), grid[12], grid.back()});
+    expectGroupScoresEqualScoresTimesGroups(*AttributionSession::open(exp, "tracin", 64, progress, cancel), {1.0});
 }
 
 // The λ-free method `unrolled`: computed by `attribute`, read by every scoring command, and equal
@@ -485,6 +512,24 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
     for (Eigen::Index c = 0; c < lds->absoluteLambdas.cols(); ++c)
         for (Eigen::Index g = 1; g < lds->absoluteLambdas.rows(); ++g)
             EXPECT_GT(lds->absoluteLambdas(g, c), lds->absoluteLambdas(g - 1, c));
+    // The stored table (subset sums from the spectral factors) equals the LDS of the full score
+    // matrices, column by column.
+    const std::optional<GroundTruth> truth = readGroundTruth(file);
+    ASSERT_TRUE(truth);
+    NullProgress progress;
+    CancelToken cancel;
+    for (size_t c = 0; c < lds->ks.size(); ++c) {
+        const auto session = AttributionSession::open(exp, "trak", lds->ks[c], progress, cancel);
+        for (Eigen::Index g = 0; g < lds->values.rows(); g += 6) {
+            const auto col = static_cast<Eigen::Index>(c);
+            const double want = computeLds(session->scores({}, lds->absoluteLambdas(g, col)), *truth).mean;
+            EXPECT_NEAR(lds->values(g, col), want, 1e-3) << "k " << lds->ks[c] << " λ " << lds->absoluteLambdas(g, col);
+        }
+    }
+    // Explicit IF's cache is reassembled from the file.
+    const auto explicitIf = AttributionSession::open(exp, "if", 0, progress, cancel);
+    ASSERT_EQ(explicitIf->method(), Method::InfluenceExplicit);
+    expectGroupScoresEqualScoresTimesGroups(*explicitIf, {0.01 * explicitIf->meanEigenvalue(), explicitIf->meanEigenvalue()});
 }
 
 // `check`: the top-k removal and leave-one-out checks through the CLI, stored in the file, against
