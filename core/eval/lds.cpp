@@ -31,24 +31,47 @@ void checkShape(int64_t rows, int64_t cols, const GroundTruth& truth)
                           "subsets×n / subsets×m)");
 }
 
-/// LDS of tests [first, first + sums.rows()) from their subset sums (rows × M).
-void ldsOfBlock(const RowMatrixF& sums, int64_t first, const GroundTruth& truth, std::vector<double>& out)
+void checkSumsShape(const RowMatrixF& sums, const GroundTruth& truth)
+{
+    if (sums.rows() != truth.testCount || sums.cols() != truth.subsets)
+        throw ConfigError("LDS: the subset sums are " + std::to_string(sums.rows()) + "×" + std::to_string(sums.cols())
+                          + ", the ground truth needs test×subsets = " + std::to_string(truth.testCount) + "×"
+                          + std::to_string(truth.subsets));
+}
+
+/// Average ranks of y_j = −testLoss(j, t) over the subsets; empty when a loss is NaN (a diverged
+/// subset model makes the test undefined: rank_stats rejects NaN).
+std::vector<double> targetRanks(const GroundTruth& truth, int64_t t)
+{
+    std::vector<double> y(static_cast<size_t>(truth.subsets));
+    for (int64_t j = 0; j < truth.subsets; ++j) {
+        y[static_cast<size_t>(j)] = -truth.testLoss(j, t);
+        if (std::isnan(y[static_cast<size_t>(j)]))
+            return {};
+    }
+    return averageRanks(y);
+}
+
+/// LDS of tests [first, first + sums.rows()) from their subset sums (rows × M), against the
+/// targets' ranks when given, else ranking the targets here.
+void ldsOfBlock(const RowMatrixF& sums, int64_t first, const GroundTruth& truth, const LdsTargets* targets,
+                std::vector<double>& out)
 {
     const int64_t M = truth.subsets;
     // Ranking is most of an LDS once the sums are formed: the tests are split over the cores.
     parallelFor(sums.rows(), hardwareThreads(), [&](int64_t begin, int64_t end, int) {
-        std::vector<double> y(static_cast<size_t>(M));
+        std::vector<double> own;
         for (int64_t r = begin; r < end; ++r) {
             const int64_t t = first + r;
+            if (!targets)
+                own = targetRanks(truth, t);
+            const std::vector<double>& y = targets ? targets->ranks(t) : own;
             const float* s = sums.row(r).data();
-            bool defined = true;
-            for (int64_t j = 0; j < M; ++j) {
-                y[static_cast<size_t>(j)] = -truth.testLoss(j, t);
-                defined = defined && !std::isnan(y[static_cast<size_t>(j)]) && !std::isnan(s[j]);
-            }
-            // rank_stats rejects NaN; a NaN loss (a diverged subset model) makes this test undefined.
+            bool defined = !y.empty();
+            for (int64_t j = 0; j < M && defined; ++j)
+                defined = !std::isnan(s[j]);
             // The sums are ranked as floats (the same ranks as in double, by the faster key sort).
-            out[static_cast<size_t>(t)] = defined ? pearson(averageRanks(y), averageRanks(s, M)) : kNaN;
+            out[static_cast<size_t>(t)] = defined ? pearson(y, averageRanks(s, M)) : kNaN;
         }
     });
 }
@@ -104,12 +127,26 @@ RowMatrixF ldsSubsetSums(const RowMatrixF& scores, const GroundTruth& truth)
 LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth)
 {
     checkShape(truth.testCount, truth.trainCount, truth);
-    if (sums.rows() != truth.testCount || sums.cols() != truth.subsets)
-        throw ConfigError("LDS: the subset sums are " + std::to_string(sums.rows()) + "×" + std::to_string(sums.cols())
-                          + ", the ground truth needs test×subsets = " + std::to_string(truth.testCount) + "×"
-                          + std::to_string(truth.subsets));
+    checkSumsShape(sums, truth);
     std::vector<double> perTest(static_cast<size_t>(truth.testCount), kNaN);
-    ldsOfBlock(sums, 0, truth, perTest);
+    ldsOfBlock(sums, 0, truth, nullptr, perTest);
+    return summarize(std::move(perTest));
+}
+
+LdsTargets::LdsTargets(const GroundTruth& truth) : m_truth(&truth)
+{
+    checkShape(truth.testCount, truth.trainCount, truth);
+    m_ranks.resize(static_cast<size_t>(truth.testCount));
+    for (int64_t t = 0; t < truth.testCount; ++t)
+        m_ranks[static_cast<size_t>(t)] = targetRanks(truth, t);
+}
+
+LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const LdsTargets& targets)
+{
+    const GroundTruth& truth = targets.truth();
+    checkSumsShape(sums, truth);
+    std::vector<double> perTest(static_cast<size_t>(truth.testCount), kNaN);
+    ldsOfBlock(sums, 0, truth, &targets, perTest);
     return summarize(std::move(perTest));
 }
 
@@ -325,7 +362,7 @@ LdsResult computeLds(const ScoreRowFn& rowOf, const GroundTruth& truth, const Ca
         for (int64_t r = 0; r < rows; ++r)
             rowOf(first + r, block.row(r).data());
         const RowMatrixF sums = block * masks.transpose();
-        ldsOfBlock(sums, first, truth, perTest);
+        ldsOfBlock(sums, first, truth, nullptr, perTest);
     }
     return summarize(std::move(perTest));
 }

@@ -43,6 +43,25 @@ RowMatrixF ldsMaskMatrix(const GroundTruth& truth);
 /// computeLds from subset sums (m×M) already formed by ldsSubsetSums (or GroupScores).
 LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const GroundTruth& truth);
 
+/// The targets' half of every test's Spearman, ranked once: the average ranks of
+/// y_j = −testLoss(j, t) over the M subsets (a test with a NaN loss has none: its LDS is
+/// undefined). A sweep over λ then ranks only its subset sums. Keeps a reference to `truth`,
+/// which must outlive it.
+class LdsTargets {
+public:
+    /// ConfigError when the ground truth is inconsistent (as computeLds).
+    explicit LdsTargets(const GroundTruth& truth);
+    const GroundTruth& truth() const { return *m_truth; }
+    /// Test t's ranks (M values); empty where its LDS is undefined.
+    const std::vector<double>& ranks(int64_t test) const { return m_ranks[static_cast<size_t>(test)]; }
+
+private:
+    const GroundTruth* m_truth;
+    std::vector<std::vector<double>> m_ranks;
+};
+/// ldsFromSubsetSums against targets ranked once (the same values).
+LdsResult ldsFromSubsetSums(const RowMatrixF& sums, const LdsTargets& targets);
+
 /// How far ground-truth sampling noise lets "the candidate's LDS is a given share of the
 /// reference's" be trusted: a paired bootstrap of ratio = LDS(candidate) / LDS(reference). Each
 /// resample draws the M subsets (retrained models) and the m test points with replacement and

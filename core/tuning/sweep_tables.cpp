@@ -246,10 +246,11 @@ LdsEvidence ldsEvidence(const GroupScores& subsetSums, const std::vector<double>
     LdsEvidence e;
     RowMatrixF& bestSums = e.bestSums;
     progress.begin("LDS at every grid λ", static_cast<int64_t>(grid.size()));
+    const LdsTargets targets(truth);
     for (size_t g = 0; g < grid.size(); ++g) {
         cancel.throwIfCancelled();
         RowMatrixF sums = subsetSums.at(grid[g]);
-        const double v = ldsFromSubsetSums(sums, truth).mean;
+        const double v = ldsFromSubsetSums(sums, targets).mean;
         e.gridLds.push_back(v);
         if (std::isfinite(v) && (!std::isfinite(e.bestLds) || v > e.bestLds)) {
             e.bestLds = v;
@@ -259,7 +260,7 @@ LdsEvidence ldsEvidence(const GroupScores& subsetSums, const std::vector<double>
         progress.advance(static_cast<int64_t>(g) + 1);
     }
     const RowMatrixF sums = subsetSums.at(lambda);
-    e.atLambda = ldsFromSubsetSums(sums, truth);
+    e.atLambda = ldsFromSubsetSums(sums, targets);
     e.ratio = e.bestLds > 0 ? e.atLambda.mean / e.bestLds : std::numeric_limits<double>::quiet_NaN();
     if (std::isfinite(e.bestLds)) {
         progress.message("bootstrapping the ratio's ground-truth noise (" + std::to_string(resamples) + " resamples)");
@@ -357,10 +358,11 @@ SweepTable ldsSweepTable(const std::string& path, const std::string& method, con
                               return;
                           }
                           const GroupScores subsetSums(session, ldsMaskMatrix(truth));
+                          const LdsTargets targets(truth);
                           for (size_t g = 0; g < lambdas.size(); ++g) {
                               cancel.throwIfCancelled();
                               values(static_cast<Eigen::Index>(g)) =
-                                  ldsFromSubsetSums(subsetSums.at(lambdas[g]), truth).mean;
+                                  ldsFromSubsetSums(subsetSums.at(lambdas[g]), targets).mean;
                               progress.advance(static_cast<int64_t>(g) + 1);
                           }
                       });

@@ -227,7 +227,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                     row.meanEigenvalue = session->meanEigenvalue();
                     row.retrainSeconds = truth.seconds;
                     const GroupScores subsetSums(*session, ldsMaskMatrix(truth));
-                    auto ldsAt = [&](double lambda) { return ldsFromSubsetSums(subsetSums.at(lambda), truth); };
+                    const LdsTargets targets(truth);
+                    auto ldsAt = [&](double lambda) { return ldsFromSubsetSums(subsetSums.at(lambda), targets); };
                     row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
 
                     // Every rule's λ (no retraining), then the default's evidence on the grid. The
@@ -292,7 +293,7 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                         row.pathStability = rec.pathStability;
                         row.pathFeaturizeSeconds = pathFeaturizeSeconds;
                         const RowMatrixF sums = subsetSums.at(rec.lambda);
-                        row.pathLds = ldsFromSubsetSums(sums, truth).mean;
+                        row.pathLds = ldsFromSubsetSums(sums, targets).mean;
                         if (std::isfinite(row.bestLds) && row.bestLds > 0) {
                             row.pathRatio = row.pathLds / row.bestLds;
                             const LdsRatioInterval interval =

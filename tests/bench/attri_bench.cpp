@@ -1,12 +1,13 @@
 // AttriScope benchmarks: the speed and memory targets of the attribution engine and the λ
 // recommendation, each reported as a ratio of two timings measured in the same run.
-// Usage: attri_bench [features|scores|recommend|retrain-estimate|memory|kernels|all]   (default: all
+// Usage: attri_bench [features|scores|recommend|retrain-estimate|lds|memory|kernels|all]   (default: all
 // but memory and kernels)
 // Numbers in the README come from this program.
 #include "attribution/spectral_cache.h"
 #include "common/runtime.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"
+#include "eval/lds.h"
 #include "eval/subset_sampler.h"
 #include "features/featurizer.h"
 #include "features/private/per_sample_grads.h"
@@ -22,9 +23,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <map>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -214,6 +217,67 @@ std::pair<double, double> kernelWork()
     t0 = Clock::now();
     (void)lambdaSensitivity(caches, SensitivityOptions{}, progress, cancel);
     return {build, seconds(t0)};
+}
+
+/// LDS over the default 25-λ grid against ground truth of M subsets (n = 5000, 500 tests,
+/// k = 1024): scoring every λ then summing over the subsets (computeLds), against what the sweeps
+/// do, subset sums from the spectral factors (the M × k training side made once) against targets
+/// ranked once. Both rank the sums alike. The test losses follow the scores at
+/// one λ plus noise, so that the LDS values are far from 0 and the two paths can be compared.
+void benchLds()
+{
+    const int64_t n = 5000, m = 500, k = 1024;
+    const RowMatrixF train = randomFeatures(n, k, 11), test = randomFeatures(m, k, 12);
+    const auto cache = SpectralCache::fromFeatures(train, test, CurvatureConvention::Mean);
+    const std::vector<double> lambdas = LambdaGrid::defaultRelative().toAbsolute(cache->meanEigenvalue());
+    const RowMatrixF reference = cache->scoreMatrix({}, lambdas[12]);
+    for (const int64_t subsets : {int64_t{50}, int64_t{500}}) {
+        GroundTruth truth;
+        truth.subsets = subsets;
+        truth.trainCount = n;
+        truth.testCount = m;
+        truth.masks.assign(static_cast<size_t>(subsets * n), 0);
+        std::mt19937 rng(static_cast<uint32_t>(subsets));
+        std::vector<int64_t> order(static_cast<size_t>(n));
+        for (int64_t j = 0; j < subsets; ++j) {
+            std::iota(order.begin(), order.end(), 0);
+            std::shuffle(order.begin(), order.end(), rng);
+            for (int64_t p = 0; p < n / 2; ++p)
+                truth.masks[static_cast<size_t>(j * n + order[static_cast<size_t>(p)])] = 1;
+        }
+        truth.testLoss.setZero(subsets, m);
+        const RowMatrixF sums = ldsSubsetSums(reference, truth);
+        std::normal_distribution<double> noise(0.0, 1.0);
+        for (int64_t t = 0; t < m; ++t) {
+            const double scale = (sums.row(t).cast<double>().array() - sums.row(t).cast<double>().mean()).matrix().norm()
+                                 / std::sqrt(static_cast<double>(subsets));
+            for (int64_t j = 0; j < subsets; ++j)
+                truth.testLoss(j, t) = -static_cast<double>(sums(t, j)) + 2.0 * scale * noise(rng);
+        }
+        auto t0 = Clock::now();
+        std::vector<double> viaScores;
+        for (double lambda : lambdas)
+            viaScores.push_back(computeLds(cache->scoreMatrix({}, lambda), truth).mean);
+        const double full = seconds(t0);
+        t0 = Clock::now();
+        const RowMatrixF side = cache->groupTrainSide(ldsMaskMatrix(truth));
+        const LdsTargets targets(truth);
+        std::vector<double> viaFactors;
+        for (double lambda : lambdas)
+            viaFactors.push_back(ldsFromSubsetSums(cache->groupScoreMatrix(side, lambda), targets).mean);
+        const double factored = seconds(t0);
+        double diff = 0.0, low = 1.0, high = -1.0;
+        for (size_t g = 0; g < lambdas.size(); ++g) {
+            diff = std::max(diff, std::abs(viaScores[g] - viaFactors[g]));
+            low = std::min(low, viaScores[g]);
+            high = std::max(high, viaScores[g]);
+        }
+        std::printf("LDS over 25 lambda, M=%lld subsets (n=5000, 500 tests, k=1024): scores then sums %.3f s, "
+                    "spectral factors %.3f s; LDS %.3f..%.3f, largest difference %.2g\n",
+                    static_cast<long long>(subsets), full, factored, low, high, diff);
+        const std::string what = "LDS, 25 lambda, M=" + std::to_string(subsets) + ": via scores / via factors";
+        line(what.c_str(), full / factored, "x", "report", diff < 1e-3);
+    }
 }
 
 /// The same work with the kernels this process runs and, in a child process, with OpenBLAS's
@@ -494,6 +558,8 @@ int main(int argc, char** argv)
             benchRetrainEstimate();
         if (what == "kernels")
             benchKernels();
+        if (what == "lds" || what == "all")
+            benchLds();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "attri_bench: %s\n", e.what());
         return 1;

@@ -475,6 +475,34 @@ TEST(Lds, SubsetSumsPathEqualsComputeLds)
     EXPECT_DOUBLE_EQ(viaSums.mean, direct.mean);
     EXPECT_EQ(viaSums.perTest, direct.perTest);
     EXPECT_THROW(ldsFromSubsetSums(RowMatrixF::Zero(6, 11), lt.truth), ConfigError);
+
+    // Targets ranked once give the same values, test by test, including undefined tests: a NaN
+    // loss (test 1), a NaN sum (test 4) and constant sums (test 5).
+    GroundTruth truth = lt.truth;
+    truth.testLoss(3, 1) = std::numeric_limits<double>::quiet_NaN();
+    RowMatrixF odd = sums;
+    const RowMatrixF& plain = sums;
+    odd(4, 7) = std::numeric_limits<float>::quiet_NaN();
+    odd.row(5).setConstant(2.0f);
+    const LdsTargets targets(truth);
+    EXPECT_TRUE(targets.ranks(1).empty());
+    EXPECT_EQ(targets.ranks(0).size(), 12u);
+    for (const RowMatrixF* s : {&plain, static_cast<const RowMatrixF*>(&odd)}) {
+        const LdsResult once = ldsFromSubsetSums(*s, targets);
+        const LdsResult each = ldsFromSubsetSums(*s, truth);
+        ASSERT_EQ(once.perTest.size(), 6u);
+        for (size_t t = 0; t < 6; ++t) {
+            EXPECT_EQ(std::isnan(once.perTest[t]), std::isnan(each.perTest[t])) << t;
+            if (!std::isnan(each.perTest[t])) {
+                EXPECT_EQ(once.perTest[t], each.perTest[t]) << t;
+            }
+        }
+        EXPECT_TRUE(std::isnan(once.perTest[1]));
+        EXPECT_EQ(once.usedTests, each.usedTests);
+        EXPECT_DOUBLE_EQ(once.mean, each.mean);
+    }
+    EXPECT_EQ(ldsFromSubsetSums(odd, targets).usedTests, 3);
+    EXPECT_THROW(ldsFromSubsetSums(RowMatrixF::Zero(6, 11), targets), ConfigError);
 }
 
 TEST(Lds, BootstrapRatioInterval)
