@@ -545,8 +545,8 @@ Eigen::VectorXf AttributionSession::scoresFor(int64_t test, double lambda) const
 GroupScores::GroupScores(const AttributionSession& session, const RowMatrixF& groups) : m_session(&session)
 {
     if (groups.cols() != session.trainCount())
-        throw ConfigError("group scores: groups over " + std::to_string(groups.cols()) + " training points, the "
-                          "experiment has " + std::to_string(session.trainCount()));
+        throw ConfigError("group scores: groups over " + std::to_string(groups.cols())
+                          + " training points, the experiment has " + std::to_string(session.trainCount()));
     switch (session.method()) {
     case Method::InfluenceExplicit:
     case Method::InfluenceProjected:

@@ -323,8 +323,8 @@ RowMatrixF SpectralCache::scoreMatrix(const std::vector<int64_t>& testIndices, d
 RowMatrixF SpectralCache::groupTrainSide(const RowMatrixF& groups) const
 {
     if (groups.cols() != trainCount())
-        throw ConfigError("spectral cache: groups over " + std::to_string(groups.cols()) + " training points, the "
-                          "cache has " + std::to_string(trainCount()));
+        throw ConfigError("spectral cache: groups over " + std::to_string(groups.cols())
+                          + " training points, the cache has " + std::to_string(trainCount()));
     RowMatrixF side(groups.rows(), dimension());
     if (side.size() == 0)
         return side;

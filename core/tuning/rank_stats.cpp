@@ -116,8 +116,7 @@ std::vector<double> averageRanks(const std::vector<double>& values)
     std::vector<std::pair<double, int64_t>> sorted(values.size());
     for (int64_t i = 0; i < n; ++i)
         sorted[static_cast<size_t>(i)] = {values[static_cast<size_t>(i)], i};
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     std::vector<double> ranks(values.size());
     int64_t i = 0;
     while (i < n) {
