@@ -27,8 +27,9 @@ void computeGroundTruthAndLds(const std::string& path, int64_t subsets, Progress
     }
     std::vector<SweepTable> tables;
     for (const auto& m : methods) {
-        auto probe = AttributionSession::open(path, m, 0, progress, cancel);
-        if (!probe->usesLambda())
+        // Read what is stored, not opened (opening decomposes the curvature at the largest k).
+        const std::optional<StoredMethod> stored = storedMethod(path, m);
+        if (!stored || !usesLambda(stored->method))
             continue;
         tables.push_back(ldsSweepTable(path, m, truth, LambdaGrid::defaultRelative(), progress, cancel));
     }

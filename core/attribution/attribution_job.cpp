@@ -382,6 +382,31 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
     return summary;
 }
 
+namespace {
+
+std::optional<StoredMethod> storedMethod(const H5File& file, const std::string& methodName)
+{
+    // "if" parses as projected IF here (resolveInfluence for a projection, on any architecture).
+    const Method method = parseMethod(methodName);
+    // "if" may have been computed either way: prefer what the file holds.
+    Method resolved = method;
+    if (methodName == "if" && file.exists(methodGroup(Method::InfluenceExplicit)) && !file.exists(methodGroup(method)))
+        resolved = Method::InfluenceExplicit;
+    const std::string group = methodGroup(resolved);
+    if (!file.exists(group))
+        return std::nullopt;
+    return StoredMethod{resolved, file.hasAttr(group, "ks") ? file.attrInts(group, "ks") : std::vector<int64_t>{}};
+}
+
+} // namespace
+
+std::optional<StoredMethod> storedMethod(const std::string& experimentPath, const std::string& methodName)
+{
+    H5File file(experimentPath, H5File::Mode::ReadOnly);
+    checkExperimentFile(file);
+    return storedMethod(file, methodName);
+}
+
 std::shared_ptr<const AttributionSession> AttributionSession::open(const std::string& path, const std::string& methodName,
                                                                    int64_t k, ProgressSink& progress,
                                                                    const CancelToken& cancel)
@@ -391,18 +416,15 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
     checkExperimentFile(file);
     session->m_data = readDataRecord(file);
     session->m_model = readModelRecord(file);
-    const Method method = parseMethod(methodName, ProjectionKind::Kronecker, session->m_model.architecture);
-    // "if" may have been computed either way: prefer what the file holds.
-    Method resolved = method;
-    if (methodName == "if" && file.exists(methodGroup(Method::InfluenceExplicit)) && !file.exists(methodGroup(method)))
-        resolved = Method::InfluenceExplicit;
-    const std::string group = methodGroup(resolved);
-    if (!file.exists(group))
+    const std::optional<StoredMethod> stored = storedMethod(file, methodName);
+    if (!stored)
         throw ConfigError(path + ": no attribution for method '" + methodName + "' yet; run `attriscope-cli attribute "
                           + path + " --method " + methodName + "` first");
+    const Method resolved = stored->method;
+    const std::string group = methodGroup(resolved);
     session->m_method = resolved;
     std::vector<std::string> keys = file.readStrings(group + "/feature_keys");
-    session->m_ks = file.hasAttr(group, "ks") ? file.attrInts(group, "ks") : std::vector<int64_t>{};
+    session->m_ks = stored->ks;
     const int64_t dimension = findFeatureRecord(file, keys.back()).value().dimension;
     if (k <= 0)
         k = session->m_ks.empty() ? dimension : session->m_ks.back();

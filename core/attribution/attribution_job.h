@@ -67,6 +67,16 @@ struct AttributionSummary {
 AttributionSummary runAttribution(const std::string& experimentPath, const AttributionRequest& request,
                                   ProgressSink& progress, const CancelToken& cancel);
 
+/// What an experiment file holds for a method, read without loading features or decomposing:
+/// the method a name resolves to (as AttributionSession::open resolves "if") and its stored k.
+struct StoredMethod {
+    Method method = Method::InfluenceProjected;
+    std::vector<int64_t> ks; ///< empty for methods stored without a k list
+};
+/// nullopt when the method was not computed. Throws as opening the file does (IoError,
+/// FormatError) and ConfigError for an unknown method name.
+std::optional<StoredMethod> storedMethod(const std::string& experimentPath, const std::string& methodName);
+
 /// A method's stored attribution, loaded for scoring at any λ (and the chosen k) without
 /// recomputing features. Immutable; share as std::shared_ptr<const AttributionSession> (not
 /// copyable: the unrolled method's spectra point into the session's own features). The unrolled

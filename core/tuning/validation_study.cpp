@@ -185,8 +185,8 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                 bool stored = false;
                 if (existed) {
                     try {
-                        stored = AttributionSession::open(pathExp, "tracin", 0, progress, cancel)->availableKs()
-                                 == request.ks;
+                        const std::optional<StoredMethod> tracin = storedMethod(pathExp, "tracin");
+                        stored = tracin && tracin->ks == request.ks;
                     } catch (const ConfigError&) {
                     }
                 }
@@ -208,9 +208,10 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                 request.sensitivityTests = o.sensitivityTests;
                 bool stored = false;
                 try {
-                    auto probe = AttributionSession::open(exp, methodName, 0, progress, cancel);
-                    stored = explicitIf ? probe->method() == Method::InfluenceExplicit
-                                        : probe->availableKs() == request.ks;
+                    // What the file holds (opening a session would decompose the largest k).
+                    const std::optional<StoredMethod> probe = storedMethod(exp, methodName);
+                    stored = probe
+                             && (explicitIf ? probe->method == Method::InfluenceExplicit : probe->ks == request.ks);
                 } catch (const ConfigError&) {
                 }
                 if (!stored)

@@ -526,6 +526,14 @@ TEST(Cli, AttributeRecommendWithXiTableThenLds)
             EXPECT_NEAR(lds->values(g, col), want, 1e-3) << "k " << lds->ks[c] << " λ " << lds->absoluteLambdas(g, col);
         }
     }
+    // What is stored, read without opening a session: "if" resolves to what the file holds.
+    ASSERT_TRUE(storedMethod(exp, "if"));
+    EXPECT_EQ(storedMethod(exp, "if")->method, Method::InfluenceExplicit);
+    ASSERT_TRUE(storedMethod(exp, "trak"));
+    EXPECT_EQ(storedMethod(exp, "trak")->ks, (std::vector<int64_t>{32, 64}));
+    EXPECT_FALSE(storedMethod(exp, "tracin"));
+    EXPECT_THROW(storedMethod(exp, "bogus"), ConfigError);
+    EXPECT_THROW(storedMethod(dir.file("missing.h5"), "trak"), Error);
     // Explicit IF's cache is reassembled from the file.
     const auto explicitIf = AttributionSession::open(exp, "if", 0, progress, cancel);
     ASSERT_EQ(explicitIf->method(), Method::InfluenceExplicit);
