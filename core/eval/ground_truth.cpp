@@ -348,12 +348,19 @@ double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_
     // one timing each, since the retraining varies as much; docs/lambda-selection.md).
     const double warm = timeSteps(2) / 2.0; // also warms up: allocations, first touch
     const int64_t steps = std::clamp<int64_t>(static_cast<int64_t>(0.025 / std::max(warm, 1e-6)), 4, 256);
+    // On a machine busy enough that the longer run never came out slower, up to three more
+    // rounds; then an error (the caller falls back to the recorded training time), never an
+    // estimate of 0 s (a budget of 0).
     double few = std::numeric_limits<double>::infinity(), many = few;
-    for (int repeat = 0; repeat < 3; ++repeat) {
+    for (int repeat = 0; repeat < 3 || (!(many > few) && repeat < 6); ++repeat) {
         few = std::min(few, timeSteps(2));
         many = std::min(many, timeSteps(2 + steps));
     }
-    const double perStep = std::max(many - few, 0.0) / static_cast<double>(steps);
+    if (!(many > few))
+        throw Error("retraining estimate: " + std::to_string(2 + steps) + " optimizer steps never took longer than 2 ("
+                    + std::to_string(many) + " s against " + std::to_string(few)
+                    + " s, least of six timings each): the machine is too busy to time them");
+    const double perStep = (many - few) / static_cast<double>(steps);
     const double stepsPerModel =
         static_cast<double>(recipe.epochs) * static_cast<double>((subsetSize + recipe.batchSize - 1) / recipe.batchSize);
     return perStep * stepsPerModel * static_cast<double>(models) / static_cast<double>(pool.workers);

@@ -83,7 +83,8 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
 /// the steps of one model (epochs × ⌈subsetSize / batch⌉) × models ÷ workers (the workers are taken to run in
 /// parallel at full speed: they reach 96–97% on 2 cores, README "Speed"). Since it is timed in the
 /// same conditions as the work it is compared with, a busy machine slows both alike. ConfigError
-/// for a bad recipe, pool, subset size or model count.
+/// for a bad recipe, pool, subset size or model count; Error when, after three more rounds, the
+/// longer run was still not the slower (a machine too busy to time them).
 double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_t subsetSize, int64_t models,
                            const RetrainPool& pool, const CancelToken& cancel);
 
