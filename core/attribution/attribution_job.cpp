@@ -1,7 +1,6 @@
 #include "attribution/attribution_job.h"
 
 #include "attribution/dense_products.h"
-
 #include "attribution/explicit_curvature.h"
 #include "attribution/unrolled_path.h"
 #include "common/error.h"

@@ -47,6 +47,15 @@ RowMatrixF randomMatrix(int64_t rows, int64_t cols, uint32_t seed)
     return m;
 }
 
+/// Per-sample weights first, first + step, first + 2·step, … (TRAK's 1 − p_i stand-in).
+std::vector<float> rampWeights(int n, float first, float step)
+{
+    std::vector<float> w;
+    for (int i = 0; i < n; ++i)
+        w.push_back(first + step * static_cast<float>(i));
+    return w;
+}
+
 /// Direct reference: w_i · φ_iᵀ (C + λI)⁻¹ φ'_t in double with a dense LDLT.
 Eigen::VectorXd directScores(const Eigen::MatrixXd& c, const RowMatrixF& train, const RowMatrixF& test,
                              int64_t t, double lambda, const std::vector<float>& weights = {})
@@ -178,9 +187,7 @@ TEST(SpectralCache, MatchesDirectSolveSumConventionWithWeights)
 {
     const RowMatrixF train = randomMatrix(30, 6, 3);
     const RowMatrixF test = randomMatrix(3, 6, 4);
-    std::vector<float> weights;
-    for (int i = 0; i < 30; ++i)
-        weights.push_back(0.05f + 0.03f * static_cast<float>(i));
+    const std::vector<float> weights = rampWeights(30, 0.05f, 0.03f);
     const auto cache = SpectralCache::fromFeatures(train, test, CurvatureConvention::Sum, weights);
     const Eigen::MatrixXd c = train.cast<double>().transpose() * train.cast<double>();
     EXPECT_EQ(cache->convention(), CurvatureConvention::Sum);
@@ -207,9 +214,7 @@ TEST(SpectralCache, GroupScoresEqualDirectScoresTimesGroups)
 {
     const RowMatrixF train = randomMatrix(40, 7, 31);
     const RowMatrixF test = randomMatrix(5, 7, 32);
-    std::vector<float> weights;
-    for (int i = 0; i < 40; ++i)
-        weights.push_back(0.1f + 0.02f * static_cast<float>(i));
+    const std::vector<float> weights = rampWeights(40, 0.1f, 0.02f);
     RowMatrixF groups = randomMatrix(9, 40, 33);
     for (int64_t j = 0; j < 6; ++j) // six 0/1 masks, three rows of general weights
         for (int64_t i = 0; i < 40; ++i)
