@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Offline check of ways to carry the dynamics prior's λ into a method's curvature units.
 
-Reads the output folders of the README's validation study commands (each holding study.csv and
-<model>-<recipe>.h5) and, for every projected setting, recomputes the LDS of the
+Reads the output folders of the validation study's first commands (docs/validation-study.md;
+each holding study.csv and <model>-<recipe>.h5) and, for every projected setting, recomputes the LDS of the
 method on the study's ground truth (the same subsets and test losses) at
   * the recommended λ (the trace ratio ρ, as shipped): must reproduce the study's ratio;
   * "df-match": the λ whose effective dimension Σ e/(e+λ) in the method's curvature equals

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The README's table of the path rules: one row per setting of the given study folders (each
+"""The path rules' tables (README, "How good it is"; docs/validation-study.md): one row per setting of the given study folders (each
 run with `study ... --path-checkpoints C`), from their study.csv.
 
 Columns: the best grid LDS (at or below 0, no ratio is shown); the ratio to it (recommended LDS / best LDS) of dynamics-prior,
@@ -12,8 +12,8 @@ retraining 50 models (the study's retraining time scaled from its M to 50); and 
 computed it).
 
 With --decision, a column after path-or-prior says which rule it took: "path" where its λ is
-path-match's and the run is stable, else "prior" (for the budgeted default, README "The default
-rule"; where both rules give the same grid λ it reads "path").
+path-match's and the run is stable, else "prior" (for the budgeted default, README "How good it
+is"; where both rules give the same grid λ it reads "path").
 
     /usr/bin/python3 docs/analysis/path_study_table.py study-cnn study-mlp study-lr
     /usr/bin/python3 docs/analysis/path_study_table.py --no-seconds study-cnn   # without the times
