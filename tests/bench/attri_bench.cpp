@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -539,6 +540,16 @@ int main(int argc, char** argv)
     restartWithBetterBlasKernels(argv);
     initRuntime();
     std::string what = argc > 1 ? argv[1] : "all";
+    const std::vector<std::string> known = {"all",    "features",         "scores",  "recommend",
+                                            "memory", "retrain-estimate", "kernels", "lds"};
+    if (argc > 2 || (what != "kernels-child" && std::find(known.begin(), known.end(), what) == known.end())) {
+        std::fprintf(what == "--help" || what == "-h" ? stdout : stderr,
+                     "Usage: attri_bench [WHAT]\n\nRuns the README's Speed benchmarks and prints their table. WHAT is "
+                     "one of:\n  all (default: features, scores, recommend, retrain-estimate, lds)\n  features, "
+                     "scores, recommend, retrain-estimate, lds, kernels\n  memory (a separate run: it reads the "
+                     "process's peak memory)\n");
+        return what == "--help" || what == "-h" ? 0 : 2;
+    }
     if (what == "kernels-child") {
         const auto [build, sweep] = kernelWork();
         std::printf("kernel-seconds %.6f %.6f\n", build, sweep);
