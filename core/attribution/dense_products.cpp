@@ -86,24 +86,34 @@ Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::Vec
     return out;
 }
 
-Eigen::MatrixXd weightedGramTimes(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
-                                  const Eigen::MatrixXd& v)
+Eigen::MatrixXf scaledRowsTimes(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
+                                const Eigen::MatrixXd& v)
 {
-    checkRowScale(phi, rowScale, "weighted Gram product");
+    checkRowScale(phi, rowScale, "scaled rows product");
     if (v.rows() != k)
-        throw ConfigError("weighted Gram product: a block of " + std::to_string(v.rows()) + " rows against dimension "
+        throw ConfigError("scaled rows product: a block of " + std::to_string(v.rows()) + " rows against dimension "
                           + std::to_string(k));
-    Eigen::MatrixXd out(k, v.cols());
+    Eigen::MatrixXf out(v.cols(), phi.rows());
     if (out.size() == 0)
         return out;
     torch::NoGradGuard noGrad;
-    const torch::Tensor p = leadingColumns(phi, k, "weighted Gram product");
-    const torch::Tensor s = columnOf(rowScale);
-    // Φᵀ diag(s)² (Φ V) in float; V's column-major storage read row-major is Vᵀ.
-    const torch::Tensor block = transposedView(v).t().to(torch::kFloat);   // k × b
-    const torch::Tensor y = torch::mm(p, block) * (s * s);                 // n × b
-    const torch::Tensor z = torch::mm(y.t(), p);                           // b × k = (Φᵀ y)ᵀ
-    torch::from_blob(out.data(), {v.cols(), k}, torch::kDouble).copy_(z);  // column-major k × b
+    const torch::Tensor p = leadingColumns(phi, k, "scaled rows product");
+    // V's column-major storage read row-major is Vᵀ; the n × b row-major result is Y column-major.
+    const torch::Tensor block = transposedView(v).t().to(torch::kFloat); // k × b
+    torch::from_blob(out.data(), {phi.rows(), v.cols()}, torch::kFloat)
+        .copy_(torch::mm(p, block) * columnOf(rowScale));
+    return out;
+}
+
+Eigen::VectorXf rowSquaredNorms(const RowMatrixF& phi, int64_t k)
+{
+    Eigen::VectorXf out(phi.rows());
+    if (out.size() == 0)
+        return out;
+    torch::NoGradGuard noGrad;
+    const torch::Tensor p = leadingColumns(phi, k, "row norms");
+    torch::from_blob(out.data(), {phi.rows()}, torch::kFloat)
+        .copy_(torch::linalg_vector_norm(p, 2, torch::IntArrayRef{1}, false, c10::nullopt).square());
     return out;
 }
 

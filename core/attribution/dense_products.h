@@ -26,10 +26,14 @@ enum class Accumulation { Double, Single };
 Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
                               Accumulation accumulation = Accumulation::Double, int64_t begin = 0, int64_t end = -1);
 
-/// (diag(s) Φ)ᵀ (diag(s) Φ) V without forming the Gram matrix (two thin products in float):
-/// Φ (n × k) the first `k` columns of `phi`, V (k × b).
-Eigen::MatrixXd weightedGramTimes(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
-                                  const Eigen::MatrixXd& v);
+/// Y = (diag(s) Φ V)ᵀ in float (b × n, one thin product): Φ (n × k) the first `k` columns of
+/// `phi`, V (k × b). Half of a product with the weighted Gram matrix G = (diag(s) Φ)ᵀ (diag(s) Φ)
+/// that a caller may stop after: Vᵀ G V = Y Yᵀ, and G V = scaledProductD(Y, s, phi, k)ᵀ.
+Eigen::MatrixXf scaledRowsTimes(const RowMatrixF& phi, int64_t k, const Eigen::VectorXf& rowScale,
+                                const Eigen::MatrixXd& v);
+
+/// The squared norm of each row of Φ, the first `k` columns of `phi` (one pass, in float).
+Eigen::VectorXf rowSquaredNorms(const RowMatrixF& phi, int64_t k);
 
 /// out += A Φᵀ with Φ the first A.cols() columns of `phi` (out: A.rows() × phi.rows()).
 void addProductWithTransposed(Eigen::MatrixXf& out, const Eigen::MatrixXf& a, const RowMatrixF& phi);

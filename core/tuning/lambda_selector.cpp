@@ -302,84 +302,108 @@ void checkPath(const SelectorInputs& in, int64_t n, int64_t k, int64_t tests)
 }
 
 /// A lower bound on PathMatch's stability figure (LambdaRecommendation::pathStability) without
-/// forming or decomposing any segment's curvature: block power iteration on each H_s through the
-/// features (each step reads them twice: the cost). A segment whose trace (an upper bound on
-/// μ_max) keeps it under `limit` takes no step. The others start at their training rows of largest
-/// weighted norm, whose Rayleigh quotients bound μ_max from below already, and take one step each
-/// first; then, in the order of that first value (largest first), each goes on until 8 steps, until
-/// its top Ritz value gains less than 0.1%, or until it could not reach `limit` even by gaining as
-/// much as its last step did at every step left. Ritz values never exceed the top eigenvalue, so
-/// the bound never exceeds the figure, and a bound above `limit` decides that the run is past it
-/// (the search stops there); ending a segment early only leaves the decision to path-match. NaN
-/// for optimizers other than sgd, which have no such limit.
+/// forming or decomposing any segment's curvature: block power iteration (a block of 8) on each
+/// H_s through the features, where the products with the features are the cost. A step reads
+/// them once for its Ritz values and, only to go on, once more for the next block. A segment whose
+/// trace (an upper bound on μ_max, from one pass of row norms) keeps it under `limit` takes no
+/// step. The others start at the top eigenvectors of the curvature of a sample of their training
+/// rows (the first 64: a 64 × 64 eigenproblem), so that the first step counts, and take that step
+/// first, in path order (a run past the limit is decided there, at one product per segment
+/// visited); then, in the order of that first value (largest first), each goes on until 8 steps,
+/// until its top Ritz value gains less than 0.1%, or until it could not reach `limit` even by
+/// gaining as much as its last step did at every step left. Ritz values never exceed the top
+/// eigenvalue whatever the start, so the bound never exceeds the figure, and a bound above
+/// `limit` decides that the run is past it (the search stops there); the starts, the order and
+/// ending a segment early only change what it costs, or leave the decision to path-match. A
+/// segment visited with non-finite features is named (FormatError). NaN for optimizers other
+/// than sgd, which have no such limit.
 double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, double limit)
 {
     const TrainRecipe& r = in.recipe;
     if (r.optimizer != "sgd")
         return std::numeric_limits<double>::quiet_NaN();
-    constexpr int64_t kBlock = 8, kSteps = 8;
-    const int64_t block = std::min<int64_t>(kBlock, k), seeds = std::min<int64_t>(block, n);
+    constexpr int64_t kBlock = 8, kSteps = 8, kSampleRows = 64;
+    const int64_t block = std::min<int64_t>(kBlock, k), rows = std::min<int64_t>(kSampleRows, n);
     std::mt19937_64 rng(0x57ab1e);
     std::normal_distribution<double> normal;
-    Eigen::MatrixXd start(k, block);
+    Eigen::MatrixXd random(k, block);
     for (int64_t j = 0; j < block; ++j)
         for (int64_t i = 0; i < k; ++i)
-            start(i, j) = normal(rng);
+            random(i, j) = normal(rng);
+    auto orthonormal = [&](const Eigen::MatrixXd& m) -> Eigen::MatrixXd {
+        return Eigen::HouseholderQR<Eigen::MatrixXd>(m).householderQ() * Eigen::MatrixXd::Identity(k, block);
+    };
     // One segment's search: its curvature's factors, its block and how far it has come.
     struct Search {
         const PathSegment* seg = nullptr;
+        size_t index = 0;
         double scale = 0.0, toBound = 0.0; // toBound: μ ↦ the stability figure
         Eigen::VectorXf root;
         Eigen::MatrixXd v;
+        Eigen::MatrixXf y; // (diag(root) Φ V)ᵀ of the last step
         double top = 0.0;
         int64_t steps = 0;
         bool done = false;
     };
+    const double decay = r.weightDecay;
     double bound = 0.0;
-    // One step of `s`; true once the bound passes the limit.
-    auto step = [&](Search& s) {
-        const Eigen::MatrixXd z = weightedGramTimes(*s.seg->trainFeatures, k, s.root, s.v) + s.scale * r.weightDecay * s.v;
-        const Eigen::MatrixXd ritz = s.v.transpose() * z;
-        const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (ritz + ritz.transpose()),
-                                                                           Eigen::EigenvaluesOnly)
-                               .eigenvalues()
-                               .maxCoeff();
+    // The Ritz values of `s`'s block (one pass); true once the bound passes the limit. V is
+    // orthonormal, so the Ritz matrix of H_s + c·wd·I is Y Yᵀ + c·wd·I.
+    auto ritzStep = [&](Search& s) {
+        s.y = scaledRowsTimes(*s.seg->trainFeatures, k, s.root, s.v);
+        if (!s.y.allFinite())
+            throwNonFiniteCheckpoint(s.index);
+        const Eigen::MatrixXd yd = s.y.cast<double>();
+        Eigen::MatrixXd ritz = yd * yd.transpose();
+        ritz.diagonal().array() += s.scale * decay;
+        const double top =
+            Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(ritz, Eigen::EigenvaluesOnly).eigenvalues().maxCoeff();
         bound = std::max(bound, s.toBound * top);
-        if (bound > limit || !z.allFinite())
+        if (bound > limit)
             return true;
         const double gain = top - s.top, left = static_cast<double>(kSteps - 1 - s.steps);
         s.done = s.steps + 1 >= kSteps || gain <= 1e-3 * top
                  || (s.steps > 0 && s.toBound * (top + gain * left) <= limit);
         s.top = top;
         ++s.steps;
-        if (!s.done)
-            s.v = Eigen::HouseholderQR<Eigen::MatrixXd>(z).householderQ() * Eigen::MatrixXd::Identity(k, block);
         return false;
     };
+    // The next block: (H_s + c·wd·I) V (the second pass), orthonormalized.
+    auto advance = [&](Search& s) {
+        s.v = orthonormal(scaledProductD(s.y, s.root, *s.seg->trainFeatures, k).transpose() + s.scale * decay * s.v);
+    };
     std::vector<Search> searches;
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    for (const PathSegment& seg : in.path) {
+    for (size_t c = 0; c < in.path.size(); ++c) {
         Search s;
-        s.seg = &seg;
-        s.scale = featureScaleOf(*seg.trainFeatures, seg.gradientSqNormMean, seg.gradientNormSamples, k);
+        s.seg = &in.path[c];
+        s.index = c;
+        const RowMatrixF& phi = *s.seg->trainFeatures;
+        s.scale = featureScaleOf(phi, s.seg->gradientSqNormMean, s.seg->gradientNormSamples, k);
         s.toBound = r.lr / s.scale / (2.0 * (1.0 + r.momentum));
-        s.root = gaussNewtonRoots(seg, n);
-        const Eigen::VectorXf weighted =
-            s.root.array().square() * seg.trainFeatures->leftCols(k).rowwise().squaredNorm().array();
-        const double trace = weighted.sum();
+        s.root = gaussNewtonRoots(*s.seg, n);
+        // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide (one
+        // pass of row norms, a fraction of a step's cost).
+        const double trace =
+            s.root.array().square().cast<double>().matrix().dot(rowSquaredNorms(phi, k).cast<double>());
         if (!std::isfinite(trace))
-            throwNonFiniteCheckpoint(static_cast<size_t>(&seg - in.path.data()));
-        // tr(H_s) bounds μ_max from above: a segment it keeps under the limit cannot decide.
-        if (s.toBound * (trace + static_cast<double>(k) * s.scale * r.weightDecay) <= limit)
+            throwNonFiniteCheckpoint(c);
+        if (s.toBound * (trace + static_cast<double>(k) * s.scale * decay) <= limit)
             continue;
-        std::iota(order.begin(), order.end(), int64_t{0}); // heaviest first (all finite: checked above)
-        std::partial_sort(order.begin(), order.begin() + seeds, order.end(),
-                          [&](int64_t a, int64_t b) { return weighted[a] > weighted[b]; });
-        s.v = start;
-        for (int64_t j = 0; j < seeds; ++j)
-            s.v.col(j) = seg.trainFeatures->row(order[static_cast<size_t>(j)]).head(k).transpose().cast<double>();
-        s.v = Eigen::HouseholderQR<Eigen::MatrixXd>(s.v).householderQ() * Eigen::MatrixXd::Identity(k, block);
-        if (step(s))
+        // The start: the sample's curvature Sᵀ S (S = diag(root) Φ over its rows) through the
+        // small S Sᵀ, whose eigenvector u gives the direction Sᵀ u.
+        RowMatrixF sample = phi.topLeftCorner(rows, k);
+        sample.array().colwise() *= s.root.head(rows).array();
+        const Eigen::MatrixXd small = productWithTransposedF(sample, sample).cast<double>();
+        s.v = random;
+        if (small.allFinite()) {
+            const Eigen::Index top = std::min<Eigen::Index>(block, rows);
+            s.v.leftCols(top) = sample.transpose().cast<double>()
+                                * Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(small).eigenvectors().rightCols(top);
+        }
+        if (!s.v.allFinite()) // a broken sample: the step names the checkpoint
+            s.v = random;
+        s.v = orthonormal(s.v);
+        if (ritzStep(s))
             return bound;
         if (!s.done)
             searches.push_back(std::move(s));
@@ -388,9 +412,11 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
         return a.top * a.toBound > b.top * b.toBound;
     });
     for (Search& s : searches)
-        while (!s.done)
-            if (step(s))
+        while (!s.done) {
+            advance(s);
+            if (ritzStep(s))
                 return bound;
+        }
     return bound;
 }
 
@@ -504,9 +530,10 @@ double selectorCurvatureRatio(const SelectorInputs& in)
     // Per sample, with p = exp(−ℓ) and 1 − p = −expm1(−ℓ) (accurate when p is close to 1):
     // TRAK's margin features carry the loss's Gauss–Newton weight p(1−p) outside the features;
     // loss features are (1−p) × margin features, so their GN weight is p/(1−p) per unit of ‖g‖².
+    const Eigen::VectorXf norms = rowSquaredNorms(phi, phi.cols()); // one pass on BLAS threads
     double used = 0, gaussNewton = 0;
     for (Eigen::Index i = 0; i < phi.rows(); ++i) {
-        const double sq = static_cast<double>(phi.row(i).squaredNorm());
+        const double sq = static_cast<double>(norms[i]);
         const double loss = in.trainLoss[static_cast<size_t>(i)];
         if (!(loss >= 0) || !std::isfinite(loss) || !std::isfinite(sq))
             continue;

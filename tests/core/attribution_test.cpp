@@ -106,9 +106,17 @@ TEST(DenseProducts, EqualEigenArithmetic)
     EXPECT_THROW(weightedGramD(wide, k, scale, Accumulation::Double, 20, 10), ConfigError);
     EXPECT_THROW(weightedGramD(wide, k, scale, Accumulation::Double, -1, 10), ConfigError);
     EXPECT_THROW(weightedGramD(wide, k, scale, Accumulation::Double, 0, 38), ConfigError);
+    // The weighted Gram matrix times a block, in two passes: Y = (diag(s) Φ V)ᵀ, then Gram · V.
     const Eigen::MatrixXd block = randomMatrix(k, 3, 9).cast<double>();
-    EXPECT_LT((weightedGramTimes(wide, k, scale, block) - sphi.transpose() * (sphi * block)).cwiseAbs().maxCoeff(),
+    const Eigen::MatrixXf y = scaledRowsTimes(wide, k, scale, block);
+    ASSERT_EQ(y.rows(), 3);
+    ASSERT_EQ(y.cols(), 37);
+    EXPECT_LT((y.cast<double>() - (sphi * block).transpose()).cwiseAbs().maxCoeff(), 1e-5);
+    EXPECT_LT((scaledProductD(y, scale, wide, k).transpose() - sphi.transpose() * (sphi * block)).cwiseAbs().maxCoeff(),
               1e-4);
+    const Eigen::VectorXf norms = rowSquaredNorms(wide, k);
+    ASSERT_EQ(norms.size(), 37);
+    EXPECT_LT((norms.cast<double>() - phi.rowwise().squaredNorm()).cwiseAbs().maxCoeff(), 1e-5);
 
     const Eigen::MatrixXf p = randomMatrix(4, k, 6);
     Eigen::MatrixXf out = randomMatrix(4, 37, 7);
@@ -132,8 +140,8 @@ TEST(DenseProducts, EqualEigenArithmetic)
     EXPECT_THROW(productD(a, a), ConfigError);
     EXPECT_THROW(weightedGramD(wide, 12, scale), ConfigError);
     EXPECT_THROW(weightedGramD(wide, k, Eigen::VectorXf::Ones(36)), ConfigError);
-    EXPECT_THROW(weightedGramTimes(wide, k + 1, scale, block), ConfigError);
-    EXPECT_THROW(weightedGramTimes(wide, k, Eigen::VectorXf::Ones(36), block), ConfigError);
+    EXPECT_THROW(scaledRowsTimes(wide, k + 1, scale, block), ConfigError);
+    EXPECT_THROW(scaledRowsTimes(wide, k, Eigen::VectorXf::Ones(36), block), ConfigError);
     Eigen::MatrixXf wrong(4, 36);
     EXPECT_THROW(addProductWithTransposed(wrong, p, wide), ConfigError);
 }
