@@ -4,14 +4,21 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  # build (dpkg-dev comes with build-essential; CPack's Debian package asks dpkg-shlibdeps, which
+  # needs `file`, for its dependencies)
+  build-essential cmake ninja-build pkg-config file
+  # LibTorch with an optimized BLAS (without libopenblas0-openmp it uses reference BLAS, ~15x slower)
   libtorch-dev libopenblas0-openmp
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-svg-dev qt6-tools-dev qt6-image-formats-plugins
   libeigen3-dev libhdf5-dev zlib1g-dev
-  libgtest-dev libgmock-dev
-  xvfb xauth libgl-dev fonts-dejavu-core
+  # the GUI (Qt 6's GL headers, a font for its text and figures)
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-svg-dev qt6-tools-dev qt6-image-formats-plugins
+  libgl-dev fonts-dejavu-core
+  # the demo data
   dataset-fashion-mnist
+  # tests: GoogleTest and the PyTorch fixtures' checks
+  libgtest-dev libgmock-dev
   python3-torch python3-h5py python3-numpy
+  # .ci/sanitizers.sh: the fuzz harnesses (clang's libFuzzer); attriscope-mpi
   clang-14 libclang-rt-14-dev llvm-14
   libopenmpi-dev openmpi-bin
 )

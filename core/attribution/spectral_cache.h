@@ -21,7 +21,8 @@ enum class CurvatureConvention {
 std::string toString(CurvatureConvention c);
 
 /// One eigendecomposition of the curvature C = Q diag(μ) Qᵀ (μ clipped at 0), with the train and
-/// test features rotated once (Φ Q, Φ' Q). Any λ then costs a diagonal rescaling:
+/// test features rotated once (Φ Q, Φ' Q; formed in double, stored in float, so each component is
+/// exact to one float rounding even where C is singular). Any λ then costs a diagonal rescaling:
 ///   τ_λ(z'_t, z_i) = Σ_j (Φ'Q)_tj (ΦQ)_ij / (μ_j + λ) · w_i
 /// where w_i are optional per-training-sample weights (TRAK's 1 − p_i; 1 otherwise).
 /// Immutable after construction; share as std::shared_ptr<const SpectralCache>.

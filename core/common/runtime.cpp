@@ -74,10 +74,12 @@ std::string blasKernels()
     return name ? std::string(name) : std::string();
 }
 
-std::string betterBlasKernels()
+std::string betterBlasKernels() { return betterBlasKernelsThan(blasKernels()); }
+
+std::string betterBlasKernelsThan(const std::string& loaded)
 {
 #if defined(__x86_64__)
-    if (blasKernels() != "Prescott")
+    if (loaded != "Prescott")
         return {};
     __builtin_cpu_init();
     // libgcc's checks include the OS's saving of the AVX and AVX-512 registers (XGETBV).

@@ -24,6 +24,10 @@ std::string blasKernels();
 /// AVX2 and FMA; empty when it did not fall back or the CPU has neither.
 std::string betterBlasKernels();
 
+/// betterBlasKernels() for OpenBLAS kernels named `loaded` (as openblas_get_corename names them),
+/// e.g. those another process reported; empty unless `loaded` is "Prescott" and this CPU has better.
+std::string betterBlasKernelsThan(const std::string& loaded);
+
 /// Debian 12's OpenBLAS (0.3.21) does not recognise recent CPUs (Sapphire Rapids among them) and
 /// runs its generic SSE3 kernels there, 2–3× slower on the products of the spectra, sweeps, the
 /// selector and the LDS. It picks its kernels once, when it loads, from OPENBLAS_CORETYPE; so when
