@@ -118,8 +118,8 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     dataRow->addWidget(m_spec, 1);
     dataRow->addWidget(m_browseData);
     form->addRow(tr("Dataset"), dataRow);
-    form->addRow(tr("Training points (−1: all)"), m_trainSize);
-    form->addRow(tr("Test points (−1: all)"), m_testSize);
+    form->addRow(tr("Training points, at most (−1: all)"), m_trainSize);
+    form->addRow(tr("Test points, at most (−1: all)"), m_testSize);
     form->addRow(tr("Normalization"), m_normalize);
     form->addRow(tr("Model"), m_architecture);
     form->addRow(tr("Epochs"), m_epochs);
@@ -260,6 +260,7 @@ NewExperiment DataModelPage::newExperiment() const
     e.data.spec = parsed.toString();
     e.data.trainSize = m_trainSize->value();
     e.data.testSize = m_testSize->value();
+    e.data.trainSizeIsLimit = e.data.testSizeIsLimit = true; // a smaller dataset is taken whole
     if (m_normalize->isChecked()) {
         e.data.mean = parsed.standardMean();
         e.data.std = parsed.standardStd();
@@ -312,6 +313,7 @@ void DataModelPage::importTorchScript(const QString& torchscriptPath)
         options.spec = parsed.toString();
         options.trainSize = m_trainSize->value();
         options.testSize = m_testSize->value();
+        options.trainSizeIsLimit = options.testSizeIsLimit = true;
         if (m_normalize->isChecked()) {
             options.mean = parsed.standardMean();
             options.std = parsed.standardStd();

@@ -26,8 +26,8 @@ void addDataOptions(ArgParser& p, const std::string& normalizationDefault)
     p.option("data", "SPEC",
              "dataset: demo | fashion-mnist | mnist:DIR | fashion-mnist:DIR | cifar10:DIR | cifar2:DIR | h5:FILE",
              "demo")
-        .option("train-size", "N", "training points to use, or 'all'", "5000")
-        .option("test-size", "M", "test points to use, or 'all'", "500")
+        .option("train-size", "N", "training points to use, or 'all' (default: 5000, or all when there are fewer)")
+        .option("test-size", "M", "test points to use, or 'all' (default: 500, or all when there are fewer)")
         .option("sample-seed", "S", "pick a seeded random subset instead of the first N/M points")
         .option("mean", "M[,M,M]", "per-channel mean subtracted after scaling to [0,1] (" + normalizationDefault + ")")
         .option("std", "S[,S,S]", "per-channel std divided after centring (" + normalizationDefault + ")")
@@ -62,8 +62,12 @@ DataOptions readDataOptions(const ArgParser& p, bool standardNormalization)
 {
     DataOptions o;
     o.spec = p.get("data");
-    o.trainSize = parseSize(p, "train-size");
-    o.testSize = parseSize(p, "test-size");
+    if (p.isSet("train-size"))
+        o.trainSize = parseSize(p, "train-size");
+    if (p.isSet("test-size"))
+        o.testSize = parseSize(p, "test-size");
+    o.trainSizeIsLimit = !p.isSet("train-size");
+    o.testSizeIsLimit = !p.isSet("test-size");
     if (p.isSet("sample-seed"))
         o.sampleSeed = static_cast<uint64_t>(p.getInt("sample-seed"));
     DatasetSpec spec = DatasetSpec::parse(o.spec);
@@ -180,6 +184,9 @@ int runImport(const Args& args, const CancelToken& cancel)
                 "on, checks that it fits the data, evaluates it and writes a new experiment file. Give a recipe\n"
                 "(--optimizer/--lr/--epochs/...) if ground truth will retrain it; without one, retraining is refused.");
     p.option("torchscript", "MODEL.pt", "TorchScript file");
+    p.option("init", "INIT.pt",
+             "the same module saved before training (its initial weights): ground truth and `check` retrain from "
+             "them (default: Kaiming-uniform weights and zero biases drawn from --seed)");
     addDataOptions(p, "default: none, as the model was exported");
     addRecipeOptions(p, false);
     p.option("out", "EXP.h5", "experiment file to create (replaced atomically if it exists)");
@@ -193,7 +200,8 @@ int runImport(const Args& args, const CancelToken& cancel)
     std::optional<TrainRecipe> recipe;
     if (anyRecipeOptionSet(p))
         recipe = readRecipe(p, Architecture::TorchScript);
-    ModelRecord record = importExperiment(out, path, dataOptions, recipe, progress, cancel);
+    ModelRecord record =
+        importExperiment(out, path, dataOptions, recipe, progress, cancel, p.isSet("init") ? p.get("init") : "");
     Model model = rebuildModel(record);
     std::cout << "imported " << path << " (" << record.parameterCount << " parameters)\n";
     for (const auto& layer : model.layers())

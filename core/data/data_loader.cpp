@@ -90,10 +90,10 @@ std::vector<int64_t> chooseRows(int64_t available, int64_t size, const std::opti
     return rows;
 }
 
-int64_t resolveSize(int64_t requested, int64_t available, const char* flag, const std::string& name,
+int64_t resolveSize(int64_t requested, int64_t available, bool limit, const char* flag, const std::string& name,
                     const char* split)
 {
-    if (requested == -1)
+    if (requested == -1 || (limit && requested > available))
         return available;
     if (requested > available)
         throw ConfigError(std::string(flag) + " " + std::to_string(requested) + " but " + name + " has "
@@ -181,8 +181,9 @@ DataBundle loadData(const DataOptions& options)
     RawDataset raw = loadRawDataset(spec);
 
     const int64_t trainSize =
-        resolveSize(options.trainSize, raw.train.count, "--train-size", raw.name, "training");
-    const int64_t testSize = resolveSize(options.testSize, raw.test.count, "--test-size", raw.name, "test");
+        resolveSize(options.trainSize, raw.train.count, options.trainSizeIsLimit, "--train-size", raw.name, "training");
+    const int64_t testSize =
+        resolveSize(options.testSize, raw.test.count, options.testSizeIsLimit, "--test-size", raw.name, "test");
     const int64_t channels = raw.train.channels;
     if (!options.mean.empty() && options.mean.size() != 1
         && static_cast<int64_t>(options.mean.size()) != channels)

@@ -25,6 +25,11 @@ struct DataOptions {
     std::string spec = "demo";          ///< dataset spec string (see DatasetSpec)
     int64_t trainSize = 5000;           ///< training points to keep; -1 = the whole split
     int64_t testSize = 500;             ///< test points to keep; -1 = the whole split
+    /// trainSize (testSize) is an upper limit: a split with fewer images is taken whole (the CLI's
+    /// defaults, so that a small dataset of one's own needs no size options). Otherwise asking
+    /// for more than a split holds is an error.
+    bool trainSizeIsLimit = false;
+    bool testSizeIsLimit = false; ///< as trainSizeIsLimit, for testSize
     std::optional<uint64_t> sampleSeed; ///< none: the first N; set: a seeded random subset
     std::vector<float> mean;            ///< per-channel mean subtracted after scaling (empty: none)
     std::vector<float> std;             ///< per-channel std divided after centring (empty: none)

@@ -175,12 +175,32 @@ void Model::checkCompatible(InputShape input, int numClasses) const
 
 void Model::reinitialize(uint64_t seed)
 {
-    m_net->reinitialize(seed);
+    if (m_net->initialState)
+        setParameters(m_net->initialState->params, m_net->initialState->buffers);
+    else
+        m_net->reinitialize(seed);
+}
+
+void Model::setInitialState(const ParamSet& params, const ParamSet& buffers)
+{
+    // Checked by loading it into a copy, so a mismatch leaves this model as it was.
+    clone().setParameters(params, buffers);
+    auto state = std::make_shared<Checkpoint>();
+    state->params = params;
+    state->buffers = buffers;
+    m_net->initialState = std::move(state);
+}
+
+bool Model::hasInitialState() const
+{
+    return m_net->initialState != nullptr;
 }
 
 Model Model::clone() const
 {
-    return Model(m_net->clone());
+    Model copy(m_net->clone());
+    copy.m_net->initialState = m_net->initialState;
+    return copy;
 }
 
 Net& Model::net() const

@@ -41,8 +41,16 @@ public:
     void checkCompatible(InputShape input, int numClasses) const;
 
     /// Re-initializes parameters deterministically from seed (zoo: the architecture's own
-    /// initialization; TorchScript: Kaiming-uniform weights and zero biases, as documented).
+    /// initialization; TorchScript: Kaiming-uniform weights and zero biases, as documented),
+    /// or restores the initial state when one is set (the seed is then not used).
     void reinitialize(uint64_t seed);
+
+    /// The state a training run of this model starts from (e.g. the user's own initial weights
+    /// of an imported run); reinitialize() restores it. Throws FormatError, naming the first
+    /// parameter, when names or shapes differ from the model's. Clones keep it.
+    void setInitialState(const ParamSet& params, const ParamSet& buffers = {});
+    /// Whether setInitialState was called (on this model or the one it was cloned from).
+    bool hasInitialState() const;
 
     Model clone() const;
 

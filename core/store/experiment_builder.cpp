@@ -73,7 +73,7 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
 
 ModelRecord importExperiment(const std::string& path, const std::string& torchscriptPath, const DataOptions& options,
                              const std::optional<TrainRecipe>& recipe, ProgressSink& progress,
-                             const CancelToken& cancel)
+                             const CancelToken& cancel, const std::string& initPath)
 {
     if (path.empty())
         throw ConfigError("import: no output file given");
@@ -89,9 +89,26 @@ ModelRecord importExperiment(const std::string& path, const std::string& torchsc
     record.torchscriptPath = std::filesystem::absolute(torchscriptPath).string();
     record.torchscriptSha256 = sha256File(torchscriptPath);
     record.recipe = recipe;
+    if (!initPath.empty()) {
+        const Model init = Model::importTorchScript(initPath);
+        try {
+            model.setInitialState(init.parameters(), init.buffers());
+        } catch (const FormatError& e) {
+            throw ConfigError("--init " + initPath + " does not hold the parameters of " + torchscriptPath + ": "
+                              + e.what());
+        }
+        record.initialParams = init.parameters();
+        record.initialBuffers = init.buffers();
+    }
     Checkpoint checkpoint;
     checkpoint.params = model.parameters();
     checkpoint.buffers = model.buffers();
+    if (recipe) {
+        // The archive is the end of the recorded recipe's run.
+        checkpoint.epoch = recipe->epochs;
+        checkpoint.step = recipe->epochs * ((data.train.count + recipe->batchSize - 1) / recipe->batchSize);
+        checkpoint.lr = recipe->lr;
+    }
     record.checkpoints.push_back(std::move(checkpoint));
     record.trainMetrics = evaluateModel(model, data.train);
     record.testMetrics = evaluateModel(model, data.test);

@@ -21,8 +21,11 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& data, Ar
 /// Imports a TorchScript classifier with the data it was trained on: checks that it fits the data,
 /// evaluates it and creates the experiment file (with the module's path and SHA-256). `recipe`
 /// is how to retrain it for ground truth; without one, ground truth and the recommendation refuse.
+/// `initPath`, when not empty, is a TorchScript archive of the same module holding the run's
+/// initial weights: retraining starts from them instead of from the recipe's seed (ConfigError
+/// naming both files when its parameters are not the module's).
 ModelRecord importExperiment(const std::string& path, const std::string& torchscriptPath, const DataOptions& data,
                              const std::optional<TrainRecipe>& recipe, ProgressSink& progress,
-                             const CancelToken& cancel);
+                             const CancelToken& cancel, const std::string& initPath = {});
 
 } // namespace attri

@@ -125,8 +125,11 @@ void writeDataRecord(H5File& file, const DataBundle& data, const DataOptions& op
     file.setAttr("/data", "name", data.name);
     file.setAttr("/data", "num_classes", int64_t{data.numClasses});
     file.setAttr("/data", "content_hash", data.contentHash);
-    file.setAttr("/data", "train_size", options.trainSize);
-    file.setAttr("/data", "test_size", options.testSize);
+    // Limits are stored as what they selected, so that the data reloads the same.
+    file.setAttr("/data", "train_size",
+                 options.trainSizeIsLimit ? static_cast<int64_t>(data.trainIndices.size()) : options.trainSize);
+    file.setAttr("/data", "test_size",
+                 options.testSizeIsLimit ? static_cast<int64_t>(data.testIndices.size()) : options.testSize);
     file.setAttr("/data", "sample_seed", options.sampleSeed ? seedToInt(*options.sampleSeed) : int64_t{-1});
     file.setAttr("/data", "conventions", kConventions);
     file.writeInt64("/data/train_indices", {static_cast<int64_t>(data.trainIndices.size())},
@@ -208,6 +211,12 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
         file.writeDoubles(m + "/path_gauss_newton_trace", {static_cast<int64_t>(model.pathGaussNewtonTrace.size())},
                           model.pathGaussNewtonTrace.data());
         file.setAttr(m, "final_gauss_newton_trace", model.finalGaussNewtonTrace);
+    }
+
+    if (!model.initialParams.empty()) {
+        file.createGroup("/model/initial");
+        writeParamSet(file, "/model/initial/params", model.initialParams);
+        writeParamSet(file, "/model/initial/buffers", model.initialBuffers);
     }
 
     file.createGroup("/model/checkpoints");
@@ -298,6 +307,11 @@ ModelRecord readModelRecord(const H5File& file)
             cp.buffers = readParamSet(file, g + "/buffers");
             r.checkpoints.push_back(std::move(cp));
         }
+    }
+    if (file.exists("/model/initial/params")) {
+        r.initialParams = readParamSet(file, "/model/initial/params");
+        if (file.exists("/model/initial/buffers"))
+            r.initialBuffers = readParamSet(file, "/model/initial/buffers");
     }
     return r;
 }
@@ -397,6 +411,12 @@ Model rebuildModel(const ModelRecord& record, int checkpoint)
         }
         Model model = Model::importTorchScript(record.torchscriptPath);
         model.setParameters(cp.params, cp.buffers);
+        // A TorchScript archive does not say what it takes: the recorded data's shape and classes
+        // do (checked against one forward pass, as at import), so stages that size their work
+        // from the model (explicit curvature, CG, retraining) see the same shape as a zoo model.
+        model.checkCompatible(record.input, record.numClasses);
+        if (!record.initialParams.empty())
+            model.setInitialState(record.initialParams, record.initialBuffers);
         return model;
     }
     // The initialization seed does not matter (every parameter is overwritten) but keeps
@@ -545,6 +565,8 @@ std::string describeExperimentFile(const std::string& path)
         const std::string ts = attrText(f, "/model", "torchscript_path");
         if (!ts.empty() && ts != "?")
             out << "  imported from " << ts << "\n";
+        if (f.exists("/model/initial/params"))
+            out << "  retraining starts from the run's own initial weights (/model/initial)\n";
         if (f.exists("/model/recipe")) {
             const std::string g = "/model/recipe";
             out << "  recipe " << attrText(f, g, "optimizer") << " lr " << attrText(f, g, "lr")

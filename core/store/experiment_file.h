@@ -26,6 +26,10 @@ struct ModelRecord {
     std::string torchscriptSha256;          ///< imported models: hash of that file
     std::optional<TrainRecipe> recipe;      ///< how it was trained (absent for imports without one)
     std::vector<Checkpoint> checkpoints;    ///< the last is the model attributions use
+    /// Imported with --init: the run's own initial parameters and buffers, where retraining starts
+    /// (empty: retraining re-initializes from the recipe's seed). Stored under /model/initial.
+    ParamSet initialParams;
+    ParamSet initialBuffers;
     std::vector<double> epochLoss;          ///< training curve
     /// Gauss–Newton trace per sample (meanGaussNewtonTrace over the first 512 training points)
     /// at the training run's observation marks, and of the final model: the λ selector's path

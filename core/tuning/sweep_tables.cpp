@@ -98,6 +98,9 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPath(const std::string& expe
     if (count < 1)
         throw ConfigError(experimentPath + ": the model has no checkpoints: the rule path-match needs the training path"
                           + how);
+    if (!run.recipe)
+        throw ConfigError(experimentPath + ": the model's training recipe is not recorded (an import without "
+                          "--recipe), so its checkpoints have no place on a training run: the path rules need one");
     if (data.trainIndices != session.data().trainIndices || data.testIndices != session.data().testIndices
         || data.options.spec != session.data().options.spec)
         throw ConfigError(experimentPath + ": its training or test points are not the experiment's, so its "
@@ -208,7 +211,9 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, c
     }
     try {
         return attachTrainingPath(pathFile, session, in);
-    } catch (const ConfigError& e) {
+    } catch (const Error& e) { // no usable path (missing, not recorded, inconsistent): the prior answers
+        if (dynamic_cast<const Cancelled*>(&e))
+            throw;
         in.path.clear();
         in.pathTestFeatures = nullptr;
         if (note)

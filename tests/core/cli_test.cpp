@@ -25,7 +25,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cmath>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <iomanip>
 #include <iterator>
 #include <numeric>
@@ -831,6 +834,216 @@ TEST(Cli, TheGuidesTorchScriptExportImports)
     ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
     EXPECT_NE(out.find("imported from"), std::string::npos) << out;
     EXPECT_NE(out.find("recipe sgd"), std::string::npos) << out;
+}
+
+/// tests/fixtures/pt_reference.txt (make_pytorch_run.py): λ, the test points, and per model the
+/// float64 influence scores PyTorch computed (rows: those test points, columns: training points).
+struct PyTorchReference {
+    double lambda = 0;
+    std::vector<int64_t> tests;
+    std::map<std::string, std::vector<std::vector<double>>> scores;
+    std::map<std::string, double> condition; ///< κ(C + λI)
+    std::map<std::string, double> scale;     ///< max ‖g'_t‖ · max ‖g_i‖ / (μ_min + λ)
+};
+
+/// The app's explicit IF against the float64 reference. Its gradients, and the curvature's sums
+/// over N·K = 360 (sample, class) terms, are float; the eigendecomposition and rotation are double.
+/// A relative perturbation δ of C moves τ by at most about κ·δ·scale (see pt_reference.txt), and
+/// float sums of T terms err by about √T·ε_f (Higham, Accuracy and Stability, §2.8; the worst
+/// case T·ε_f is never approached). With T ≤ N·K + P terms and a factor 4 for the gradients'
+/// own rounding, the bound is 4·κ·√(N·K + P)·ε_f·scale: 0.1% of the largest score for the LR,
+/// 0.06% for the MLP.
+double pyTorchScoreTolerance(const PyTorchReference& ref, const std::string& model, size_t trainCount,
+                             size_t parameters)
+{
+    const double terms = static_cast<double>(trainCount * 3 + parameters);
+    return 4.0 * ref.condition.at(model) * std::sqrt(terms) * std::numeric_limits<float>::epsilon()
+           * ref.scale.at(model);
+}
+
+PyTorchReference readPyTorchReference()
+{
+    std::ifstream in(test::fixture("pt_reference.txt"));
+    if (!in)
+        throw std::runtime_error("missing fixture pt_reference.txt (run tests/fixtures/make_pytorch_run.py)");
+    PyTorchReference ref;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string key;
+        words >> key;
+        if (key == "lambda") {
+            words >> ref.lambda;
+        } else if (key == "tests") {
+            for (int64_t t; words >> t;)
+                ref.tests.push_back(t);
+        } else if (key == "model") {
+            std::string name;
+            size_t rows = 0, cols = 0;
+            words >> name >> rows >> cols >> ref.condition[name] >> ref.scale[name];
+            auto& m = ref.scores[name];
+            for (size_t r = 0; r < rows && std::getline(in, line); ++r) {
+                std::istringstream values(line);
+                m.emplace_back();
+                for (double v; values >> v;)
+                    m.back().push_back(v);
+                if (m.back().size() != cols)
+                    throw std::runtime_error("pt_reference.txt: a short row for " + name);
+            }
+        }
+    }
+    return ref;
+}
+
+/// The rows of a `scores --csv` file: test index, then one score per training point.
+std::vector<std::vector<double>> readScoresCsv(const std::string& path)
+{
+    std::ifstream in(path);
+    std::vector<std::vector<double>> rows;
+    std::string line;
+    std::getline(in, line); // header
+    while (std::getline(in, line)) {
+        std::istringstream cells(line);
+        std::string cell;
+        rows.emplace_back();
+        while (std::getline(cells, cell, ','))
+            rows.back().push_back(std::stod(cell));
+    }
+    return rows;
+}
+
+std::string importPyTorchRun(const test::TempDir& dir, const std::string& model, const std::string& extra = "")
+{
+    const std::string exp = dir.file(model + ".h5");
+    std::string out;
+    // The recipe make_pytorch_run.py trained with; no size options: the dataset is taken whole.
+    EXPECT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_" + model + ".pt") + " --data h5:"
+                                   + test::fixture("pt_data.h5")
+                                   + " --optimizer sgd --lr 0.5 --batch-size 16 --epochs 8 " + extra + " --out " + exp,
+                               &out),
+              0)
+        << out;
+    return exp;
+}
+
+TEST(Cli, ExplicitInfluenceOfPyTorchTrainedModelsEqualsPyTorchs)
+{
+    // Models trained by PyTorch, not by the app: the exact Hessian of an LR, the Gauss-Newton
+    // matrix of an MLP, against float64 PyTorch (tests/fixtures/make_pytorch_run.py).
+    const PyTorchReference ref = readPyTorchReference();
+    test::TempDir dir;
+    for (const std::string model : {"lr", "mlp"}) {
+        SCOPED_TRACE(model);
+        const std::string exp = importPyTorchRun(dir, model);
+        std::string out;
+        ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none", &out), 0) << out;
+        const std::string csv = dir.file(model + ".csv");
+        std::string tests;
+        for (int64_t t : ref.tests)
+            tests += (tests.empty() ? "" : ",") + std::to_string(t);
+        std::ostringstream lambda;
+        lambda.precision(17);
+        lambda << ref.lambda;
+        ASSERT_EQ(test::runCommand(kCli + " scores " + exp + " --method if --lambda " + lambda.str() + " --test " + tests
+                                       + " --csv " + csv,
+                                   &out),
+                  0)
+            << out;
+        const auto got = readScoresCsv(csv);
+        const auto& want = ref.scores.at(model);
+        const double tolerance = pyTorchScoreTolerance(ref, model, want[0].size(), model == "lr" ? 195 : 819);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t r = 0; r < want.size(); ++r) {
+            ASSERT_EQ(got[r].size(), want[r].size() + 1);
+            EXPECT_EQ(got[r][0], static_cast<double>(ref.tests[r]));
+            for (size_t i = 0; i < want[r].size(); ++i)
+                EXPECT_NEAR(got[r][i + 1], want[r][i], tolerance)
+                    << "test point " << ref.tests[r] << ", training point " << i;
+        }
+    }
+}
+
+TEST(Cli, EveryRuleRecommendsForAPyTorchTrainedModel)
+{
+    // With its recipe, the default rule falls back to the prior (one checkpoint is no training
+    // path) and says why, and each rule answers. Without a recipe no rule has the training
+    // dynamics it needs: a clear error says what to add, before any work.
+    test::TempDir dir;
+    std::string out;
+    const std::string exp = importPyTorchRun(dir, "mlp");
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj gaussian --k 32,64", &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if --k 64", &out), 0) << out;
+    EXPECT_NE(out.find("rule path-or-prior"), std::string::npos) << out;
+    EXPECT_NE(out.find("inputs: dynamics-prior (one checkpoint is no training path"), std::string::npos) << out;
+    for (const char* rule : {"dynamics-prior", "path-match"}) {
+        EXPECT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if --k 64 --rule " + rule, &out), 0) << out;
+        EXPECT_NE(out.find(std::string("rule ") + rule), std::string::npos) << out;
+    }
+
+    const std::string bare = dir.file("bare.h5");
+    ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_mlp.pt") + " --data h5:"
+                                   + test::fixture("pt_data.h5") + " --out " + bare,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + bare + " --method if --proj gaussian --k 64", &out), 0) << out;
+    EXPECT_EQ(test::runCommand(kCli + " recommend " + bare + " --method if --k 64", &out), 2) << out;
+    EXPECT_NE(out.find("re-import with --optimizer/--lr/--epochs/--batch-size"), std::string::npos) << out;
+}
+
+TEST(Cli, ImportedInitialWeightsAreWhereRetrainingStarts)
+{
+    test::TempDir dir;
+    std::string out;
+    const std::string exp = importPyTorchRun(dir, "mlp", "--init " + test::fixture("pt_mlp_init.pt"));
+    ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
+    EXPECT_NE(out.find("retraining starts from the run's own initial weights"), std::string::npos) << out;
+    // Ground truth and `check` retrain from exactly the archive's weights, not from a seeded draw.
+    H5File file(exp, H5File::Mode::ReadOnly);
+    const ModelRecord record = readModelRecord(file);
+    const Model start = retrainingStart(rebuildModel(record), record.recipe);
+    const Model init = Model::importTorchScript(test::fixture("pt_mlp_init.pt"));
+    const ParamSet got = start.parameters(), want = init.parameters();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].name, want[i].name);
+        EXPECT_EQ(got[i].values, want[i].values) << got[i].name;
+    }
+    // Without --init the start is a seeded draw, not the archive's weights.
+    const std::string plain = dir.file("plain.h5");
+    std::filesystem::rename(importPyTorchRun(dir, "mlp"), plain);
+    H5File plainFile(plain, H5File::Mode::ReadOnly);
+    const ModelRecord plainRecord = readModelRecord(plainFile);
+    EXPECT_NE(retrainingStart(rebuildModel(plainRecord), plainRecord.recipe).parameters()[0].values, want[0].values);
+    // Another module's weights are refused, naming both files.
+    EXPECT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_mlp.pt") + " --init "
+                                   + test::fixture("pt_lr.pt") + " --data h5:" + test::fixture("pt_data.h5")
+                                   + " --optimizer sgd --lr 0.5 --out " + dir.file("bad.h5"),
+                               &out),
+              2)
+        << out;
+    EXPECT_NE(out.find("--init " + test::fixture("pt_lr.pt") + " does not hold the parameters of"), std::string::npos)
+        << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("bad.h5")));
+}
+
+TEST(Cli, DefaultSizesTakeASmallDatasetWholeAndExplicitOnesAreChecked)
+{
+    test::TempDir dir;
+    std::string out;
+    ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_lr.pt") + " --data h5:"
+                                   + test::fixture("pt_data.h5") + " --out " + dir.file("a.h5"),
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " info " + dir.file("a.h5"), &out), 0) << out;
+    EXPECT_NE(out.find("120 training points, 20 test points"), std::string::npos) << out;
+    EXPECT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_lr.pt") + " --data h5:"
+                                   + test::fixture("pt_data.h5") + " --train-size 500 --out " + dir.file("b.h5"),
+                               &out),
+              2)
+        << out;
+    EXPECT_NE(out.find("--train-size 500 but pt_data has 120 training images"), std::string::npos) << out;
 }
 
 /// Starts `args` (argv[0] = the CLI) with output discarded; returns its pid.

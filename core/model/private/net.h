@@ -71,6 +71,9 @@ public:
     InputShape input;
     int numClasses = 10;
     std::string sourcePath; ///< TorchScript file, if any
+    /// The run's own initial state (an import with --init); Model::reinitialize restores it
+    /// instead of drawing weights. Shared, immutable; clones share it.
+    std::shared_ptr<const Checkpoint> initialState;
 };
 
 /// The device of a net's parameters (the CPU for a net without any).
