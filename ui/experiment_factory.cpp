@@ -38,7 +38,9 @@ void createTrainedExperiment(const NewExperiment& spec, ProgressSink& progress, 
 void createImportedExperiment(const std::string& path, const std::string& torchscriptPath,
                               const DataOptions& options, ProgressSink& progress, const CancelToken& cancel)
 {
-    importExperiment(path, torchscriptPath, options, std::nullopt, progress, cancel);
+    ImportSources sources;
+    sources.torchscript = torchscriptPath;
+    importExperiment(path, sources, options, std::nullopt, progress, cancel);
 }
 
 bool parseEpochMessage(const QString& text, int* epoch, double* loss)

@@ -22,6 +22,18 @@ ArgParser& ArgParser::option(const std::string& name, const std::string& valueNa
     return *this;
 }
 
+ArgParser& ArgParser::repeatable(const std::string& name, const std::string& valueName, const std::string& help)
+{
+    m_options.push_back({name, valueName, help + " (may be given several times)", std::nullopt, false, true});
+    return *this;
+}
+
+std::vector<std::string> ArgParser::getAll(const std::string& name) const
+{
+    const auto it = m_repeated.find(name);
+    return it == m_repeated.end() ? std::vector<std::string>{} : it->second;
+}
+
 ArgParser& ArgParser::flag(const std::string& name, const std::string& help)
 {
     m_options.push_back({name, "", help, std::nullopt, true});
@@ -65,12 +77,13 @@ bool ArgParser::parse(const std::vector<std::string>& args)
                 if (inlineValue)
                     throw ConfigError(m_command + ": --" + name + " takes no value");
                 m_values[name] = "1";
-            } else if (inlineValue) {
-                m_values[name] = *inlineValue;
             } else {
-                if (i + 1 >= args.size())
+                if (!inlineValue && i + 1 >= args.size())
                     throw ConfigError(m_command + ": --" + name + " needs a value (" + opt->valueName + ")");
-                m_values[name] = args[++i];
+                const std::string value = inlineValue ? *inlineValue : args[++i];
+                m_values[name] = value;
+                if (opt->repeatable)
+                    m_repeated[name].push_back(value);
             }
             continue;
         }

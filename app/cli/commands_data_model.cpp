@@ -12,6 +12,7 @@
 #include "store/experiment_file.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +33,33 @@ void addDataOptions(ArgParser& p, const std::string& normalizationDefault)
         .option("mean", "M[,M,M]", "per-channel mean subtracted after scaling to [0,1] (" + normalizationDefault + ")")
         .option("std", "S[,S,S]", "per-channel std divided after centring (" + normalizationDefault + ")")
         .flag("no-normalize", "keep images in [0,1] (no mean/std)");
+}
+
+/// "FILE.pt:epoch=E[:lr=L]"; the path may hold ':' itself, the fields are read from the end.
+ImportedCheckpoint parseImportedCheckpoint(const std::string& spec)
+{
+    const std::string usage = "--checkpoint '" + spec + "': expected FILE.pt:epoch=E[:lr=L]";
+    ImportedCheckpoint c;
+    std::string rest = spec;
+    auto number = [&](const std::string& text) {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(v))
+            throw ConfigError(usage + " ('" + text + "' is not a number)");
+        return v;
+    };
+    if (const size_t at = rest.rfind(":lr="); at != std::string::npos && rest.find(":epoch=") < at) {
+        c.lr = number(rest.substr(at + 4));
+        if (!(c.lr > 0))
+            throw ConfigError(usage + " (lr must be > 0)");
+        rest.resize(at);
+    }
+    const size_t at = rest.rfind(":epoch=");
+    if (at == std::string::npos || at == 0)
+        throw ConfigError(usage);
+    c.epoch = number(rest.substr(at + 7));
+    c.path = rest.substr(0, at);
+    return c;
 }
 
 int64_t parseSize(const ArgParser& p, const std::string& name)
@@ -92,12 +120,15 @@ DataOptions readDataOptions(const ArgParser& p, bool standardNormalization)
 void addRecipeOptions(ArgParser& p, bool withDefaults)
 {
     auto d = [&](const char* text) { return withDefaults ? std::optional<std::string>(text) : std::nullopt; };
-    p.option("optimizer", "sgd|adam", "optimizer (default: the model's standard recipe)")
-        .option("lr", "LR", "learning rate (default: standard recipe)")
-        .option("momentum", "M", "SGD momentum (default: standard recipe)")
-        .option("batch-size", "B", "mini-batch size (default: standard recipe)")
-        .option("epochs", "E", "training epochs (default: standard recipe)")
-        .option("weight-decay", "WD", "L2 weight decay (default: standard recipe)")
+    // An imported run's recipe is the user's: what PyTorch itself defaults to, and no guesses for
+    // what it has no default for.
+    const bool imported = !withDefaults;
+    p.option("optimizer", "sgd|adam", imported ? "optimizer (default: sgd)" : "optimizer (default: the model's standard recipe)")
+        .option("lr", "LR", imported ? "learning rate (required with a recipe)" : "learning rate (default: standard recipe)")
+        .option("momentum", "M", imported ? "SGD momentum (default: 0, as torch.optim.SGD)" : "SGD momentum (default: standard recipe)")
+        .option("batch-size", "B", imported ? "mini-batch size (required with a recipe)" : "mini-batch size (default: standard recipe)")
+        .option("epochs", "E", imported ? "training epochs (required with a recipe)" : "training epochs (default: standard recipe)")
+        .option("weight-decay", "WD", imported ? "L2 weight decay (default: 0, as torch.optim)" : "L2 weight decay (default: standard recipe)")
         .option("seed", "S", "initialization and shuffling seed", d("0"))
         .option("checkpoints", "C", "checkpoints kept, evenly spaced (for TracIn/TRAK and the rule path-match): at "
                 "epoch ends when C <= epochs, after evenly spaced optimizer steps when C is larger");
@@ -114,6 +145,18 @@ bool anyRecipeOptionSet(const ArgParser& p)
 TrainRecipe readRecipe(const ArgParser& p, Architecture arch)
 {
     TrainRecipe r = TrainRecipe::standardFor(arch == Architecture::TorchScript ? Architecture::Mlp : arch);
+    if (arch == Architecture::TorchScript) {
+        std::string missing;
+        for (const char* name : {"lr", "epochs", "batch-size"})
+            if (!p.isSet(name))
+                missing += std::string(missing.empty() ? "" : ", ") + "--" + name;
+        if (!missing.empty())
+            throw ConfigError("import: the run's recipe needs --lr, --epochs and --batch-size (missing: " + missing
+                              + "); --optimizer, --momentum and --weight-decay default to sgd, 0 and 0 as in PyTorch");
+        r.optimizer = "sgd";
+        r.momentum = 0.0;
+        r.weightDecay = 0.0;
+    }
     if (p.isSet("optimizer"))
         r.optimizer = p.get("optimizer");
     if (p.isSet("lr"))
@@ -187,6 +230,11 @@ int runImport(const Args& args, const CancelToken& cancel)
     p.option("init", "INIT.pt",
              "the same module saved before training (its initial weights): ground truth and `check` retrain from "
              "them (default: Kaiming-uniform weights and zero biases drawn from --seed)");
+    p.repeatable("checkpoint", "FILE.pt:epoch=E[:lr=L]",
+                 "the same module saved along the run after E epochs (fractional inside an epoch), in training "
+                 "order and before the recipe's end, where MODEL.pt sits; L is the learning rate of the steps "
+                 "before it (default: --lr). TracIn, TRAK's ensemble, unrolled and the path rules use them; "
+                 "needs the recipe");
     addDataOptions(p, "default: none, as the model was exported");
     addRecipeOptions(p, false);
     p.option("out", "EXP.h5", "experiment file to create (replaced atomically if it exists)");
@@ -200,8 +248,13 @@ int runImport(const Args& args, const CancelToken& cancel)
     std::optional<TrainRecipe> recipe;
     if (anyRecipeOptionSet(p))
         recipe = readRecipe(p, Architecture::TorchScript);
-    ModelRecord record =
-        importExperiment(out, path, dataOptions, recipe, progress, cancel, p.isSet("init") ? p.get("init") : "");
+    ImportSources sources;
+    sources.torchscript = path;
+    if (p.isSet("init"))
+        sources.init = p.get("init");
+    for (const std::string& spec : p.getAll("checkpoint"))
+        sources.checkpoints.push_back(parseImportedCheckpoint(spec));
+    ModelRecord record = importExperiment(out, sources, dataOptions, recipe, progress, cancel);
     Model model = rebuildModel(record);
     std::cout << "imported " << path << " (" << record.parameterCount << " parameters)\n";
     for (const auto& layer : model.layers())

@@ -8,7 +8,10 @@
 #include "model/model.h"
 #include "model/trainer.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <tuple>
 
 namespace attri {
 
@@ -71,14 +74,35 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     return record;
 }
 
-ModelRecord importExperiment(const std::string& path, const std::string& torchscriptPath, const DataOptions& options,
+namespace {
+
+/// The parameters and buffers of the archive at `path`, checked against `model`'s names and shapes.
+std::pair<ParamSet, ParamSet> stateOf(const Model& model, const std::string& path, const std::string& what,
+                                      const std::string& modulePath)
+{
+    const Model other = Model::importTorchScript(path);
+    try {
+        model.clone().setParameters(other.parameters(), other.buffers());
+    } catch (const FormatError& e) {
+        throw ConfigError(what + " " + path + " does not hold the parameters of " + modulePath + ": " + e.what());
+    }
+    return {other.parameters(), other.buffers()};
+}
+
+} // namespace
+
+ModelRecord importExperiment(const std::string& path, const ImportSources& sources, const DataOptions& options,
                              const std::optional<TrainRecipe>& recipe, ProgressSink& progress,
-                             const CancelToken& cancel, const std::string& initPath)
+                             const CancelToken& cancel)
 {
     if (path.empty())
         throw ConfigError("import: no output file given");
     if (recipe)
         recipe->validate();
+    if (!sources.checkpoints.empty() && !recipe)
+        throw ConfigError("import: --checkpoint needs the run's recipe (--optimizer/--lr/--epochs/--batch-size), "
+                          "which places the checkpoints on the run");
+    const std::string& torchscriptPath = sources.torchscript;
     Model model = Model::importTorchScript(torchscriptPath);
     DataBundle data = loadFor(options, progress, cancel);
     model.checkCompatible(shapeOf(data.train), data.numClasses);
@@ -89,16 +113,29 @@ ModelRecord importExperiment(const std::string& path, const std::string& torchsc
     record.torchscriptPath = std::filesystem::absolute(torchscriptPath).string();
     record.torchscriptSha256 = sha256File(torchscriptPath);
     record.recipe = recipe;
-    if (!initPath.empty()) {
-        const Model init = Model::importTorchScript(initPath);
-        try {
-            model.setInitialState(init.parameters(), init.buffers());
-        } catch (const FormatError& e) {
-            throw ConfigError("--init " + initPath + " does not hold the parameters of " + torchscriptPath + ": "
-                              + e.what());
-        }
-        record.initialParams = init.parameters();
-        record.initialBuffers = init.buffers();
+    if (!sources.init.empty()) {
+        std::tie(record.initialParams, record.initialBuffers) = stateOf(model, sources.init, "--init", torchscriptPath);
+        model.setInitialState(record.initialParams, record.initialBuffers);
+    }
+    const int64_t stepsPerEpoch =
+        recipe ? (static_cast<int64_t>(data.train.count) + recipe->batchSize - 1) / recipe->batchSize : 0;
+    double previous = 0.0;
+    for (const ImportedCheckpoint& c : sources.checkpoints) {
+        cancel.throwIfCancelled();
+        if (!(c.epoch > previous) || !(c.epoch < static_cast<double>(recipe->epochs)))
+            throw ConfigError("--checkpoint " + c.path + ":epoch=" + std::to_string(c.epoch)
+                              + ": checkpoints go in training order, each after the one before (epoch "
+                              + std::to_string(previous) + ") and before the recipe's end (epoch "
+                              + std::to_string(recipe->epochs) + ", where " + torchscriptPath + " sits)");
+        if (!(c.lr >= 0.0) || !std::isfinite(c.lr))
+            throw ConfigError("--checkpoint " + c.path + ": lr must be a finite value >= 0");
+        previous = c.epoch;
+        Checkpoint checkpoint;
+        std::tie(checkpoint.params, checkpoint.buffers) = stateOf(model, c.path, "--checkpoint", torchscriptPath);
+        checkpoint.epoch = static_cast<int64_t>(std::floor(c.epoch));
+        checkpoint.step = std::max<int64_t>(1, std::llround(c.epoch * static_cast<double>(stepsPerEpoch)));
+        checkpoint.lr = c.lr > 0.0 ? c.lr : recipe->lr;
+        record.checkpoints.push_back(std::move(checkpoint));
     }
     Checkpoint checkpoint;
     checkpoint.params = model.parameters();
@@ -106,7 +143,7 @@ ModelRecord importExperiment(const std::string& path, const std::string& torchsc
     if (recipe) {
         // The archive is the end of the recorded recipe's run.
         checkpoint.epoch = recipe->epochs;
-        checkpoint.step = recipe->epochs * ((data.train.count + recipe->batchSize - 1) / recipe->batchSize);
+        checkpoint.step = recipe->epochs * stepsPerEpoch;
         checkpoint.lr = recipe->lr;
     }
     record.checkpoints.push_back(std::move(checkpoint));

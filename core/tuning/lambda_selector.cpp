@@ -726,7 +726,7 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
             rec.retrainEstimate = how;
         };
         std::string why = in.path.empty() ? "no recorded training path"
-                                          : "one checkpoint is no training path (train with --checkpoints C)";
+                                          : "one checkpoint is no training path (train with --checkpoints C, or import with --checkpoint)";
         if (in.path.size() >= 2 && o.pathBudget == 0.0) {
             setBudget();
             why = "the path budget is 0";

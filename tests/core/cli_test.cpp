@@ -842,6 +842,7 @@ struct PyTorchReference {
     double lambda = 0;
     std::vector<int64_t> tests;
     std::map<std::string, std::vector<std::vector<double>>> scores;
+    std::map<std::string, std::vector<std::vector<double>>> tracin; ///< Σ_c η g'_{t,c}ᵀ g_{i,c}
     std::map<std::string, double> condition; ///< κ(C + λI)
     std::map<std::string, double> scale;     ///< max ‖g'_t‖ · max ‖g_i‖ / (μ_min + λ)
 };
@@ -877,11 +878,13 @@ PyTorchReference readPyTorchReference()
         } else if (key == "tests") {
             for (int64_t t; words >> t;)
                 ref.tests.push_back(t);
-        } else if (key == "model") {
+        } else if (key == "model" || key == "tracin") {
             std::string name;
             size_t rows = 0, cols = 0;
-            words >> name >> rows >> cols >> ref.condition[name] >> ref.scale[name];
-            auto& m = ref.scores[name];
+            words >> name >> rows >> cols;
+            if (key == "model")
+                words >> ref.condition[name] >> ref.scale[name];
+            auto& m = (key == "model" ? ref.scores : ref.tracin)[name];
             for (size_t r = 0; r < rows && std::getline(in, line); ++r) {
                 std::istringstream values(line);
                 m.emplace_back();
@@ -1018,13 +1021,79 @@ TEST(Cli, ImportedInitialWeightsAreWhereRetrainingStarts)
     // Another module's weights are refused, naming both files.
     EXPECT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_mlp.pt") + " --init "
                                    + test::fixture("pt_lr.pt") + " --data h5:" + test::fixture("pt_data.h5")
-                                   + " --optimizer sgd --lr 0.5 --out " + dir.file("bad.h5"),
+                                   + " --lr 0.5 --epochs 8 --batch-size 16 --out " + dir.file("bad.h5"),
                                &out),
               2)
         << out;
     EXPECT_NE(out.find("--init " + test::fixture("pt_lr.pt") + " does not hold the parameters of"), std::string::npos)
         << out;
     EXPECT_FALSE(std::filesystem::exists(dir.file("bad.h5")));
+}
+
+TEST(Cli, ImportedCheckpointsServeTracInAndThePathRules)
+{
+    const PyTorchReference ref = readPyTorchReference();
+    test::TempDir dir;
+    std::string out, checkpoints;
+    for (int epoch : {2, 4, 6})
+        checkpoints += " --checkpoint " + test::fixture("pt_mlp_epoch" + std::to_string(epoch) + ".pt")
+                       + ":epoch=" + std::to_string(epoch);
+    const std::string exp = importPyTorchRun(dir, "mlp", "--init " + test::fixture("pt_mlp_init.pt") + checkpoints);
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const ModelRecord record = readModelRecord(file);
+        ASSERT_EQ(record.checkpoints.size(), 4u);
+        const int64_t stepsPerEpoch = (120 + 15) / 16;
+        for (size_t c = 0; c < 4; ++c) {
+            EXPECT_EQ(record.checkpoints[c].epoch, static_cast<int64_t>(2 * (c + 1)));
+            EXPECT_EQ(record.checkpoints[c].step, static_cast<int64_t>(2 * (c + 1)) * stepsPerEpoch);
+            EXPECT_EQ(record.checkpoints[c].lr, 0.5);
+        }
+        // Each checkpoint holds its archive's weights.
+        EXPECT_EQ(record.checkpoints[1].params[0].values,
+                  Model::importTorchScript(test::fixture("pt_mlp_epoch4.pt")).parameters()[0].values);
+    }
+    // TracIn over the four checkpoints equals PyTorch's sum of η·g'ᵀg (float features and float
+    // dot products of P = 819 terms against a float64 reference: 1e-4 of the largest score).
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method tracin --proj none", &out), 0) << out;
+    const std::string csv = dir.file("tracin.csv");
+    ASSERT_EQ(test::runCommand(kCli + " scores " + exp + " --method tracin --test 0,1,2 --csv " + csv, &out), 0)
+        << out;
+    const auto got = readScoresCsv(csv);
+    const auto& want = ref.tracin.at("mlp");
+    ASSERT_EQ(got.size(), want.size());
+    double scale = 0;
+    for (const auto& row : want)
+        for (double v : row)
+            scale = std::max(scale, std::abs(v));
+    for (size_t r = 0; r < want.size(); ++r)
+        for (size_t i = 0; i < want[r].size(); ++i)
+            EXPECT_NEAR(got[r][i + 1], want[r][i], 1e-4 * scale) << "test point " << r << ", training point " << i;
+    // The path rule follows the imported run.
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none", &out), 0) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if --rule path-match", &out), 0) << out;
+    EXPECT_NE(out.find("along 4 checkpoints"), std::string::npos) << out;
+
+    // Out of order, past the run's end, another module, no recipe: clear errors, no file.
+    const std::string model = " --torchscript " + test::fixture("pt_mlp.pt") + " --data h5:" + test::fixture("pt_data.h5");
+    const std::string recipe = " --optimizer sgd --lr 0.5 --batch-size 16 --epochs 8";
+    const std::string e4 = test::fixture("pt_mlp_epoch4.pt"), e2 = test::fixture("pt_mlp_epoch2.pt");
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {recipe + " --checkpoint " + e4 + ":epoch=4 --checkpoint " + e2 + ":epoch=2", "checkpoints go in training order"},
+        {recipe + " --checkpoint " + e4 + ":epoch=8", "before the recipe's end (epoch 8"},
+        {recipe + " --checkpoint " + test::fixture("pt_lr.pt") + ":epoch=2", "does not hold the parameters of"},
+        {recipe + " --checkpoint " + e2, "expected FILE.pt:epoch=E[:lr=L]"},
+        {recipe + " --checkpoint " + e2 + ":epoch=two", "'two' is not a number"},
+        {" --checkpoint " + e2 + ":epoch=2", "--checkpoint needs the run's recipe"},
+        // A recipe is the user's own: no guessed learning rate, epochs or batch size.
+        {" --lr 0.5", "the run's recipe needs --lr, --epochs and --batch-size (missing: --epochs, --batch-size)"},
+    };
+    for (const auto& [args, message] : bad) {
+        EXPECT_EQ(test::runCommand(kCli + " import" + model + args + " --out " + dir.file("bad.h5"), &out), 2)
+            << args << "\n" << out;
+        EXPECT_NE(out.find(message), std::string::npos) << args << "\n" << out;
+        EXPECT_FALSE(std::filesystem::exists(dir.file("bad.h5"))) << args;
+    }
 }
 
 TEST(Cli, DefaultSizesTakeASmallDatasetWholeAndExplicitOnesAreChecked)
