@@ -72,8 +72,9 @@ int runAttribute(const Args& args, const CancelToken& cancel)
                 "Sign convention: tau = g'^T (H + lambda I)^-1 g_i, positive = proponent.");
     p.positional("EXP.h5", "experiment file made by `train` or `import`")
         .option("method", "if|trak|tracin|graddot|gradcos|unrolled",
-                "method; `if` is explicit (exact Hessian) with --proj none on logistic regression, projected "
-                "otherwise; `unrolled` (no λ) carries each checkpoint's gradients through the curvature of the rest of "
+                "method; `if` with --proj none is explicit: the exact Hessian of a logistic regression (zoo or a "
+                "single imported Linear layer gives the same matrix), the generalized Gauss-Newton matrix of any other "
+                "model (at most 10,000 parameters, or choose --layers); projected otherwise; `unrolled` (no λ) carries each checkpoint's gradients through the curvature of the rest of "
                 "the recorded SGD run, in closed form: train with --checkpoints C (e.g. 5 or 10) first", "if")
         .option("proj", "none|gaussian|rademacher|kron", "projection of per-sample gradients", "kron")
         .option("k", "K1,K2,...", "projection dimensions (nested: features at the largest serve all)", "128,256,512,1024")

@@ -93,6 +93,7 @@ int runLds(const Args& args, const CancelToken& cancel)
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
     p.flag("force", "replace stored ground truth computed with other options (a smaller M, another α or seed)");
+    p.flag("curve", "print the whole LDS(λ) curve of every method and k, not only its best λ");
     p.option("shard", "R/N", "train only rank R's share of N subsets (j mod N = R, into NAME.gt-partial.rR-of-N.h5) "
              "and stop; a later run without --shard takes every shard's subsets and finishes (attriscope-mpi does both)");
     if (!p.parse(args))
@@ -154,6 +155,12 @@ int runLds(const Args& args, const CancelToken& cancel)
                 std::printf("%-14s k %6lld: best LDS %.4f at λ %.4g (relative %.3g)\n", method.c_str(), k,
                             table.values(best, c), table.absoluteLambdas(best, c),
                             table.relativeLambdas[static_cast<size_t>(best)]);
+            if (p.isSet("curve") && best >= 0 && std::isfinite(table.absoluteLambdas(best, c))) {
+                std::printf("  %12s %12s %8s\n", "relative", "lambda", "LDS");
+                for (Eigen::Index g = 0; g < table.values.rows(); ++g)
+                    std::printf("  %12.4g %12.4g %8.4f%s\n", table.relativeLambdas[static_cast<size_t>(g)],
+                                table.absoluteLambdas(g, c), table.values(g, c), g == best ? "  best" : "");
+            }
         }
         ldsTables.push_back(std::move(table));
     }

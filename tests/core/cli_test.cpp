@@ -982,6 +982,19 @@ TEST(Cli, EveryRuleRecommendsForAPyTorchTrainedModel)
         EXPECT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if --k 64 --rule " + rule, &out), 0) << out;
         EXPECT_NE(out.find(std::string("rule ") + rule), std::string::npos) << out;
     }
+    // Ground truth retrains it with its recipe; --curve prints LDS(λ) for each stored k.
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --subsets 10 --curve", &out), 0) << out;
+    size_t headers = 0, bests = 0, rows = 0;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        headers += line.find("relative       lambda      LDS") != std::string::npos;
+        bests += line.size() > 6 && line.compare(line.size() - 6, 6, "  best") == 0;
+        double rel = 0, lambda = 0, lds = 0;
+        rows += std::sscanf(line.c_str(), " %lf %lf %lf", &rel, &lambda, &lds) == 3;
+    }
+    EXPECT_EQ(headers, 2u) << out; // k = 32 and 64
+    EXPECT_EQ(bests, 2u) << out;
+    EXPECT_EQ(rows, 2 * LambdaGrid::defaultRelative().values.size()) << out;
 
     const std::string bare = dir.file("bare.h5");
     ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_mlp.pt") + " --data h5:"
