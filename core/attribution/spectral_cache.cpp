@@ -63,9 +63,9 @@ void checkInputs(const RowMatrixF& train, const RowMatrixF& test, const std::vec
 /// float rounding, however small it is. A float product would carry an absolute error of about
 /// ε_float·‖x_i‖ instead, and in the directions where the curvature is (nearly) singular the exact
 /// training components are 0 (for C = ΦᵀΦ/n, Σ_i (ΦQ)_ij² = n·μ_j): that noise, divided by a small
-/// μ_j + λ, dominated the scores and depended on the BLAS kernels (two identical training rows
-/// scored 533 and 362 at λ = 1e-9 × mean eigenvalue). Row blocks bound the double copy's memory;
-/// every row's result is independent of the blocking.
+/// μ_j + λ, would dominate the scores at small λ and depend on the BLAS kernels' rounding (identical
+/// training rows would score apart). Row blocks bound the double copy's memory; every row's result
+/// is independent of the blocking.
 RowMatrixF rotate(const RowMatrixF& x, const torch::Tensor& qDouble)
 {
     RowMatrixF out(x.rows(), qDouble.size(1));

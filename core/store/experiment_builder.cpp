@@ -120,6 +120,7 @@ ModelRecord importExperiment(const std::string& path, const ImportSources& sourc
     const int64_t stepsPerEpoch =
         recipe ? (static_cast<int64_t>(data.train.count) + recipe->batchSize - 1) / recipe->batchSize : 0;
     double previous = 0.0;
+    int64_t previousStep = 0;
     for (const ImportedCheckpoint& c : sources.checkpoints) {
         cancel.throwIfCancelled();
         if (!(c.epoch > previous) || !(c.epoch < static_cast<double>(recipe->epochs)))
@@ -134,6 +135,11 @@ ModelRecord importExperiment(const std::string& path, const ImportSources& sourc
         std::tie(checkpoint.params, checkpoint.buffers) = stateOf(model, c.path, "--checkpoint", torchscriptPath);
         checkpoint.epoch = static_cast<int64_t>(std::floor(c.epoch));
         checkpoint.step = std::max<int64_t>(1, std::llround(c.epoch * static_cast<double>(stepsPerEpoch)));
+        if (checkpoint.step <= previousStep || checkpoint.step >= recipe->epochs * stepsPerEpoch)
+            throw ConfigError("--checkpoint " + c.path + ":epoch=" + std::to_string(c.epoch) + " falls on optimizer step "
+                              + std::to_string(checkpoint.step) + " (of " + std::to_string(stepsPerEpoch)
+                              + " per epoch), the step of the checkpoint before it or of the run's end");
+        previousStep = checkpoint.step;
         checkpoint.lr = c.lr > 0.0 ? c.lr : recipe->lr;
         record.checkpoints.push_back(std::move(checkpoint));
     }

@@ -1094,6 +1094,7 @@ TEST(Cli, ImportedCheckpointsServeTracInAndThePathRules)
     const std::vector<std::pair<std::string, std::string>> bad = {
         {recipe + " --checkpoint " + e4 + ":epoch=4 --checkpoint " + e2 + ":epoch=2", "checkpoints go in training order"},
         {recipe + " --checkpoint " + e4 + ":epoch=8", "before the recipe's end (epoch 8"},
+        {recipe + " --checkpoint " + e2 + ":epoch=2 --checkpoint " + e4 + ":epoch=2.01", "falls on optimizer step 16"},
         {recipe + " --checkpoint " + test::fixture("pt_lr.pt") + ":epoch=2", "does not hold the parameters of"},
         {recipe + " --checkpoint " + e2, "expected FILE.pt:epoch=E[:lr=L]"},
         {recipe + " --checkpoint " + e2 + ":epoch=two", "'two' is not a number"},

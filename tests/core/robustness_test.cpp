@@ -121,8 +121,8 @@ TEST(Robustness, DuplicateSamplesAndMoreFeaturesThanSamples)
                 << "relative λ " << c << ", training point " << i << ": " << s[i] << " vs " << reference[i];
         }
         // Duplicates score alike, on any BLAS kernels. The bound is a real constraint: under 1% of
-        // the score at λ = 1e-9 × mean (a float rotation put 533 against 362 there) and under 1e-4
-        // of it from 1e-3 on (where a float rotation missed by 1.7e-4).
+        // the score at λ = 1e-9 × mean and under 1e-4 of it from 1e-3 on, far below what a float
+        // rotation's null-space noise makes of the scores there.
         EXPECT_LE(std::abs(s[5] - s[0]), bound[0] + bound[5]) << "relative λ " << c;
         EXPECT_LT(bound[0], (c < 1e-6 ? 1e-2 : 1e-4) * std::abs(reference[0])) << "relative λ " << c;
     }
