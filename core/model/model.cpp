@@ -191,11 +191,6 @@ void Model::setInitialState(const ParamSet& params, const ParamSet& buffers)
     m_net->initialState = std::move(state);
 }
 
-bool Model::hasInitialState() const
-{
-    return m_net->initialState != nullptr;
-}
-
 Model Model::clone() const
 {
     Model copy(m_net->clone());

@@ -49,8 +49,6 @@ public:
     /// of an imported run); reinitialize() restores it. Throws FormatError, naming the first
     /// parameter, when names or shapes differ from the model's. Clones keep it.
     void setInitialState(const ParamSet& params, const ParamSet& buffers = {});
-    /// Whether setInitialState was called (on this model or the one it was cloned from).
-    bool hasInitialState() const;
 
     Model clone() const;
 

@@ -113,10 +113,8 @@ ModelRecord importExperiment(const std::string& path, const ImportSources& sourc
     record.torchscriptPath = std::filesystem::absolute(torchscriptPath).string();
     record.torchscriptSha256 = sha256File(torchscriptPath);
     record.recipe = recipe;
-    if (!sources.init.empty()) {
+    if (!sources.init.empty())
         std::tie(record.initialParams, record.initialBuffers) = stateOf(model, sources.init, "--init", torchscriptPath);
-        model.setInitialState(record.initialParams, record.initialBuffers);
-    }
     const int64_t stepsPerEpoch =
         recipe ? (static_cast<int64_t>(data.train.count) + recipe->batchSize - 1) / recipe->batchSize : 0;
     double previous = 0.0;
