@@ -56,7 +56,7 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "attriscope: %s\n", e.what());
         return 2;
     }
-    attri::ui::DemoOptions options;
+    attri::DemoOptions options;
     if (parser.isSet(small)) {
         options.trainSize = 1000;
         options.testSize = 100;
@@ -75,6 +75,6 @@ int main(int argc, char** argv)
     if (!parser.positionalArguments().isEmpty())
         window.openExperiment(parser.positionalArguments().first());
     else if (parser.isSet(demo))
-        window.runDemo(QDir::home().filePath(QStringLiteral("attriscope-demo.h5")), options);
+        window.runDemo(attri::ui::MainWindow::defaultDemoPath(), options);
     return app.exec();
 }

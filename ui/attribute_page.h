@@ -1,6 +1,7 @@
 #pragma once
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
+#include "workflows/attribute.h"
 
 #include <QWidget>
 

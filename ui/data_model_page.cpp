@@ -163,10 +163,10 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
         if (!path.isEmpty())
             importTorchScript(path);
     });
-    connect(m_doc->runner(), &JobRunner::message, this, [this](const QString& text) {
-        int epoch = 0;
-        double loss = 0;
-        if (m_training && m_loss && parseEpochMessage(text, &epoch, &loss)) {
+    connect(m_doc->runner(), &JobRunner::metric, this,
+            [this](const QString& name, qint64 step, qint64, double loss) {
+        if (m_training && m_loss && name == QLatin1String("train_loss")) {
+            const int epoch = static_cast<int>(step);
             m_loss->append(epoch, loss);
             auto axes = m_chart->chart()->axes();
             if (axes.size() == 2) {
@@ -295,10 +295,9 @@ void DataModelPage::train()
         tr("Training %1").arg(QString::fromStdString(toString(e.architecture))),
         [e](ProgressSink& progress, const CancelToken& cancel) {
             createTrainedExperiment(e, progress, cancel);
-            return std::any();
         },
         JobLane::Task, this,
-        [this, path](const std::any&) {
+        [this, path]() {
             m_training = false;
             m_doc->open(path);
         },
@@ -330,9 +329,8 @@ void DataModelPage::importTorchScript(const QString& torchscriptPath)
         tr("Importing %1").arg(torchscriptPath),
         [out, ts, options](ProgressSink& progress, const CancelToken& cancel) {
             createImportedExperiment(out, ts, options, progress, cancel);
-            return std::any();
         },
-        JobLane::Task, this, [this, path](const std::any&) { m_doc->open(path); });
+        JobLane::Task, this, [this, path]() { m_doc->open(path); });
 }
 
 int DataModelPage::lossPointCount() const

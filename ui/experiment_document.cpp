@@ -1,15 +1,13 @@
 #include "experiment_document.h"
 
 #include "job_runner.h"
-#include "lds_sweep.h"
 
 #include "attribution/methods.h"
 #include "common/error.h"
-#include "eval/ground_truth.h"
 #include "jobs/progress_sink.h"
-#include "store/atomic_write.h"
-#include "store/h5_file.h"
-#include "tuning/sweep_tables.h"
+#include "workflows/attribute.h"
+#include "workflows/lds_tables.h"
+#include "workflows/recommend.h"
 
 #include <QDateTime>
 #include <QFileInfo>
@@ -102,12 +100,12 @@ void ExperimentDocument::open(const QString& path)
     m_runner->start(
         tr("Opening %1").arg(QFileInfo(path).fileName()),
         [p](ProgressSink& progress, const CancelToken& cancel) {
-            return std::any(loadExperimentContent(p, progress, cancel));
+            return loadExperimentContent(p, progress, cancel);
         },
         JobLane::Task, this,
-        [this, path](const std::any& result) {
+        [this, path](const std::shared_ptr<const ExperimentContent>& content) {
             m_path = path;
-            applyContent(std::any_cast<std::shared_ptr<const ExperimentContent>>(result), false);
+            applyContent(content, false);
             Q_EMIT opened(path);
         },
         [this, path](const QString& error) { Q_EMIT openFailed(error); });
@@ -121,11 +119,10 @@ void ExperimentDocument::reload()
     m_runner->start(
         tr("Reading %1").arg(QFileInfo(m_path).fileName()),
         [p](ProgressSink& progress, const CancelToken& cancel) {
-            return std::any(loadExperimentContent(p, progress, cancel));
+            return loadExperimentContent(p, progress, cancel);
         },
         JobLane::Task, this,
-        [this](const std::any& result) {
-            applyContent(std::any_cast<std::shared_ptr<const ExperimentContent>>(result), true);
+        [this](const std::shared_ptr<const ExperimentContent>& content) { applyContent(content, true);
         });
 }
 
@@ -331,11 +328,11 @@ void ExperimentDocument::ensureSession()
     m_runner->start(
         tr("Loading %1 at k = %2").arg(m_method).arg(m_k),
         [path, key](ProgressSink& progress, const CancelToken& cancel) {
-            return std::any(AttributionSession::open(path, key.first, key.second, progress, cancel));
+            return AttributionSession::open(path, key.first, key.second, progress, cancel);
         },
         JobLane::Load, this,
-        [this, key](const std::any& result) {
-            m_sessions[key] = std::any_cast<std::shared_ptr<const AttributionSession>>(result);
+        [this, key](const std::shared_ptr<const AttributionSession>& session) {
+            m_sessions[key] = session;
             if (key == SessionKey{m_method.toStdString(), m_k}) {
                 setLoading(false);
                 Q_EMIT sessionChanged();
@@ -394,9 +391,8 @@ void ExperimentDocument::applyAccepted(const std::string& method, const std::opt
         tr("Storing the accepted λ"),
         [path, method, value](ProgressSink&, const CancelToken&) {
             writeAcceptedLambda(path, method, value);
-            return std::any();
         },
-        JobLane::Store, this, [this, qpath](const std::any&) { Q_EMIT acceptedStored(qpath); },
+        JobLane::Store, this, [this, qpath]() { Q_EMIT acceptedStored(qpath); },
         [this](const QString& error) { Q_EMIT storeFailed(error); });
 }
 
@@ -416,40 +412,24 @@ void ExperimentDocument::recommend(const SelectorOptions& options, const LambdaG
         return;
     }
     const std::string path = m_content->path;
-    const bool withGroundTruth = m_content->hasGroundTruth;
+    RecommendRequest request;
+    request.selector = options;
+    request.grid = grid;
+    // Written below through the Store lane, in order with the accepted λ's writes.
+    request.store = false;
     m_runner->start(
         tr("Recommending λ"),
-        [s, options, grid, path, withGroundTruth](ProgressSink& progress, const CancelToken& cancel) {
-            grid.validate();
-            SelectorInputs in = selectorInputs(*s);
-            // path-match and path-or-prior read the training path recorded in the same file.
-            const auto trainingPath = attachTrainingPathFor(options.rule, path, *s, in);
-            const SelectorOptions so = selectorOptionsFor(*s, options);
-            const std::vector<double> lambdas = grid.toAbsolute(s->meanEigenvalue());
-            LambdaRecommendation rec = recommendLambda(in, lambdas, so, progress, cancel);
-            notePathSource(trainingPath.get(), rec);
-            StoredRecommendation record = recommendationRecord(*s, rec);
-            // With ground truth in the file, the evidence comes with it (as `recommend` prints it).
-            std::optional<GroundTruth> truth;
-            if (withGroundTruth) {
-                H5File file(path, H5File::Mode::ReadOnly);
-                truth = readGroundTruth(file);
-            }
-            if (truth) {
-                addEvidence(record, ldsEvidence(*s, lambdas, rec.lambda, *truth, 200, progress, cancel));
-            }
-            return std::any(record);
+        [s, request, path](ProgressSink& progress, const CancelToken& cancel) {
+            return recommendWithEvidence(path, *s, request, progress, cancel).record;
         },
         JobLane::Task, this,
-        [this, path](const std::any& result) {
-            const auto rec = std::any_cast<StoredRecommendation>(result);
+        [this, path](const StoredRecommendation& rec) {
             m_recommendations[{rec.method, rec.k}] = rec;
             Q_EMIT recommendationChanged();
             m_runner->start(
                 tr("Storing the recommendation"),
                 [path, rec](ProgressSink&, const CancelToken&) {
                     writeRecommendation(path, rec);
-                    return std::any();
                 },
                 JobLane::Store, this, {}, [this](const QString& error) { Q_EMIT storeFailed(error); });
         });
@@ -465,10 +445,9 @@ void ExperimentDocument::runAttribution(const AttributionRequest& request)
         [path, request](ProgressSink& progress, const CancelToken& cancel) {
             request.validate();
             attri::runAttribution(path, request, progress, cancel);
-            return std::any();
         },
         JobLane::Task, this,
-        [this](const std::any&) {
+        [this]() {
             Q_EMIT attributionFinished();
             reload();
         });
@@ -482,10 +461,11 @@ void ExperimentDocument::computeGroundTruth(int subsets)
     m_runner->start(
         tr("Computing ground truth (%1 retrained models)").arg(subsets),
         [path, subsets](ProgressSink& progress, const CancelToken& cancel) {
-            computeGroundTruthAndLds(path, subsets, progress, cancel);
-            return std::any();
+            LdsTablesRequest request;
+            request.subsets = subsets;
+            computeLdsTables(path, request, progress, cancel);
         },
-        JobLane::Task, this, [this](const std::any&) { reload(); });
+        JobLane::Task, this, [this]() { reload(); });
 }
 
 void ExperimentDocument::computeMeanXiTable()
@@ -497,12 +477,9 @@ void ExperimentDocument::computeMeanXiTable()
     m_runner->start(
         tr("Computing mean ξ(λ) at every k (%1)").arg(m_method),
         [path, method](ProgressSink& progress, const CancelToken& cancel) {
-            const SweepTable table =
-                meanXiSweepTable(path, method, LambdaGrid::defaultRelative(), SelectorOptions{}, progress, cancel);
-            writeHdf5Atomically(path, true, [&](H5File& file) { writeSweepTable(file, table); });
-            return std::any();
+            storeMeanXiTable(path, method, LambdaGrid::defaultRelative(), SelectorOptions{}, progress, cancel);
         },
-        JobLane::Task, this, [this](const std::any&) { reload(); });
+        JobLane::Task, this, [this]() { reload(); });
 }
 
 } // namespace attri::ui

@@ -2,7 +2,8 @@
 
 #include "experiment_content.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
+#include "workflows/attribute.h"
 #include "tuning/lambda_grid.h"
 #include "tuning/lambda_selector.h"
 

@@ -1,6 +1,7 @@
 #include "experiment_factory.h"
 
-#include "store/experiment_builder.h"
+#include "workflows/create_experiment.h"
+#include "workflows/demo.h"
 
 #include "common/error.h"
 #include "jobs/cancel_token.h"
@@ -9,7 +10,6 @@
 #include "model/trainer.h"
 #include "store/experiment_file.h"
 
-#include <QRegularExpression>
 #include <QString>
 #include <filesystem>
 
@@ -19,12 +19,7 @@ NewExperiment NewExperiment::demo(const std::string& path, int64_t trainSize, in
 {
     NewExperiment e;
     e.path = path;
-    e.data.spec = "demo";
-    e.data.trainSize = trainSize;
-    e.data.testSize = testSize;
-    const DatasetSpec spec = DatasetSpec::parse("demo");
-    e.data.mean = spec.standardMean();
-    e.data.std = spec.standardStd();
+    e.data = demoData(trainSize, testSize);
     e.architecture = Architecture::LogisticRegression;
     e.recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
     return e;
@@ -43,15 +38,5 @@ void createImportedExperiment(const std::string& path, const std::string& torchs
     importExperiment(path, sources, options, std::nullopt, progress, cancel);
 }
 
-bool parseEpochMessage(const QString& text, int* epoch, double* loss)
-{
-    static const QRegularExpression re(QStringLiteral("^epoch (\\d+)/(\\d+): loss ([-+0-9.eE]+|nan|inf)"));
-    const auto m = re.match(text);
-    if (!m.hasMatch())
-        return false;
-    *epoch = m.captured(1).toInt();
-    *loss = m.captured(3).toDouble();
-    return true;
-}
 
 } // namespace attri::ui

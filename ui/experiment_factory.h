@@ -26,16 +26,13 @@ struct NewExperiment {
     static NewExperiment demo(const std::string& path, int64_t trainSize = 5000, int64_t testSize = 500);
 };
 
-/// Loads the data, trains the model (progress messages per epoch: "epoch e/E: loss x") and
-/// creates the experiment file atomically.
+/// Loads the data, trains the model (a "train_loss" metric per epoch) and creates the experiment
+/// file atomically.
 void createTrainedExperiment(const NewExperiment& spec, ProgressSink& progress, const CancelToken& cancel);
 
 /// Imports a TorchScript classifier into a new experiment over `data` (no training recipe unless
 /// given: the λ recommendation needs one).
 void createImportedExperiment(const std::string& path, const std::string& torchscriptPath,
                               const DataOptions& data, ProgressSink& progress, const CancelToken& cancel);
-
-/// Parses "epoch 3/20: loss 0.41" into (3, 0.41); false for other messages.
-bool parseEpochMessage(const QString& text, int* epoch, double* loss);
 
 } // namespace attri::ui

@@ -7,7 +7,7 @@
 #include "test_image_model.h"
 #include "tile_grid_widget.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
 #include "eval/removal_checks.h"
 #include "model/model.h"
 #include "store/experiment_file.h"
@@ -298,11 +298,11 @@ void ExplorePage::computeInBackground()
             QElapsedTimer clock;
             clock.start();
             TopK top = topForTest(*session, test, lambda, count);
-            return std::any(std::make_pair(top, static_cast<double>(clock.nsecsElapsed()) / 1e6));
+            return std::make_pair(top, static_cast<double>(clock.nsecsElapsed()) / 1e6);
         },
         JobLane::Preview, this,
-        [this](const std::any& result) {
-            const auto& [top, ms] = std::any_cast<const std::pair<TopK, double>&>(result);
+        [this](const std::pair<TopK, double>& result) {
+            const auto& [top, ms] = result;
             m_lastScoreMs = ms;
             showTop(top);
         });
@@ -346,11 +346,11 @@ void ExplorePage::retrainWithoutProponents()
             clock.start();
             TopKRemovalResult r = topKRemovalCheck(rebuildModel(record), record.recipe, data->train, data->test,
                                                    scores, options, progress, cancel);
-            return std::any(std::make_pair(std::move(r), static_cast<double>(clock.elapsed()) / 1e3));
+            return std::make_pair(std::move(r), static_cast<double>(clock.elapsed()) / 1e3);
         },
         JobLane::Task, this,
-        [this, options, where](const std::any& result) {
-            const auto& [r, seconds] = std::any_cast<const std::pair<TopKRemovalResult, double>&>(result);
+        [this, options, where](const std::pair<TopKRemovalResult, double>& result) {
+            const auto& [r, seconds] = result;
             const double base = r.baselineLoss.front();
             m_retrainResult->setText(
                 tr("Test point %1%2, retrained without its top %3 proponents: loss %4 → %5 (%6); without %3 "

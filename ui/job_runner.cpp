@@ -39,6 +39,23 @@ public:
             Qt::QueuedConnection);
     }
 
+    void metric(const Metric& m) override
+    {
+        if (!m_enabled)
+            return;
+        QPointer<JobRunner> r = m_runner;
+        const QString name = QString::fromStdString(m.name);
+        const qint64 step = m.step, steps = m.steps;
+        const double value = m.value;
+        QMetaObject::invokeMethod(
+            r,
+            [r, name, step, steps, value] {
+                if (r)
+                    Q_EMIT r->metric(name, step, steps, value);
+            },
+            Qt::QueuedConnection);
+    }
+
 private:
     void post(int64_t done)
     {
@@ -88,7 +105,7 @@ void JobRunner::cancel()
     lane(JobLane::Load).cancel.cancel();
 }
 
-void JobRunner::start(const QString& name, Job job, JobLane l, QObject* context, Done onDone, Failed onFailed)
+void JobRunner::startErased(const QString& name, ErasedJob job, JobLane l, QObject* context, Failed onFailed)
 {
     LaneState& state = lane(l);
     if (l != JobLane::Store) {
@@ -107,13 +124,13 @@ void JobRunner::start(const QString& name, Job job, JobLane l, QObject* context,
     const bool hadContext = context != nullptr;
     CancelToken token = state.cancel;
     auto work = [self, name, l, job = std::move(job), token, generation, ctx, hadContext,
-                 onDone = std::move(onDone), onFailed = std::move(onFailed)] {
+                 onFailed = std::move(onFailed)]() mutable {
         SignalProgress sink(self, l == JobLane::Task);
-        std::any result;
+        Delivery deliver;
         QString error;
         bool wasCancelled = false;
         try {
-            result = job(sink, token);
+            deliver = job(sink, token);
         } catch (const Cancelled&) {
             wasCancelled = true;
         } catch (const std::exception& e) {
@@ -125,10 +142,9 @@ void JobRunner::start(const QString& name, Job job, JobLane l, QObject* context,
         }
         QMetaObject::invokeMethod(
             self,
-            [self, l, generation, name, result, error, wasCancelled, ctx, hadContext, onDone, onFailed] {
+            [self, l, generation, name, deliver, error, wasCancelled, ctx, hadContext, onFailed] {
                 if (self)
-                    self->report(l, generation, name, result, error, wasCancelled, ctx, hadContext, onDone,
-                                 onFailed);
+                    self->report(l, generation, name, deliver, error, wasCancelled, ctx, hadContext, onFailed);
             },
             Qt::QueuedConnection);
     };
@@ -138,9 +154,9 @@ void JobRunner::start(const QString& name, Job job, JobLane l, QObject* context,
         (void)QtConcurrent::run(std::move(work));
 }
 
-void JobRunner::report(JobLane l, quint64 generation, const QString& name, const std::any& result,
+void JobRunner::report(JobLane l, quint64 generation, const QString& name, const Delivery& deliver,
                        const QString& error, bool wasCancelled, QPointer<QObject> context, bool hadContext,
-                       const Done& onDone, const Failed& onFailed)
+                       const Failed& onFailed)
 {
     LaneState& state = lane(l);
     --state.pending;
@@ -157,10 +173,10 @@ void JobRunner::report(JobLane l, quint64 generation, const QString& name, const
                 onFailed(error);
             Q_EMIT failed(name, error);
         } else {
-            if (onDone && (!hadContext || context))
-                onDone(result);
+            if (deliver && (!hadContext || context))
+                deliver();
             if (l == JobLane::Task)
-                Q_EMIT finished(name, result);
+                Q_EMIT finished(name);
         }
     }
     // Superseded results are dropped silently.

@@ -7,9 +7,10 @@
 #include <QString>
 #include <QThreadPool>
 
-#include <any>
 #include <functional>
 #include <memory>
+#include <type_traits>
+#include <utility>
 
 namespace attri {
 class ProgressSink;
@@ -34,19 +35,41 @@ enum class JobLane {
 class JobRunner : public QObject {
     Q_OBJECT
 public:
-    using Job = std::function<std::any(ProgressSink&, const CancelToken&)>;
-    /// Called on the GUI thread with the job's result, before finished() (only if `context` lives).
-    using Done = std::function<void(const std::any&)>;
     /// Called on the GUI thread with the error message when the job fails (only if `context` lives).
     using Failed = std::function<void(const QString&)>;
 
     explicit JobRunner(QObject* parent = nullptr);
     ~JobRunner() override;
 
-    /// Starts `job` on `lane`. `name` is shown in progress messages. `onDone` runs on the GUI
-    /// thread with the result when the job succeeds and `context` (if given) still exists.
+    /// Starts `job` (callable as R job(ProgressSink&, const CancelToken&), R any value type or
+    /// void) on `lane`. `name` is shown in progress messages. When the job succeeds and `context`
+    /// (if given) still exists, `onDone` runs on the GUI thread with the result, typed (const R&;
+    /// no argument for void), before finished().
+    template <class Job, class Done = std::nullptr_t>
     void start(const QString& name, Job job, JobLane lane = JobLane::Task, QObject* context = nullptr,
-               Done onDone = {}, Failed onFailed = {});
+               Done onDone = nullptr, Failed onFailed = {})
+    {
+        using R = std::invoke_result_t<Job&, ProgressSink&, const CancelToken&>;
+        startErased(
+            name,
+            [job = std::move(job), onDone = std::move(onDone)](ProgressSink& progress,
+                                                               const CancelToken& cancel) mutable -> Delivery {
+                if constexpr (std::is_void_v<R>) {
+                    job(progress, cancel);
+                    if constexpr (std::is_same_v<Done, std::nullptr_t>)
+                        return {};
+                    else
+                        return [onDone] { onDone(); };
+                } else {
+                    auto result = std::make_shared<const R>(job(progress, cancel));
+                    if constexpr (std::is_same_v<Done, std::nullptr_t>)
+                        return {};
+                    else
+                        return [onDone, result] { onDone(*result); };
+                }
+            },
+            lane, context, std::move(onFailed));
+    }
     /// Cancels the running Task (and any running preview or load).
     void cancel();
     /// Whether a Task is running.
@@ -60,7 +83,9 @@ Q_SIGNALS:
     void started(const QString& name);
     void progress(const QString& stage, qint64 done, qint64 total);
     void message(const QString& text);
-    void finished(const QString& name, const std::any& result);
+    /// A typed measurement of the running Task (ProgressSink::metric), e.g. "train_loss" per epoch.
+    void metric(const QString& name, qint64 step, qint64 steps, double value);
+    void finished(const QString& name);
     void cancelled(const QString& name);
     /// Any lane.
     void failed(const QString& name, const QString& error);
@@ -68,6 +93,11 @@ Q_SIGNALS:
     void idle(attri::ui::JobLane lane);
 
 private:
+    /// What a finished job hands to the GUI thread: the call of onDone with its result (empty: none).
+    using Delivery = std::function<void()>;
+    using ErasedJob = std::function<Delivery(ProgressSink&, const CancelToken&)>;
+    void startErased(const QString& name, ErasedJob job, JobLane lane, QObject* context, Failed onFailed);
+
     struct LaneState {
         quint64 generation = 0;
         int pending = 0; // jobs started and not yet reported
@@ -75,9 +105,9 @@ private:
         CancelToken cancel;
     };
     LaneState& lane(JobLane l) { return m_lanes[static_cast<int>(l)]; }
-    void report(JobLane l, quint64 generation, const QString& name, const std::any& result,
+    void report(JobLane l, quint64 generation, const QString& name, const Delivery& deliver,
                 const QString& error, bool wasCancelled, QPointer<QObject> context, bool hadContext,
-                const Done& onDone, const Failed& onFailed);
+                const Failed& onFailed);
 
     LaneState m_lanes[4];
     QString m_taskName;

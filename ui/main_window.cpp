@@ -13,7 +13,8 @@
 #include "recommend_page.h"
 #include "sensitivity_page.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
+#include "workflows/attribute.h"
 
 #include <QAction>
 #include <QApplication>
@@ -191,7 +192,7 @@ QWidget* MainWindow::createWelcomePage()
     });
     connect(newButton, &QPushButton::clicked, this, [this] { showPage(DataPage); });
     connect(demoButton, &QPushButton::clicked, this,
-            [this] { runDemo(QDir::home().filePath(QStringLiteral("attriscope-demo.h5"))); });
+            [this] { runDemo(defaultDemoPath()); });
     connect(m_recent, &QListWidget::itemActivated, this,
             [this](QListWidgetItem* item) { openExperiment(item->text()); });
     return page;
@@ -293,23 +294,20 @@ void MainWindow::openExperiment(const QString& path)
     m_doc->open(path);
 }
 
-void MainWindow::runDemo(const QString& outPath, const DemoOptions& options)
+void MainWindow::runDemo(const QString& outPath, DemoOptions options)
 {
-    const NewExperiment spec =
-        NewExperiment::demo(outPath.toStdString(), options.trainSize, options.testSize);
-    AttributionRequest request;
-    request.method = "if";
-    request.projection = ProjectionKind::Kronecker;
-    request.ks = options.ks;
-    request.sensitivityTests = options.sensitivityTests;
+    options.path = outPath.toStdString();
     m_runner->start(
         tr("Running the demo"),
-        [spec, request](ProgressSink& progress, const CancelToken& cancel) {
-            createTrainedExperiment(spec, progress, cancel);
-            runAttribution(spec.path, request, progress, cancel);
-            return std::any();
+        [options](ProgressSink& progress, const CancelToken& cancel) {
+            attri::runDemo(options, progress, cancel);
         },
-        JobLane::Task, this, [this, outPath](const std::any&) { openExperiment(outPath); });
+        JobLane::Task, this, [this, outPath]() { openExperiment(outPath); });
+}
+
+QString MainWindow::defaultDemoPath()
+{
+    return QDir::home().filePath(QStringLiteral("attriscope-demo/demo.h5"));
 }
 
 void MainWindow::showPage(Page page)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "workflows/demo.h"
+
 #include <QMainWindow>
 
 #include <cstdint>
@@ -23,14 +25,6 @@ class RecommendPage;
 class SensitivityPage;
 struct Figure;
 
-/// What "Run the demo" does: train LR on the embedded demo, attribute, open.
-struct DemoOptions {
-    int64_t trainSize = 5000;                    ///< demo training points
-    int64_t testSize = 500;                      ///< demo test points
-    std::vector<int64_t> ks = {256, 1024, 2048}; ///< projection dimensions (Kronecker)
-    int64_t sensitivityTests = 100;              ///< test points behind the sweep tables
-};
-
 /// The application shell: creates the pages, wires them to the document and the job runner,
 /// and holds the menus, the status bar (progress, cancel) and the window state.
 class MainWindow : public QMainWindow {
@@ -50,8 +44,11 @@ public:
 
     /// Opens an experiment file in the background (errors appear as a message, never a crash).
     void openExperiment(const QString& path);
-    /// Trains the demo model into `outPath`, attributes it, and opens it; all in the background.
-    void runDemo(const QString& outPath, const DemoOptions& options = {});
+    /// Runs the demo (core/workflows/demo.h: the same as `attriscope-cli demo`) into `outPath`
+    /// with `options`' sizes, and opens it; all in the background.
+    void runDemo(const QString& outPath, DemoOptions options = {});
+    /// Where "Run the demo" writes: ~/attriscope-demo/demo.h5.
+    static QString defaultDemoPath();
     void showPage(Page page);
     Page currentPage() const;
     /// Renders every page to DIR/NN-name.png; returns the files written.

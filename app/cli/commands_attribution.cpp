@@ -1,9 +1,11 @@
 // Commands of the attribution engine: attribute, scores, topk, and check (removal checks against retraining).
 #include "arg_parser.h"
 #include "commands.h"
+#include "report.h"
 #include "terminal_progress.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
+#include "workflows/attribute.h"
 #include "common/error.h"
 #include "eval/ground_truth.h"
 #include "eval/removal_checks.h"
@@ -111,29 +113,7 @@ int runAttribute(const Args& args, const CancelToken& cancel)
                     static_cast<long long>(s.shardRows), s.featurizeSeconds, s.shardJournal.c_str());
         return 0;
     }
-    std::printf("method %s: features %.1f s, spectra %.1f s, sweep %.1f s\n", toString(s.method).c_str(),
-                s.featurizeSeconds, s.spectrumSeconds, s.sweepSeconds);
-    for (const auto& key : s.featureKeys)
-        std::printf("  features /features/%s\n", key.c_str());
-    for (const auto& sp : s.spectra)
-        std::printf("  k %6lld checkpoint %lld: mean eigenvalue %.4g, most negative %.3g, %.2f s\n",
-                    static_cast<long long>(sp.k), static_cast<long long>(sp.checkpoint), sp.meanEigenvalue,
-                    sp.mostNegativeEigenvalue, sp.seconds);
-    if (s.sensitivity) {
-        const SensitivityResult& sr = *s.sensitivity;
-        std::printf("rank stability between neighbouring λ (mean Spearman over %zu test points):\n  relative λ ",
-                    sr.testIndices.size());
-        for (int64_t k : sr.ks)
-            std::printf(" %8lld", static_cast<long long>(k));
-        std::printf("\n");
-        for (int64_t j = 0; j < sr.lambdaSpearman.rows; ++j) {
-            std::printf("  %10.2e ", sr.grid.values[static_cast<size_t>(j)]);
-            for (int64_t c = 0; c < sr.lambdaSpearman.cols; ++c)
-                std::printf(" %8.3f", sr.lambdaSpearman.at(j, c));
-            std::printf("\n");
-        }
-    }
-    std::printf("stored in %s\n", path.c_str());
+    printAttributionSummary(s, path);
     return 0;
 }
 
@@ -186,25 +166,7 @@ int runTopk(const Args& args, const CancelToken& cancel)
     const std::string path = p.positionalValue("EXP.h5");
     auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
     const double lambda = resolveLambda(p, *session);
-    const int64_t test = p.getInt("test");
-    if (test < 0 || test >= session->testCount())
-        throw ConfigError("--test " + std::to_string(test) + " out of range (0.." + std::to_string(session->testCount() - 1) + ")");
-    Eigen::VectorXf s = session->scoresFor(test, lambda);
-    TopK top = topK(s, p.getInt("n"));
-    DataBundle data = reloadData(session->data());
-    const auto& names = session->data().classNames;
-    auto label = [&](int64_t y) { return y >= 0 && y < static_cast<int64_t>(names.size()) ? names[static_cast<size_t>(y)] : std::to_string(y); };
-    std::printf("test point %lld (label %s), %s k=%lld lambda=%.6g (relative %.6g)\n", static_cast<long long>(test),
-                label(data.test.labels[static_cast<size_t>(test)]).c_str(), toString(session->method()).c_str(),
-                static_cast<long long>(session->k()), lambda, lambda / session->meanEigenvalue());
-    std::printf("proponents (up-weighting lowers the test loss):\n");
-    for (const auto& r : top.proponents)
-        std::printf("  train %6lld  score %+.6g  label %s\n", static_cast<long long>(r.index), r.score,
-                    label(data.train.labels[static_cast<size_t>(r.index)]).c_str());
-    std::printf("opponents:\n");
-    for (const auto& r : top.opponents)
-        std::printf("  train %6lld  score %+.6g  label %s\n", static_cast<long long>(r.index), r.score,
-                    label(data.train.labels[static_cast<size_t>(r.index)]).c_str());
+    printTopK(*session, p.getInt("test"), lambda, p.getInt("n"));
     return 0;
 }
 

@@ -1,6 +1,7 @@
 // Commands of the first stages: train, import, info, demo.
 #include "arg_parser.h"
 #include "commands.h"
+#include "report.h"
 #include "terminal_progress.h"
 
 #include "common/error.h"
@@ -8,8 +9,10 @@
 #include "jobs/cancel_token.h"
 #include "model/model.h"
 #include "model/trainer.h"
-#include "store/experiment_builder.h"
+#include "attribution/attribution_session.h"
 #include "store/experiment_file.h"
+#include "workflows/create_experiment.h"
+#include "workflows/demo.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -186,14 +189,6 @@ std::string formatMetrics(const ModelRecord& m)
 }
 
 
-/// Trains a zoo model and writes a new experiment file; shared by `train` and `demo`.
-ModelRecord trainAndStore(const DataOptions& dataOptions, Architecture arch, const TrainRecipe& recipe,
-                          const std::string& out, const CancelToken& cancel)
-{
-    TerminalProgress progress;
-    return trainExperiment(out, dataOptions, arch, recipe, progress, cancel);
-}
-
 } // namespace
 
 int runTrain(const Args& args, const CancelToken& cancel)
@@ -213,7 +208,8 @@ int runTrain(const Args& args, const CancelToken& cancel)
     DataOptions data = readDataOptions(p, true);
     TrainRecipe recipe = readRecipe(p, arch);
     std::string out = p.get("out");
-    ModelRecord record = trainAndStore(data, arch, recipe, out, cancel);
+    TerminalProgress progress;
+    ModelRecord record = trainExperiment(out, data, arch, recipe, progress, cancel);
     std::cout << "trained " << toString(arch) << " (" << record.parameterCount << " parameters) in "
               << record.trainSeconds << " s: " << formatMetrics(record) << "\n"
               << "wrote " << out << "\n";
@@ -284,23 +280,18 @@ int runDemo(const Args& args, const CancelToken& cancel)
     p.option("out", "OUTDIR", "folder for the results", "attriscope-demo");
     if (!p.parse(args))
         return 0;
-    std::filesystem::path dir = p.get("out");
-    std::filesystem::create_directories(dir);
-    DataOptions data;
-    DatasetSpec spec = DatasetSpec::parse("demo");
-    data.mean = spec.standardMean();
-    data.std = spec.standardStd();
-    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
-    const std::string exp = (dir / "demo.h5").string();
-    ModelRecord record = trainAndStore(data, Architecture::LogisticRegression, recipe, exp, cancel);
-    std::cout << "demo: logistic regression on the embedded Fashion-MNIST subset: " << formatMetrics(record) << "\n";
-    // The following steps are the CLI's own commands, run in order on the same file.
-    if (int rc = runAttribute({exp, "--method", "trak", "--proj", "kron", "--k", "256,1024"}, cancel))
-        return rc;
-    if (int rc = runRecommend({exp, "--method", "trak", "--k", "1024"}, cancel))
-        return rc;
-    if (int rc = runTopk({exp, "--method", "trak", "--k", "1024", "--test", "0", "--n", "5"}, cancel))
-        return rc;
+    DemoOptions options;
+    options.path = (std::filesystem::path(p.get("out")) / "demo.h5").string();
+    TerminalProgress progress;
+    const DemoResult result = attri::runDemo(options, progress, cancel);
+    const std::string& exp = options.path;
+    std::cout << "demo: logistic regression on the embedded Fashion-MNIST subset: " << formatMetrics(result.model)
+              << "\n";
+    printAttributionSummary(result.attribution, exp);
+    printRecommendation(result.recommendation, SelectorOptions{}.pathBudget);
+    std::printf("stored in %s\n", exp.c_str());
+    const auto session = AttributionSession::open(exp, "trak", result.recommendation.record.k, progress, cancel);
+    printTopK(*session, 0, defaultLambda(*session), 5);
     std::cout << "\nresults: " << std::filesystem::absolute(exp).string()
               << "\n(open it with `attriscope " << exp << "`, `attriscope-cli info " << exp
               << "`, h5py or HDFView; figures: File > Export figure in the GUI)\n";

@@ -1,18 +1,15 @@
 // Commands of ground truth and the λ recommendation: lds, recommend, study.
 #include "arg_parser.h"
 #include "commands.h"
+#include "report.h"
 #include "terminal_progress.h"
 
-#include "attribution/attribution_job.h"
 #include "common/error.h"
-#include "eval/ground_truth.h"
-#include "eval/lds.h"
 #include "jobs/cancel_token.h"
-#include "store/atomic_write.h"
-#include "store/h5_file.h"
 #include "tuning/lambda_selector.h"
-#include "tuning/sweep_tables.h"
-#include "tuning/validation_study.h"
+#include "workflows/lds_tables.h"
+#include "workflows/recommend.h"
+#include "workflows/study.h"
 
 #include <cmath>
 #include <cstdio>
@@ -99,76 +96,29 @@ int runLds(const Args& args, const CancelToken& cancel)
     if (!p.parse(args))
         return 0;
     const std::string path = p.positionalValue("EXP.h5");
-    LdsOptions o = readLdsOptions(p);
+    LdsTablesRequest request;
+    if (p.isSet("subsets"))
+        request.subsets = p.getInt("subsets");
+    if (p.isSet("alpha"))
+        request.alpha = p.getDouble("alpha");
+    if (p.isSet("lds-seed"))
+        request.seed = static_cast<uint64_t>(p.getInt("lds-seed"));
+    request.workers = static_cast<int>(p.getInt("workers"));
+    request.replace = p.isSet("force");
+    if (p.isSet("shard"))
+        request.shard = Shard::parse(p.get("shard"));
     TerminalProgress progress;
-    DataRecord dataRecord;
-    ModelRecord modelRecord;
-    std::vector<std::string> methods;
-    {
-        H5File file(path, H5File::Mode::ReadOnly);
-        checkExperimentFile(file);
-        dataRecord = readDataRecord(file);
-        modelRecord = readModelRecord(file);
-        if (file.exists("/attribution"))
-            methods = file.children("/attribution");
-        // Options not given are the stored ground truth's, so that `lds EXP.h5` reads it back
-        // whatever M it was computed with (the defaults apply to a file without one).
-        if (!p.isSet("force"))
-            if (const auto stored = readGroundTruth(file)) {
-                if (!p.isSet("subsets"))
-                    o.subsets = stored->options.subsets;
-                if (!p.isSet("alpha"))
-                    o.alpha = stored->options.alpha;
-                if (!p.isSet("lds-seed"))
-                    o.seed = stored->options.seed;
-            }
-    }
-    DataBundle data = reloadData(dataRecord);
-    if (p.isSet("shard")) {
-        const Shard shard = Shard::parse(p.get("shard"));
-        const int64_t trained = computeGroundTruthShard(path, rebuildModel(modelRecord), modelRecord.recipe, data.train,
-                                                        data.test, o, shard, progress, cancel);
-        std::printf("shard %s: trained %lld subset models into %s\n", shard.toString().c_str(),
-                    static_cast<long long>(trained), groundTruthPartialPath(path, shard).c_str());
+    const LdsTablesResult result = computeLdsTables(path, request, progress, cancel);
+    if (!request.shard.whole()) {
+        std::printf("shard %s: trained %lld subset models into %s\n", request.shard.toString().c_str(),
+                    static_cast<long long>(result.shardSubsetsTrained), result.shardFile.c_str());
         return 0;
     }
-    GroundTruth truth = computeGroundTruth(path, rebuildModel(modelRecord), modelRecord.recipe, data.train, data.test, o,
-                                           progress, cancel);
     std::printf("ground truth: %lld subsets of %lld points, %.1f s of retraining\n",
-                static_cast<long long>(truth.subsets), static_cast<long long>(o.subsetSize(truth.trainCount)),
-                truth.seconds);
-
-    std::vector<SweepTable> ldsTables;
-    for (const auto& method : methods) {
-        SweepTable table = ldsSweepTable(path, method, truth, LambdaGrid::defaultRelative(), progress, cancel);
-        for (Eigen::Index c = 0; c < table.values.cols(); ++c) {
-            const auto k = static_cast<long long>(table.ks[static_cast<size_t>(c)]);
-            Eigen::Index best = -1;
-            for (Eigen::Index g = 0; g < table.values.rows(); ++g)
-                if (std::isfinite(table.values(g, c)) && (best < 0 || table.values(g, c) > table.values(best, c)))
-                    best = g;
-            if (best < 0)
-                std::printf("%-14s k %6lld: no finite LDS\n", method.c_str(), k);
-            else if (!std::isfinite(table.absoluteLambdas(best, c)))
-                std::printf("%-14s k %6lld: LDS %.4f (no λ)\n", method.c_str(), k, table.values(best, c));
-            else
-                std::printf("%-14s k %6lld: best LDS %.4f at λ %.4g (relative %.3g)\n", method.c_str(), k,
-                            table.values(best, c), table.absoluteLambdas(best, c),
-                            table.relativeLambdas[static_cast<size_t>(best)]);
-            if (p.isSet("curve") && best >= 0 && std::isfinite(table.absoluteLambdas(best, c))) {
-                std::printf("  %12s %12s %8s\n", "relative", "lambda", "LDS");
-                for (Eigen::Index g = 0; g < table.values.rows(); ++g)
-                    std::printf("  %12.4g %12.4g %8.4f%s\n", table.relativeLambdas[static_cast<size_t>(g)],
-                                table.absoluteLambdas(g, c), table.values(g, c), g == best ? "  best" : "");
-            }
-        }
-        ldsTables.push_back(std::move(table));
-    }
-    if (!ldsTables.empty())
-        writeHdf5Atomically(path, true, [&](H5File& file) {
-            for (const auto& t : ldsTables)
-                writeSweepTable(file, t);
-        });
+                static_cast<long long>(result.truth->subsets),
+                static_cast<long long>(result.options.subsetSize(result.truth->trainCount)), result.truth->seconds);
+    for (const auto& table : result.tables)
+        printLdsTable(table, p.isSet("curve"));
     return 0;
 }
 
@@ -200,75 +150,23 @@ int runRecommend(const Args& args, const CancelToken& cancel)
     if (!p.parse(args))
         return 0;
     const std::string path = p.positionalValue("EXP.h5");
-    const int resamples = bootstrapResamples(p, "recommend");
+    RecommendRequest request;
+    request.method = p.get("method");
+    request.k = p.isSet("k") ? p.getInt("k") : 0;
+    request.selector.rule = parseSelectorRule(p.get("rule"));
+    request.selector.simulatedSubsets = p.getInt("simulated-subsets");
+    request.selector.pathBudget = pathBudget(p, "recommend");
+    request.grid = LambdaGrid::parse(p.get("lambda-grid"));
+    if (p.isSet("path-from"))
+        request.pathFrom = p.get("path-from");
+    request.bootstrapResamples = bootstrapResamples(p, "recommend");
     TerminalProgress progress;
-    // Before opening the session, which for the unrolled method decomposes every checkpoint.
-    if (!usesLambda(parseMethod(p.get("method"))))
-        throw ConfigError("method " + p.get("method") + " has no λ to recommend");
-    auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
-    SelectorOptions options;
-    options.rule = parseSelectorRule(p.get("rule"));
-    options.simulatedSubsets = p.getInt("simulated-subsets");
-    options.pathBudget = pathBudget(p, "recommend");
-    const SelectorOptions so = selectorOptionsFor(*session, options);
-    SelectorInputs in = selectorInputs(*session);
-    if (p.isSet("path-from") && options.rule != SelectorRule::PathMatch && options.rule != SelectorRule::PathOrPrior)
-        throw ConfigError("recommend: --path-from is for the rules path-match and path-or-prior");
-    std::string pathNote;
-    const std::shared_ptr<TrainingPathFeatures> trainingPath = attachTrainingPathFor(
-        options.rule, p.isSet("path-from") ? p.get("path-from") : path, *session, in, &pathNote);
-    std::vector<double> grid = LambdaGrid::parse(p.get("lambda-grid")).toAbsolute(session->meanEigenvalue());
-    LambdaRecommendation rec = recommendLambda(in, grid, so, progress, cancel);
-    notePathSource(trainingPath.get(), rec);
-
-    std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
-                rec.relativeLambda, session->meanEigenvalue(), toString(rec.rule).c_str(), rec.seconds);
-    std::printf("inputs: %s\n", rec.inputs.c_str());
-    if (!pathNote.empty())
-        std::printf("no training path used: %s\n", pathNote.c_str());
-    if (std::isfinite(rec.pathBudgetSeconds) && std::isfinite(rec.retrainSeconds))
-        std::printf("path budget: %.3g s (%g of the estimated %.4g s of retraining 50 models, %s)\n",
-                    rec.pathBudgetSeconds, options.pathBudget, rec.retrainSeconds, rec.retrainEstimate.c_str());
-    if (rec.pathStability > 1.0)
-        std::printf("warning: the recorded run steps beyond gradient descent's stability limit on its own curvature "
-                    "(lr·μ_max/c is %.3g × 2(1 + momentum)): it is unstable along its top directions, the unrolled path "
-                    "does not describe it, and this λ is not to be trusted; use the default rule\n",
-                    rec.pathStability);
-    if (rec.meanXi.size() > 0) {
-        const bool match = rec.rule == SelectorRule::PathMatch || rec.rule == SelectorRule::PathOrPrior;
-        std::printf("%s: peak %.4f, peakedness %.4f, plateau %.2f decades\n",
-                    match ? "mean cosine with the unrolled scores (λ)" : "mean ξ(λ)", rec.meanXi.maxCoeff(),
-                    rec.peakedness, rec.plateauWidthDecades);
-        for (Eigen::Index g = 0; g < rec.meanXi.size(); g += 4)
-            std::printf("  λ %10.4g  %s %7.4f\n", rec.lambdas[static_cast<size_t>(g)], match ? "cosine" : "ξ",
-                        rec.meanXi[g]);
-    }
-
-    // LDS at the recommendation when ground truth exists.
-    std::optional<GroundTruth> truth;
-    {
-        H5File file(path, H5File::Mode::ReadOnly);
-        truth = readGroundTruth(file);
-    }
-    RecommendationRecord record = recommendationRecord(*session, rec);
-    if (truth) {
-        const LdsEvidence e = ldsEvidence(*session, grid, rec.lambda, *truth, resamples, progress, cancel);
-        std::printf("ground truth: LDS %.4f at the recommended λ, best %.4f at λ %.4g (ratio %.3f; 90%% interval "
-                    "%.3f–%.3f and ≥ 0.95 in %.0f%% of %d resamples of the %lld subsets and the test points)\n",
-                    e.atLambda.mean, e.bestLds, e.bestLambda, e.ratio, e.interval.low, e.interval.high,
-                    100.0 * e.interval.shareAbove, e.interval.resamples, static_cast<long long>(truth->subsets));
-        addEvidence(record, e);
-        if (truth->seconds > 0)
-            std::printf("cost: %.4g s, %.3g%% of the %.4g s of retraining behind the stored ground truth (%lld models)\n",
-                        rec.seconds, 100.0 * rec.seconds / truth->seconds, truth->seconds,
-                        static_cast<long long>(truth->subsets));
-    }
-    writeHdf5Atomically(path, true, [&](H5File& file) { writeRecommendation(file, record); });
+    const RecommendResult result = recommendWithEvidence(path, request, progress, cancel);
+    printRecommendation(result, request.selector.pathBudget);
     std::printf("stored in %s\n", path.c_str());
     if (p.isSet("xi-table")) {
         const SweepTable table =
-            meanXiSweepTable(path, p.get("method"), LambdaGrid::parse(p.get("lambda-grid")), options, progress, cancel);
-        writeHdf5Atomically(path, true, [&](H5File& file) { writeSweepTable(file, table); });
+            storeMeanXiTable(path, request.method, request.grid, request.selector, progress, cancel);
         std::printf("mean ξ table (%lld λ × %lld k) stored in %s\n", static_cast<long long>(table.values.rows()),
                     static_cast<long long>(table.values.cols()), path.c_str());
     }

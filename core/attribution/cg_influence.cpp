@@ -5,7 +5,7 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 
 #include <torch/torch.h>
 

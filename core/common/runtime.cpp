@@ -1,7 +1,7 @@
 #include "common/runtime.h"
 
 #include "common/error.h"
-#include "model/private/net.h"
+#include "common/internal/torch_device.h"
 
 #include <torch/cuda.h>
 #include <torch/torch.h>

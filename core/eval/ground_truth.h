@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/shard.h"
+#include "eval/retraining.h"
 #include "eval/subset_sampler.h"
 #include "model/model.h"
 #include "model/train_recipe.h"
@@ -44,49 +45,6 @@ struct GroundTruth {
 /// The side file that keeps a run's finished subsets: `<dir>/<stem>.gt-partial.h5` next to the
 /// experiment `<dir>/<stem>.h5`; a shard's is `<stem>.gt-partial.r<R>-of-<N>.h5`.
 std::string groundTruthPartialPath(const std::string& experimentPath, const Shard& shard = {});
-
-/// A one-line description of a recipe, as stored with the ground truth.
-std::string recipeSummary(const TrainRecipe& recipe);
-
-/// The model every retraining starts from: a clone of `model` re-initialized with
-/// recipe.seed (Model::reinitialize). For zoo architectures this is exactly the initialization
-/// of the full model (Model::create(arch, input, classes, recipe.seed)), so subset models differ
-/// from it only by their data; for imported TorchScript models it is the documented
-/// Kaiming-uniform / zero-bias re-initialization (their original initialization is unknown).
-/// The parameters of `model` itself are never used. Throws ConfigError when there is no recipe:
-/// retraining would otherwise have to guess one, or silently reuse another model.
-Model retrainingStart(const Model& model, const std::optional<TrainRecipe>& recipe);
-
-/// Execution settings for a batch of retrainings.
-struct RetrainPool {
-    int workers = 2;          ///< models trained in parallel (std::threads)
-    int threadsPerWorker = 1; ///< LibTorch intra-op threads per worker during the run
-};
-
-/// Trains one model per keep-list (indices into `train`), each from a clone of `start` with
-/// `recipe`, and calls onFinished(job, per-test-point losses) for each, serialized under a lock,
-/// in completion order. Sets torch::set_num_threads(threadsPerWorker) for the duration of the
-/// call (in every worker) and restores the caller's count afterwards. A job throwing stops the
-/// others and the first exception is rethrown after all workers joined; `cancel` is polled
-/// every training batch (Cancelled is thrown after the workers joined). Results are
-/// independent of the worker count: each job's model, data order and shuffling are its own.
-void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
-                 const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
-                 const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
-                 const CancelToken& cancel);
-
-/// What retrainEach would take to train `models` models of `recipe` on `subsetSize` points each
-/// with `pool`, timed now instead of retrained: optimizer steps of `model`'s architecture on a
-/// random batch of its input shape, with pool.threadsPerWorker threads, as a worker runs them;
-/// after a warm-up, a run of 2 + S steps less one of 2 (S between 4 and 256, about 25 ms of
-/// steps), each the least of three timings, which leaves a run's fixed cost out. Per-step time ×
-/// the steps of one model (epochs × ⌈subsetSize / batch⌉) × models ÷ workers (the workers are taken to run in
-/// parallel at full speed: they reach 96–97% on 2 cores, README "Speed"). Since it is timed in the
-/// same conditions as the work it is compared with, a busy machine slows both alike. ConfigError
-/// for a bad recipe, pool, subset size or model count; Error when, after three more rounds, the
-/// longer run was still not the slower (a machine too busy to time them).
-double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_t subsetSize, int64_t models,
-                           const RetrainPool& pool, const CancelToken& cancel);
 
 /// Computes the LDS ground truth of the experiment file `experimentPath` (which must exist; its
 /// /data content hash is recorded) and stores it there as /ground_truth:

@@ -5,7 +5,7 @@
 #include "common/parallel.h"
 #include "eval/ground_truth.h"
 #include "jobs/cancel_token.h"
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "features/featurizer.h" // RowMatrixF
+#include "common/row_matrix.h"
 
 #include <cstdint>
 #include <functional>
@@ -20,7 +20,7 @@ struct LdsResult {
 };
 
 /// LDS of scores (m×n: row t holds τ(z'_t, z_i) for every training point i) against `truth`:
-/// per test point, Spearman (tuning/rank_stats: average ranks for ties) between y_j = −testLoss(j, t) and
+/// per test point, Spearman (eval/rank_stats: average ranks for ties) between y_j = −testLoss(j, t) and
 /// Σ_{i∈S_j} τ(z'_t, z_i) over the M subsets; undefined (constant or NaN) ones are NaN and skipped. The
 /// subset sums of all tests are one GEMM, scores × masksᵀ. Throws ConfigError when the shape does not match
 /// the ground truth (m×n).

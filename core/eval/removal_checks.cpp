@@ -7,7 +7,7 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "store/h5_file.h"
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 
 #include <algorithm>
 #include <cmath>

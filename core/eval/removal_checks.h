@@ -1,6 +1,6 @@
 #pragma once
 
-#include "features/featurizer.h" // RowMatrixF
+#include "common/row_matrix.h"
 #include "model/train_recipe.h"
 
 #include <Eigen/Core>

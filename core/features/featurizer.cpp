@@ -2,11 +2,12 @@
 
 #include "common/error.h"
 #include "data/image_set.h"
-#include "features/private/per_sample_grads.h"
+#include "features/internal/per_sample_grads.h"
+#include "features/internal/projectors.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/row_matrix.h"
 #include "features/feature_options.h"
 
 #include <Eigen/Core>
@@ -16,9 +17,6 @@ class Model;
 struct ImageSet;
 class ProgressSink;
 class CancelToken;
-
-/// Row-major float matrix: one row per sample.
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// What a featurization produces besides the rows themselves.
 struct FeatureInfo {

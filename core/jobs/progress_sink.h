@@ -5,6 +5,15 @@
 
 namespace attri {
 
+/// A measured value of a job at one of its steps, for plotting (e.g. "train_loss" at epoch 3 of
+/// 20). Front ends draw metrics from these, never from the wording of messages.
+struct Metric {
+    std::string name; ///< what is measured, snake_case ("train_loss")
+    int64_t step = 0;  ///< where (1-based: epoch, subset, ...)
+    int64_t steps = 0; ///< of how many (0 if unknown)
+    double value = 0.0;
+};
+
 /// Receives progress from a long job. Implementations must be cheap: jobs call
 /// advance() from inner loops (possibly from worker threads, never concurrently for one job).
 class ProgressSink {
@@ -16,6 +25,8 @@ public:
     virtual void advance(int64_t done) = 0;
     /// A line of information for the user (e.g. "epoch 3: loss 0.41").
     virtual void message(const std::string& text) = 0;
+    /// A measured value (typed, for charts); sinks that draw nothing ignore it.
+    virtual void metric(const Metric& m) { static_cast<void>(m); }
 };
 
 /// Discards everything; for tests and callers that do not report.

@@ -3,7 +3,7 @@
 #include "common/hash.h"
 
 #include "common/error.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 #include "model/private/script_net.h"
 #include "model/private/zoo_nets.h"
 

@@ -1,4 +1,4 @@
-#include "model/private/net.h"
+#include "model/internal/net.h"
 
 #include "common/error.h"
 #include "data/image_set.h"

@@ -4,7 +4,7 @@
 #include "data/image_set.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 
 #include <chrono>
 #include <cmath>
@@ -189,6 +189,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
             msg << "epoch " << epoch << "/" << recipe.epochs << ": loss " << std::setprecision(4)
                 << epochLoss;
             progress.message(msg.str());
+            progress.metric({"train_loss", epoch, recipe.epochs, epochLoss});
         }
     }
     if (!device.is_cpu())

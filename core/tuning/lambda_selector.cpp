@@ -5,7 +5,7 @@
 #include "eval/subset_sampler.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 
 #include <Eigen/Dense>
 

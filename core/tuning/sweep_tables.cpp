@@ -1,6 +1,6 @@
 #include "tuning/sweep_tables.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
 #include "common/error.h"
 #include "eval/ground_truth.h"
 #include "eval/lds.h"

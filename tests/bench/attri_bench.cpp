@@ -10,7 +10,7 @@
 #include "eval/lds.h"
 #include "eval/subset_sampler.h"
 #include "features/featurizer.h"
-#include "features/private/per_sample_grads.h"
+#include "features/internal/per_sample_grads.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"

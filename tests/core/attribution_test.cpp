@@ -13,10 +13,10 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 #include "support/test_support.h"
 #include "tuning/lambda_grid.h"
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 #include "tuning/sensitivity.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Runs the real attriscope-cli binary, as a user would.
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
 #include "common/runtime.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"

@@ -13,7 +13,7 @@
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "support/test_support.h"
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 
 #include <gtest/gtest.h>
 

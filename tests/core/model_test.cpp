@@ -6,7 +6,7 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 #include "model/train_recipe.h"
 #include "model/trainer.h"
 
@@ -409,8 +409,10 @@ public:
             m_token.cancel();
     }
     void message(const std::string& text) override { messages.push_back(text); }
+    void metric(const Metric& m) override { metrics.push_back(m); }
 
     std::vector<std::string> stages;
+    std::vector<Metric> metrics;
     std::vector<int64_t> totals;
     std::vector<int64_t> advances;
     std::vector<std::string> messages;
@@ -523,6 +525,14 @@ TEST(TrainerTest, CheckpointsAreEvenlySpacedAndLastIsFinal)
     EXPECT_EQ(progress.advances.back(), 20);
     ASSERT_EQ(progress.messages.size(), 20u);
     EXPECT_NE(progress.messages.front().find("loss"), std::string::npos);
+    // The loss per epoch arrives typed (what the GUI's chart draws), equal to the result's.
+    ASSERT_EQ(progress.metrics.size(), 20u);
+    for (size_t e = 0; e < 20; ++e) {
+        EXPECT_EQ(progress.metrics[e].name, "train_loss");
+        EXPECT_EQ(progress.metrics[e].step, static_cast<int64_t>(e) + 1);
+        EXPECT_EQ(progress.metrics[e].steps, 20);
+        EXPECT_EQ(progress.metrics[e].value, result.epochLoss[e]);
+    }
 
     recipe.epochs = 10;
     recipe.checkpoints = 3;

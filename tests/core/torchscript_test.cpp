@@ -6,7 +6,7 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 #include "model/trainer.h"
 #include "support/test_support.h"
 

@@ -6,10 +6,10 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "tuning/lambda_grid.h"
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 #include "tuning/sensitivity.h"
 #include "tuning/top_k.h"
-#include "tuning/validation_study.h"
+#include "workflows/study.h"
 
 #include <gtest/gtest.h>
 

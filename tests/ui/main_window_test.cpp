@@ -39,14 +39,34 @@ void MainWindowTest::jobRunnerDeliversResult()
                 s += i;
                 p.advance(i);
             }
-            return std::any(s);
+            return s;
         },
-        JobLane::Task, &runner, [&](const std::any& r) { viaCallback = std::any_cast<int>(r); });
+        JobLane::Task, &runner, [&](const int& r) { viaCallback = r; });
     QVERIFY(finished.wait(5000));
-    QCOMPARE(std::any_cast<int>(finished.at(0).at(1).value<std::any>()), 6);
+    QCOMPARE(finished.at(0).at(0).toString(), QStringLiteral("sum"));
     QCOMPARE(viaCallback, 6);
     QVERIFY(progress.count() >= 1);
     QVERIFY(!runner.isRunning());
+}
+
+void MainWindowTest::jobRunnerDeliversTypedMetrics()
+{
+    JobRunner runner;
+    QSignalSpy metric(&runner, &JobRunner::metric);
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    runner.start(QStringLiteral("train"), [](attri::ProgressSink& p, const attri::CancelToken&) {
+        p.message("words that no chart reads");
+        for (int e = 1; e <= 3; ++e)
+            p.metric({"train_loss", e, 3, 1.0 / e});
+    });
+    QVERIFY(finished.wait(5000));
+    QTRY_COMPARE(metric.count(), 3);
+    for (int e = 1; e <= 3; ++e) {
+        QCOMPARE(metric.at(e - 1).at(0).toString(), QStringLiteral("train_loss"));
+        QCOMPARE(metric.at(e - 1).at(1).toLongLong(), qint64(e));
+        QCOMPARE(metric.at(e - 1).at(2).toLongLong(), qint64(3));
+        QCOMPARE(metric.at(e - 1).at(3).toDouble(), 1.0 / e);
+    }
 }
 
 void MainWindowTest::jobRunnerCancelsWithinASecond()
@@ -58,7 +78,6 @@ void MainWindowTest::jobRunnerCancelsWithinASecond()
             token.throwIfCancelled();
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        return std::any();
     });
     QTest::qWait(50);
     auto t0 = std::chrono::steady_clock::now();
@@ -74,7 +93,7 @@ void MainWindowTest::jobRunnerReportsErrors()
     QString viaCallback;
     runner.start(
         QStringLiteral("bad"),
-        [](attri::ProgressSink&, const attri::CancelToken&) -> std::any {
+        [](attri::ProgressSink&, const attri::CancelToken&) -> void {
             throw attri::FormatError("x.h5: broken");
         },
         JobLane::Task, nullptr, {}, [&](const QString& e) { viaCallback = e; });
@@ -92,9 +111,9 @@ void MainWindowTest::jobRunnerDropsSupersededPreviews()
             QStringLiteral("preview"),
             [i](attri::ProgressSink&, const attri::CancelToken&) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                return std::any(i);
+                return i;
             },
-            JobLane::Preview, &runner, [&](const std::any& r) { delivered << std::any_cast<int>(r); });
+            JobLane::Preview, &runner, [&](const int& r) { delivered << r; });
     QSignalSpy idle(&runner, &JobRunner::idle);
     QTRY_VERIFY_WITH_TIMEOUT(!runner.isBusy(JobLane::Preview), 5000);
     QCOMPARE(delivered, QList<int>{4}); // only the latest preview counts
@@ -109,9 +128,9 @@ void MainWindowTest::jobRunnerStoresInOrder()
             QStringLiteral("store"),
             [i](attri::ProgressSink&, const attri::CancelToken&) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(i == 0 ? 40 : 1));
-                return std::any(i);
+                return i;
             },
-            JobLane::Store, &runner, [&](const std::any& r) { order << std::any_cast<int>(r); });
+            JobLane::Store, &runner, [&](const int& r) { order << r; });
     runner.cancel(); // never cancels writes
     QTRY_VERIFY_WITH_TIMEOUT(!runner.isBusy(JobLane::Store), 5000);
     QCOMPARE(order, (QList<int>{0, 1, 2, 3}));
@@ -124,7 +143,7 @@ void MainWindowTest::demoTrainsAttributesAndShowsTheExperiment()
     window.show();
     QSignalSpy shown(&window, &MainWindow::experimentShown);
     QString path = dir.filePath(QStringLiteral("demo.h5"));
-    attri::ui::DemoOptions options;
+    attri::DemoOptions options;
     options.trainSize = 300;
     options.testSize = 30;
     options.ks = {32};
@@ -135,7 +154,9 @@ void MainWindowTest::demoTrainsAttributesAndShowsTheExperiment()
     QVERIFY(QFile::exists(path));
     QVERIFY2(window.summaryText().contains(QStringLiteral("lr")), qPrintable(window.summaryText()));
     QCOMPARE(window.currentPage(), MainWindow::ExploringPage);
-    QVERIFY(window.document()->methods().contains(QStringLiteral("if-projected")));
+    QVERIFY(window.document()->methods().contains(QStringLiteral("trak")));
+    // The demo recommends λ as the CLI demo does, and the slider starts there.
+    QVERIFY(window.document()->recommendation().has_value());
 }
 
 void MainWindowTest::openingAForeignFileShowsAnError()

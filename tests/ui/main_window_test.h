@@ -7,6 +7,7 @@ class MainWindowTest : public QObject {
 private Q_SLOTS:
     void initTestCase();
     void jobRunnerDeliversResult();
+    void jobRunnerDeliversTypedMetrics();
     void jobRunnerCancelsWithinASecond();
     void jobRunnerReportsErrors();
     void jobRunnerDropsSupersededPreviews();

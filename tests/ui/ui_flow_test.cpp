@@ -15,7 +15,8 @@
 #include "test_image_model.h"
 #include "tile_grid_widget.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
+#include "workflows/attribute.h"
 #include "eval/removal_checks.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"

@@ -146,16 +146,6 @@ void WidgetsTest::sliderMapsLogLambda()
     QCOMPARE(ExplorePage::sliderValueFor(10.0), ExplorePage::kStepsPerDecade);
 }
 
-void WidgetsTest::epochMessagesParse()
-{
-    int epoch = 0;
-    double loss = 0;
-    QVERIFY(parseEpochMessage(QStringLiteral("epoch 3/20: loss 0.4123"), &epoch, &loss));
-    QCOMPARE(epoch, 3);
-    QCOMPARE(loss, 0.4123);
-    QVERIFY(!parseEpochMessage(QStringLiteral("loading demo"), &epoch, &loss));
-}
-
 void WidgetsTest::imagesAreUnnormalized()
 {
     attri::ImageSet set;

@@ -11,6 +11,5 @@ private Q_SLOTS:
     void exportWritesEveryFormat();
     void exportRejectsUnknownFormats();
     void sliderMapsLogLambda();
-    void epochMessagesParse();
     void imagesAreUnnormalized();
 };

@@ -1,7 +1,7 @@
 #pragma once
-// Private to attri_core (includes Torch through net.h).
+// Private to the model stage (includes Torch through net.h).
 
-#include "model/private/net.h"
+#include "model/internal/net.h"
 
 #include <torch/script.h>
 

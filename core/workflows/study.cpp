@@ -1,6 +1,7 @@
-#include "tuning/validation_study.h"
+#include "workflows/study.h"
 
-#include "attribution/attribution_job.h"
+#include "attribution/attribution_session.h"
+#include "workflows/attribute.h"
 #include "attribution/unrolled_path.h"
 #include "common/error.h"
 #include "data/data_loader.h"
@@ -11,7 +12,7 @@
 #include "model/model.h"
 #include "model/trainer.h"
 #include "store/atomic_write.h"
-#include "store/experiment_builder.h"
+#include "workflows/create_experiment.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "tuning/sweep_tables.h"

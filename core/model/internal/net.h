@@ -1,6 +1,8 @@
 #pragma once
-// Private to attri_core: the Torch-facing side of a Model. Public headers never include this.
+// Internal to attri_core: the Torch-facing side of a Model, for the stages that run it (features,
+// attribution). Public headers never include this.
 
+#include "common/internal/torch_device.h"
 #include "model/architecture.h"
 #include "model/param_set.h"
 
@@ -78,9 +80,6 @@ public:
 
 /// The device of a net's parameters (the CPU for a net without any).
 torch::Device deviceOf(Net& net);
-
-/// The device selected for the costly stages (selectDevice in common/runtime.h).
-torch::Device computeDevice();
 
 /// Converts between Torch tensors and the Torch-free value types.
 ParamTensor toParamTensor(const std::string& name, const torch::Tensor& t);

@@ -1,10 +1,10 @@
 #pragma once
-// Private to attri_core (includes Torch): per-sample gradients of selected layers and their
+// Internal to attri_core (includes Torch): per-sample gradients of selected layers and their
 // projections. The featurizer drives these; tests use them to check the batched path.
 
 #include "features/feature_options.h"
 #include "features/projection.h"
-#include "model/private/net.h"
+#include "model/internal/net.h"
 
 #include <cstdint>
 #include <functional>
@@ -123,74 +123,5 @@ private:
 
 /// The gradient matrix (s×out×in) of a layer from its flattened gradients (s×numel).
 torch::Tensor matrixFromFlat(const GradLayer& layer, const torch::Tensor& flat);
-
-/// Dense projection φ = P g (P: kMax × p, Gaussian or Rademacher), generated in fixed tiles of
-/// 128 rows × 16384 columns. Tile shapes do not depend on kMax (rows are generated up to the next
-/// multiple of 128 and the extra columns of φ dropped), so φ at k is bitwise the first k columns
-/// of φ at kMax. The whole matrix is cached when it takes ≤ 256 MB, otherwise tiles are
-/// regenerated for every batch.
-class DenseProjector {
-public:
-    /// Tiles are generated on the CPU (the same numbers everywhere) and kept on `device`.
-    DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax,
-                   const torch::Device& device = torch::kCPU);
-    /// B×p → B×kMax (on g's device, which must be the projector's).
-    torch::Tensor apply(const torch::Tensor& g) const;
-    bool cached() const { return m_cache; }
-
-    static constexpr int64_t kRowBlock = 128;
-    static constexpr int64_t kColumnBlock = 16384;
-
-private:
-    torch::Tensor tile(int64_t rowBlock, int64_t columnBlock) const;
-
-    ProjectionKind m_kind;
-    uint64_t m_seed;
-    int64_t m_p, m_kMax, m_rows;
-    torch::Device m_device;
-    bool m_cache = false;
-    std::vector<torch::Tensor> m_tiles; ///< cached tiles, row-block-major
-};
-
-/// Kronecker projection: per layer Gaussian factors P_out (rows a) and P_in (rows b); feature
-/// coordinate (l, a, b) = (P_out δ)_a (P_in a)_b, in kroneckerLayout() order. Factors are
-/// generated once, in row blocks of 64 whose shapes do not depend on kMax, so features are
-/// bitwise nested.
-class KronProjector {
-public:
-    /// Factors are generated on the CPU and kept on `device`, the device of the gradients.
-    KronProjector(const std::vector<KronLayerDims>& dims, int64_t kMax, uint64_t seed,
-                  const torch::Device& device = torch::kCPU);
-    /// B×kMax features of the batch held by `grads` (batched or loop path).
-    torch::Tensor apply(const PerSampleGradients& grads) const;
-    /// The same into `out` (batch × kMax, contiguous float), which must be zero.
-    void applyInto(const PerSampleGradients& grads, torch::Tensor& out) const;
-    const KroneckerLayout& layout() const { return m_layout; }
-    /// Linear layers on the CPU use one fused multiply-and-scatter pass; off it (or with this
-    /// set to false, which tests use to check the device path on the CPU) the coordinates are
-    /// gathered with index_select and scattered with index_copy_: the same products.
-    void setFusedLinear(bool on) { m_fusedLinear = on; }
-
-    static constexpr int64_t kRowBlock = 64;
-
-private:
-    struct BlockPair {
-        int64_t outBlock = 0, inBlock = 0;
-        torch::Tensor columns; ///< feature columns (long)
-        torch::Tensor local;   ///< index into the flattened Rob×Rib block product (long)
-    };
-    struct Layer {
-        KronLayerDims dims;
-        std::vector<torch::Tensor> outBlocks, inBlocks; ///< factor row blocks (R×o, R×i)
-        torch::Tensor columns, aIndex, bIndex;          ///< all coordinates of the layer (long)
-        std::vector<BlockPair> pairs;
-    };
-
-    int64_t m_kMax;
-    KroneckerLayout m_layout;
-    torch::Device m_device;
-    bool m_fusedLinear = true;
-    std::vector<Layer> m_layers;
-};
 
 } // namespace attri

@@ -1,4 +1,4 @@
-#include "tuning/rank_stats.h"
+#include "eval/rank_stats.h"
 
 #include "common/error.h"
 

@@ -1,4 +1,4 @@
-#include "store/experiment_builder.h"
+#include "workflows/create_experiment.h"
 
 #include "common/error.h"
 #include "common/hash.h"

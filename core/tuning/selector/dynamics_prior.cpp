@@ -1,0 +1,83 @@
+#include "tuning/private/selector_rules.h"
+
+#include "attribution/dense_products.h"
+#include "features/featurizer.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace attri {
+
+double selectorFeatureScale(const SelectorInputs& in, const SelectorOptions& o)
+{
+    if (o.scale > 0)
+        return o.scale;
+    return featureScaleOf(*in.trainFeatures, in.gradientSqNormMean, in.gradientNormSamples);
+}
+
+double selectorCurvatureRatio(const SelectorInputs& in)
+{
+    const RowMatrixF& phi = *in.trainFeatures;
+    if (in.curvature == SelectorCurvature::LossGaussNewton
+        || static_cast<Eigen::Index>(in.trainLoss.size()) != phi.rows())
+        return 1.0;
+    // Per sample, with p = exp(−ℓ) and 1 − p = −expm1(−ℓ) (accurate when p is close to 1):
+    // TRAK's margin features carry the loss's Gauss–Newton weight p(1−p) outside the features;
+    // loss features are (1−p) × margin features, so their GN weight is p/(1−p) per unit of ‖g‖².
+    const Eigen::VectorXf norms = rowSquaredNorms(phi, phi.cols()); // one pass on BLAS threads
+    double used = 0, gaussNewton = 0;
+    for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+        const double sq = static_cast<double>(norms[i]);
+        const double loss = in.trainLoss[static_cast<size_t>(i)];
+        if (!(loss >= 0) || !std::isfinite(loss) || !std::isfinite(sq))
+            continue;
+        const double p = std::exp(-loss), q = -std::expm1(-loss);
+        used += sq;
+        if (in.curvature == SelectorCurvature::MarginFisher)
+            gaussNewton += p * q * sq;
+        else if (q > 0)
+            gaussNewton += p / q * sq;
+    }
+    const double rho = used / gaussNewton;
+    return rho > 0 && std::isfinite(rho) ? rho : 1.0;
+}
+
+double selectorPathFactor(const SelectorInputs& in)
+{
+    if (in.pathTrace.empty() || !(in.finalTrace > 0) || !std::isfinite(in.finalTrace))
+        return 1.0;
+    double sum = 0.0;
+    for (double t : in.pathTrace) {
+        if (!(t > 0) || !std::isfinite(t))
+            return 1.0;
+        sum += t;
+    }
+    const double pi = in.finalTrace / (sum / static_cast<double>(in.pathTrace.size()));
+    return pi > 0 && std::isfinite(pi) ? pi : 1.0;
+}
+
+void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o, bool calibrated,
+                              LambdaRecommendation& rec)
+{
+    const SpectralCache& cache = *in.cache;
+    const int64_t n = in.trainFeatures->rows(), k = in.trainFeatures->cols();
+    const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
+    const TrainRecipe& r = in.recipe;
+    const double steps = static_cast<double>(subsetSteps(r, s));
+    const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
+    const double trueLambda = 1.0 / (effectiveLr * steps) + r.weightDecay;
+    if (!calibrated)
+        rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
+    rec.curvatureRatio = calibrated ? selectorCurvatureRatio(in) : 1.0;
+    rec.pathFactor = calibrated ? selectorPathFactor(in) : 1.0;
+    rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * rec.pathFactor * conventionFactor(cache, n);
+    std::ostringstream text;
+    text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr << ", T " << static_cast<int64_t>(steps)
+         << " subset steps, wd " << r.weightDecay << "; feature scale c " << rec.featureScale
+         << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
+         << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi " << rec.pathFactor
+         << (calibrated && in.pathTrace.empty() ? " (no recorded training path)" : "");
+    rec.inputs = text.str();
+}
+
+} // namespace attri
