@@ -290,18 +290,7 @@ void DataModelPage::train()
     resetLossChart(
         tr("Training %1 on %2")
             .arg(QString::fromStdString(toString(e.architecture)), QString::fromStdString(e.data.spec)));
-    const QString path = QString::fromStdString(e.path);
-    m_doc->runner()->start(
-        tr("Training %1").arg(QString::fromStdString(toString(e.architecture))),
-        [e](ProgressSink& progress, const CancelToken& cancel) {
-            createTrainedExperiment(e, progress, cancel);
-        },
-        JobLane::Task, this,
-        [this, path]() {
-            m_training = false;
-            m_doc->open(path);
-        },
-        [this](const QString&) { m_training = false; });
+    m_doc->trainNew(e, this, [this] { m_training = false; });
 }
 
 void DataModelPage::importTorchScript(const QString& torchscriptPath)
@@ -322,15 +311,7 @@ void DataModelPage::importTorchScript(const QString& torchscriptPath)
         m_summary->setPlainText(tr("Invalid settings: %1").arg(QString::fromStdString(err.what())));
         return;
     }
-    const std::string out = m_out->text().trimmed().toStdString();
-    const std::string ts = torchscriptPath.toStdString();
-    const QString path = m_out->text().trimmed();
-    m_doc->runner()->start(
-        tr("Importing %1").arg(torchscriptPath),
-        [out, ts, options](ProgressSink& progress, const CancelToken& cancel) {
-            createImportedExperiment(out, ts, options, progress, cancel);
-        },
-        JobLane::Task, this, [this, path]() { m_doc->open(path); });
+    m_doc->importNew(m_out->text().trimmed().toStdString(), torchscriptPath.toStdString(), options);
 }
 
 int DataModelPage::lossPointCount() const

@@ -482,4 +482,47 @@ void ExperimentDocument::computeMeanXiTable()
         JobLane::Task, this, [this]() { reload(); });
 }
 
+void ExperimentDocument::trainNew(const NewExperiment& spec, QObject* context, std::function<void()> ended)
+{
+    const QString path = QString::fromStdString(spec.path);
+    m_runner->start(
+        tr("Training %1").arg(QString::fromStdString(toString(spec.architecture))),
+        [spec](ProgressSink& progress, const CancelToken& cancel) { createTrainedExperiment(spec, progress, cancel); },
+        JobLane::Task, context,
+        [this, path, ended]() {
+            ended();
+            open(path);
+        },
+        [ended](const QString&) { ended(); });
+}
+
+void ExperimentDocument::importNew(const std::string& out, const std::string& torchscript, const DataOptions& data)
+{
+    const QString path = QString::fromStdString(out);
+    m_runner->start(
+        tr("Importing %1").arg(QString::fromStdString(torchscript)),
+        [out, torchscript, data](ProgressSink& progress, const CancelToken& cancel) {
+            createImportedExperiment(out, torchscript, data, progress, cancel);
+        },
+        JobLane::Task, this, [this, path]() { open(path); });
+}
+
+void ExperimentDocument::checkTopK(const TopKRemovalOptions& options, double lambda, QObject* context,
+                                   std::function<void(const CheckOutcome<TopKRemovalResult>&)> done,
+                                   std::function<void(const QString&)> failed)
+{
+    auto s = session();
+    if (!s || !m_content) {
+        failed(tr("No attribution is loaded."));
+        return;
+    }
+    const std::string path = m_content->path;
+    m_runner->start(
+        tr("Retraining without the top %1 proponents").arg(options.k),
+        [s, path, options, lambda](ProgressSink& progress, const CancelToken& cancel) {
+            return runTopKCheck(path, *s, lambda, options, false, progress, cancel);
+        },
+        JobLane::Task, context, std::move(done), std::move(failed));
+}
+
 } // namespace attri::ui

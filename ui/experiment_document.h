@@ -1,16 +1,19 @@
 #pragma once
 
 #include "experiment_content.h"
+#include "experiment_factory.h"
 
 #include "attribution/attribution_session.h"
 #include "workflows/attribute.h"
 #include "tuning/lambda_grid.h"
 #include "tuning/lambda_selector.h"
+#include "workflows/check.h"
 
 #include <QObject>
 #include <QString>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,6 +97,18 @@ public:
     /// retraining) and stores it as the "mean_xi" λ × k table, then reloads.
     void computeMeanXiTable();
     void computeGroundTruth(int subsets);
+    /// Trains a new experiment (workflows: trainExperiment; Task job, a "train_loss" metric per
+    /// epoch) and opens it. `ended` runs on the GUI thread when the job succeeded or failed, while
+    /// `context` lives.
+    void trainNew(const NewExperiment& spec, QObject* context, std::function<void()> ended);
+    /// Imports a TorchScript model into a new experiment file `out` over `data` (no recipe) and opens it.
+    void importNew(const std::string& out, const std::string& torchscript, const DataOptions& data);
+    /// Retrains without the top proponents of `options.tests` at `lambda` on the current session
+    /// (workflows: runTopKCheck, not stored); `done` or `failed` runs on the GUI thread while
+    /// `context` lives.
+    void checkTopK(const TopKRemovalOptions& options, double lambda, QObject* context,
+                   std::function<void(const CheckOutcome<TopKRemovalResult>&)> done,
+                   std::function<void(const QString&)> failed);
 
 Q_SIGNALS:
     void opened(const QString& path);

@@ -9,6 +9,7 @@
 
 #include "attribution/attribution_session.h"
 #include "eval/removal_checks.h"
+#include "workflows/check.h"
 #include "model/model.h"
 #include "store/experiment_file.h"
 
@@ -332,25 +333,14 @@ void ExplorePage::retrainWithoutProponents()
     options.k = m_count->value();
     options.tests = {m_doc->selectedTest()};
     const double lambda = session->usesLambda() ? m_doc->lambda() : 1.0;
-    auto data = content->data;
-    const ModelRecord record = content->modelRecord;
     const QString where = session->usesLambda() ? tr(" at λ = %1").arg(lambda, 0, 'g', 4) : QString();
     m_retrainResult->setText(tr("Retraining 3 models…"));
     m_retrain->setEnabled(false);
-    m_doc->runner()->start(
-        tr("Retraining without the top %1 proponents").arg(options.k),
-        [session, data, record, options, lambda](ProgressSink& progress, const CancelToken& cancel) {
-            options.validate(data->train.count, data->test.count);
-            const RowMatrixF scores = session->scores({}, lambda);
-            QElapsedTimer clock;
-            clock.start();
-            TopKRemovalResult r = topKRemovalCheck(rebuildModel(record), record.recipe, data->train, data->test,
-                                                   scores, options, progress, cancel);
-            return std::make_pair(std::move(r), static_cast<double>(clock.elapsed()) / 1e3);
-        },
-        JobLane::Task, this,
-        [this, options, where](const std::pair<TopKRemovalResult, double>& result) {
-            const auto& [r, seconds] = result;
+    m_doc->checkTopK(
+        options, lambda, this,
+        [this, options, where](const CheckOutcome<TopKRemovalResult>& check) {
+            const TopKRemovalResult& r = check.result;
+            const double seconds = check.setting.seconds;
             const double base = r.baselineLoss.front();
             m_retrainResult->setText(
                 tr("Test point %1%2, retrained without its top %3 proponents: loss %4 → %5 (%6); without %3 "

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "eval/ground_truth.h"
 #include "eval/removal_checks.h"
+#include "workflows/check.h"
 #include "eval/subset_sampler.h"
 #include "jobs/cancel_token.h"
 #include "store/atomic_write.h"
@@ -288,10 +289,6 @@ int runCheck(const Args& args, const CancelToken& cancel)
     const std::string path = p.positionalValue("EXP.h5");
     auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
     const double lambda = resolveLambda(p, *session);
-    const ModelRecord& modelRecord = session->model();
-    if (!modelRecord.recipe)
-        throw ConfigError(path + ": the model has no training recipe, so it cannot be retrained for a check; import it "
-                          "again with --optimizer/--lr/--momentum/--epochs/--batch-size/--weight-decay/--seed");
     // Options are validated before the scores are computed and the data reloaded.
     TopKRemovalOptions topkOptions;
     LooOptions looOptions;
@@ -301,54 +298,40 @@ int runCheck(const Args& args, const CancelToken& cancel)
         topkOptions.seed = seed;
         topkOptions.workers = static_cast<int>(workers);
         topkOptions.repeats = static_cast<int>(repeats);
-        topkOptions.validate(session->trainCount(), session->testCount());
     } else {
         looOptions.removed = chosenIndices(p, "points", "point-count", session->trainCount(), seed);
         looOptions.workers = static_cast<int>(workers);
         looOptions.repeats = static_cast<int>(repeats);
-        looOptions.validate(session->trainCount());
     }
-    const RowMatrixF scores = session->scores({}, lambda);
-    const DataBundle data = reloadData(session->data());
-    const Model model = rebuildModel(modelRecord);
-
-    CheckedSetting setting;
-    setting.method = toString(session->method());
-    setting.k = session->k();
-    if (session->usesLambda())
-        setting.lambda = lambda;
-    setting.recipe = recipeSummary(*modelRecord.recipe);
-    setting.repeats = static_cast<int>(repeats);
     char lambdaText[96] = "no λ";
     if (session->usesLambda())
         std::snprintf(lambdaText, sizeof lambdaText, "λ=%.6g (relative %.6g)", lambda, lambda / session->meanEigenvalue());
-    const auto start = std::chrono::steady_clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     std::string group, csv;
     if (topk) {
-        const TopKRemovalResult r =
-            topKRemovalCheck(model, modelRecord.recipe, data.train, data.test, scores, topkOptions, progress, cancel);
-        setting.seconds = elapsed();
+        const auto check = runTopKCheck(path, *session, lambda, topkOptions, true, progress, cancel);
+        const TopKRemovalResult& r = check.result;
         std::printf("top-k removal check: %s k=%lld %s; %zu test points, %lld points removed each, %lld models "
                     "retrained in %.1f s\n",
-                    setting.method.c_str(), static_cast<long long>(setting.k), lambdaText, r.tests.size(),
+                    check.setting.method.c_str(), static_cast<long long>(check.setting.k), lambdaText, r.tests.size(),
                     static_cast<long long>(topkOptions.k),
-                    static_cast<long long>((2 * r.tests.size() + 1) * static_cast<size_t>(repeats)), setting.seconds);
+                    static_cast<long long>((2 * r.tests.size() + 1) * static_cast<size_t>(repeats)),
+                    check.setting.seconds);
         printTopKRemoval(r, topkOptions.k);
-        writeHdf5Atomically(path, true, [&](H5File& file) { group = writeTopKRemoval(file, setting, topkOptions, r); });
+        group = check.group;
         csv = topKRemovalCsv(r);
     } else {
-        const LooResult r =
-            leaveOneOutCheck(model, modelRecord.recipe, data.train, data.test, scores, looOptions, progress, cancel);
-        setting.seconds = elapsed();
+        RowMatrixF scores;
+        const auto check = runLeaveOneOutCheck(path, *session, lambda, looOptions, true, progress, cancel, &scores);
+        const LooResult& r = check.result;
         std::printf("leave-one-out check: %s k=%lld %s; %zu training points left out, %lld models retrained in "
                     "%.1f s\n",
-                    setting.method.c_str(), static_cast<long long>(setting.k), lambdaText, r.removed.size(),
-                    static_cast<long long>((r.removed.size() + 1) * static_cast<size_t>(repeats)), setting.seconds);
+                    check.setting.method.c_str(), static_cast<long long>(check.setting.k), lambdaText,
+                    r.removed.size(), static_cast<long long>((r.removed.size() + 1) * static_cast<size_t>(repeats)),
+                    check.setting.seconds);
         std::printf("correlation of each test point's loss change with its scores, over the left-out points:\n"
                     "  mean Pearson %.4f, mean Spearman %.4f over %zu test points; pooled Pearson %.4f\n",
                     r.meanPearson, r.meanSpearman, r.perTestPearson.size(), r.pooledPearson);
-        writeHdf5Atomically(path, true, [&](H5File& file) { group = writeLeaveOneOut(file, setting, r); });
+        group = check.group;
         csv = looCsv(r, scores);
     }
     std::printf("stored as %s in %s\n", group.c_str(), path.c_str());

@@ -1,3 +1,5 @@
+// The experiment file's schema in one place: each record's writer beside its reader (data,
+// model, checkpoints, metrics), so that the format a file holds is read from one file.
 #include "store/experiment_file.h"
 
 #include "common/error.h"

@@ -1,3 +1,6 @@
+// One class over HDF5's C API, kept in one file on purpose: this is the only place that API
+// appears, so every handle's lifetime, every error translation and every typed read and write of
+// attributes and datasets can be checked together.
 #include "store/h5_file.h"
 
 #include "common/error.h"

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <limits>
 #include <vector>
@@ -60,6 +61,36 @@ struct SelectorOptions {
     void validate() const;
 };
 
+/// Why path-or-prior took the dynamics prior instead of the recorded training path: the reason as
+/// a value (for a front end to present as it likes) and its one-line description.
+struct PathFallback {
+    enum class Reason {
+        NoPath,           ///< the experiment records no training path
+        OneCheckpoint,    ///< one checkpoint is no path
+        ZeroBudget,       ///< --path-budget 0
+        BrokenCheckpoint, ///< a checkpoint's features are not finite (detail names it)
+        OverBudget,       ///< unrolling would take more than the budget
+        Unstable,         ///< the run steps beyond gradient descent's stability limit
+        NoStabilityClaim, ///< no stability limit is known for the optimizer (detail names it)
+    };
+    Reason reason = Reason::NoPath;
+    std::string detail;          ///< BrokenCheckpoint: the error; NoStabilityClaim: the optimizer
+    /// OverBudget: the projected time (a lower bound when `projectedIsLowerBound`), the limit, the
+    /// share of the retraining the budget allowed, the retraining estimate and how it was made.
+    double projectedSeconds = std::numeric_limits<double>::quiet_NaN();
+    bool projectedIsLowerBound = false;
+    double limitSeconds = std::numeric_limits<double>::quiet_NaN();
+    double budgetShare = std::numeric_limits<double>::quiet_NaN();
+    double retrainSeconds = std::numeric_limits<double>::quiet_NaN();
+    std::string retrainEstimate;
+    /// Unstable: the stability figure (a lower bound when `stabilityIsLowerBound`).
+    double stability = std::numeric_limits<double>::quiet_NaN();
+    bool stabilityIsLowerBound = false;
+
+    /// One line, as `recommend` prints it inside "dynamics-prior (…)".
+    std::string describe() const;
+};
+
 /// The recommendation with its evidence: ξ(λ) per test point and its mean, the chosen λ, and
 /// the rule's own diagnostics. Immutable once built.
 struct LambdaRecommendation {
@@ -89,6 +120,8 @@ struct LambdaRecommendation {
     double pathBudgetSeconds = std::numeric_limits<double>::quiet_NaN();
     double retrainSeconds = std::numeric_limits<double>::quiet_NaN();
     std::string retrainEstimate;
+    /// PathOrPrior on the prior: why the path was not used (empty when it was, or another rule).
+    std::optional<PathFallback> pathFallback;
     std::string inputs;                  ///< one line: what the rule used
 };
 

@@ -34,18 +34,9 @@
 #include <sstream>
 
 using namespace attri;
+using attri::test::randomMatrix;
 
 namespace {
-
-RowMatrixF randomMatrix(int64_t rows, int64_t cols, uint32_t seed)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    RowMatrixF m(rows, cols);
-    for (int64_t i = 0; i < m.size(); ++i)
-        m.data()[i] = normal(rng);
-    return m;
-}
 
 /// Per-sample weights first, first + step, first + 2·step, … (TRAK's 1 − p_i stand-in).
 std::vector<float> rampWeights(int n, float first, float step)

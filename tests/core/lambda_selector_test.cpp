@@ -440,6 +440,7 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_DOUBLE_EQ(onPath.lambda, rec.lambda);
     EXPECT_EQ(onPath.meanXi, rec.meanXi);
     EXPECT_EQ(onPath.inputs.rfind("path-match: ", 0), 0u) << onPath.inputs;
+    EXPECT_FALSE(onPath.pathFallback.has_value());
     EXPECT_TRUE(rec.pathUsed);
     EXPECT_TRUE(onPath.pathUsed);
     SelectorInputs unstable = in;
@@ -448,6 +449,11 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_GT(past.pathStability, 1.0);
     EXPECT_DOUBLE_EQ(past.lambda, recommendLambda(unstable, p.grid, prior, progress, cancel).lambda);
     EXPECT_NE(past.inputs.find("beyond gradient descent's stability limit"), std::string::npos) << past.inputs;
+    // The reason comes typed too, and its description is the text in the inputs line.
+    ASSERT_TRUE(past.pathFallback.has_value());
+    EXPECT_EQ(past.pathFallback->reason, PathFallback::Reason::Unstable);
+    EXPECT_DOUBLE_EQ(past.pathFallback->stability, past.pathStability);
+    EXPECT_EQ(past.inputs.rfind("dynamics-prior (" + past.pathFallback->describe() + "): ", 0), 0u) << past.inputs;
     EXPECT_FALSE(past.pathUsed);
     // Far past the limit, a lower bound from power iteration decides before any eigendecomposition;
     // it never exceeds the exact figure.
@@ -459,6 +465,8 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     EXPECT_LE(bounded.pathStability, exact * (1 + 1e-6));
     EXPECT_GT(bounded.pathStability, 0.9 * exact); // a block of 8 spans all 6 dimensions
     EXPECT_NE(bounded.inputs.find("(at least "), std::string::npos) << bounded.inputs;
+    ASSERT_TRUE(bounded.pathFallback.has_value());
+    EXPECT_TRUE(bounded.pathFallback->stabilityIsLowerBound);
     EXPECT_DOUBLE_EQ(bounded.lambda, recommendLambda(farPast, p.grid, prior, progress, cancel).lambda);
     EXPECT_DOUBLE_EQ(recommendLambda(adam, p.grid, either, progress, cancel).lambda,
                      recommendLambda(adam, p.grid, prior, progress, cancel).lambda);
@@ -468,11 +476,15 @@ TEST(LambdaSelector, PathMatchPicksTheBestMatchingGridLambda)
     const LambdaRecommendation without = recommendLambda(none, p.grid, either, progress, cancel);
     EXPECT_DOUBLE_EQ(without.lambda, recommendLambda(none, p.grid, prior, progress, cancel).lambda);
     EXPECT_EQ(without.inputs.rfind("dynamics-prior (no recorded training path): ", 0), 0u) << without.inputs;
+    ASSERT_TRUE(without.pathFallback.has_value());
+    EXPECT_EQ(without.pathFallback->reason, PathFallback::Reason::NoPath);
     SelectorInputs single = in;
     single.path.erase(single.path.begin(), single.path.end() - 1); // the final checkpoint alone
     const LambdaRecommendation frozen = recommendLambda(single, p.grid, either, progress, cancel);
     EXPECT_DOUBLE_EQ(frozen.lambda, recommendLambda(single, p.grid, prior, progress, cancel).lambda);
     EXPECT_NE(frozen.inputs.find("one checkpoint is no training path"), std::string::npos) << frozen.inputs;
+    ASSERT_TRUE(frozen.pathFallback.has_value());
+    EXPECT_EQ(frozen.pathFallback->reason, PathFallback::Reason::OneCheckpoint);
     EXPECT_EQ(parseSelectorRule("path-or-prior"), SelectorRule::PathOrPrior);
     EXPECT_EQ(parseSelectorRule("path-match"), SelectorRule::PathMatch);
     const std::vector<SelectorRule> compared = allSelectorRules();
@@ -550,6 +562,8 @@ TEST(LambdaSelector, PathOrPriorFindsTheOneUnstableOrBrokenCheckpoint)
             const LambdaRecommendation rec = recommendLambda(in, p.grid, either, progress, cancel);
             const std::string named = "dynamics-prior (training path: the features of checkpoint 1 hold NaN or Inf";
             EXPECT_EQ(rec.inputs.rfind(named, 0), 0u) << rec.inputs;
+            ASSERT_TRUE(rec.pathFallback.has_value());
+            EXPECT_EQ(rec.pathFallback->reason, PathFallback::Reason::BrokenCheckpoint);
             EXPECT_FALSE(rec.pathUsed);
             EXPECT_DOUBLE_EQ(rec.lambda, recommendLambda(in, p.grid, prior, progress, cancel).lambda);
         }
@@ -645,6 +659,11 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
         EXPECT_NE(over.inputs.find(" of the retraining)"), std::string::npos) << over.inputs;
     }
     EXPECT_TRUE(std::isnan(over.pathStability)); // not measured: the path was not unrolled
+    ASSERT_TRUE(over.pathFallback.has_value());
+    EXPECT_EQ(over.pathFallback->reason, PathFallback::Reason::OverBudget);
+    EXPECT_TRUE(over.pathFallback->projectedIsLowerBound);
+    EXPECT_DOUBLE_EQ(over.pathFallback->retrainSeconds, 1e-12);
+    EXPECT_EQ(over.pathFallback->retrainEstimate, "given");
     // A budget of 0 never unrolls; an infinite one never stops.
     SelectorOptions never = either, always = either;
     never.pathBudget = 0.0;
@@ -654,6 +673,8 @@ TEST(LambdaSelector, PathOrPriorKeepsToItsBudget)
     EXPECT_FALSE(none.pathUsed);
     EXPECT_DOUBLE_EQ(none.lambda, priorLambda);
     EXPECT_NE(none.inputs.find("the path budget is 0"), std::string::npos) << none.inputs;
+    ASSERT_TRUE(none.pathFallback.has_value());
+    EXPECT_EQ(none.pathFallback->reason, PathFallback::Reason::ZeroBudget);
     SelectorInputs unknown = in;
     unknown.retrainSeconds = std::nan("");
     EXPECT_FALSE(recommendLambda(unknown, p.grid, never, progress, cancel).pathUsed); // 0 of anything

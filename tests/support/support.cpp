@@ -70,6 +70,16 @@ ImageSet syntheticImages(int64_t n, InputShape shape, int classes, uint64_t seed
     return set;
 }
 
+RowMatrixF randomMatrix(int64_t rows, int64_t cols, uint32_t seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    RowMatrixF m(rows, cols);
+    for (int64_t i = 0; i < m.size(); ++i)
+        m.data()[i] = normal(rng);
+    return m;
+}
+
 std::string fixture(const std::string& name) { return std::string(ATTRI_FIXTURES_DIR) + "/" + name; }
 
 int runCommand(const std::string& command, std::string* output)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/row_matrix.h"
 #include "data/image_set.h"
 #include "model/architecture.h"
 
@@ -26,6 +27,9 @@ private:
 /// labels i mod classes.
 enum class Pixels { Uniform, Gaussian };
 ImageSet syntheticImages(int64_t n, InputShape shape, int classes, uint64_t seed, Pixels pixels);
+
+/// rows × cols standard normal floats from std::mt19937(seed) (the same matrix for the same seed).
+RowMatrixF randomMatrix(int64_t rows, int64_t cols, uint32_t seed);
 
 /// Writes bytes to a file (creating parents).
 void writeFile(const std::string& path, const std::string& bytes);

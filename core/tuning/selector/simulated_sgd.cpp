@@ -4,6 +4,7 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "eval/rank_stats.h"
+#include "eval/subset_sampler.h"
 
 #include <Eigen/Dense>
 
