@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <string>
 
@@ -11,23 +11,23 @@ namespace attri {
 namespace {
 
 // A column-major Eigen matrix r × c is, read row-major, its transpose: a Torch tensor c × r.
-torch::Tensor transposedView(const Eigen::MatrixXd& m)
+at::Tensor transposedView(const Eigen::MatrixXd& m)
 {
-    return torch::from_blob(const_cast<double*>(m.data()), {m.cols(), m.rows()}, torch::kDouble);
+    return at::from_blob(const_cast<double*>(m.data()), {m.cols(), m.rows()}, at::kDouble);
 }
 
-torch::Tensor transposedView(const Eigen::MatrixXf& m)
+at::Tensor transposedView(const Eigen::MatrixXf& m)
 {
-    return torch::from_blob(const_cast<float*>(m.data()), {m.cols(), m.rows()}, torch::kFloat);
+    return at::from_blob(const_cast<float*>(m.data()), {m.cols(), m.rows()}, at::kFloat);
 }
 
 /// The first k columns of a row-major float matrix, without a copy.
-torch::Tensor leadingColumns(const RowMatrixF& phi, int64_t k, const char* what)
+at::Tensor leadingColumns(const RowMatrixF& phi, int64_t k, const char* what)
 {
     if (k < 1 || k > phi.cols())
         throw ConfigError(std::string(what) + ": " + std::to_string(k) + " columns asked of a matrix with "
                           + std::to_string(phi.cols()));
-    return torch::from_blob(const_cast<float*>(phi.data()), {phi.rows(), k}, {phi.cols(), 1}, torch::kFloat);
+    return at::from_blob(const_cast<float*>(phi.data()), {phi.rows(), k}, {phi.cols(), 1}, at::kFloat);
 }
 
 void checkRowScale(const RowMatrixF& phi, const Eigen::VectorXf& s, const char* what)
@@ -37,9 +37,9 @@ void checkRowScale(const RowMatrixF& phi, const Eigen::VectorXf& s, const char* 
                           + std::to_string(phi.rows()) + " rows");
 }
 
-torch::Tensor columnOf(const Eigen::VectorXf& s)
+at::Tensor columnOf(const Eigen::VectorXf& s)
 {
-    return torch::from_blob(const_cast<float*>(s.data()), {s.size(), 1}, torch::kFloat);
+    return at::from_blob(const_cast<float*>(s.data()), {s.size(), 1}, at::kFloat);
 }
 
 } // namespace
@@ -54,9 +54,9 @@ Eigen::MatrixXd productD(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b)
         return out;
     if (a.cols() == 0)
         return out.setZero();
-    torch::NoGradGuard noGrad;
-    torch::Tensor o = torch::from_blob(out.data(), {out.cols(), out.rows()}, torch::kDouble);
-    torch::mm_out(o, transposedView(b), transposedView(a)); // (AB)ᵀ = BᵀAᵀ
+    at::NoGradGuard noGrad;
+    at::Tensor o = at::from_blob(out.data(), {out.cols(), out.rows()}, at::kDouble);
+    at::mm_out(o, transposedView(b), transposedView(a)); // (AB)ᵀ = BᵀAᵀ
     return out;
 }
 
@@ -69,19 +69,19 @@ Eigen::MatrixXd weightedGramD(const RowMatrixF& phi, int64_t k, const Eigen::Vec
     if (begin < 0 || begin > end || end > phi.rows())
         throw ConfigError("weighted Gram matrix: rows " + std::to_string(begin) + " to " + std::to_string(end)
                           + " asked of a matrix with " + std::to_string(phi.rows()));
-    torch::NoGradGuard noGrad;
-    const torch::Tensor rows = leadingColumns(phi, k, "weighted Gram matrix").narrow(0, begin, end - begin);
-    torch::Tensor scaled = rows * columnOf(rowScale).narrow(0, begin, end - begin);
+    at::NoGradGuard noGrad;
+    const at::Tensor rows = leadingColumns(phi, k, "weighted Gram matrix").narrow(0, begin, end - begin);
+    at::Tensor scaled = rows * columnOf(rowScale).narrow(0, begin, end - begin);
     Eigen::MatrixXd out(k, k);
     if (begin == end)
         return out.setZero();
-    torch::Tensor o = torch::from_blob(out.data(), {k, k}, torch::kDouble);
+    at::Tensor o = at::from_blob(out.data(), {k, k}, at::kDouble);
     // Symmetric: either storage order reads the same.
     if (accumulation == Accumulation::Double) {
-        scaled = scaled.to(torch::kDouble);
-        torch::mm_out(o, scaled.t(), scaled);
+        scaled = scaled.to(at::kDouble);
+        at::mm_out(o, scaled.t(), scaled);
     } else {
-        o.copy_(torch::mm(scaled.t(), scaled));
+        o.copy_(at::mm(scaled.t(), scaled));
     }
     return out;
 }
@@ -96,12 +96,12 @@ Eigen::MatrixXf scaledRowsTimes(const RowMatrixF& phi, int64_t k, const Eigen::V
     Eigen::MatrixXf out(v.cols(), phi.rows());
     if (out.size() == 0)
         return out;
-    torch::NoGradGuard noGrad;
-    const torch::Tensor p = leadingColumns(phi, k, "scaled rows product");
+    at::NoGradGuard noGrad;
+    const at::Tensor p = leadingColumns(phi, k, "scaled rows product");
     // V's column-major storage read row-major is Vᵀ; the n × b row-major result is Y column-major.
-    const torch::Tensor block = transposedView(v).t().to(torch::kFloat); // k × b
-    torch::from_blob(out.data(), {phi.rows(), v.cols()}, torch::kFloat)
-        .copy_(torch::mm(p, block) * columnOf(rowScale));
+    const at::Tensor block = transposedView(v).t().to(at::kFloat); // k × b
+    at::from_blob(out.data(), {phi.rows(), v.cols()}, at::kFloat)
+        .copy_(at::mm(p, block) * columnOf(rowScale));
     return out;
 }
 
@@ -110,10 +110,10 @@ Eigen::VectorXf rowSquaredNorms(const RowMatrixF& phi, int64_t k)
     Eigen::VectorXf out(phi.rows());
     if (out.size() == 0)
         return out;
-    torch::NoGradGuard noGrad;
-    const torch::Tensor p = leadingColumns(phi, k, "row norms");
-    torch::from_blob(out.data(), {phi.rows()}, torch::kFloat)
-        .copy_(torch::linalg_vector_norm(p, 2, torch::IntArrayRef{1}, false, c10::nullopt).square());
+    at::NoGradGuard noGrad;
+    const at::Tensor p = leadingColumns(phi, k, "row norms");
+    at::from_blob(out.data(), {phi.rows()}, at::kFloat)
+        .copy_(at::linalg_vector_norm(p, 2, at::IntArrayRef{1}, false, c10::nullopt).square());
     return out;
 }
 
@@ -125,8 +125,8 @@ void addProductWithTransposed(Eigen::MatrixXf& out, const Eigen::MatrixXf& a, co
                           + std::to_string(phi.rows()));
     if (out.size() == 0)
         return;
-    torch::NoGradGuard noGrad;
-    torch::Tensor o = torch::from_blob(out.data(), {out.cols(), out.rows()}, torch::kFloat);
+    at::NoGradGuard noGrad;
+    at::Tensor o = at::from_blob(out.data(), {out.cols(), out.rows()}, at::kFloat);
     o.addmm_(leadingColumns(phi, a.cols(), "product with transposed"), transposedView(a)); // (outᵀ += Φ Aᵀ)
 }
 
@@ -137,12 +137,12 @@ Eigen::MatrixXd scaledProductD(const Eigen::MatrixXf& p, const Eigen::VectorXf& 
     if (p.cols() != phi.rows())
         throw ConfigError("scaled product: " + std::to_string(p.cols()) + " columns against "
                           + std::to_string(phi.rows()) + " rows");
-    torch::NoGradGuard noGrad;
+    at::NoGradGuard noGrad;
     // (P diag(s) Φ)ᵀ = Φᵀ (diag(s) Pᵀ), k × m row-major = the m × k result column-major.
-    const torch::Tensor t =
-        torch::mm(leadingColumns(phi, k, "scaled product").t(), transposedView(p) * columnOf(rowScale));
+    const at::Tensor t =
+        at::mm(leadingColumns(phi, k, "scaled product").t(), transposedView(p) * columnOf(rowScale));
     Eigen::MatrixXd out(p.rows(), k);
-    torch::from_blob(out.data(), {k, p.rows()}, torch::kDouble).copy_(t);
+    at::from_blob(out.data(), {k, p.rows()}, at::kDouble).copy_(t);
     return out;
 }
 
@@ -156,9 +156,9 @@ RowMatrixF productWithTransposedF(const RowMatrixF& a, const RowMatrixF& b)
         return out;
     if (a.cols() == 0)
         return out.setZero();
-    torch::NoGradGuard noGrad;
-    torch::Tensor o = torch::from_blob(out.data(), {out.rows(), out.cols()}, torch::kFloat);
-    torch::mm_out(o, leadingColumns(a, a.cols(), "product with transposed"),
+    at::NoGradGuard noGrad;
+    at::Tensor o = at::from_blob(out.data(), {out.rows(), out.cols()}, at::kFloat);
+    at::mm_out(o, leadingColumns(a, a.cols(), "product with transposed"),
                   leadingColumns(b, b.cols(), "product with transposed").t());
     return out;
 }

@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,9 +12,9 @@ namespace attri {
 
 namespace {
 
-torch::Tensor viewOf(const RowMatrixF& m)
+at::Tensor viewOf(const RowMatrixF& m)
 {
-    return torch::from_blob(const_cast<float*>(m.data()), {m.rows(), m.cols()}, torch::kFloat);
+    return at::from_blob(const_cast<float*>(m.data()), {m.rows(), m.cols()}, at::kFloat);
 }
 
 /// A·Bᵀ through BLAS into a row-major result.
@@ -27,9 +27,9 @@ RowMatrixF multiplyTransposed(const RowMatrixF& a, const RowMatrixF& b)
         out.setZero();
         return out;
     }
-    torch::NoGradGuard noGrad;
-    torch::Tensor o = torch::from_blob(out.data(), {out.rows(), out.cols()}, torch::kFloat);
-    torch::mm_out(o, viewOf(a), viewOf(b).t());
+    at::NoGradGuard noGrad;
+    at::Tensor o = at::from_blob(out.data(), {out.rows(), out.cols()}, at::kFloat);
+    at::mm_out(o, viewOf(a), viewOf(b).t());
     return out;
 }
 

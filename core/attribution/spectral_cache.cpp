@@ -2,7 +2,8 @@
 
 #include "common/error.h"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -23,14 +24,14 @@ namespace {
 // several times slower for these sizes (see the attribution benchmark in the tests).
 
 /// A non-owning Torch view of a row-major float matrix.
-torch::Tensor viewOf(const RowMatrixF& m)
+at::Tensor viewOf(const RowMatrixF& m)
 {
-    return torch::from_blob(const_cast<float*>(m.data()), {m.rows(), m.cols()}, torch::kFloat);
+    return at::from_blob(const_cast<float*>(m.data()), {m.rows(), m.cols()}, at::kFloat);
 }
 
-torch::Tensor viewOf(RowMatrixF& m)
+at::Tensor viewOf(RowMatrixF& m)
 {
-    return torch::from_blob(m.data(), {m.rows(), m.cols()}, torch::kFloat);
+    return at::from_blob(m.data(), {m.rows(), m.cols()}, at::kFloat);
 }
 
 void checkFinite(const RowMatrixF& m, const char* what)
@@ -66,17 +67,17 @@ void checkInputs(const RowMatrixF& train, const RowMatrixF& test, const std::vec
 /// μ_j + λ, would dominate the scores at small λ and depend on the BLAS kernels' rounding (identical
 /// training rows would score apart). Row blocks bound the double copy's memory; every row's result
 /// is independent of the blocking.
-RowMatrixF rotate(const RowMatrixF& x, const torch::Tensor& qDouble)
+RowMatrixF rotate(const RowMatrixF& x, const at::Tensor& qDouble)
 {
     RowMatrixF out(x.rows(), qDouble.size(1));
     if (out.size() == 0)
         return out;
     constexpr int64_t kBlockRows = 2048;
-    const torch::Tensor all = viewOf(x);
-    torch::Tensor o = viewOf(out);
+    const at::Tensor all = viewOf(x);
+    at::Tensor o = viewOf(out);
     for (int64_t r = 0; r < x.rows(); r += kBlockRows) {
         const int64_t rows = std::min(kBlockRows, x.rows() - r);
-        o.narrow(0, r, rows).copy_(torch::mm(all.narrow(0, r, rows).to(torch::kDouble), qDouble));
+        o.narrow(0, r, rows).copy_(at::mm(all.narrow(0, r, rows).to(at::kDouble), qDouble));
     }
     return out;
 }
@@ -88,7 +89,7 @@ RowMatrixF rotate(const RowMatrixF& x, const torch::Tensor& qDouble)
 /// with LibTorch), so nothing links it.
 ///
 /// ATen sets each thread's team size lazily, at the thread's first call that asks for the thread
-/// count, to the process-wide count (set at start-up): torch::get_num_threads() asks, so it comes
+/// count, to the process-wide count (set at start-up): at::get_num_threads() asks, so it comes
 /// first and cannot undo the setting later. A small element-wise op does not ask (it runs serially
 /// without asking); with one in its place, linalg_eigh undid the setting and the solve ran on the
 /// whole team (k = 1024 in float: 0.35–0.55 s instead of 0.1 s).
@@ -104,8 +105,8 @@ void onSingleThreadedWorker(Work&& work)
     std::exception_ptr error;
     std::thread worker([&] {
         try {
-            torch::NoGradGuard noGrad;
-            (void)torch::get_num_threads();
+            at::NoGradGuard noGrad;
+            (void)at::get_num_threads();
             setThreads(1);
             work();
         } catch (...) {
@@ -121,11 +122,11 @@ void onSingleThreadedWorker(Work&& work)
 /// Measured here (k = 2048, OpenBLAS-OpenMP, 2 cores): 1.5 s CPU on one thread against 9–13 s
 /// CPU (and 5–8× the wall time on a busy machine) with two, because the tridiagonal reduction is
 /// a long series of small level-2 calls that each synchronize the OpenMP team.
-std::pair<torch::Tensor, torch::Tensor> eigh(const torch::Tensor& c)
+std::pair<at::Tensor, at::Tensor> eigh(const at::Tensor& c)
 {
-    std::pair<torch::Tensor, torch::Tensor> result;
+    std::pair<at::Tensor, at::Tensor> result;
     onSingleThreadedWorker([&] {
-        auto [mu, q] = torch::linalg_eigh(c);
+        auto [mu, q] = at::linalg_eigh(c);
         result = {mu.contiguous(), q.contiguous()};
     });
     return result;
@@ -138,8 +139,8 @@ int symmetricEigenThreads()
     // Asked after the solve, as any later ATen call in that thread would see it.
     int threads = 0;
     onSingleThreadedWorker([&] {
-        (void)torch::linalg_eigh(torch::eye(4, torch::kDouble));
-        threads = torch::get_num_threads();
+        (void)at::linalg_eigh(at::eye(4, at::kDouble));
+        threads = at::get_num_threads();
     });
     return threads;
 }
@@ -176,13 +177,13 @@ void symmetricEigen(const Eigen::MatrixXd& c, Eigen::VectorXd* values, Eigen::Ma
         throw ConfigError("symmetric eigendecomposition: the matrix contains NaN or Inf");
     const int64_t k = c.rows();
     Eigen::MatrixXd sym = 0.5 * (c + c.transpose());
-    torch::NoGradGuard noGrad;
-    torch::Tensor t = torch::from_blob(sym.data(), {k, k}, torch::kDouble);
+    at::NoGradGuard noGrad;
+    at::Tensor t = at::from_blob(sym.data(), {k, k}, at::kDouble);
     if (precision == EigenPrecision::Single)
-        t = t.to(torch::kFloat);
+        t = t.to(at::kFloat);
     auto [mu, q] = eigh(t); // q's columns are eigenvectors of the row-major view, which is Cᵀ = C
-    mu = mu.to(torch::kDouble).contiguous();
-    q = q.to(torch::kDouble).contiguous();
+    mu = mu.to(at::kDouble).contiguous();
+    q = q.to(at::kDouble).contiguous();
     values->resize(k);
     std::memcpy(values->data(), mu.data_ptr<double>(), static_cast<size_t>(k) * sizeof(double));
     // q is row-major (k × k).
@@ -196,11 +197,11 @@ std::shared_ptr<const SpectralCache> SpectralCache::fromFeatures(const RowMatrix
                                                                  std::vector<float> trainWeights)
 {
     checkInputs(train, test, trainWeights);
-    torch::NoGradGuard noGrad;
+    at::NoGradGuard noGrad;
     // Double precision Gram matrix: a float accumulation over thousands of rows loses the small
     // eigenvalues that matter at small λ.
-    const torch::Tensor phi = viewOf(train).to(torch::kDouble);
-    torch::Tensor c = torch::mm(phi.t(), phi);
+    const at::Tensor phi = viewOf(train).to(at::kDouble);
+    at::Tensor c = at::mm(phi.t(), phi);
     if (convention == CurvatureConvention::Mean)
         c.div_(static_cast<double>(train.rows()));
     const int64_t k = train.cols();
@@ -230,7 +231,7 @@ std::shared_ptr<const SpectralCache> SpectralCache::fromCurvature(const Eigen::M
         throw ConfigError("spectral cache: the curvature is not symmetric (max |C − Cᵀ| = "
                           + std::to_string(asymmetry) + ")");
 
-    torch::NoGradGuard noGrad;
+    at::NoGradGuard noGrad;
     std::shared_ptr<SpectralCache> cache(new SpectralCache());
     cache->m_convention = convention;
     cache->m_weights = std::move(trainWeights);
@@ -239,7 +240,7 @@ std::shared_ptr<const SpectralCache> SpectralCache::fromCurvature(const Eigen::M
     // LAPACK's divide-and-conquer symmetric eigensolver (through Torch) in double.
     // Symmetrize exactly first so tiny asymmetries do not matter.
     Eigen::MatrixXd sym = 0.5 * (curvature + curvature.transpose());
-    const torch::Tensor c = torch::from_blob(sym.data(), {k, k}, torch::kDouble);
+    const at::Tensor c = at::from_blob(sym.data(), {k, k}, at::kDouble);
     // (Eigen's column-major buffer read as row-major is Cᵀ, which equals C exactly here.)
     auto [mu, q] = eigh(c);
     cache->m_eigenvalues = Eigen::Map<const Eigen::VectorXd>(mu.data_ptr<double>(), k);
@@ -317,9 +318,9 @@ RowMatrixF SpectralCache::scaledTestTimes(const std::vector<int64_t>& testIndice
     RowMatrixF out(m, right.rows());
     if (out.size() == 0)
         return out;
-    torch::NoGradGuard noGrad;
-    torch::Tensor o = viewOf(out);
-    torch::mm_out(o, viewOf(scaled), viewOf(right).t());
+    at::NoGradGuard noGrad;
+    at::Tensor o = viewOf(out);
+    at::mm_out(o, viewOf(scaled), viewOf(right).t());
     return out;
 }
 
@@ -339,12 +340,12 @@ RowMatrixF SpectralCache::groupTrainSide(const RowMatrixF& groups) const
     RowMatrixF side(groups.rows(), dimension());
     if (side.size() == 0)
         return side;
-    torch::NoGradGuard noGrad;
-    torch::Tensor g = viewOf(groups);
+    at::NoGradGuard noGrad;
+    at::Tensor g = viewOf(groups);
     if (!m_weights.empty())
-        g = g * torch::from_blob(const_cast<float*>(m_weights.data()), {1, trainCount()}, torch::kFloat);
-    torch::Tensor o = viewOf(side);
-    torch::mm_out(o, g, viewOf(m_trainRot));
+        g = g * at::from_blob(const_cast<float*>(m_weights.data()), {1, trainCount()}, at::kFloat);
+    at::Tensor o = viewOf(side);
+    at::mm_out(o, g, viewOf(m_trainRot));
     return side;
 }
 

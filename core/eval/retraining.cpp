@@ -6,7 +6,7 @@
 #include "jobs/progress_sink.h"
 #include "model/trainer.h"
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,11 +27,11 @@ namespace {
 /// plus OpenMP's per-thread setting), so the caller's value is restored on every exit path.
 class TorchThreadsScope {
 public:
-    explicit TorchThreadsScope(int threads) : m_previous(torch::get_num_threads())
+    explicit TorchThreadsScope(int threads) : m_previous(at::get_num_threads())
     {
-        torch::set_num_threads(threads);
+        at::set_num_threads(threads);
     }
-    ~TorchThreadsScope() { torch::set_num_threads(m_previous); }
+    ~TorchThreadsScope() { at::set_num_threads(m_previous); }
     TorchThreadsScope(const TorchThreadsScope&) = delete;
     TorchThreadsScope& operator=(const TorchThreadsScope&) = delete;
 
@@ -110,7 +110,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
 
     auto work = [&](int w) {
         // OpenMP keeps the thread count per thread: set it in every worker too.
-        torch::set_num_threads(pool.threadsPerWorker);
+        at::set_num_threads(pool.threadsPerWorker);
         for (;;) {
             size_t job = 0;
             {

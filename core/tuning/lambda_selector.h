@@ -164,8 +164,8 @@ struct SelectorInputs {
 /// The time to retrain the LDS's default M = 50 models on ⌊αn⌋ points each, LdsOptions' workers
 /// at a time with one thread each, from the full model's recorded training time on n points with
 /// T threads: M·α·trainSeconds·√T/workers. T threads are taken to have sped training up √T-fold,
-/// between none and perfect: small models gain little from them (at T = 2 the study's MLP
-/// trained 1.24× and its CNN 1.43× faster than on one). T ≤ 0 (not recorded): this machine's
+/// between none and perfect, since small models gain little from more threads
+/// (docs/lambda-selection.md, "Its budget"). T ≤ 0 (not recorded): this machine's
 /// hardware threads, the training default. NaN when the training time is not positive (an import).
 double estimatedRetrainSeconds(double trainSeconds, int64_t trainThreads);
 

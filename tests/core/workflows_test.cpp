@@ -1,0 +1,121 @@
+// The workflows (core/workflows) that the CLI and the GUI both call: what each stores and returns,
+// on a small demo run.
+
+#include "attribution/attribution_session.h"
+#include "common/error.h"
+#include "jobs/cancel_token.h"
+#include "jobs/progress_sink.h"
+#include "store/attribution_store.h"
+#include "store/h5_file.h"
+#include "workflows/demo.h"
+#include "workflows/lds_tables.h"
+#include "workflows/recommend.h"
+
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace attri;
+
+namespace {
+
+DemoOptions smallDemo(const std::string& path)
+{
+    DemoOptions o;
+    o.path = path;
+    o.trainSize = 300;
+    o.testSize = 30;
+    o.ks = {16, 32};
+    o.sensitivityTests = 10;
+    return o;
+}
+
+} // namespace
+
+// The demo trains, attributes with TRAK at every k and stores the default rule's recommendation at
+// the largest k; recommending again on the file gives the same λ. Ground truth then adds its
+// tables and the recommendation's evidence, and a later LDS run without options reads the stored
+// ground truth back instead of retraining with the defaults.
+TEST(Workflows, DemoThenGroundTruthThenRecommendationWithEvidence)
+{
+    test::TempDir dir;
+    const std::string path = dir.file("sub/demo.h5"); // the demo creates the folder
+    NullProgress progress;
+    CancelToken cancel;
+    const DemoResult demo = runDemo(smallDemo(path), progress, cancel);
+    EXPECT_EQ(demo.attribution.method, Method::Trak);
+    ASSERT_EQ(demo.attribution.spectra.size() % 2, 0u); // every checkpoint at k = 16 and 32
+    const std::optional<StoredMethod> stored = storedMethod(path, "trak");
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->ks, (std::vector<int64_t>{16, 32}));
+    const RecommendationRecord& record = demo.recommendation.record;
+    EXPECT_EQ(record.method, "trak");
+    EXPECT_EQ(record.k, 32);
+    EXPECT_EQ(record.rule, "path-or-prior");
+    EXPECT_GT(record.lambda, 0.0);
+    EXPECT_FALSE(demo.recommendation.evidence.has_value()); // no ground truth yet
+    {
+        H5File file(path, H5File::Mode::ReadOnly);
+        const auto recs = listRecommendations(file);
+        ASSERT_EQ(recs.size(), 1u);
+        EXPECT_EQ(recs[0].lambda, record.lambda);
+    }
+
+    RecommendRequest again;
+    again.method = "trak";
+    again.k = 32;
+    const RecommendResult second = recommendWithEvidence(path, again, progress, cancel);
+    EXPECT_EQ(second.recommendation.lambda, record.lambda);
+
+    LdsTablesRequest lds;
+    lds.subsets = 4;
+    const LdsTablesResult first = computeLdsTables(path, lds, progress, cancel);
+    ASSERT_TRUE(first.truth.has_value());
+    EXPECT_EQ(first.truth->subsets, 4);
+    ASSERT_EQ(first.tables.size(), 1u);
+    EXPECT_EQ(first.tables[0].method, "trak");
+    EXPECT_EQ(first.tables[0].quantity, "lds");
+    EXPECT_EQ(first.tables[0].ks, (std::vector<int64_t>{16, 32}));
+    const LdsBest best = bestOfColumn(first.tables[0], 1);
+    EXPECT_GE(best.row, 0);
+    EXPECT_TRUE(best.hasLambda);
+    EXPECT_EQ(best.k, 32);
+
+    const LdsTablesResult reread = computeLdsTables(path, LdsTablesRequest{}, progress, cancel);
+    EXPECT_EQ(reread.options.subsets, 4); // the stored ground truth's, not the default 50
+    EXPECT_EQ(reread.truth->seconds, first.truth->seconds); // read back, not retrained
+    EXPECT_TRUE(reread.truth->testLoss.isApprox(first.truth->testLoss, 0.0));
+
+    const RecommendResult withEvidence = recommendWithEvidence(path, again, progress, cancel);
+    ASSERT_TRUE(withEvidence.evidence.has_value());
+    ASSERT_TRUE(withEvidence.truth.has_value());
+    EXPECT_EQ(withEvidence.truth->subsets, 4);
+    EXPECT_EQ(withEvidence.recommendation.lambda, record.lambda);
+    EXPECT_EQ(withEvidence.record.ldsAtRecommended, withEvidence.evidence->atLambda.mean);
+    EXPECT_LE(withEvidence.evidence->atLambda.mean, withEvidence.evidence->bestLds + 1e-12);
+}
+
+// A request is checked before any work: a method without λ, a bad bootstrap count, --path-from with
+// a rule that reads no path.
+TEST(Workflows, RecommendRequestsAreCheckedBeforeAnyWork)
+{
+    NullProgress progress;
+    CancelToken cancel;
+    RecommendRequest r;
+    r.method = "tracin";
+    EXPECT_THROW(recommendWithEvidence("/nonexistent/x.h5", r, progress, cancel), ConfigError);
+    r.method = "if";
+    r.bootstrapResamples = 5;
+    EXPECT_THROW(r.validate(), ConfigError);
+    r.bootstrapResamples = 200;
+    r.pathFrom = "other.h5";
+    r.selector.rule = SelectorRule::DynamicsPrior;
+    EXPECT_THROW(r.validate(), ConfigError);
+    r.selector.rule = SelectorRule::PathMatch;
+    EXPECT_NO_THROW(r.validate());
+    DemoOptions d;
+    d.ks.clear();
+    EXPECT_THROW(d.validate(), ConfigError);
+}
