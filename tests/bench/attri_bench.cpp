@@ -2,7 +2,7 @@
 // recommendation, each reported as a ratio of two timings measured in the same run.
 // Usage: attri_bench [features|scores|recommend|retrain-estimate|lds|memory|kernels|all]   (default: all
 // but memory and kernels)
-// Numbers in the README come from this program.
+// The numbers in docs/benchmarks.md come from this program.
 #include "attribution/spectral_cache.h"
 #include "common/runtime.h"
 #include "data/data_loader.h"
@@ -544,7 +544,7 @@ int main(int argc, char** argv)
                                             "memory", "retrain-estimate", "kernels", "lds"};
     if (argc > 2 || (what != "kernels-child" && std::find(known.begin(), known.end(), what) == known.end())) {
         std::fprintf(what == "--help" || what == "-h" ? stdout : stderr,
-                     "Usage: attri_bench [WHAT]\n\nRuns the README's Speed benchmarks and prints their table. WHAT is "
+                     "Usage: attri_bench [WHAT]\n\nRuns the speed benchmarks of docs/benchmarks.md and prints their table. WHAT is "
                      "one of:\n  all (default: features, scores, recommend, retrain-estimate, lds)\n  features, "
                      "scores, recommend, retrain-estimate, lds, kernels\n  memory (a separate run: it reads the "
                      "process's peak memory)\n");

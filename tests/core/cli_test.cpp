@@ -676,8 +676,6 @@ TEST(Cli, CheckRetrainsWithoutTopProponentsAndSinglePoints)
     EXPECT_NE(out.find("attribute"), std::string::npos) << out;
 }
 
-// The user guide's export example (docs/examples/export_torchscript.py), run with Debian's
-// PyTorch, makes a file that `import` accepts.
 // The validation study end to end on the demo data: the table's columns (the list and the
 // ground-truth noise interval), one row per k, the curves, and `recommend` on the study's file
 // reporting the same ratio with its interval.
@@ -815,25 +813,37 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
     EXPECT_NE(out.find("--bootstrap takes 10 to 100000"), std::string::npos) << out;
 }
 
-TEST(Cli, TheGuidesTorchScriptExportImports)
+// The README's and the user guide's PyTorch example (docs/examples/train_in_pytorch.py), run with
+// Debian's PyTorch on a small share of Fashion-MNIST, prints an `import` command that works as
+// printed: the run's initial weights, its checkpoints and its recipe all arrive in the file.
+TEST(Cli, ThePyTorchTrainingExamplesImportCommandWorksAsPrinted)
 {
     std::string out;
     if (test::runCommand("/usr/bin/python3 -c 'import torch'", &out) != 0)
         GTEST_SKIP() << "Debian's python3-torch is not installed";
+    if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
     test::TempDir dir;
-    const std::string model = dir.file("model.pt"), exp = dir.file("exp.h5");
-    const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/export_torchscript.py";
-    ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " " + model, &out), 0) << out;
-    ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + model
-                                   + " --data demo --train-size 200 --test-size 50 --optimizer sgd --lr 0.05 --epochs 2"
-                                     " --batch-size 32 --out "
-                                   + exp,
+    const std::string run = dir.file("my-run"), exp = dir.file("my-run.h5");
+    const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/train_in_pytorch.py";
+    ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " --out " + run
+                                   + " --train-size 300 --epochs 4 --checkpoint-every 2 --batch-size 32",
                                &out),
               0)
         << out;
+    const size_t start = out.find("attriscope-cli import");
+    ASSERT_NE(start, std::string::npos) << out;
+    std::string command = out.substr(start + std::string("attriscope-cli").size());
+    command = command.substr(0, command.find("--out my-run.h5"));
+    for (size_t pos; (pos = command.find("\\\n")) != std::string::npos;)
+        command.replace(pos, 2, " ");
+    ASSERT_EQ(test::runCommand(kCli + command + "--test-size 50 --out " + exp, &out), 0) << command << "\n" << out;
     ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
     EXPECT_NE(out.find("imported from"), std::string::npos) << out;
     EXPECT_NE(out.find("recipe sgd"), std::string::npos) << out;
+    EXPECT_NE(out.find("retraining starts from the run's own initial weights"), std::string::npos) << out;
+    EXPECT_NE(out.find("2 checkpoint(s)"), std::string::npos) << out; // after epoch 2, and the final model
+    EXPECT_NE(out.find("300 training points"), std::string::npos) << out;
 }
 
 /// tests/fixtures/pt_reference.txt (make_pytorch_run.py): λ, the test points, and per model the

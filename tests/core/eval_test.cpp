@@ -656,7 +656,7 @@ TEST_F(GtFixture, RetrainingStartIsTheFullModelsInitialization)
 }
 
 // The retraining estimate path-or-prior's budget is a share of (the bench compares it with a
-// measured retraining: README "Speed"). Its timing is not asserted here, only what it promises
+// measured retraining: docs/benchmarks.md). Its timing is not asserted here, only what it promises
 // regardless: a positive finite time, the caller's threads restored, the model untouched, clear
 // errors and cancel.
 TEST_F(GtFixture, ProbeRetrainSecondsTimesTheModelsSteps)

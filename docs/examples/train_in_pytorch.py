@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Trains an image classifier in PyTorch and saves what AttriScope imports: the trained model,
+its initial weights and checkpoints along the run, all as TorchScript.
+
+Run with Debian's PyTorch (python3-torch works with /usr/bin/python3 only):
+    /usr/bin/python3 docs/examples/train_in_pytorch.py --out my-run
+It trains on the first 5000 training images of Debian's Fashion-MNIST (dataset-fashion-mnist),
+the same points `--data fashion-mnist` selects in AttriScope, and prints the `import` command
+that brings the run in. Replace `Classifier` and the data with your own; keep the recipe you
+train with, because AttriScope's ground truth retrains with it.
+
+What AttriScope needs from the module:
+  * forward(x) takes a float tensor N x C x H x W (the dataset's images scaled to [0, 1], then
+    normalized with --mean/--std if you give them to `import`: use what the model was trained
+    with; this script trains on [0, 1] images, so none) and returns logits N x K (no softmax).
+  * Linear and Conv2d layers (in nn.Sequential or as attributes) get exact batched per-sample
+    gradients; any other parameterised layer falls back to a slower per-sample loop.
+  * Scripting (torch.jit.script) keeps the module structure; tracing works too for modules
+    without data-dependent control flow.
+Loading a TorchScript file runs its code: share and load only files you trust.
+"""
+import argparse
+import gzip
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    """A small MLP for 28x28 grey images and 10 classes; replace it with your own model."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(28 * 28, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+
+def read_idx(path):
+    """An IDX file (raw or .gz) as a numpy array."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def save(model, path):
+    """Saves the module as TorchScript, checking that the export computes what the module does."""
+    model.eval()
+    scripted = torch.jit.script(model)
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), model(x))
+    scripted.save(path)
+    model.train()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="my-run", help="folder for the .pt files (default my-run)")
+    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist",
+                        help="Fashion-MNIST IDX files (default: Debian's dataset-fashion-mnist)")
+    parser.add_argument("--train-size", type=int, default=5000, help="first N training images (default 5000)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--checkpoint-every", type=int, default=2, help="epochs between checkpoints (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    images = read_idx(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))[: args.train_size]
+    labels = read_idx(os.path.join(args.data_dir, "train-labels-idx1-ubyte.gz"))[: args.train_size]
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # N x 1 x 28 x 28 in [0, 1]
+    y = torch.from_numpy(labels.astype(np.int64))
+
+    torch.manual_seed(args.seed)
+    model = Classifier()
+    os.makedirs(args.out, exist_ok=True)
+    save(model, os.path.join(args.out, "init.pt"))
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    checkpoints = []
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(x))
+        total = 0.0
+        for start in range(0, len(x), args.batch_size):
+            batch = order[start:start + args.batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        print(f"epoch {epoch}/{args.epochs}: loss {total / len(x):.4f}")
+        if epoch % args.checkpoint_every == 0 and epoch < args.epochs:
+            path = os.path.join(args.out, f"epoch{epoch}.pt")
+            save(model, path)
+            checkpoints.append((path, epoch))
+    save(model, os.path.join(args.out, "model.pt"))
+
+    command = [
+        "attriscope-cli import",
+        f"--torchscript {os.path.join(args.out, 'model.pt')}",
+        f"--init {os.path.join(args.out, 'init.pt')}",
+        *[f"--checkpoint {path}:epoch={epoch}" for path, epoch in checkpoints],
+        f"--data fashion-mnist --train-size {args.train_size}",
+        f"--optimizer sgd --lr {args.lr:g} --epochs {args.epochs} --batch-size {args.batch_size}",
+        "--out my-run.h5",
+    ]
+    print("import the run with:\n  " + " \\\n    ".join(command))
+
+
+if __name__ == "__main__":
+    main()
