@@ -36,8 +36,21 @@ inline const Setting<double> exportWidthMm{"export/width_mm", 160.0};
 inline const Setting<double> exportHeightMm{"export/height_mm", 100.0};
 inline const Setting<bool> presentationMode{"view/presentation", false};
 inline const Setting<int> exploreTileCount{"explore/tiles", 12};
+/// Who accepts a λ (stored with it); empty: the system account's name (systemUserName).
+inline const Setting<QString> acceptorName{"accept/name", {}};
 constexpr int kMaxRecentFiles = 8;
 } // namespace settings
+
+/// The logged-in user's name: the account's full name where the system records one, else its
+/// login name, else $USER; "unknown" only when none of these exists.
+QString systemUserName();
+
+/// The name stored with an accepted λ: the user's own setting, else systemUserName().
+inline QString acceptorName()
+{
+    const QString name = settings::acceptorName.get().trimmed();
+    return name.isEmpty() ? systemUserName() : name;
+}
 
 /// Moves `path` to the front of the recent-files list (bounded).
 inline void rememberRecentFile(const QString& path)

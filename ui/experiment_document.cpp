@@ -1,5 +1,6 @@
 #include "experiment_document.h"
 
+#include "app_settings.h"
 #include "job_runner.h"
 
 #include "attribution/methods.h"
@@ -363,10 +364,7 @@ void ExperimentDocument::acceptLambda(double relativeLambda, const QString& rule
     a.lambda = relativeLambda * s->meanEigenvalue();
     a.k = s->k();
     a.rule = rule.toStdString();
-    QString user = qEnvironmentVariable("USER");
-    if (user.isEmpty())
-        user = qEnvironmentVariable("LOGNAME", qEnvironmentVariable("USERNAME", QStringLiteral("unknown")));
-    a.user = user.toStdString();
+    a.user = acceptorName().toStdString();
     a.time = QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString();
     a.convention = s->caches().empty() ? std::string("none") : toString(s->caches().back()->convention());
     m_undo->beginMacro(tr("Accept λ = %1").arg(a.lambda, 0, 'g', 4));

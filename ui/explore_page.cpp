@@ -229,7 +229,7 @@ void ExplorePage::onLambdaChanged()
     m_accept->setEnabled(usesLambda && m_doc->session() != nullptr);
     m_lambdaLabel->setText(lambdaText());
     if (auto a = m_doc->accepted())
-        m_acceptedLabel->setText(tr("Accepted: λ = %1 (c = %2) at k = %3, rule %4, by %5 on %6")
+        m_acceptedLabel->setText(tr("Accepted: λ = %1 (%2 × mean eigenvalue) at k = %3, rule %4, by %5 on %6")
                                      .arg(a->lambda, 0, 'g', 4)
                                      .arg(a->relativeLambda, 0, 'g', 3)
                                      .arg(a->k)
@@ -247,8 +247,8 @@ QString ExplorePage::lambdaText() const
         return tr("(no λ)");
     const double lambda = m_doc->lambda();
     if (std::isnan(lambda))
-        return tr("c = %1 × mean eigenvalue (loading…)").arg(m_doc->relativeLambda(), 0, 'g', 3);
-    return tr("λ = %1   (c = %2 × mean eig. %3)")
+        return tr("%1 × mean eigenvalue (loading…)").arg(m_doc->relativeLambda(), 0, 'g', 3);
+    return tr("λ = %1   (%2 × mean eigenvalue %3)")
         .arg(lambda, 0, 'g', 4)
         .arg(m_doc->relativeLambda(), 0, 'g', 3)
         .arg(m_doc->meanEigenvalue(), 0, 'g', 3);

@@ -11,14 +11,12 @@
 namespace attri::ui {
 
 namespace {
+/// Tick labels of the λ axis, all in one style (4.6e-05, 1.0e+01).
 QString formatLambda(double v)
 {
     if (!std::isfinite(v))
         return QStringLiteral("–");
-    const double e = std::log10(v);
-    if (std::abs(e - std::round(e)) < 1e-6)
-        return QStringLiteral("1e%1").arg(static_cast<int>(std::round(e)));
-    return QString::number(v, 'g', 2);
+    return QString::number(v, 'e', 1);
 }
 } // namespace
 
@@ -122,11 +120,11 @@ QString HeatmapWidget::cellText(int row, int col) const
     QString lambda;
     if (m_data.absoluteLambdas.rows() == m_data.values.rows()
         && m_data.absoluteLambdas.cols() == m_data.values.cols())
-        lambda = QStringLiteral("λ = %1 (c = %2)")
+        lambda = QStringLiteral("λ = %1 (%2 × mean eigenvalue)")
                      .arg(m_data.absoluteLambdas(row, col), 0, 'g', 4)
                      .arg(c, 0, 'g', 3);
     else
-        lambda = QStringLiteral("c = %1").arg(c, 0, 'g', 3);
+        lambda = QStringLiteral("%1 × mean eigenvalue").arg(c, 0, 'g', 3);
     return QStringLiteral("%1, k = %2\nvalue %3")
         .arg(lambda)
         .arg(m_data.ks[static_cast<size_t>(col)])
@@ -198,7 +196,7 @@ void HeatmapWidget::paintFigure(QPainter& painter, const QRectF& area) const
     painter.translate(area.left() + 14, plot.center().y());
     painter.rotate(-90);
     painter.drawText(QRectF(-plot.height() / 2, -10, plot.height(), 20), Qt::AlignCenter,
-                     tr("relative λ  (c = λ / mean eigenvalue)"));
+                     tr("relative λ  (λ / mean eigenvalue)"));
     painter.restore();
     // k axis.
     const int kStep = std::max(1, static_cast<int>(std::ceil(48.0 / w)));

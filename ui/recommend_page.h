@@ -6,6 +6,8 @@
 
 class QChartView;
 class QComboBox;
+class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -16,10 +18,12 @@ namespace attri::ui {
 
 class ExperimentDocument;
 
-/// Recommend and accept: runs the retraining-free λ selector, shows the λ with its evidence
-/// (rule, ξ curve, cost; with ground truth in the file, the LDS ratio to the grid's best and its
-/// interval under ground-truth noise) and accepts it into the experiment file (undoable). Ground
-/// truth can be computed from here too.
+/// Recommend and accept: runs the retraining-free λ selector and shows the answer first (λ,
+/// relative λ, the rule and why, in words), then its inputs as labelled fields. With ground truth
+/// in the file it draws LDS(λ) with the recommended, accepted, best and current λ and gives the
+/// ratio to the grid's best with its interval under ground-truth noise; without it, the action
+/// that makes one. Only the selected rule's options are shown. Accepting stores the λ in the file
+/// (undoable) with the name in "Accepted by".
 class RecommendPage : public QWidget {
     Q_OBJECT
 public:
@@ -32,20 +36,35 @@ public:
     QComboBox* ruleCombo() const { return m_rule; }
     QSpinBox* groundTruthSubsetsSpin() const { return m_gtSubsets; }
     QPushButton* groundTruthButton() const { return m_groundTruth; }
+    QLineEdit* acceptorEdit() const { return m_acceptor; }
+    /// Whether the option rows of simulated-sgd are shown (only for that rule).
+    bool simulationOptionsVisible() const;
+    /// Whether the LDS(λ) or ξ(λ) chart is shown (never an empty one).
+    bool chartVisible() const;
     QString resultText() const;
+    QString chartHint() const;
     QList<Figure> figures() const;
 
 private:
     void refresh();
+    void showRuleOptions();
+    QString answerHtml() const;
+    void rebuildChart();
 
     ExperimentDocument* m_doc;
     QComboBox* m_rule;
     QLineEdit* m_grid;
     QSpinBox* m_subsets;
     QSpinBox* m_maxTests;
+    QDoubleSpinBox* m_pathBudget;
+    QLabel* m_ruleHelp;
+    QFormLayout* m_form;
     QPushButton* m_run;
     QTextBrowser* m_result;
     QChartView* m_chart;
+    QLabel* m_chartHint;
+    QLineEdit* m_acceptor;
+    QLabel* m_gtEstimate;
     QPushButton* m_acceptRecommended;
     QPushButton* m_acceptCurrent;
     QLabel* m_accepted;

@@ -12,6 +12,11 @@
 
 namespace attri::ui {
 
+namespace {
+/// Retrained models behind the tour's LDS curves (seconds on the demo's logistic regression).
+constexpr int kGroundTruthModels = 50;
+} // namespace
+
 ScreenshotTour::ScreenshotTour(MainWindow* window, QString dir, DemoOptions options)
     : QObject(window), m_window(window), m_dir(std::move(dir)), m_options(std::move(options))
 {
@@ -19,6 +24,11 @@ ScreenshotTour::ScreenshotTour(MainWindow* window, QString dir, DemoOptions opti
     connect(doc, &ExperimentDocument::sessionChanged, this, [this] {
         if (m_stage == Stage::Loading && m_window->document()->session())
             onSessionReady();
+    });
+    connect(doc, &ExperimentDocument::contentChanged, this, [this] {
+        const auto content = m_window->document()->content();
+        if (m_stage == Stage::GroundTruth && content && content->hasGroundTruth)
+            recommendWhenReady();
     });
     connect(doc, &ExperimentDocument::recommendationChanged, this, [this] {
         if (m_stage != Stage::Recommending || !m_window->document()->recommendation())
@@ -66,6 +76,21 @@ void ScreenshotTour::onSessionReady()
     ExperimentDocument* doc = m_window->document();
     doc->setSelectedTest(std::min(
         7, std::max(0, static_cast<int>(doc->content()->data ? doc->content()->data->test.count - 1 : 0))));
+    if (doc->content()->hasGroundTruth) {
+        recommendWhenReady();
+        return;
+    }
+    // Ground truth first, so that the Sensitivity and Recommend pages show LDS(λ).
+    m_stage = Stage::GroundTruth;
+    doc->computeGroundTruth(kGroundTruthModels);
+}
+
+void ScreenshotTour::recommendWhenReady()
+{
+    if (!m_window->document()->session()) {
+        QTimer::singleShot(50, this, [this] { recommendWhenReady(); });
+        return;
+    }
     m_stage = Stage::Recommending;
     m_window->recommendPage()->runRecommendation();
 }

@@ -8,7 +8,7 @@
 namespace attri::ui {
 
 /// Drives the real application headlessly to a representative state (demo trained and
-/// attributed, a test point selected, λ recommended and accepted, that point's top proponents
+/// attributed, ground truth computed, a test point selected, λ recommended and accepted, that point's top proponents
 /// removed and the model retrained (Explore's check)) and renders every page to
 /// PNG: `attriscope --screenshots DIR`. Everything happens through the JobRunner and signals.
 class ScreenshotTour : public QObject {
@@ -22,7 +22,8 @@ Q_SIGNALS:
     void finished(int exitCode);
 
 private:
-    enum class Stage { Idle, Loading, Recommending, Accepting, Retraining, Done };
+    enum class Stage { Idle, Loading, GroundTruth, Recommending, Accepting, Retraining, Done };
+    void recommendWhenReady();
     void onSessionReady();
     void finish(int code, const QString& message);
 

@@ -1,6 +1,8 @@
 #include "sensitivity_page.h"
 
 #include "app_settings.h"
+#include "experiment_content.h"
+#include "lambda_chart.h"
 #include "experiment_document.h"
 #include "heatmap_widget.h"
 
@@ -32,13 +34,13 @@ QString describeQuantity(const QString& q)
     if (q == QLatin1String("lds"))
         return QObject::tr("LDS (ground truth)");
     if (q == QLatin1String("spearman_next_lambda"))
-        return QObject::tr("rank stability: Spearman with the next λ");
+        return QObject::tr("rank stability (not quality): Spearman with the next λ");
     if (q == QLatin1String("jaccard_next_lambda"))
-        return QObject::tr("top-k Jaccard with the next λ");
+        return QObject::tr("top-k stability (not quality): Jaccard with the next λ");
     if (q == QLatin1String("spearman_next_k"))
-        return QObject::tr("rank stability: Spearman with the next k");
+        return QObject::tr("rank stability (not quality): Spearman with the next k");
     if (q == QLatin1String("jaccard_next_k"))
-        return QObject::tr("top-k Jaccard with the next k");
+        return QObject::tr("top-k stability (not quality): Jaccard with the next k");
     if (q == QLatin1String("mean_xi"))
         return QObject::tr("mean ξ (simulated-sgd indicator, no retraining)");
     return q;
@@ -48,7 +50,7 @@ QString describeQuantity(const QString& q)
 SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     : QWidget(parent), m_doc(document), m_quantity(new QComboBox(this)), m_colormap(new QComboBox(this)),
       m_note(new QLabel(this)), m_heatmap(new HeatmapWidget(this)), m_chartView(new QChartView(this)),
-      m_computeXi(new QPushButton(tr("Compute mean ξ at every k"), this))
+      m_computeXi(new QPushButton(tr("Compute mean ξ at every k"), this)), m_chartHint(new QLabel(this))
 {
     m_computeXi->setToolTip(tr("The simulated-sgd indicator ξ̄(λ) at every stored k, as a λ × k table: "
                                "seconds per k, no retraining (docs/lambda-selection.md)"));
@@ -58,9 +60,11 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     m_note->setWordWrap(true);
     m_chartView->setRenderHint(QPainter::Antialiasing);
     m_chartView->setMinimumSize(320, 240);
-    auto* chart = new QChart;
-    chart->setTitle(tr("LDS(λ) and ξ(λ)"));
-    m_chartView->setChart(chart);
+    m_chartView->setChart(new QChart);
+    m_chartHint->setWordWrap(true);
+    m_chartHint->setAlignment(Qt::AlignCenter);
+    m_chartHint->setText(tr("No LDS(λ) curve yet: compute ground truth on the Recommend page (it retrains the "
+                            "model on random halves of the data), or run a rule with a ξ curve there."));
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(new QLabel(tr("Quantity"), this));
@@ -70,7 +74,13 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     controls->addWidget(m_computeXi);
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(m_heatmap);
-    split->addWidget(m_chartView);
+    auto* side = new QWidget(this);
+    auto* sideLayout = new QVBoxLayout(side);
+    sideLayout->setContentsMargins(0, 0, 0, 0);
+    sideLayout->addWidget(m_chartView, 1);
+    sideLayout->addWidget(m_chartHint);
+    sideLayout->addStretch();
+    split->addWidget(side);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
     m_chartView->setMinimumWidth(420);
@@ -82,6 +92,7 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     connect(m_doc, &ExperimentDocument::contentChanged, this, &SensitivityPage::onContentChanged);
     connect(m_doc, &ExperimentDocument::methodChanged, this, &SensitivityPage::onContentChanged);
     connect(m_doc, &ExperimentDocument::recommendationChanged, this, &SensitivityPage::rebuildChart);
+    connect(m_doc, &ExperimentDocument::acceptedChanged, this, &SensitivityPage::rebuildChart);
     connect(m_doc, &ExperimentDocument::kChanged, this, &SensitivityPage::rebuildChart);
     connect(m_doc, &ExperimentDocument::lambdaChanged, this, &SensitivityPage::updateCurrentMarker);
     connect(m_doc, &ExperimentDocument::sessionChanged, this, &SensitivityPage::updateCurrentMarker);
@@ -154,99 +165,35 @@ void SensitivityPage::onCellClicked(int row, int col)
 
 void SensitivityPage::rebuildChart()
 {
-    auto* chart = new QChart;
-    chart->setTitle(tr("LDS(λ) and mean ξ(λ) at k = %1").arg(m_doc->k()));
-    chart->legend()->setAlignment(Qt::AlignBottom);
-    auto* x = new QLogValueAxis;
-    x->setBase(10);
-    x->setLabelFormat(QStringLiteral("%.0e"));
-    x->setLabelsAngle(-60);
-    x->setMinorTickCount(-1);
-    x->setMinorGridLineVisible(false);
-    x->setTitleText(tr("relative λ (c = λ / mean eigenvalue)"));
-    auto* y = new QValueAxis;
-    y->setTitleText(tr("correlation"));
-    chart->addAxis(x, Qt::AlignBottom);
-    chart->addAxis(y, Qt::AlignLeft);
-    double xLow = 1e-6, xHigh = 1e2;
-    double yLow = std::numeric_limits<double>::infinity(), yHigh = -yLow;
-    auto addCurve = [&](const QString& name, const std::vector<double>& xs, const std::vector<double>& ys,
-                        QColor color) {
-        auto* s = new QLineSeries;
-        s->setName(name);
-        s->setPen(QPen(color, 2.5));
-        s->setPointsVisible(true);
-        for (size_t i = 0; i < xs.size() && i < ys.size(); ++i)
-            if (xs[i] > 0 && std::isfinite(ys[i])) {
-                s->append(xs[i], ys[i]);
-                yLow = std::min(yLow, ys[i]);
-                yHigh = std::max(yHigh, ys[i]);
-                xLow = std::min(xLow, xs[i]);
-                xHigh = std::max(xHigh, xs[i]);
-            }
-        chart->addSeries(s);
-        s->attachAxis(x);
-        s->attachAxis(y);
-    };
-    double bestRel = std::nan(""), recRel = std::nan("");
+    std::vector<LambdaCurve> curves;
+    int best = -1;
     auto content = m_doc->content();
     const std::string method = m_doc->method().toStdString();
-    if (const SweepTable* lds = content ? content->sweep(method, "lds") : nullptr) {
-        for (size_t c = 0; c < lds->ks.size(); ++c)
-            if (lds->ks[c] == m_doc->k() || lds->ks.size() == 1) {
-                std::vector<double> ys(lds->relativeLambdas.size());
-                double best = -2;
-                for (size_t r = 0; r < ys.size(); ++r) {
-                    ys[r] = lds->values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
-                    if (std::isfinite(ys[r]) && ys[r] > best) {
-                        best = ys[r];
-                        bestRel = lds->relativeLambdas[r];
-                    }
-                }
-                addCurve(tr("LDS"), lds->relativeLambdas, ys, QColor(0x00, 0x72, 0xB2));
-                break;
-            }
+    std::optional<LambdaCurve> lds = content ? ldsCurve(*content, method, m_doc->k(), &best) : std::nullopt;
+    if (lds)
+        curves.push_back(*lds);
+    const auto rec = m_doc->recommendation();
+    if (auto curve = rec ? ruleCurve(*rec) : std::nullopt)
+        curves.push_back(std::move(*curve));
+    m_currentMarker = nullptr;
+    if (curves.empty()) {
+        // No empty panel: say what would fill it.
+        m_chartView->hide();
+        m_chartHint->setVisible(m_doc->isOpen() && m_doc->methodUsesLambda());
+        return;
     }
-    if (auto rec = m_doc->recommendation()) {
-        recRel = rec->relativeLambda;
-        if (!rec->meanXi.empty() && rec->lambda > 0) {
-            const double unit = rec->lambda / rec->relativeLambda; // mean eigenvalue at that k
-            std::vector<double> xs;
-            for (double l : rec->lambdas)
-                xs.push_back(l / unit);
-            addCurve(tr("mean ξ (%1)").arg(QString::fromStdString(rec->rule)), xs, rec->meanXi,
-                     QColor(0x00, 0x9E, 0x73));
-        }
-    }
-    if (!std::isfinite(yLow)) {
-        yLow = -1;
-        yHigh = 1;
-        chart->setTitle(tr("No LDS table or ξ curve yet: compute ground truth or run Recommend"));
-    }
-    const double pad = std::max(0.02, 0.08 * (yHigh - yLow));
-    m_yLow = yLow - pad;
-    m_yHigh = yHigh + pad;
-    x->setRange(xLow, xHigh);
-    y->setRange(m_yLow, m_yHigh);
-    auto addMarker = [&](const QString& name, double rel, QColor color, Qt::PenStyle style) {
-        auto* s = new QLineSeries;
-        s->setName(name);
-        s->setPen(QPen(color, 2, style));
-        if (rel > 0 && std::isfinite(rel)) {
-            s->append(rel, m_yLow);
-            s->append(rel, m_yHigh);
-        }
-        chart->addSeries(s);
-        s->attachAxis(x);
-        s->attachAxis(y);
-        return s;
-    };
-    if (std::isfinite(recRel))
-        addMarker(tr("recommended"), recRel, QColor(0x00, 0x9E, 0x73), Qt::DashLine);
-    if (std::isfinite(bestRel))
-        addMarker(tr("best LDS"), bestRel, QColor(0x00, 0x72, 0xB2), Qt::DotLine);
-    m_currentMarker =
-        addMarker(tr("current"), m_doc->relativeLambda(), QColor(0xD5, 0x5E, 0x00), Qt::SolidLine);
+    m_chartHint->hide();
+    m_chartView->show();
+    QChart* chart = makeLambdaChart(lds ? tr("LDS(λ) at k = %1").arg(m_doc->k()) : tr("mean ξ(λ) at k = %1").arg(m_doc->k()),
+                                    tr("correlation"), curves, &m_yLow, &m_yHigh);
+    if (rec)
+        addLambdaMarker(chart, LambdaMarker::Recommended, rec->relativeLambda, m_yLow, m_yHigh);
+    if (auto a = m_doc->accepted())
+        addLambdaMarker(chart, LambdaMarker::Accepted, a->relativeLambda, m_yLow, m_yHigh);
+    if (lds && best >= 0)
+        addLambdaMarker(chart, LambdaMarker::BestLds, lds->relativeLambdas[static_cast<size_t>(best)], m_yLow,
+                        m_yHigh);
+    m_currentMarker = addLambdaMarker(chart, LambdaMarker::Current, m_doc->relativeLambda(), m_yLow, m_yHigh);
     QChart* old = m_chartView->chart();
     m_chartView->setChart(chart);
     delete old;
@@ -259,8 +206,13 @@ void SensitivityPage::updateCurrentMarker()
     if (!m_currentMarker)
         return;
     const double rel = m_doc->relativeLambda();
-    m_currentMarker->replace(QList<QPointF>{QPointF(rel, m_yLow), QPointF(rel, m_yHigh)});
-    m_currentMarker->setName(tr("current (c = %1)").arg(rel, 0, 'g', 3));
+    moveLambdaMarker(m_currentMarker, rel, m_yLow, m_yHigh);
+    m_currentMarker->setName(tr("current (%1 × mean eigenvalue)").arg(formatLambda(rel)));
+}
+
+QString SensitivityPage::chartHint() const
+{
+    return m_chartHint->isHidden() ? QString() : m_chartHint->text();
 }
 
 QStringList SensitivityPage::seriesNames() const

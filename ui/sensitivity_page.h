@@ -27,6 +27,8 @@ public:
     QComboBox* quantityCombo() const { return m_quantity; }
     QPushButton* computeXiButton() const { return m_computeXi; }
     QChartView* chartView() const { return m_chartView; }
+    /// The text shown instead of the chart while there is no curve (empty when the chart shows).
+    QString chartHint() const;
     /// Names of the curves and markers currently in the chart (for tests).
     QStringList seriesNames() const;
     QList<Figure> figures() const;
@@ -45,6 +47,7 @@ private:
     HeatmapWidget* m_heatmap;
     QChartView* m_chartView;
     QPushButton* m_computeXi;
+    QLabel* m_chartHint;
     QLineSeries* m_currentMarker = nullptr;
     double m_yLow = -1, m_yHigh = 1;
 };

@@ -45,6 +45,8 @@ void printRecommendation(const RecommendResult& result, double pathBudget)
     const LambdaRecommendation& rec = result.recommendation;
     std::printf("recommended λ = %.6g (relative %.4g × mean eigenvalue %.4g), rule %s, %.2f s\n", rec.lambda,
                 rec.relativeLambda, result.meanEigenvalue, toString(rec.rule).c_str(), rec.seconds);
+    if (!rec.reason.empty())
+        std::printf("why: %s\n", rec.reason.c_str());
     std::printf("inputs: %s\n", rec.inputs.c_str());
     if (!result.noPathReason.empty())
         std::printf("no training path used: %s\n", result.noPathReason.c_str());

@@ -96,11 +96,16 @@ struct RecommendationRecord {
     double relativeLambda = 0.0;      ///< λ / mean eigenvalue
     std::string convention;           ///< curvature convention of λ ("mean" or "sum")
     std::string inputs;               ///< one line: what the rule used
+    std::string reason;               ///< why this λ, in words (empty in files written before it)
     double seconds = 0.0;             ///< cost of the recommendation
     double peakedness = 0.0;          ///< max − median of mean ξ (0 for rules without ξ)
     double featureScale = std::numeric_limits<double>::quiet_NaN();   ///< c the rule used (NaN: not stored)
     double curvatureRatio = std::numeric_limits<double>::quiet_NaN(); ///< ρ the rule used (NaN: not stored)
     double pathFactor = std::numeric_limits<double>::quiet_NaN();     ///< π the rule used (NaN: not stored)
+    /// dynamics prior: η_eff, the subset model's steps T and the weight decay (NaN: another rule, or not stored)
+    double priorStepSize = std::numeric_limits<double>::quiet_NaN();
+    double priorSteps = std::numeric_limits<double>::quiet_NaN();
+    double priorWeightDecay = std::numeric_limits<double>::quiet_NaN();
     /// path-match: the recorded run's step against GD's stability limit (LambdaRecommendation::pathStability)
     double pathStability = std::numeric_limits<double>::quiet_NaN();
     double ldsAtRecommended = std::numeric_limits<double>::quiet_NaN(); ///< when ground truth exists

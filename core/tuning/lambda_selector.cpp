@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <thread>
 
 namespace attri {
@@ -114,6 +116,82 @@ double estimatedRetrainSeconds(double trainSeconds, int64_t trainThreads)
            / static_cast<double>(lds.workers);
 }
 
+namespace {
+
+std::string fallbackInWords(const PathFallback& f)
+{
+    std::ostringstream text;
+    switch (f.reason) {
+    case PathFallback::Reason::NoPath:
+        return "the experiment records no training path (train or import with checkpoints, then attribute them "
+               "with TracIn)";
+    case PathFallback::Reason::OneCheckpoint:
+        return "one checkpoint is no training path (train with --checkpoints C, or import with --checkpoint)";
+    case PathFallback::Reason::ZeroBudget:
+        return "the path budget is 0";
+    case PathFallback::Reason::BrokenCheckpoint:
+        return "a checkpoint's features cannot be used (" + f.detail + ")";
+    case PathFallback::Reason::NoStabilityClaim:
+        return "no stability limit is known for the optimizer " + f.detail;
+    case PathFallback::Reason::Unstable:
+        return "the recorded run steps beyond gradient descent's stability limit, where the unrolled path does "
+               "not describe it";
+    case PathFallback::Reason::OverBudget:
+        text << "unrolling the training path would take " << (f.projectedIsLowerBound ? "more than " : "about ")
+             << std::setprecision(2) << f.projectedSeconds << " s, over its budget of " << f.limitSeconds << " s ("
+             << 100.0 * f.budgetShare << "% of the retraining it replaces)";
+        return text.str();
+    }
+    return {};
+}
+
+} // namespace
+
+std::string recommendationReason(const LambdaRecommendation& rec)
+{
+    const std::string prior = "the ridge that the recipe's early-stopped training imitates, 1/(η_eff·T) + weight "
+                              "decay, carried into the method's units";
+    std::ostringstream text;
+    switch (rec.rule) {
+    case SelectorRule::PathOrPrior:
+        if (rec.pathUsed) {
+            text << "It followed the recorded training path: gradient descent is stable on it";
+            if (std::isfinite(rec.pathStability))
+                text << " (its step is " << std::setprecision(2) << rec.pathStability << " of the limit)";
+            text << " and unrolling it fit the time budget, so λ is the one whose scores best match the influence "
+                    "unrolled along the run.";
+        } else {
+            text << "It took the dynamics prior, " << prior;
+            if (rec.pathFallback)
+                text << ", because " << fallbackInWords(*rec.pathFallback);
+            text << ".";
+        }
+        return text.str();
+    case SelectorRule::DynamicsPrior:
+        return "The dynamics prior: " + prior + ".";
+    case SelectorRule::DynamicsPriorUncalibrated:
+        return "The dynamics prior without calibration (feature scale k, no curvature or path factor).";
+    case SelectorRule::PathMatch:
+        text << "The λ whose scores best match the influence unrolled along the recorded checkpoints.";
+        if (rec.pathStability > 1.0)
+            text << " The run steps beyond gradient descent's stability limit (" << std::setprecision(2)
+                 << rec.pathStability << " of it), so the match is not to be trusted.";
+        return text.str();
+    case SelectorRule::SimulatedSgd:
+        return "The peak of mean ξ: the λ whose scores best predict the outcomes of data subsets simulated with the "
+               "recipe's optimizer in feature space.";
+    case SelectorRule::EffectiveDimension:
+        return "The λ at which the curvature's effective dimension is half of the smaller of the subset size and k.";
+    case SelectorRule::StabilityPlateau:
+        return "The smallest λ whose ranking agrees with the next λ's.";
+    case SelectorRule::FixedRelative:
+        return "A fixed baseline: 0.1 × the mean eigenvalue.";
+    case SelectorRule::FixedAbsolute:
+        return "A fixed baseline: λ = 1e-3.";
+    }
+    return {};
+}
+
 LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector<double>& grid,
                                      const SelectorOptions& o, ProgressSink& progress, const CancelToken& cancel)
 {
@@ -173,6 +251,7 @@ LambdaRecommendation recommendLambda(const SelectorInputs& in, const std::vector
     if (!(rec.lambda > 0.0) || !std::isfinite(rec.lambda))
         rec.lambda = grid.front();
     rec.relativeLambda = meanEig > 0 ? rec.lambda / meanEig : std::nan("");
+    rec.reason = recommendationReason(rec);
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rec;
 }

@@ -122,8 +122,18 @@ struct LambdaRecommendation {
     std::string retrainEstimate;
     /// PathOrPrior on the prior: why the path was not used (empty when it was, or another rule).
     std::optional<PathFallback> pathFallback;
+    /// dynamics-prior (and path-or-prior on it): the recipe's effective step size η_eff, the
+    /// subset model's steps T and the weight decay behind 1/(η_eff·T) + wd (NaN for other rules).
+    double priorStepSize = std::numeric_limits<double>::quiet_NaN();
+    double priorSteps = std::numeric_limits<double>::quiet_NaN();
+    double priorWeightDecay = std::numeric_limits<double>::quiet_NaN();
+    std::string reason;                  ///< why this λ, in words (recommendationReason)
     std::string inputs;                  ///< one line: what the rule used
 };
+
+/// Why the rule gave its λ, in a sentence for a user: what the rule follows and, for the default
+/// rule, which branch it took and why (the path-or-prior fall-back's reason in words).
+std::string recommendationReason(const LambdaRecommendation& rec);
 
 /// What the method's curvature is, relative to the Gauss–Newton curvature of the training loss
 /// that the optimizer's dynamics follow (see docs/lambda-selection.md, "Calibration").

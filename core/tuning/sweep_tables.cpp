@@ -295,6 +295,10 @@ RecommendationRecord recommendationRecord(const AttributionSession& session, con
     record.relativeLambda = rec.relativeLambda;
     record.convention = toString(session.caches().back()->convention());
     record.inputs = rec.inputs;
+    record.reason = rec.reason;
+    record.priorStepSize = rec.priorStepSize;
+    record.priorSteps = rec.priorSteps;
+    record.priorWeightDecay = rec.priorWeightDecay;
     record.seconds = rec.seconds;
     record.peakedness = rec.peakedness;
     record.featureScale = rec.featureScale;

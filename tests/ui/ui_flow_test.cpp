@@ -1,5 +1,6 @@
 #include "ui_flow_test.h"
 
+#include "app_settings.h"
 #include "attribute_page.h"
 #include "checkpoint_model.h"
 #include "data_model_page.h"
@@ -26,12 +27,16 @@
 #include "store/h5_file.h"
 
 #include <QAbstractItemModelTester>
+#include <QChart>
+#include <QChartView>
+#include <QXYSeries>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QCryptographicHash>
 #include <QFile>
 #include <QFileInfo>
 #include <QImage>
+#include <QLineEdit>
 #include <QListView>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -172,7 +177,7 @@ void UiFlowTest::exploreUpdatesTilesWithTheSlider()
     QTRY_VERIFY(page->shownScores() != small);
     // The label shows absolute and relative λ.
     QVERIFY2(page->lambdaText().contains(QStringLiteral("λ ="))
-                 && page->lambdaText().contains(QStringLiteral("c = 10")),
+                 && page->lambdaText().contains(QStringLiteral("10 × mean eigenvalue")),
              qPrintable(page->lambdaText()));
     // The change → repaint time is measured.
     QTRY_VERIFY(page->lastRefreshMs() >= 0);
@@ -231,7 +236,9 @@ void UiFlowTest::heatmapClickDrivesTheDocument()
     QCOMPARE(doc->k(), qint64{128});
     QVERIFY(doc->relativeLambda() != data.relativeLambdas[row]);
     QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 30000);
-    QVERIFY(page->seriesNames().join(QLatin1Char(',')).contains(QStringLiteral("current")));
+    // No LDS or ξ curve yet: the page says how to get one instead of drawing an empty chart.
+    QVERIFY(!page->chartView()->isVisible());
+    QVERIFY(!page->chartHint().isEmpty());
 }
 
 void UiFlowTest::recommendAndAcceptStoreTheLambda()
@@ -239,12 +246,21 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
     m_fixture->window.showPage(MainWindow::RecommendationPage);
     ExperimentDocument* doc = m_fixture->doc();
     RecommendPage* page = m_fixture->window.recommendPage();
+    // Nothing recommended and no ground truth yet: no empty chart, but what would make one.
+    QVERIFY(!doc->recommendation().has_value());
+    QVERIFY(!page->chartVisible());
+    QVERIFY2(page->chartHint().contains(QStringLiteral("Compute ground truth")), qPrintable(page->chartHint()));
+    QVERIFY(!m_fixture->window.sensitivityPage()->chartHint().isEmpty());
+    // Only the selected rule's options show.
+    page->ruleCombo()->setCurrentText(QStringLiteral("dynamics-prior"));
+    QVERIFY(!page->simulationOptionsVisible());
     QSignalSpy recommended(doc, &ExperimentDocument::recommendationChanged);
     page->subsetsSpin()->setValue(16);
     // The simulated-subset rule carries the ξ(λ) evidence this test checks (the default rule,
     // dynamics-prior, is closed-form).
     page->ruleCombo()->setCurrentText(QStringLiteral("simulated-sgd"));
     QCOMPARE(page->ruleCombo()->currentText(), QStringLiteral("simulated-sgd"));
+    QVERIFY(page->simulationOptionsVisible());
     page->runRecommendation();
     QVERIFY(recommended.wait(60000));
     QTRY_VERIFY(doc->recommendation().has_value());
@@ -252,12 +268,18 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
     QVERIFY(rec.lambda > 0);
     QVERIFY(!rec.meanXi.empty());
     QVERIFY2(page->resultText().contains(QStringLiteral("Recommended")), qPrintable(page->resultText()));
-    QVERIFY(m_fixture->window.sensitivityPage()
-                ->seriesNames()
-                .join(QLatin1Char(','))
-                .contains(QStringLiteral("recommended")));
+    QVERIFY2(page->resultText().contains(QStringLiteral("The peak of mean ξ")), qPrintable(page->resultText()));
+    QVERIFY(page->chartVisible()); // the rule's ξ curve
+    const QString sensitivitySeries = m_fixture->window.sensitivityPage()->seriesNames().join(QLatin1Char(','));
+    QVERIFY2(sensitivitySeries.contains(QStringLiteral("recommended"))
+                 && sensitivitySeries.contains(QStringLiteral("current")),
+             qPrintable(sensitivitySeries));
 
     QSignalSpy stored(doc, &ExperimentDocument::acceptedStored);
+    // The acceptor is the user's name: the account's by default, or what the user types.
+    QVERIFY(!page->acceptorEdit()->text().isEmpty());
+    QVERIFY(page->acceptorEdit()->text() != QStringLiteral("unknown"));
+    page->acceptorEdit()->setText(QStringLiteral("Ada Lovelace"));
     QVERIFY(page->acceptRecommendedButton()->isEnabled());
     QTest::mouseClick(page->acceptRecommendedButton(), Qt::LeftButton);
     QVERIFY(stored.wait(30000));
@@ -271,7 +293,7 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
         QVERIFY(std::abs(file.attrDouble(group, "relative_lambda") / rec.relativeLambda - 1) < 1e-9);
         QCOMPARE(file.attrInt(group, "k"), int64_t{128});
         QCOMPARE(QString::fromStdString(file.attrString(group, "rule")), QString::fromStdString(rec.rule));
-        QVERIFY(!file.attrString(group, "user").empty());
+        QCOMPARE(QString::fromStdString(file.attrString(group, "user")), QStringLiteral("Ada Lovelace"));
         QVERIFY(QDateTime::fromString(QString::fromStdString(file.attrString(group, "time")), Qt::ISODate)
                     .isValid());
     }
@@ -293,6 +315,7 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
     auto content = loadExperimentContent(m_path.toStdString(), *std::make_unique<attri::NullProgress>(),
                                          attri::CancelToken());
     QVERIFY(content->accepted.count("if-projected"));
+    attri::ui::settings::acceptorName.set(QString());
 }
 
 void UiFlowTest::meanXiTableFromTheSensitivityPage()
@@ -344,6 +367,14 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
     QVERIFY(!(rec.ldsRatioLow > rec.ldsRatioHigh)); // ordered (or NaN when no resample had a positive best)
     QVERIFY2(page->resultText().contains(QStringLiteral("ground truth: LDS")), qPrintable(page->resultText()));
     QVERIFY2(page->resultText().contains(QStringLiteral("90% interval")), qPrintable(page->resultText()));
+    // The answer says why in words, and lists the prior's inputs as fields.
+    QVERIFY2(page->resultText().contains(QStringLiteral("The dynamics prior")), qPrintable(page->resultText()));
+    QVERIFY2(page->resultText().contains(QStringLiteral("subset model's steps T")), qPrintable(page->resultText()));
+    QVERIFY(std::isfinite(rec.priorStepSize) && rec.priorSteps > 0);
+    // With ground truth the chart is LDS(λ) with the recommended, accepted and best λ marked.
+    QVERIFY(page->chartVisible());
+    QVERIFY(page->chartHint().isEmpty());
+    QVERIFY(m_fixture->window.sensitivityPage()->chartHint().isEmpty());
     // Stored with the recommendation (the store job follows the signal).
     QTRY_VERIFY_WITH_TIMEOUT(
         [&] {
@@ -367,6 +398,9 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
     QCOMPARE(doc->recommendation()->lambda, rec.lambda);
     const QString inputs = QString::fromStdString(doc->recommendation()->inputs);
     QVERIFY2(inputs.startsWith(QStringLiteral("dynamics-prior (one checkpoint is no training path")), qPrintable(inputs));
+    QVERIFY2(page->resultText().contains(QStringLiteral("It took the dynamics prior"))
+                 && page->resultText().contains(QStringLiteral("because one checkpoint is no training path")),
+             qPrintable(page->resultText()));
 
     // The file holds M = 4 now: a page opened on it starts at 4, so that "Compute ground truth"
     // reads it back (the default 50 would train 46 more), and a value the user sets stays through
@@ -543,6 +577,25 @@ void UiFlowTest::screenshotsRenderEveryPage()
         QImage img(f);
         QVERIFY2(!img.isNull() && img.width() > 600, qPrintable(f));
     }
+    // No page shows an empty chart: every chart on screen draws a curve (more than the two points
+    // of a λ marker).
+    MainWindow& window = m_fixture->window;
+    const auto before = window.currentPage();
+    for (int page = 0; page <= static_cast<int>(MainWindow::RecommendationPage); ++page) {
+        window.showPage(static_cast<MainWindow::Page>(page));
+        for (QChartView* view : window.findChildren<QChartView*>()) {
+            if (!view->isVisible())
+                continue;
+            bool drawn = false;
+            for (QAbstractSeries* series : view->chart()->series())
+                if (auto* xy = qobject_cast<QXYSeries*>(series); xy && xy->count() > 2)
+                    drawn = true;
+            QVERIFY2(drawn, qPrintable(QStringLiteral("page %1 shows an empty chart: %2")
+                                           .arg(page)
+                                           .arg(view->chart()->title())));
+        }
+    }
+    window.showPage(before);
 }
 
 void UiFlowTest::sliderBenchmarkOnAFullExperiment()

@@ -70,6 +70,9 @@ void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o
         rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
     rec.curvatureRatio = calibrated ? selectorCurvatureRatio(in) : 1.0;
     rec.pathFactor = calibrated ? selectorPathFactor(in) : 1.0;
+    rec.priorStepSize = effectiveLr;
+    rec.priorSteps = steps;
+    rec.priorWeightDecay = r.weightDecay;
     rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * rec.pathFactor * conventionFactor(cache, n);
     std::ostringstream text;
     text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr << ", T " << static_cast<int64_t>(steps)
