@@ -35,7 +35,7 @@ inline const Setting<int> exportDpi{"export/dpi", 300};
 inline const Setting<double> exportWidthMm{"export/width_mm", 160.0};
 inline const Setting<double> exportHeightMm{"export/height_mm", 100.0};
 inline const Setting<bool> presentationMode{"view/presentation", false};
-inline const Setting<int> exploreTileCount{"explore/tiles", 12};
+inline const Setting<int> exploreTileCount{"explore/tiles", 6};
 /// Who accepts a λ (stored with it); empty: the system account's name (systemUserName).
 inline const Setting<QString> acceptorName{"accept/name", {}};
 constexpr int kMaxRecentFiles = 8;

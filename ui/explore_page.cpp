@@ -64,7 +64,8 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
       m_proponents(new TileGridWidget(tr("Top proponents (up-weighting lowers the test loss)"),
                                       QColor(0x00, 0x72, 0xB2), this)),
       m_opponents(new TileGridWidget(tr("Top opponents (up-weighting raises the test loss)"),
-                                     QColor(0xD5, 0x5E, 0x00), this))
+                                     QColor(0xD5, 0x5E, 0x00), this)),
+      m_retrainBars(new LossChangeBars(this)), m_legend(new QLabel(this))
 {
     m_tests->setModel(m_model);
     m_tests->setViewMode(QListView::IconMode);
@@ -115,6 +116,11 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     retrainRow->addWidget(m_retrain);
     retrainRow->addWidget(m_retrainResult, 1);
     controls->addRow(QString(), retrainRow);
+    controls->addRow(QString(), m_retrainBars);
+    m_legend->setWordWrap(true);
+    m_legend->setText(tr("A tile's score estimates how much giving that training image more weight would lower (+) "
+                         "or raise (−) this test image's loss, in the method's units: compare scores within one "
+                         "setting, not across methods. Hover a tile for its training index."));
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
@@ -124,6 +130,7 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     tiles->addWidget(m_proponents);
     tiles->addWidget(m_opponents);
     rightLayout->addWidget(tiles, 1);
+    rightLayout->addWidget(m_legend);
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(m_tests);
     split->addWidget(right);
@@ -265,8 +272,10 @@ void ExplorePage::refreshTiles()
 {
     auto session = m_doc->session();
     auto content = m_doc->content();
-    if (!m_retrainRunning)
+    if (!m_retrainRunning) {
         m_retrainResult->clear(); // it described another test point, λ or tile count
+        m_retrainBars->setChanges(std::nan(""), std::nan(""), 0);
+    }
     updateRetrainButton();
     if (!session || !content || !content->data) {
         m_proponents->setTiles({});
@@ -342,6 +351,7 @@ void ExplorePage::retrainWithoutProponents()
             const TopKRemovalResult& r = check.result;
             const double seconds = check.setting.seconds;
             const double base = r.baselineLoss.front();
+            m_retrainBars->setChanges(r.topKIncrease.front(), r.randomIncrease.front(), static_cast<int>(options.k));
             m_retrainResult->setText(
                 tr("Test point %1%2, retrained without its top %3 proponents: loss %4 → %5 (%6); without %3 "
                    "random training images: %7. One retraining each (%8 s): compare several test points.")

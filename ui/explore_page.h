@@ -27,6 +27,7 @@ namespace attri::ui {
 
 class ExperimentDocument;
 class TestImageModel;
+class LossChangeBars;
 class TileGridWidget;
 
 /// Explore: the grid of test images; the selected one's top proponents and opponents as tiles;
@@ -61,6 +62,8 @@ public:
     /// k = the number of tiles (a Task job: progress and cancel in the status bar).
     QPushButton* retrainButton() const { return m_retrain; }
     QString retrainText() const;
+    /// The retrain result drawn as two bars (hidden while there is no result).
+    const LossChangeBars* retrainBars() const { return m_retrainBars; }
     /// Starts that check (what the button does).
     void retrainWithoutProponents();
 
@@ -99,6 +102,8 @@ private:
     bool m_retrainRunning = false;
     TileGridWidget* m_proponents;
     TileGridWidget* m_opponents;
+    LossChangeBars* m_retrainBars;
+    QLabel* m_legend;
     QTimer m_debounce;
     QElapsedTimer m_changeClock;
     bool m_measuring = false;

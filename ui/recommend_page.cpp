@@ -233,7 +233,7 @@ QString RecommendPage::answerHtml() const
                     .arg(rec->ldsRatioHigh, 0, 'f', 3);
     }
     QString rows;
-    auto number = [&](const QString& label, double v, char format = 'g', int precision = 3) {
+    auto number = [&](const QString& label, double v, char format = 'g', int precision = 4) {
         if (std::isfinite(v))
             rows += row(label, QString::number(v, format, precision));
     };

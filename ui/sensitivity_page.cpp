@@ -81,8 +81,8 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     sideLayout->addWidget(m_chartHint);
     sideLayout->addStretch();
     split->addWidget(side);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
     m_chartView->setMinimumWidth(420);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(controls);
@@ -109,6 +109,7 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
 void SensitivityPage::onContentChanged()
 {
     const QString previous = m_quantity->currentData().toString();
+    const bool hadLds = m_quantity->findData(QStringLiteral("lds")) >= 0;
     {
         QSignalBlocker block(m_quantity);
         m_quantity->clear();
@@ -118,9 +119,11 @@ void SensitivityPage::onContentChanged()
                 m_quantity->addItem(describeQuantity(q), q);
             }
         m_computeXi->setEnabled(m_doc->isOpen() && m_quantity->count() > 0);
-        int index = m_quantity->findData(previous);
+        // LDS (quality) is shown whenever it is new: ground truth just computed, or another file.
+        const int lds = m_quantity->findData(QStringLiteral("lds"));
+        int index = lds >= 0 && !hadLds ? lds : m_quantity->findData(previous);
         if (index < 0)
-            index = m_quantity->findData(QStringLiteral("lds"));
+            index = lds;
         if (index < 0)
             index = m_quantity->findData(QStringLiteral("spearman_next_lambda"));
         m_quantity->setCurrentIndex(std::max(0, index));
@@ -194,6 +197,8 @@ void SensitivityPage::rebuildChart()
         addLambdaMarker(chart, LambdaMarker::BestLds, lds->relativeLambdas[static_cast<size_t>(best)], m_yLow,
                         m_yHigh);
     m_currentMarker = addLambdaMarker(chart, LambdaMarker::Current, m_doc->relativeLambda(), m_yLow, m_yHigh);
+    for (QAbstractAxis* axis : chart->axes(Qt::Horizontal))
+        axis->setLabelsAngle(-60); // a decade a label, in a narrow panel
     QChart* old = m_chartView->chart();
     m_chartView->setChart(chart);
     delete old;
@@ -207,7 +212,6 @@ void SensitivityPage::updateCurrentMarker()
         return;
     const double rel = m_doc->relativeLambda();
     moveLambdaMarker(m_currentMarker, rel, m_yLow, m_yHigh);
-    m_currentMarker->setName(tr("current (%1 × mean eigenvalue)").arg(formatLambda(rel)));
 }
 
 QString SensitivityPage::chartHint() const

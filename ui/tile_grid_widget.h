@@ -6,6 +6,8 @@
 #include <QVector>
 #include <QWidget>
 
+#include <limits>
+
 namespace attri::ui {
 
 /// One training point shown as a tile.
@@ -29,6 +31,10 @@ public:
     QString title() const { return m_title; }
 
     void paintFigure(QPainter& painter, const QRectF& area) const;
+    /// Where each tile's image is drawn inside `area` (the layout paintFigure uses).
+    QVector<QRectF> tileRects(const QRectF& area) const;
+    /// The tooltip of the tile at `pos` (empty when there is none there).
+    QString tileToolTip(const QPoint& pos) const;
 
     QSize sizeHint() const override { return {520, 260}; }
     QSize minimumSizeHint() const override { return {200, 120}; }
@@ -39,11 +45,30 @@ Q_SIGNALS:
 
 protected:
     void paintEvent(QPaintEvent* event) override;
+    bool event(QEvent* event) override;
 
 private:
     QString m_title;
     QColor m_accent;
     QVector<Tile> m_tiles;
+};
+
+/// Two horizontal bars from a zero line: how much a test image's loss rose when the model was
+/// retrained without its top proponents, and without as many random training images.
+class LossChangeBars : public QWidget {
+public:
+    explicit LossChangeBars(QWidget* parent = nullptr);
+    /// NaN hides the bars.
+    void setChanges(double withoutProponents, double withoutRandom, int count);
+    QSize sizeHint() const override { return {360, 52}; }
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+
+private:
+    double m_proponents = std::numeric_limits<double>::quiet_NaN();
+    double m_random = std::numeric_limits<double>::quiet_NaN();
+    int m_count = 0;
 };
 
 } // namespace attri::ui

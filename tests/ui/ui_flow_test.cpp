@@ -375,6 +375,8 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
     QVERIFY(page->chartVisible());
     QVERIFY(page->chartHint().isEmpty());
     QVERIFY(m_fixture->window.sensitivityPage()->chartHint().isEmpty());
+    // Ground truth now exists, so the Sensitivity page shows quality (LDS), not stability.
+    QCOMPARE(m_fixture->window.sensitivityPage()->quantityCombo()->currentData().toString(), QStringLiteral("lds"));
     // Stored with the recommendation (the store job follows the signal).
     QTRY_VERIFY_WITH_TIMEOUT(
         [&] {
@@ -501,11 +503,13 @@ void UiFlowTest::exploreRetrainsWithoutTheProponents()
                  && text.contains(QString::asprintf("%+.4f", r.randomIncrease[0])),
              qPrintable(text));
     QVERIFY(page->retrainButton()->isEnabled());
+    QVERIFY(page->retrainBars()->isVisibleTo(page)); // and drawn
 
     // Another λ: the result no longer describes the tiles and goes.
     const double relative = doc->relativeLambda();
     doc->setRelativeLambda(relative * 10);
     QTRY_VERIFY(page->retrainText().isEmpty());
+    QVERIFY(!page->retrainBars()->isVisibleTo(page));
     doc->setRelativeLambda(relative);
     // Cancelled (the status bar's Cancel): said, and the button is back.
     page->retrainButton()->click();

@@ -146,6 +146,31 @@ void WidgetsTest::sliderMapsLogLambda()
     QCOMPARE(ExplorePage::sliderValueFor(10.0), ExplorePage::kStepsPerDecade);
 }
 
+void WidgetsTest::tilesAreLargeAndSayWhichImageTheyAre()
+{
+    // Six tiles in the Explore panel's size at the default window (about 780 × 210 px): one
+    // row of tiles of at least 96 px, and each tile names its training image on hover.
+    TileGridWidget grid(QStringLiteral("Top proponents"), Qt::blue);
+    grid.resize(780, 210);
+    QVector<Tile> tiles;
+    for (int i = 0; i < 6; ++i) {
+        QImage image(28, 28, QImage::Format_Grayscale8);
+        image.fill(i * 40);
+        tiles.append(Tile{image, 100 + i, 0.01f / (i + 1), QStringLiteral("Sneaker")});
+    }
+    grid.setTiles(tiles);
+    const QVector<QRectF> rects = grid.tileRects(QRectF(grid.rect()));
+    QCOMPARE(rects.size(), 6);
+    for (const QRectF& r : rects) {
+        QVERIFY2(r.width() >= 96, qPrintable(QString::number(r.width())));
+        QVERIFY(QRectF(grid.rect()).contains(r));
+    }
+    const QString tip = grid.tileToolTip(rects[2].center().toPoint());
+    QVERIFY2(tip.contains(QStringLiteral("training image 102")) && tip.contains(QStringLiteral("Sneaker")),
+             qPrintable(tip));
+    QVERIFY(grid.tileToolTip(QPoint(2, 2)).isEmpty());
+}
+
 void WidgetsTest::imagesAreUnnormalized()
 {
     attri::ImageSet set;

@@ -12,4 +12,5 @@ private Q_SLOTS:
     void exportRejectsUnknownFormats();
     void sliderMapsLogLambda();
     void imagesAreUnnormalized();
+    void tilesAreLargeAndSayWhichImageTheyAre();
 };
