@@ -4,6 +4,8 @@
 #include "common/error.h"
 #include "common/runtime.h"
 #include "jobs/cancel_token.h"
+#include "store/damaged_data_error.h"
+#include "store/h5_file.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 
 namespace {
 
@@ -37,6 +40,8 @@ const std::map<std::string, Command>& commands()
         {"train", {runTrain, "train a zoo model and write an experiment file"}},
         {"import", {runImport, "import a TorchScript model with its data into an experiment file"}},
         {"info", {runInfo, "print what an experiment file holds"}},
+        {"verify",
+         {runVerify, "check every checksum of an experiment file; --repair recomputes what it can"}},
         {"attribute", {runAttribute, "compute features, spectra and λ × k sensitivity tables"}},
         {"scores", {runScores, "write the score matrix at one λ as CSV"}},
         {"topk", {runTopk, "print the top proponents and opponents of a test point"}},
@@ -48,14 +53,39 @@ const std::map<std::string, Command>& commands()
     return table;
 }
 
+/// One line on stderr when a command's experiment file predates checksums (`verify` says it
+/// itself; a write adds them).
+void noticeOlderFile(const std::string& command, const std::vector<std::string>& args)
+{
+    static const std::set<std::string> readers = {"info",  "attribute", "scores",   "topk",
+                                                  "check", "lds",       "recommend"};
+    if (!readers.count(command))
+        return;
+    for (const std::string& a : args) {
+        if (a.size() < 4 || a.compare(a.size() - 3, 3, ".h5") != 0 || a.rfind("--", 0) == 0)
+            continue;
+        try {
+            const attri::H5File file(a, attri::H5File::Mode::ReadOnly);
+            if (!file.checksummed() && file.hasAttr("/", "schema_version"))
+                std::cerr << "attriscope-cli: note: " << a
+                          << " has no checksums (written by an older AttriScope); the next write adds them\n";
+        } catch (const attri::Error&) {
+            // The command reports what is wrong with the file.
+        }
+        return;
+    }
+}
+
 void printHelp()
 {
-    std::cout << "Usage: attriscope-cli [--threads N] [--device D] COMMAND [options]\n\n"
-                 "AttriScope: training-data attribution (influence functions, TRAK, TracIn, gradient\n"
-                 "similarity) with damping/projection sweeps and a retraining-free damping recommendation.\n\n"
-                 "Commands:\n";
+    std::cout
+        << "Usage: attriscope-cli [--threads N] [--device D] COMMAND [options]\n\n"
+           "AttriScope: training-data attribution (influence functions, TRAK, TracIn, gradient\n"
+           "similarity) with damping/projection sweeps and a retraining-free damping recommendation.\n\n"
+           "Commands:\n";
     for (const auto& [name, cmd] : commands())
-        std::cout << "  " << name << std::string(10 - std::min<size_t>(9, name.size()), ' ') << cmd.summary << "\n";
+        std::cout << "  " << name << std::string(10 - std::min<size_t>(9, name.size()), ' ') << cmd.summary
+                  << "\n";
     std::cout << "\nGlobal options:\n"
                  "  --threads N   LibTorch threads (default: all cores)\n"
                  "  --device D    where training, retraining and featurization run: auto (a CUDA GPU\n"
@@ -127,6 +157,7 @@ int main(int argc, char** argv)
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
     try {
+        noticeOlderFile(args[0], std::vector<std::string>(args.begin() + 1, args.end()));
         return it->second.run(attri::cli::Args(args.begin() + 1, args.end()), g_cancel);
     } catch (const attri::Cancelled&) {
         std::cerr << "attriscope-cli: cancelled; files written before the cancel are intact\n";
@@ -134,6 +165,11 @@ int main(int argc, char** argv)
     } catch (const attri::ConfigError& e) {
         std::cerr << "attriscope-cli: " << e.what() << "\n";
         return 2;
+    } catch (const attri::DamagedDataError& e) {
+        std::cerr << "attriscope-cli: error: " << e.what() << "\n"
+                  << "attriscope-cli: `attriscope-cli verify " << e.file()
+                  << "` lists what is damaged and what can be recomputed\n";
+        return attri::cli::kExitDamagedData;
     } catch (const attri::Error& e) {
         std::cerr << "attriscope-cli: error: " << e.what() << "\n";
         return 1;

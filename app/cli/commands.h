@@ -13,9 +13,13 @@ namespace attri::cli {
 /// Errors are thrown as attri::Error and reported by main.
 using Args = std::vector<std::string>;
 
+/// Exit code for a damaged file (sysexits' EX_DATAERR): a checksum failed, or verify found damage.
+inline constexpr int kExitDamagedData = 65;
+
 int runTrain(const Args& args, const CancelToken& cancel);
 int runImport(const Args& args, const CancelToken& cancel);
 int runInfo(const Args& args, const CancelToken& cancel);
+int runVerify(const Args& args, const CancelToken& cancel);
 int runDemo(const Args& args, const CancelToken& cancel);
 int runAttribute(const Args& args, const CancelToken& cancel);
 int runScores(const Args& args, const CancelToken& cancel);

@@ -104,9 +104,10 @@ fs::path checkedTarget(const std::string& path)
     std::error_code ec;
     if (fs::is_symlink(target, ec)) {
         const fs::path to = fs::read_symlink(target, ec);
-        throw IoError("refusing to write " + path + ": it is a symbolic link (to " + to.string()
-                      + "); AttriScope writes only regular files in the folder you chose. Remove the link, or "
-                        "name the real file");
+        throw IoError(
+            "refusing to write " + path + ": it is a symbolic link (to " + to.string()
+            + "); AttriScope writes only regular files in the folder you chose. Remove the link, or "
+              "name the real file");
     }
     if (fs::is_directory(target, ec))
         throw IoError("cannot write " + path + ": it is a folder");
@@ -184,15 +185,23 @@ void writeHdf5Atomically(const std::string& path, bool startFromExisting,
     replaceViaTemporary(path, [&](const std::string& tmp) {
         std::error_code ec;
         H5File::Mode mode = H5File::Mode::Truncate;
+        bool upgrade = false;
         if (startFromExisting && fs::exists(path, ec)) {
-            std::error_code copyError;
-            fs::copy_file(path, tmp, fs::copy_options::overwrite_existing, copyError);
-            if (copyError)
-                throw IoError("cannot copy " + path + " to " + tmp + ": " + copyError.message());
-            mode = H5File::Mode::ReadWrite;
+            // A file written before checksums is upgraded: copied object by object into a new
+            // file that carries them, rather than byte for byte.
+            upgrade = !H5File(path, H5File::Mode::ReadOnly).checksummed();
+            if (!upgrade) {
+                std::error_code copyError;
+                fs::copy_file(path, tmp, fs::copy_options::overwrite_existing, copyError);
+                if (copyError)
+                    throw IoError("cannot copy " + path + " to " + tmp + ": " + copyError.message());
+                mode = H5File::Mode::ReadWrite;
+            }
         }
         {
             H5File file(tmp, mode);
+            if (upgrade)
+                H5File::copyContents(H5File(path, H5File::Mode::ReadOnly), file);
             fill(file);
             file.close();
         }

@@ -11,7 +11,8 @@ class H5File;
 /// the work happens in a temporary file in the same folder (a copy of the existing file when
 /// `startFromExisting` and the file exists), which is flushed, fsync'ed and renamed over `path`
 /// only after `fill` returns. On any exception the temporary file is removed and `path` is
-/// untouched. Throws IoError naming the folder when it is not writable. Writes into one folder
+/// untouched. Throws IoError naming the folder when it is not writable. An existing file without
+/// checksums (written by an older build) is upgraded: the new file carries them. Writes into one folder
 /// are serialized (an flock on the folder, across threads and processes), so concurrent updates
 /// of a file that start from the existing one never lose each other's changes.
 /// Refuses (IoError) a `path` that is a symbolic link: the link could point anywhere, and

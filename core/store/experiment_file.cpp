@@ -6,6 +6,7 @@
 #include "common/hash.h"
 #include "data/dataset_spec.h"
 #include "store/atomic_write.h"
+#include "store/damaged_data_error.h"
 #include "store/h5_file.h"
 
 #include <algorithm>
@@ -328,6 +329,8 @@ void checkExperimentFile(const H5File& file)
     int64_t version = 0;
     try {
         version = file.attrInt("/", "schema_version");
+    } catch (const DamagedDataError&) {
+        throw;
     } catch (const FormatError&) {
         throw FormatError(file.path()
                           + " is not an AttriScope experiment file (schema_version is not a number)");
@@ -451,6 +454,8 @@ std::string attrText(const H5File& f, const std::string& obj, const std::string&
         return "?";
     try {
         return f.attrString(obj, name);
+    } catch (const DamagedDataError&) {
+        throw;
     } catch (const Error&) {
     }
     try {
@@ -466,6 +471,8 @@ std::string attrText(const H5File& f, const std::string& obj, const std::string&
                 ss << v[i];
         }
         return ss.str();
+    } catch (const DamagedDataError&) {
+        throw;
     } catch (const Error&) {
         return "?";
     }
@@ -475,6 +482,8 @@ std::string seedText(const H5File& f, const std::string& obj, const std::string&
 {
     try {
         return std::to_string(intToSeed(f.attrInt(obj, name)));
+    } catch (const DamagedDataError&) {
+        throw;
     } catch (const Error&) {
         return "?";
     }
@@ -494,6 +503,8 @@ std::string datasetText(const H5File& f, const std::string& path)
                            : info.kind == H5DatasetInfo::Kind::String  ? "string"
                                                                        : "other";
         return "  " + shapeText(info.shape) + " " + kind;
+    } catch (const DamagedDataError&) {
+        throw;
     } catch (const Error&) {
         return "";
     }
@@ -506,6 +517,8 @@ void describeTree(const H5File& f, const std::string& group, int depth, const st
     std::vector<std::string> names;
     try {
         names = f.children(group);
+    } catch (const DamagedDataError&) {
+        throw;
     } catch (const Error&) {
         return; // a dataset, not a group
     }
@@ -515,6 +528,8 @@ void describeTree(const H5File& f, const std::string& group, int depth, const st
         bool isGroup = true;
         try {
             sub = f.children(p);
+        } catch (const DamagedDataError&) {
+            throw;
         } catch (const Error&) {
             isGroup = false;
         }
@@ -542,6 +557,8 @@ std::string describeExperimentFile(const std::string& path)
         auto count = [&](const std::string& p) -> std::string {
             try {
                 return std::to_string(f.info(p).shape.empty() ? 1 : f.info(p).shape[0]);
+            } catch (const DamagedDataError&) {
+                throw;
             } catch (const Error&) {
                 return "?";
             }
@@ -591,6 +608,8 @@ std::string describeExperimentFile(const std::string& path)
         if (f.exists("/model/checkpoints")) {
             try {
                 checkpoints = f.children("/model/checkpoints").size();
+            } catch (const DamagedDataError&) {
+                throw;
             } catch (const Error&) {
             }
         }
@@ -605,6 +624,8 @@ std::string describeExperimentFile(const std::string& path)
         std::vector<std::string> sub;
         try {
             sub = f.children("/" + top);
+        } catch (const DamagedDataError&) {
+            throw;
         } catch (const Error&) {
             out << top << datasetText(f, "/" + top) << "\n"; // a top-level dataset
             continue;

@@ -4,6 +4,8 @@
 #include "store/h5_file.h"
 
 #include "common/error.h"
+#include "common/hash.h"
+#include "store/damaged_data_error.h"
 
 #include <hdf5.h>
 
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <type_traits>
 #include <utility>
 
@@ -57,22 +60,46 @@ private:
     std::lock_guard<std::recursive_mutex> m_guard;
 };
 
-/// The innermost message of HDF5's error stack (the most specific one), then clears the stack.
-std::string hdf5Reason()
+/// Every message on HDF5's error stack, innermost (the most specific) first; clears the stack.
+std::vector<std::string> hdf5Messages()
 {
-    std::string reason;
+    std::vector<std::string> messages;
     H5Ewalk2(
         H5E_DEFAULT, H5E_WALK_UPWARD,
-        [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-            auto* out = static_cast<std::string*>(data);
-            if (n == 0 && err && err->desc)
-                *out = err->desc;
+        [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
+            if (err && err->desc)
+                static_cast<std::vector<std::string>*>(data)->emplace_back(err->desc);
             return 0;
         },
-        &reason);
+        &messages);
     H5Eclear2(H5E_DEFAULT);
-    return reason.empty() ? std::string() : " (HDF5: " + reason + ")";
+    return messages;
 }
+
+/// The innermost message of HDF5's error stack, then clears the stack.
+std::string hdf5Reason()
+{
+    const std::vector<std::string> messages = hdf5Messages();
+    return messages.empty() ? std::string() : " (HDF5: " + messages.front() + ")";
+}
+
+/// The innermost message of HDF5's error stack and whether any message reports a failed
+/// checksum (metadata or Fletcher-32); clears the stack.
+std::pair<std::string, bool> hdf5Damage()
+{
+    const std::vector<std::string> messages = hdf5Messages();
+    bool checksum = false;
+    for (const std::string& m : messages)
+        checksum =
+            checksum || m.find("checksum") != std::string::npos || m.find("Fletcher") != std::string::npos;
+    return {messages.empty() ? std::string("HDF5 could not read it") : "HDF5: " + messages.front(), checksum};
+}
+
+constexpr const char* kChecksumAttr = "checksum_sha256";
+constexpr const char* kMarkerAttr = "checksums";
+constexpr int64_t kChecksumVersion = 1;
+/// Chunks of whole datasets: rows of about this many bytes (Fletcher-32 is computed per chunk).
+constexpr uint64_t kChunkBytes = uint64_t(1) << 20;
 
 /// Closes one HDF5 identifier of any kind when it goes out of scope.
 class Handle {
@@ -258,10 +285,21 @@ std::vector<std::string> prefixes(const std::string& path)
 
 } // namespace
 
+/// Checksum bookkeeping of one handle: objects it wrote (their checksums are computed when the
+/// file is closed) and objects already verified (each is checked once per handle).
+struct H5ChecksumState {
+    bool enabled = false; ///< the file carries checksums
+    bool legacy = false;  ///< Storage::Legacy: write the way files were before checksums
+    bool writable = false;
+    std::set<std::string> written;
+    std::set<std::string> verified;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Opening and closing
 
-H5File::H5File(const std::string& path, Mode mode) : m_path(path)
+H5File::H5File(const std::string& path, Mode mode, Storage storage)
+    : m_path(path), m_checksums(std::make_unique<H5ChecksumState>())
 {
     Lock lock(h5Mutex());
     initLibrary();
@@ -293,6 +331,12 @@ H5File::H5File(const std::string& path, Mode mode) : m_path(path)
     H5Pset_file_locking(fapl.get(), true, true);
 #endif
 
+    // The 1.10 file format checksums all metadata (superblock, object headers with their
+    // attributes and links, chunk indexes); the earliest format, HDF5's default, checksums none.
+    const bool legacy = mode == Mode::Truncate && storage == Storage::Legacy;
+    if (mode != Mode::ReadOnly && !legacy)
+        H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+
     errno = 0;
     if (mode == Mode::Truncate)
         m_file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
@@ -304,8 +348,32 @@ H5File::H5File(const std::string& path, Mode mode) : m_path(path)
         std::string what = mode == Mode::Truncate    ? "cannot create "
                            : mode == Mode::ReadWrite ? "cannot open for writing "
                                                      : "cannot open ";
+        if (mode != Mode::Truncate && !err && reason.find("checksum") != std::string::npos)
+            throw DamagedDataError(path, "the file header", "HDF5: " + reason.substr(8, reason.size() - 9));
         throw IoError(what + path + ": " + (err ? std::strerror(err) : "HDF5 refused it") + reason);
     }
+    m_checksums->writable = mode != Mode::ReadOnly;
+    m_checksums->legacy = legacy;
+    if (mode == Mode::Truncate) {
+        if (!legacy) {
+            setAttr("/", kMarkerAttr, kChecksumVersion);
+            m_checksums->enabled = true;
+        }
+    } else {
+        // A root that cannot be read is damage, not a file without checksums.
+        const htri_t marked = H5Aexists_by_name(m_file, "/", kMarkerAttr, H5P_DEFAULT);
+        if (marked < 0) {
+            const std::string reason = hdf5Damage().first;
+            H5Fclose(std::exchange(m_file, -1));
+            throw DamagedDataError(path, "/", reason);
+        }
+        m_checksums->enabled = marked > 0;
+    }
+}
+
+bool H5File::checksummed() const
+{
+    return m_checksums && m_checksums->enabled;
 }
 
 H5File::~H5File()
@@ -318,7 +386,8 @@ H5File::~H5File()
 }
 
 H5File::H5File(H5File&& other) noexcept
-    : m_path(std::move(other.m_path)), m_file(std::exchange(other.m_file, -1))
+    : m_path(std::move(other.m_path)), m_file(std::exchange(other.m_file, -1)),
+      m_checksums(std::move(other.m_checksums))
 {
 }
 
@@ -331,22 +400,9 @@ H5File& H5File::operator=(H5File&& other) noexcept
         }
         m_path = std::move(other.m_path);
         m_file = std::exchange(other.m_file, -1);
+        m_checksums = std::move(other.m_checksums);
     }
     return *this;
-}
-
-void H5File::close()
-{
-    Lock lock(h5Mutex());
-    if (m_file < 0)
-        return;
-    hid_t id = std::exchange(m_file, -1);
-    unsigned intent = 0;
-    H5Fget_intent(id, &intent);
-    bool flushed = !(intent & H5F_ACC_RDWR) || H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0;
-    herr_t closed = H5Fclose(id);
-    if (!flushed || closed < 0)
-        throw IoError("cannot close " + m_path + ": writing the file failed" + hdf5Reason());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,6 +414,7 @@ namespace {
 struct Ctx {
     const std::string& file;
     hid_t id;
+    H5ChecksumState* sums;
 
     [[noreturn]] void ioFail(const std::string& what, const std::string& object) const
     {
@@ -367,6 +424,17 @@ struct Ctx {
     {
         H5Eclear2(H5E_DEFAULT);
         throw FormatError(file + ": " + message);
+    }
+    /// A read of `object` failed inside HDF5: the bytes are not what was written (a failed
+    /// checksum, or structures that no longer parse).
+    [[noreturn]] void readFail(const std::string& object) const
+    {
+        throw DamagedDataError(file, object, hdf5Damage().first);
+    }
+    [[noreturn]] void damaged(const std::string& object, const std::string& detail) const
+    {
+        H5Eclear2(H5E_DEFAULT);
+        throw DamagedDataError(file, object, detail);
     }
 
     void requireOpen() const
@@ -389,14 +457,27 @@ struct Ctx {
             return true;
         for (const std::string& p : prefixes(path)) {
             htri_t r = H5Lexists(id, p.c_str(), H5P_DEFAULT);
+            if (r < 0)
+                damagedIfChecksum(p);
             if (r <= 0) {
                 H5Eclear2(H5E_DEFAULT);
                 return false;
             }
         }
         htri_t r = H5Oexists_by_name(id, path.c_str(), H5P_DEFAULT);
+        if (r < 0)
+            damagedIfChecksum(path);
         H5Eclear2(H5E_DEFAULT);
         return r > 0;
+    }
+
+    /// After a failed query that may stem from damage: throws DamagedDataError when HDF5
+    /// reports a failed checksum (else clears the stack and returns).
+    void damagedIfChecksum(const std::string& object) const
+    {
+        auto [reason, checksum] = hdf5Damage();
+        if (checksum || (sums && sums->enabled))
+            throw DamagedDataError(file, object, reason);
     }
 
     Handle openDataset(const std::string& path) const
@@ -406,13 +487,13 @@ struct Ctx {
         {
             Handle o(H5Oopen(id, path.c_str(), H5P_DEFAULT));
             if (!o.valid())
-                ioFail("open", path);
+                readFail(path);
             if (H5Iget_type(o.get()) != H5I_DATASET)
                 formatFail(path + " is a group, expected a dataset");
         }
         Handle d(H5Dopen2(id, path.c_str(), H5P_DEFAULT));
         if (!d.valid())
-            ioFail("open dataset", path);
+            readFail(path);
         return d;
     }
 
@@ -423,8 +504,244 @@ struct Ctx {
             formatFail("no object " + path + " (expected a group or dataset)");
         Handle o(H5Oopen(id, path.c_str(), H5P_DEFAULT));
         if (!o.valid())
-            ioFail("open", path);
+            readFail(path);
         return o;
+    }
+
+    /// Checks the object's record checksum once per handle (files with checksums; objects this
+    /// handle wrote are checked when they are sealed at close).
+    void verify(const std::string& path) const
+    {
+        if (!sums || !sums->enabled || sums->written.count(path) || sums->verified.count(path))
+            return;
+        Handle o = openObject(path);
+        if (H5Aexists(o.get(), kChecksumAttr) <= 0)
+            damaged(path, "its checksum_sha256 attribute is missing");
+        const std::string stored = readAttrStringsOf(o.get(), path, kChecksumAttr).at(0);
+        if (stored != recordDigest(o.get(), path))
+            damaged(path, H5Iget_type(o.get()) == H5I_DATASET && isStringDataset(o.get())
+                              ? "its text or attributes do not match their checksum"
+                              : "its attributes do not match their checksum");
+        sums->verified.insert(path);
+    }
+
+    /// Before this handle changes an existing object: verify it, so that sealing at close never
+    /// gives damaged bytes a fresh checksum; then remember it for sealing.
+    void markWritten(const std::string& path) const
+    {
+        if (!sums || sums->legacy || sums->written.count(path))
+            return;
+        if (sums->enabled && exists(path))
+            verify(path);
+        sums->written.insert(path);
+    }
+
+    /// Before creating `path`: it and the parent groups HDF5 will create with it are new, so
+    /// they are sealed at close without a check.
+    void markCreated(const std::string& path) const
+    {
+        if (!sums || sums->legacy)
+            return;
+        for (const std::string& p : prefixes(path))
+            if (p == path || !exists(p))
+                sums->written.insert(p);
+    }
+
+    static bool isStringDataset(hid_t dataset)
+    {
+        Handle type(H5Dget_type(dataset));
+        return H5Tget_class(type.get()) == H5T_STRING;
+    }
+
+    /// SHA-256 over the object's attributes sorted by name (name, type class, shape, then the
+    /// stored bytes, text as its characters) without the checksum itself, then a string
+    /// dataset's text. Numeric dataset values are Fletcher-32's (or the object header's) to check.
+    std::string recordDigest(hid_t obj, const std::string& path) const
+    {
+        std::vector<std::string> names;
+        hsize_t idx = 0;
+        if (H5Aiterate2(
+                obj, H5_INDEX_NAME, H5_ITER_INC, &idx,
+                [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+                    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+                    return 0;
+                },
+                &names)
+            < 0)
+            readFail(path);
+        std::sort(names.begin(), names.end());
+        Sha256 h;
+        for (const std::string& name : names) {
+            if (name == kChecksumAttr)
+                continue;
+            h.updateString(name);
+            Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
+            if (!a.valid())
+                readFail(path);
+            Handle type(H5Aget_type(a.get()));
+            Handle space(H5Aget_space(a.get()));
+            h.updateInt(H5Tget_class(type.get()));
+            const std::vector<int64_t> shape = spaceShape(space.get());
+            h.updateInt(static_cast<int64_t>(shape.size()));
+            for (int64_t d : shape)
+                h.updateInt(d);
+            const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+            const size_t width = H5Tget_size(type.get());
+            if (n < 0 || width == 0 || static_cast<uint64_t>(n) > (uint64_t(64) << 20) / width)
+                damaged(path, "attribute " + quote(name) + " has an impossible size");
+            if (H5Tget_class(type.get()) == H5T_STRING) {
+                bool ok = true;
+                for (const std::string& v :
+                     readStringValues(type.get(), static_cast<size_t>(n), [&](hid_t mem, void*buf) {
+                         return ok = H5Aread(a.get(), mem, buf) >= 0;
+                     }))
+                    h.updateString(v);
+                if (!ok)
+                    readFail(path);
+            } else {
+                std::vector<unsigned char> raw(static_cast<size_t>(n) * width);
+                if (!raw.empty() && H5Aread(a.get(), type.get(), raw.data()) < 0)
+                    readFail(path);
+                h.update(raw.data(), raw.size());
+            }
+        }
+        if (H5Iget_type(obj) == H5I_DATASET && isStringDataset(obj)) {
+            Handle type(H5Dget_type(obj));
+            Handle space(H5Dget_space(obj));
+            const size_t n = checkedValueCount(
+                file, id, obj, path, {std::max<int64_t>(H5Sget_simple_extent_npoints(space.get()), 0)});
+            bool ok = true;
+            const auto values = readStringValues(type.get(), n, [&](hid_t mem, void* buf) {
+                return ok = H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
+            });
+            if (!ok)
+                readFail(path);
+            h.updateInt(static_cast<int64_t>(values.size()));
+            for (const std::string& v : values)
+                h.updateString(v);
+        }
+        return h.hexDigest();
+    }
+
+    std::vector<std::string> readAttrStringsOf(hid_t obj, const std::string& path, const char* name) const
+    {
+        Handle a(H5Aopen(obj, name, H5P_DEFAULT));
+        if (!a.valid())
+            readFail(path);
+        Handle type(H5Aget_type(a.get()));
+        Handle space(H5Aget_space(a.get()));
+        const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+        if (H5Tget_class(type.get()) != H5T_STRING || n != 1)
+            damaged(path, std::string("its ") + name + " attribute is not one string");
+        bool ok = true;
+        auto values = readStringValues(
+            type.get(), 1, [&](hid_t mem, void* buf) { return ok = H5Aread(a.get(), mem, buf) >= 0; });
+        if (!ok || values.empty())
+            readFail(path);
+        return values;
+    }
+
+    /// Computes and stores the checksum of `path` (fixed-length text, so it lives in the
+    /// checksummed object header rather than the global heap).
+    void seal(const std::string& path) const
+    {
+        Handle o = openObject(path);
+        const std::string digest = recordDigest(o.get(), path);
+        if (H5Aexists(o.get(), kChecksumAttr) > 0 && H5Adelete(o.get(), kChecksumAttr) < 0)
+            ioFail("replace the checksum of", path);
+        Handle type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(type.get(), digest.size());
+        H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+        Handle space(H5Screate(H5S_SCALAR));
+        Handle a(H5Acreate2(o.get(), kChecksumAttr, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+        if (!a.valid() || H5Awrite(a.get(), type.get(), digest.data()) < 0)
+            ioFail("write the checksum of", path);
+    }
+
+    /// Every group and dataset below `group` (depth first, children sorted), with whether it is
+    /// a dataset. A group that cannot be listed is reported through `onError` and not entered.
+    void walk(const std::string& group, const std::function<void(const std::string&, bool)>& visit,
+              const std::function<void(const std::string&, const DamagedDataError&)>& onError) const
+    {
+        std::vector<std::string> names;
+        try {
+            names = childNames(group);
+        } catch (const DamagedDataError& e) {
+            onError(group, e);
+            return;
+        }
+        for (const std::string& n : names) {
+            const std::string p = (group == "/" ? "" : group) + "/" + n;
+            bool dataset = false;
+            try {
+                Handle o(H5Oopen(id, p.c_str(), H5P_DEFAULT));
+                if (!o.valid())
+                    readFail(p);
+                dataset = H5Iget_type(o.get()) == H5I_DATASET;
+            } catch (const DamagedDataError& e) {
+                onError(p, e);
+                continue;
+            }
+            visit(p, dataset);
+            if (!dataset)
+                walk(p, visit, onError);
+        }
+    }
+
+    std::vector<std::string> childNames(const std::string& groupPath) const
+    {
+        Handle g(H5Gopen2(id, groupPath.c_str(), H5P_DEFAULT));
+        if (!g.valid())
+            readFail(groupPath);
+        std::vector<std::string> names;
+        hsize_t idx = 0;
+        herr_t r = H5Literate(
+            g.get(), H5_INDEX_NAME, H5_ITER_INC, &idx,
+            [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+                static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+                return 0;
+            },
+            &names);
+        if (r < 0)
+            readFail(groupPath);
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+
+    /// Dataset creation properties: chunked by rows with Fletcher-32 (scalars compact, inside
+    /// the checksummed object header; empty datasets hold no data). Legacy: contiguous.
+    Handle datasetCreation(const std::vector<int64_t>& shape, size_t elementBytes,
+                           int64_t chunkRows = 0) const
+    {
+        Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+        if (sums && sums->legacy) {
+            if (chunkRows > 0 && elementCount(shape) > 0) {
+                std::vector<hsize_t> chunk(shape.begin(), shape.end());
+                chunk[0] = static_cast<hsize_t>(std::clamp<int64_t>(chunkRows, 1, shape[0]));
+                H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+            }
+            return dcpl;
+        }
+        if (shape.empty()) {
+            H5Pset_layout(dcpl.get(), H5D_COMPACT);
+            return dcpl;
+        }
+        if (elementCount(shape) == 0)
+            return dcpl;
+        std::vector<hsize_t> chunk(shape.begin(), shape.end());
+        uint64_t rowValues = 1;
+        for (size_t i = 1; i < chunk.size(); ++i) {
+            // A chunk must stay under HDF5's 4 GiB limit: inner dimensions shrink when a row is huge.
+            chunk[i] = std::min<hsize_t>(chunk[i], std::max<uint64_t>(1, (uint64_t(1) << 28) / rowValues));
+            rowValues *= chunk[i];
+        }
+        const uint64_t rowBytes = std::max<uint64_t>(1, rowValues * std::max<size_t>(elementBytes, 1));
+        const int64_t rows =
+            chunkRows > 0 ? chunkRows : static_cast<int64_t>(std::max<uint64_t>(1, kChunkBytes / rowBytes));
+        chunk[0] = static_cast<hsize_t>(std::clamp<int64_t>(rows, 1, shape[0]));
+        H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+        H5Pset_fletcher32(dcpl.get());
+        return dcpl;
     }
 
     /// Link creation properties that create missing parent groups.
@@ -444,7 +761,7 @@ struct Ctx {
 
     /// Writes a whole dataset of `memType` values stored as `fileType`.
     void writeDataset(const std::string& path, const std::vector<int64_t>& shape, hid_t fileType,
-                      hid_t memType, const void* data) const
+                      hid_t memType, const void* data, int64_t chunkRows = 0) const
     {
         requireOpen();
         checkPath(path);
@@ -454,13 +771,44 @@ struct Ctx {
             if (d < 0)
                 throw ConfigError(file + ": negative dimension in the shape of " + path);
         removeIfExists(path);
+        markCreated(path);
         Handle space = makeSpace(shape);
         Handle props = lcpl();
-        Handle d(H5Dcreate2(id, path.c_str(), fileType, space.get(), props.get(), H5P_DEFAULT, H5P_DEFAULT));
+        // HDF5 filters no variable-length data: a string dataset's text is in its record checksum.
+        Handle dcpl = H5Tis_variable_str(fileType) > 0
+                          ? Handle(H5Pcreate(H5P_DATASET_CREATE))
+                          : datasetCreation(shape, H5Tget_size(fileType), chunkRows);
+        Handle d(H5Dcreate2(id, path.c_str(), fileType, space.get(), props.get(), dcpl.get(), H5P_DEFAULT));
         if (!d.valid())
             ioFail("create dataset", path);
         if (elementCount(shape) > 0 && H5Dwrite(d.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
             ioFail("write dataset", path);
+    }
+
+    /// A 1-D text dataset, stored as fixed-length UTF-8 (legacy: variable-length) so that it is
+    /// chunked with Fletcher-32 like every other dataset: variable-length text would live in
+    /// HDF5's global heap, which carries no checksum and which HDF5 1.10 reads unsafely when damaged.
+    void writeStringDataset(const std::string& path, const std::vector<std::string>& values) const
+    {
+        if (sums && sums->legacy) {
+            std::vector<const char*> ptrs;
+            for (const std::string& v : values)
+                ptrs.push_back(v.c_str());
+            Handle type = utf8StringType();
+            writeDataset(path, {static_cast<int64_t>(values.size())}, type.get(), type.get(), ptrs.data());
+            return;
+        }
+        size_t width = 1;
+        for (const std::string& v : values)
+            width = std::max(width, v.size());
+        Handle type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(type.get(), width);
+        H5Tset_cset(type.get(), H5T_CSET_UTF8);
+        H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+        std::vector<char> buf(values.size() * width + 1, '\0');
+        for (size_t i = 0; i < values.size(); ++i)
+            std::memcpy(buf.data() + i * width, values[i].data(), values[i].size());
+        writeDataset(path, {static_cast<int64_t>(values.size())}, type.get(), type.get(), buf.data());
     }
 
     template <typename T>
@@ -477,7 +825,7 @@ struct Ctx {
         std::vector<int64_t> shape = spaceShape(space.get());
         std::vector<T> out(checkedValueCount(file, id, d.get(), path, shape));
         if (!out.empty() && H5Dread(d.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-            ioFail("read dataset", path);
+            readFail(path);
         if (shapeOut)
             *shapeOut = shape;
         return out;
@@ -489,6 +837,7 @@ struct Ctx {
         requireOpen();
         checkPath(objectPath);
         Handle obj = openObject(objectPath);
+        markWritten(objectPath);
         htri_t has = H5Aexists(obj.get(), name.c_str());
         if (has > 0 && H5Adelete(obj.get(), name.c_str()) < 0)
             ioFail("replace attribute " + quote(name) + " of", objectPath);
@@ -507,11 +856,15 @@ struct Ctx {
         requireOpen();
         checkPath(objectPath);
         Handle obj = openObject(objectPath);
-        if (H5Aexists(obj.get(), name.c_str()) <= 0)
+        verify(objectPath);
+        const htri_t has = H5Aexists(obj.get(), name.c_str());
+        if (has < 0)
+            readFail(objectPath);
+        if (has == 0)
             formatFail(objectPath + " has no attribute " + quote(name) + " (expected one)");
         Handle a(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT));
         if (!a.valid())
-            ioFail("open attribute " + quote(name) + " of", objectPath);
+            readFail(objectPath);
         return a;
     }
 
@@ -529,7 +882,7 @@ struct Ctx {
         hssize_t n = H5Sget_simple_extent_npoints(space.get());
         std::vector<T> out(static_cast<size_t>(std::max<hssize_t>(n, 0)));
         if (!out.empty() && H5Aread(a.get(), memType, out.data()) < 0)
-            ioFail("read attribute " + quote(name) + " of", objectPath);
+            readFail(objectPath);
         return out;
     }
 
@@ -556,7 +909,7 @@ struct Ctx {
             readStringValues(type.get(), static_cast<size_t>(std::max<hssize_t>(n, 0)),
                              [&](hid_t mem, void* buf) { return ok = H5Aread(a.get(), mem, buf) >= 0; });
         if (!ok)
-            ioFail("read attribute " + quote(name) + " of", objectPath);
+            readFail(objectPath);
         return values;
     }
 };
@@ -566,8 +919,47 @@ struct Ctx {
 #define ATTRI_CTX                                                                                            \
     Ctx ctx                                                                                                  \
     {                                                                                                        \
-        m_path, m_file                                                                                       \
+        m_path, m_file, m_checksums.get()                                                                    \
     }
+
+void H5File::close()
+{
+    Lock lock(h5Mutex());
+    if (m_file < 0)
+        return;
+    if (m_checksums && m_checksums->enabled && m_checksums->writable) {
+        // Seal what this handle wrote, and any object still without a checksum (groups made
+        // as parents of a path). The file is closed even when this fails.
+        try {
+            ATTRI_CTX;
+            std::vector<std::string> toSeal;
+            auto consider = [&](const std::string& p) {
+                if (m_checksums->written.count(p)
+                    || H5Aexists_by_name(m_file, p.c_str(), kChecksumAttr, H5P_DEFAULT) <= 0)
+                    toSeal.push_back(p);
+                H5Eclear2(H5E_DEFAULT);
+            };
+            consider("/");
+            ctx.walk(
+                "/", [&](const std::string& p, bool) { consider(p); },
+                [](const std::string&, const DamagedDataError& e) { throw e; });
+            for (const std::string& p : toSeal)
+                ctx.seal(p);
+            m_checksums->written.clear();
+        } catch (...) {
+            m_checksums->written.clear();
+            H5Fclose(std::exchange(m_file, -1));
+            throw;
+        }
+    }
+    hid_t id = std::exchange(m_file, -1);
+    unsigned intent = 0;
+    H5Fget_intent(id, &intent);
+    bool flushed = !(intent & H5F_ACC_RDWR) || H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0;
+    herr_t closed = H5Fclose(id);
+    if (!flushed || closed < 0)
+        throw IoError("cannot close " + m_path + ": writing the file failed" + hdf5Reason());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Groups
@@ -592,6 +984,7 @@ void H5File::createGroup(const std::string& groupPath)
         }
         return;
     }
+    ctx.markCreated(groupPath);
     Handle props = ctx.lcpl();
     Handle g(H5Gcreate2(m_file, groupPath.c_str(), props.get(), H5P_DEFAULT, H5P_DEFAULT));
     if (!g.valid())
@@ -604,22 +997,14 @@ std::vector<std::string> H5File::children(const std::string& groupPath) const
     ATTRI_CTX;
     if (!ctx.exists(groupPath))
         ctx.formatFail("no group " + groupPath + " (expected one)");
-    Handle g(H5Gopen2(m_file, groupPath.c_str(), H5P_DEFAULT));
-    if (!g.valid())
-        ctx.formatFail(groupPath + " is not a group");
-    std::vector<std::string> names;
-    hsize_t idx = 0;
-    herr_t r = H5Literate(
-        g.get(), H5_INDEX_NAME, H5_ITER_INC, &idx,
-        [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
-            static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-            return 0;
-        },
-        &names);
-    if (r < 0)
-        ctx.ioFail("list", groupPath);
-    std::sort(names.begin(), names.end());
-    return names;
+    {
+        Handle o(H5Oopen(m_file, groupPath.c_str(), H5P_DEFAULT));
+        if (!o.valid())
+            ctx.readFail(groupPath);
+        if (H5Iget_type(o.get()) != H5I_GROUP)
+            ctx.formatFail(groupPath + " is not a group");
+    }
+    return ctx.childNames(groupPath);
 }
 
 void H5File::remove(const std::string& objectPath)
@@ -669,12 +1054,7 @@ void H5File::writeStrings(const std::string& path, const std::vector<std::string
 {
     Lock lock(h5Mutex());
     ATTRI_CTX;
-    std::vector<const char*> ptrs;
-    ptrs.reserve(values.size());
-    for (const std::string& v : values)
-        ptrs.push_back(v.c_str());
-    Handle type = utf8StringType();
-    ctx.writeDataset(path, {static_cast<int64_t>(values.size())}, type.get(), type.get(), ptrs.data());
+    ctx.writeStringDataset(path, values);
 }
 
 H5DatasetInfo H5File::info(const std::string& path) const
@@ -745,6 +1125,7 @@ std::vector<std::string> H5File::readStrings(const std::string& path) const
     Handle type(H5Dget_type(d.get()));
     if (H5Tget_class(type.get()) != H5T_STRING)
         ctx.formatFail("dataset " + path + " is not a string dataset (expected text)");
+    ctx.verify(path);
     Handle space(H5Dget_space(d.get()));
     const size_t n = checkedValueCount(m_path, m_file, d.get(), path,
                                        {std::max<int64_t>(H5Sget_simple_extent_npoints(space.get()), 0)});
@@ -753,7 +1134,7 @@ std::vector<std::string> H5File::readStrings(const std::string& path) const
         return ok = H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
     });
     if (!ok)
-        ctx.ioFail("read dataset", path);
+        ctx.readFail(path);
     return values;
 }
 
@@ -769,16 +1150,12 @@ void H5File::createFloatMatrix(const std::string& path, int64_t rows, int64_t co
     if (rows < 0 || cols < 0)
         throw ConfigError(m_path + ": matrix " + path + " needs non-negative rows and columns");
     ctx.removeIfExists(path);
+    ctx.markCreated(path);
     Handle space = makeSpace({rows, cols});
-    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
-    if (rows > 0 && cols > 0) {
-        // Chunks must fit in the (fixed) extent and under HDF5's 4 GiB chunk limit.
-        const int64_t maxChunkRows = std::max<int64_t>(1, (int64_t(1) << 28) / cols);
-        hsize_t chunk[2] = {
-            static_cast<hsize_t>(std::clamp<int64_t>(chunkRows, 1, std::min(rows, maxChunkRows))),
-            static_cast<hsize_t>(cols)};
-        H5Pset_chunk(dcpl.get(), 2, chunk);
-    }
+    // Chunks must fit in the (fixed) extent and under HDF5's 4 GiB chunk limit.
+    const int64_t maxChunkRows = std::max<int64_t>(1, (int64_t(1) << 28) / std::max<int64_t>(cols, 1));
+    Handle dcpl =
+        ctx.datasetCreation({rows, cols}, sizeof(float), std::clamp<int64_t>(chunkRows, 1, maxChunkRows));
     Handle props = ctx.lcpl();
     Handle d(
         H5Dcreate2(m_file, path.c_str(), H5T_IEEE_F32LE, space.get(), props.get(), dcpl.get(), H5P_DEFAULT));
@@ -853,7 +1230,7 @@ std::vector<float> H5File::readRows(const std::string& path, int64_t firstRow, i
     hsize_t memDims[2] = {static_cast<hsize_t>(count), static_cast<hsize_t>(cols)};
     Handle memSpace(H5Screate_simple(2, memDims, nullptr));
     if (H5Dread(d.get(), H5T_NATIVE_FLOAT, memSpace.get(), fileSpace.get(), H5P_DEFAULT, out.data()) < 0)
-        ctx.ioFail("read rows of", path);
+        ctx.readFail(path);
     return out;
 }
 
@@ -867,6 +1244,8 @@ bool H5File::hasAttr(const std::string& objectPath, const std::string& name) con
     if (!ctx.exists(objectPath))
         return false;
     htri_t r = H5Aexists_by_name(m_file, objectPath.c_str(), name.c_str(), H5P_DEFAULT);
+    if (r < 0)
+        ctx.damagedIfChecksum(objectPath);
     H5Eclear2(H5E_DEFAULT);
     return r > 0;
 }
@@ -979,6 +1358,154 @@ std::vector<int64_t> H5File::attrInts(const std::string& objectPath, const std::
     Lock lock(h5Mutex());
     ATTRI_CTX;
     return ctx.readAttrNumeric<int64_t>(objectPath, name, H5T_NATIVE_INT64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integrity and copies
+
+std::vector<H5Damage> H5File::checkIntegrity(const std::function<void(const std::string&)>& progress) const
+{
+    Lock lock(h5Mutex());
+    ATTRI_CTX;
+    ctx.requireOpen();
+    std::vector<H5Damage> damage;
+    auto check = [&](const std::string& p, bool dataset) {
+        if (progress)
+            progress(p);
+        try {
+            ctx.verify(p);
+            if (!dataset)
+                return;
+            // Every stored byte is read (raw, in the stored type): HDF5 checks each chunk's
+            // Fletcher-32 on the way.
+            Handle d = ctx.openDataset(p);
+            Handle type(H5Dget_type(d.get()));
+            if (H5Tget_class(type.get()) == H5T_STRING) {
+                readStrings(p);
+                return;
+            }
+            Handle space(H5Dget_space(d.get()));
+            const size_t n = checkedValueCount(m_path, m_file, d.get(), p, spaceShape(space.get()));
+            std::vector<unsigned char> raw(n * std::max<size_t>(H5Tget_size(type.get()), 1));
+            if (n > 0 && H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
+                ctx.readFail(p);
+        } catch (const DamagedDataError& e) {
+            damage.push_back({p, e.what()});
+        } catch (const Error& e) {
+            damage.push_back({p, e.what()});
+        }
+    };
+    check("/", false);
+    ctx.walk("/", check, [&](const std::string& p, const DamagedDataError& e) {
+        damage.push_back({p, e.what()});
+    });
+    return damage;
+}
+
+namespace {
+
+/// Copies the attributes of `src` (an open object at `path` of `from`) onto `path` of `to`.
+void copyAttributes(const Ctx& from, hid_t src, const Ctx& to, const std::string& path)
+{
+    std::vector<std::string> names;
+    hsize_t idx = 0;
+    if (H5Aiterate2(
+            src, H5_INDEX_NAME, H5_ITER_INC, &idx,
+            [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+                static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+                return 0;
+            },
+            &names)
+        < 0)
+        from.readFail(path);
+    for (const std::string& name : names) {
+        if (name == kChecksumAttr || (path == "/" && name == kMarkerAttr))
+            continue;
+        Handle a(H5Aopen(src, name.c_str(), H5P_DEFAULT));
+        if (!a.valid())
+            from.readFail(path);
+        Handle type(H5Aget_type(a.get()));
+        Handle space(H5Aget_space(a.get()));
+        const std::vector<int64_t> shape = spaceShape(space.get());
+        const size_t n =
+            static_cast<size_t>(std::max<hssize_t>(H5Sget_simple_extent_npoints(space.get()), 0));
+        if (H5Tis_variable_str(type.get()) > 0) {
+            bool ok = true;
+            std::vector<std::string> values = readStringValues(
+                type.get(), n, [&](hid_t mem, void* buf) { return ok = H5Aread(a.get(), mem, buf) >= 0; });
+            if (!ok)
+                from.readFail(path);
+            std::vector<const char*> ptrs;
+            for (const std::string& v : values)
+                ptrs.push_back(v.c_str());
+            Handle utf8 = utf8StringType();
+            to.writeAttr(path, name, utf8.get(), utf8.get(), shape, ptrs.data());
+        } else {
+            std::vector<unsigned char> raw(std::max<size_t>(n * H5Tget_size(type.get()), 1));
+            if (n > 0 && H5Aread(a.get(), type.get(), raw.data()) < 0)
+                from.readFail(path);
+            to.writeAttr(path, name, type.get(), type.get(), shape, raw.data());
+        }
+    }
+}
+
+} // namespace
+
+void H5File::copyContents(const H5File& from, H5File& to, const std::function<bool(const std::string&)>& skip)
+{
+    Lock lock(h5Mutex());
+    Ctx src{from.m_path, from.m_file, from.m_checksums.get()};
+    Ctx dst{to.m_path, to.m_file, to.m_checksums.get()};
+    src.requireOpen();
+    dst.requireOpen();
+    auto copyObject = [&](const std::string& p, bool dataset) {
+        Handle o = src.openObject(p);
+        if (!dataset) {
+            to.createGroup(p);
+        } else {
+            Handle d = src.openDataset(p);
+            Handle type(H5Dget_type(d.get()));
+            Handle space(H5Dget_space(d.get()));
+            const std::vector<int64_t> shape = spaceShape(space.get());
+            if (H5Tget_class(type.get()) == H5T_STRING && shape.size() == 1) {
+                dst.writeStringDataset(p, from.readStrings(p));
+            } else {
+                // Row-chunked matrices keep their chunk rows (they are streamed by rows).
+                int64_t chunkRows = 0;
+                Handle dcpl(H5Dget_create_plist(d.get()));
+                if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED && shape.size() == 2) {
+                    hsize_t chunk[2] = {0, 0};
+                    if (H5Pget_chunk(dcpl.get(), 2, chunk) == 2)
+                        chunkRows = static_cast<int64_t>(chunk[0]);
+                }
+                const size_t n = checkedValueCount(from.m_path, from.m_file, d.get(), p, shape);
+                std::vector<unsigned char> raw(std::max<size_t>(n * H5Tget_size(type.get()), 1));
+                if (n > 0 && H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
+                    src.readFail(p);
+                dst.writeDataset(p, shape, type.get(), type.get(), raw.data(), chunkRows);
+            }
+        }
+        copyAttributes(src, o.get(), dst, p);
+    };
+    {
+        Handle root = src.openObject("/");
+        copyAttributes(src, root.get(), dst, "/");
+    }
+    std::function<void(const std::string&)> copyGroup = [&](const std::string& group) {
+        for (const std::string& n : src.childNames(group)) {
+            const std::string p = (group == "/" ? "" : group) + "/" + n;
+            if (skip && skip(p))
+                continue;
+            Handle o(H5Oopen(from.m_file, p.c_str(), H5P_DEFAULT));
+            if (!o.valid())
+                src.readFail(p);
+            const bool dataset = H5Iget_type(o.get()) == H5I_DATASET;
+            copyObject(p, dataset);
+            if (!dataset)
+                copyGroup(p);
+        }
+    };
+    copyGroup("/");
 }
 
 } // namespace attri

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,14 +16,32 @@ struct H5DatasetInfo {
     bool isSigned = true;
 };
 
+/// One damaged object found by H5File::checkIntegrity.
+struct H5Damage {
+    std::string object; ///< absolute path of the dataset or group
+    std::string problem;
+};
+
+struct H5ChecksumState; // which objects a handle wrote or already verified (h5_file.cpp)
+
 /// RAII handle on an HDF5 file: the only place in AttriScope that calls the HDF5 library.
 /// Paths are absolute object paths ("/model/recipe"). Every failure throws IoError or
 /// FormatError whose message names the file and the object.
+///
+/// Files it creates carry checksums on everything stored (docs/hdf5-layout.md): HDF5's own
+/// metadata checksums (the 1.10 file format), Fletcher-32 on every chunked dataset, and an
+/// attribute `checksum_sha256` on every group and dataset over its attributes (and a string
+/// dataset's text), which the global heap holding variable-length strings does not checksum.
+/// Reads verify them; a mismatch is a DamagedDataError naming the file and the object. Files
+/// without the root marker `checksums` (written before) are read without verification.
 class H5File {
 public:
     enum class Mode { ReadOnly, ReadWrite, Truncate };
+    /// Legacy creates a file (Truncate) the way builds before checksums did: the earliest file
+    /// format, contiguous datasets, no checksums. For tests and benchmarks of older files only.
+    enum class Storage { Checksummed, Legacy };
 
-    H5File(const std::string& path, Mode mode);
+    H5File(const std::string& path, Mode mode, Storage storage = Storage::Checksummed);
     ~H5File();
     H5File(const H5File&) = delete;
     H5File& operator=(const H5File&) = delete;
@@ -29,6 +49,8 @@ public:
     H5File& operator=(H5File&& other) noexcept;
 
     const std::string& path() const { return m_path; }
+    /// Whether the file carries checksums (created by this build, or upgraded).
+    bool checksummed() const;
     /// Flushes and closes; further use throws. Called by the destructor (which never throws).
     void close();
 
@@ -85,9 +107,21 @@ public:
     /// A string attribute of any shape (fixed or variable length) as a flat list.
     std::vector<std::string> attrStrings(const std::string& objectPath, const std::string& name) const;
 
+    /// Reads every dataset and attribute of the file and checks every checksum; lists what is
+    /// damaged (an unreadable group hides its children, which are not listed separately).
+    /// `progress` (may be empty) gets each object's path before it is checked.
+    std::vector<H5Damage> checkIntegrity(const std::function<void(const std::string&)>& progress = {}) const;
+
+    /// Copies every group, dataset and attribute of `from` into `to` with `to`'s storage (for a
+    /// file without checksums: an upgrade). Objects for which `skip` returns true are left out
+    /// with everything below them. Checksum attributes are not copied; `to` computes its own.
+    static void copyContents(const H5File& from, H5File& to,
+                             const std::function<bool(const std::string&)>& skip = {});
+
 private:
     std::string m_path;
     int64_t m_file = -1; // hid_t
+    std::unique_ptr<H5ChecksumState> m_checksums;
 };
 
 } // namespace attri
