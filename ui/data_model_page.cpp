@@ -1,6 +1,7 @@
 #include "data_model_page.h"
 
 #include "checkpoint_model.h"
+#include "experiment_content.h"
 #include "experiment_document.h"
 #include "job_runner.h"
 
@@ -22,6 +23,8 @@
 #include <QMenu>
 #include <QPainter>
 #include <QPlainTextEdit>
+#include <QTabWidget>
+#include <QTextBrowser>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableView>
@@ -33,8 +36,92 @@
 
 namespace attri::ui {
 
+QString experimentSummaryHtml(const ExperimentContent& c)
+{
+    auto row = [](const QString& label, const QString& value) {
+        return QStringLiteral("<tr><td style='padding-right:14px; vertical-align:top'><b>%1</b></td><td>%2</td></tr>")
+            .arg(label, value);
+    };
+    auto percent = [](double v) { return QString::number(100.0 * v, 'f', 1) + QLatin1Char('%'); };
+    QString rows;
+    const DataOptions& data = c.dataRecord.options;
+    QString dataset = QString::fromStdString(data.spec).toHtmlEscaped();
+    if (c.data && c.data->name != data.spec)
+        dataset += QObject::tr(" (%1)").arg(QString::fromStdString(c.data->name).toHtmlEscaped());
+    dataset += QObject::tr("<br>%1 training and %2 test images, %3%4")
+                   .arg(c.dataRecord.trainIndices.size())
+                   .arg(c.dataRecord.testIndices.size())
+                   .arg(data.sampleSeed ? QObject::tr("a random sample (seed %1)").arg(*data.sampleSeed)
+                                        : QObject::tr("the first of each split"))
+                   .arg(data.mean.empty() ? QObject::tr(", not normalized") : QObject::tr(", normalized"));
+    if (!c.dataError.empty())
+        dataset += QObject::tr("<br><span style='color:#a00'>cannot be reloaded: %1</span>")
+                       .arg(QString::fromStdString(c.dataError).toHtmlEscaped());
+    rows += row(QObject::tr("Dataset"), dataset);
+    const ModelRecord& m = c.modelRecord;
+    QString model = QObject::tr("%1, %2 parameters, input %3×%4×%5, %6 classes")
+                        .arg(QString::fromStdString(toString(m.architecture)))
+                        .arg(m.parameterCount)
+                        .arg(m.input.channels)
+                        .arg(m.input.height)
+                        .arg(m.input.width)
+                        .arg(m.numClasses);
+    if (!m.torchscriptPath.empty())
+        model += QObject::tr("<br>imported from %1").arg(QString::fromStdString(m.torchscriptPath).toHtmlEscaped());
+    rows += row(QObject::tr("Model"), model);
+    if (m.recipe) {
+        const TrainRecipe& r = *m.recipe;
+        rows += row(QObject::tr("Recipe"),
+                    QObject::tr("%1, learning rate %2%3, batch %4, %5 epochs, weight decay %6")
+                        .arg(QString::fromStdString(r.optimizer))
+                        .arg(r.lr, 0, 'g', 4)
+                        .arg(r.optimizer == "sgd" ? QObject::tr(", momentum %1").arg(r.momentum, 0, 'g', 3) : QString())
+                        .arg(r.batchSize)
+                        .arg(r.epochs)
+                        .arg(r.weightDecay, 0, 'g', 3));
+    } else {
+        rows += row(QObject::tr("Recipe"), QObject::tr("none recorded: ground truth and the λ recommendation need one "
+                                                      "(import with --lr, --epochs and --batch-size)"));
+    }
+    QString fit = QObject::tr("training accuracy %1 (loss %2), test accuracy %3 (loss %4)")
+                      .arg(percent(m.trainMetrics.accuracy))
+                      .arg(m.trainMetrics.meanLoss, 0, 'f', 3)
+                      .arg(percent(m.testMetrics.accuracy))
+                      .arg(m.testMetrics.meanLoss, 0, 'f', 3);
+    if (m.trainSeconds > 0)
+        fit += QObject::tr("<br>trained in %1 s%2").arg(m.trainSeconds, 0, 'f', 1)
+                   .arg(m.trainDevice.empty() ? QString() : QObject::tr(" on %1").arg(QString::fromStdString(m.trainDevice)));
+    rows += row(QObject::tr("Fit"), fit);
+    rows += row(QObject::tr("Checkpoints"), QString::number(m.checkpoints.size()));
+    QString methods;
+    for (const std::string& method : c.methods) {
+        QString line = QString::fromStdString(method);
+        const std::vector<int64_t> ks = c.ksFor(method);
+        if (!ks.empty()) {
+            QStringList kText;
+            for (int64_t k : ks)
+                kText << QString::number(k);
+            line += QObject::tr(" at k = %1").arg(kText.join(QStringLiteral(", ")));
+        }
+        const auto accepted = c.accepted.find(method);
+        if (accepted != c.accepted.end())
+            line += QObject::tr("; accepted λ = %1 (%2 × mean eigenvalue) at k = %3")
+                        .arg(accepted->second.lambda, 0, 'g', 3)
+                        .arg(accepted->second.relativeLambda, 0, 'g', 3)
+                        .arg(accepted->second.k);
+        methods += line + QStringLiteral("<br>");
+    }
+    rows += row(QObject::tr("Attribution"), methods.isEmpty() ? QObject::tr("none yet (Attribute page)") : methods);
+    rows += row(QObject::tr("Ground truth"), c.groundTruthSubsets > 0
+                                                 ? QObject::tr("%1 retrained models").arg(c.groundTruthSubsets)
+                                                 : QObject::tr("none yet (Recommend page)"));
+    return QObject::tr("<h3>%1</h3><table>%2</table>")
+        .arg(QFileInfo(QString::fromStdString(c.path)).fileName().toHtmlEscaped(), rows);
+}
+
 DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
-    : QWidget(parent), m_doc(document), m_summary(new QPlainTextEdit(this)), m_spec(new QComboBox(this)),
+    : QWidget(parent), m_doc(document), m_tabs(new QTabWidget(this)),
+      m_summary(new QTextBrowser(this)), m_contents(new QPlainTextEdit(this)), m_spec(new QComboBox(this)),
       m_browseData(new QToolButton(this)), m_checkpoints(new CheckpointModel(this)),
       m_checkpointView(new QTableView(this)),
       m_trainSize(new QSpinBox(this)), m_testSize(new QSpinBox(this)),
@@ -46,8 +133,10 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
       m_train(new QPushButton(tr("Train into a new experiment"), this)),
       m_import(new QPushButton(tr("Import TorchScript…"), this)), m_chart(new QChartView(this))
 {
-    m_summary->setReadOnly(true);
-    m_summary->setFont(QFont(QStringLiteral("DejaVu Sans Mono")));
+    m_contents->setReadOnly(true);
+    m_contents->setFont(QFont(QStringLiteral("DejaVu Sans Mono")));
+    m_tabs->addTab(m_summary, tr("Summary"));
+    m_tabs->addTab(m_contents, tr("File contents"));
     m_spec->setEditable(true);
     m_spec->addItems({QStringLiteral("demo"), QStringLiteral("fashion-mnist"), QStringLiteral("mnist:DIR"),
                       QStringLiteral("cifar2:DIR"), QStringLiteral("cifar10:DIR"),
@@ -145,7 +234,7 @@ DataModelPage::DataModelPage(ExperimentDocument* document, QWidget* parent)
     auto* layout = new QHBoxLayout(this);
     layout->addLayout(left, 1);
     auto* right = new QVBoxLayout;
-    right->addWidget(m_summary, 3);
+    right->addWidget(m_tabs, 3);
     right->addWidget(m_checkpointView, 1);
     layout->addLayout(right, 1);
 
@@ -209,10 +298,12 @@ void DataModelPage::showContent()
     auto content = m_doc->content();
     if (!content) {
         m_summary->setPlainText(tr("No experiment is open. Train one with the form, or open a file."));
+        m_contents->clear();
         m_checkpoints->setRows({});
         return;
     }
-    m_summary->setPlainText(QString::fromStdString(content->summary));
+    m_summary->setHtml(experimentSummaryHtml(*content));
+    m_contents->setPlainText(QString::fromStdString(content->summary));
     std::vector<CheckpointModel::Row> rows;
     const auto& checkpoints = content->modelRecord.checkpoints;
     const auto& recipe = content->modelRecord.recipe;
@@ -284,6 +375,7 @@ void DataModelPage::train()
         e = newExperiment();
     } catch (const Error& err) {
         m_summary->setPlainText(tr("Invalid settings: %1").arg(QString::fromStdString(err.what())));
+        m_tabs->setCurrentWidget(m_summary);
         return;
     }
     m_training = true;
@@ -309,6 +401,7 @@ void DataModelPage::importTorchScript(const QString& torchscriptPath)
         options.validate();
     } catch (const Error& err) {
         m_summary->setPlainText(tr("Invalid settings: %1").arg(QString::fromStdString(err.what())));
+        m_tabs->setCurrentWidget(m_summary);
         return;
     }
     m_doc->importNew(m_out->text().trimmed().toStdString(), torchscriptPath.toStdString(), options);

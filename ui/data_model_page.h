@@ -14,12 +14,19 @@ class QDoubleSpinBox;
 class QLineEdit;
 class QLineSeries;
 class QPlainTextEdit;
+class QTabWidget;
+class QTextBrowser;
 class QPushButton;
 class QSpinBox;
 class QTableView;
 class QToolButton;
 
 namespace attri::ui {
+
+struct ExperimentContent;
+/// The open experiment as a short formatted summary: dataset, model, recipe, fit, checkpoints,
+/// attributions (with accepted λ) and ground truth.
+QString experimentSummaryHtml(const ExperimentContent& content);
 
 class CheckpointModel;
 class ExperimentDocument;
@@ -52,7 +59,9 @@ private:
     void resetLossChart(const QString& title);
 
     ExperimentDocument* m_doc;
-    QPlainTextEdit* m_summary;
+    QTabWidget* m_tabs;
+    QTextBrowser* m_summary;   ///< what the open experiment is, formatted
+    QPlainTextEdit* m_contents; ///< the file's groups and datasets, for experts
     QComboBox* m_spec;
     QToolButton* m_browseData;
     CheckpointModel* m_checkpoints;

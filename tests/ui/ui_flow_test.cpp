@@ -42,6 +42,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
+#include <QTextDocumentFragment>
 #include <QTest>
 #include <QUndoStack>
 
@@ -119,6 +120,14 @@ void UiFlowTest::dataPageListsCheckpointsAndBuildsDatasetSpecs()
     QVERIFY(content);
     const auto& checkpoints = content->modelRecord.checkpoints;
     QVERIFY(!checkpoints.empty());
+    // The page's summary is formatted for a reader: the recipe and the fit in words and rounded
+    // numbers (the raw file listing stays in its own tab).
+    const QString summary = QTextDocumentFragment::fromHtml(attri::ui::experimentSummaryHtml(*content)).toPlainText();
+    QVERIFY2(summary.contains(QStringLiteral("Recipe")) && summary.contains(QStringLiteral("learning rate"))
+                 && summary.contains(QStringLiteral("test accuracy")) && summary.contains(QStringLiteral("1000 training")),
+             qPrintable(summary));
+    QVERIFY2(summary.contains(QStringLiteral("if-projected at k = 64, 128")), qPrintable(summary));
+    QVERIFY2(!summary.contains(QStringLiteral("content hash")), qPrintable(summary));
     QCOMPARE(model->rowCount(), static_cast<int>(checkpoints.size()));
     QCOMPARE(model->columnCount(), int{CheckpointModel::ColumnCount});
     const int last = model->rowCount() - 1;
