@@ -15,6 +15,7 @@
 #include "jobs/progress_sink.h"
 #include "model/model.h"
 #include "model/trainer.h"
+#include "store/h5_file.h"
 #include "tuning/lambda_grid.h"
 #include "tuning/lambda_selector.h"
 #include "tuning/sensitivity.h"
@@ -26,6 +27,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <numeric>
 #include <random>
@@ -533,6 +535,62 @@ void benchMemory()
     line("peak memory of ResNet-9 featurization (5000 images, k=4096)", peakGb, "GB", "< 2", peakGb < 2.0);
 }
 
+/// Write and read time of a k = 4096 feature set (the demo's 5000 training and 500 test points,
+/// rows written in blocks of 512 as featurization writes them, read whole as scoring reads them)
+/// with checksums and in the storage of files before them; the median of 5 runs of each.
+void benchChecksums()
+{
+    constexpr int64_t k = 4096;
+    const std::vector<std::pair<std::string, int64_t>> splits = {{"train", 5000}, {"test", 500}};
+    const RowMatrixF block = RowMatrixF::Random(512, k);
+    const std::string path = (std::filesystem::temp_directory_path() / "attri_bench_checksums.h5").string();
+    auto run = [&](H5File::Storage storage, double* writeSeconds, double* readSeconds) {
+        auto t0 = std::chrono::steady_clock::now();
+        {
+            H5File file(path, H5File::Mode::Truncate, storage);
+            for (const auto& [split, rows] : splits) {
+                const std::string m = "/features/bench/" + split;
+                file.createFloatMatrix(m, rows, k, 256);
+                for (int64_t r = 0; r < rows; r += block.rows())
+                    file.writeRows(m, r, std::min<int64_t>(block.rows(), rows - r), block.data());
+            }
+            file.close();
+        }
+        auto t1 = std::chrono::steady_clock::now();
+        double sum = 0;
+        {
+            const H5File file(path, H5File::Mode::ReadOnly);
+            for (const auto& [split, rows] : splits)
+                sum += file.readRows("/features/bench/" + split, 0, rows, k)[0];
+        }
+        auto t2 = std::chrono::steady_clock::now();
+        if (!std::isfinite(sum))
+            throw std::runtime_error("checksum benchmark read non-finite features");
+        *writeSeconds = std::chrono::duration<double>(t1 - t0).count();
+        *readSeconds = std::chrono::duration<double>(t2 - t1).count();
+    };
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    std::vector<double> w[2], r[2];
+    for (int rep = 0; rep < 5; ++rep)
+        for (int mode = 0; mode < 2; ++mode) { // interleaved, so drift of the machine hits both
+            double ws = 0, rs = 0;
+            run(mode == 0 ? H5File::Storage::Legacy : H5File::Storage::Checksummed, &ws, &rs);
+            w[mode].push_back(ws);
+            r[mode].push_back(rs);
+        }
+    std::filesystem::remove(path);
+    std::printf("k = 4096 feature set (5500 x 4096 float32, %.0f MB): write %.3f s without checksums, %.3f s with; "
+                "read %.3f s without, %.3f s with\n",
+                5500.0 * k * 4 / 1e6, median(w[0]), median(w[1]), median(r[0]), median(r[1]));
+    const double write = 100 * median(w[1]) / median(w[0]);
+    const double read = 100 * median(r[1]) / median(r[0]);
+    line("feature-set write with checksums / without (k = 4096)", write, "%", "< 105 %", write < 105);
+    line("feature-set read with checksums / without (k = 4096)", read, "%", "< 105 %", read < 105);
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -541,12 +599,12 @@ int main(int argc, char** argv)
     initRuntime();
     std::string what = argc > 1 ? argv[1] : "all";
     const std::vector<std::string> known = {"all",    "features",         "scores",  "recommend",
-                                            "memory", "retrain-estimate", "kernels", "lds"};
+                                            "memory", "retrain-estimate", "kernels", "lds", "checksums"};
     if (argc > 2 || (what != "kernels-child" && std::find(known.begin(), known.end(), what) == known.end())) {
         std::fprintf(what == "--help" || what == "-h" ? stdout : stderr,
                      "Usage: attri_bench [WHAT]\n\nRuns the speed benchmarks of docs/benchmarks.md and prints their table. WHAT is "
                      "one of:\n  all (default: features, scores, recommend, retrain-estimate, lds)\n  features, "
-                     "scores, recommend, retrain-estimate, lds, kernels\n  memory (a separate run: it reads the "
+                     "scores, recommend, retrain-estimate, lds, kernels, checksums\n  memory (a separate run: it reads the "
                      "process's peak memory)\n");
         return what == "--help" || what == "-h" ? 0 : 2;
     }
@@ -571,6 +629,8 @@ int main(int argc, char** argv)
             benchKernels();
         if (what == "lds" || what == "all")
             benchLds();
+        if (what == "checksums")
+            benchChecksums();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "attri_bench: %s\n", e.what());
         return 1;

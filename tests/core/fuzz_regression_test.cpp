@@ -13,6 +13,7 @@
 #include "features/feature_options.h"
 #include "model/model.h"
 #include "store/experiment_file.h"
+#include "store/experiment_verify.h"
 #include "store/h5_file.h"
 #include "support/test_support.h"
 #include "tuning/lambda_grid.h"
@@ -122,6 +123,12 @@ std::vector<Outcome> replayExperimentFile(const std::string&, const std::string&
         h5.reset();
     }
     out.push_back(run("describeExperimentFile", [&] { EXPECT_FALSE(describeExperimentFile(file).empty()); }));
+    out.push_back(run("verifyExperimentFile", [&] {
+        const ExperimentVerification v = verifyExperimentFile(file);
+        EXPECT_TRUE(v.opened || !v.damaged.empty());
+        if (fs::path(file).filename().string().rfind("flipped_", 0) == 0)
+            EXPECT_FALSE(v.intact()) << file;
+    }));
     return out;
 }
 

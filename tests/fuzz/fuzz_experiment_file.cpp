@@ -1,9 +1,12 @@
-// Experiment files (.h5): checkExperimentFile, readDataRecord, readModelRecord and
-// describeExperimentFile on the input written as a file. Each reader runs even when an
-// earlier one rejected the file, as the CLI's `info` does.
+// Experiment files (.h5): checkExperimentFile, readDataRecord, readModelRecord,
+// describeExperimentFile and verifyExperimentFile on the input written as a file. Each reader
+// runs even when an earlier one rejected the file, as the CLI's `info` does. The corpus holds a
+// checksummed file with flipped bytes (flipped_checksummed_lr): mutations of it are damaged
+// files, which must give a clean error or verify's list, never a crash.
 
 #include "fuzz_common.h"
 #include "store/experiment_file.h"
+#include "store/experiment_verify.h"
 #include "store/h5_file.h"
 
 #include <memory>
@@ -36,5 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     }
     expectCleanOutcome("describeExperimentFile",
                        [&] { require(!describeExperimentFile(path).empty(), "the summary is never empty"); });
+    expectCleanOutcome("verifyExperimentFile", [&] {
+        const ExperimentVerification v = verifyExperimentFile(path);
+        require(v.opened || !v.damaged.empty(), "a file that cannot be opened is reported damaged");
+        for (const DamagedPart& d : v.damaged)
+            require(!d.unit.empty() && d.unit[0] == '/', "every damaged part names its record");
+    });
     return 0;
 }
