@@ -4,7 +4,6 @@
 #include "common/error.h"
 #include "common/runtime.h"
 #include "jobs/cancel_token.h"
-#include "store/damaged_data_error.h"
 #include "store/h5_file.h"
 
 #include <csignal>

@@ -6,7 +6,6 @@
 #include "common/hash.h"
 #include "data/dataset_spec.h"
 #include "store/atomic_write.h"
-#include "store/damaged_data_error.h"
 #include "store/h5_file.h"
 
 #include <algorithm>

@@ -5,7 +5,6 @@
 #include "common/error.h"
 #include "store/atomic_write.h"
 #include "store/attribution_store.h"
-#include "store/damaged_data_error.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 

@@ -5,7 +5,6 @@
 
 #include "common/error.h"
 #include "common/hash.h"
-#include "store/damaged_data_error.h"
 
 #include <hdf5.h>
 

@@ -7,7 +7,6 @@
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "store/atomic_write.h"
-#include "store/damaged_data_error.h"
 #include "store/experiment_file.h"
 #include "store/experiment_verify.h"
 #include "store/h5_file.h"
