@@ -555,7 +555,8 @@ struct Ctx {
     /// SHA-256 over the object's attributes sorted by name (name, type class, shape, then the
     /// stored bytes, text as its characters) without the checksum itself, then a string
     /// dataset's text. Numeric dataset values are Fletcher-32's (or the object header's) to check.
-    std::string recordDigest(hid_t obj, const std::string& path) const
+    /// The names of the object's attributes, sorted.
+    std::vector<std::string> attributeNames(hid_t obj, const std::string& path) const
     {
         std::vector<std::string> names;
         hsize_t idx = 0;
@@ -569,6 +570,12 @@ struct Ctx {
             < 0)
             readFail(path);
         std::sort(names.begin(), names.end());
+        return names;
+    }
+
+    std::string recordDigest(hid_t obj, const std::string& path) const
+    {
+        const std::vector<std::string> names = attributeNames(obj, path);
         Sha256 h;
         for (const std::string& name : names) {
             if (name == kChecksumAttr)
@@ -1406,18 +1413,7 @@ namespace {
 /// Copies the attributes of `src` (an open object at `path` of `from`) onto `path` of `to`.
 void copyAttributes(const Ctx& from, hid_t src, const Ctx& to, const std::string& path)
 {
-    std::vector<std::string> names;
-    hsize_t idx = 0;
-    if (H5Aiterate2(
-            src, H5_INDEX_NAME, H5_ITER_INC, &idx,
-            [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
-                static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-                return 0;
-            },
-            &names)
-        < 0)
-        from.readFail(path);
-    for (const std::string& name : names) {
+    for (const std::string& name : from.attributeNames(src, path)) {
         if (name == kChecksumAttr || (path == "/" && name == kMarkerAttr))
             continue;
         Handle a(H5Aopen(src, name.c_str(), H5P_DEFAULT));
