@@ -154,6 +154,7 @@ struct SelectorInputs {
     std::vector<float> trainLoss;               ///< per-sample loss −log p_i (needed for ρ; empty: ρ = 1)
     double gradientSqNormMean = 0.0;            ///< mean ‖g_i‖² of the full gradient (≤ 0 or NaN: unknown, c = k)
     int64_t gradientNormSamples = 0;            ///< ... over the first this many training points
+    int64_t gradientDimension = 0;              ///< p of that gradient (the featurized layers' parameters)
     /// The loss's Gauss–Newton trace per sample along the training run (at evenly spaced
     /// marks) and at its end (ModelRecord); empty / NaN: unknown, π = 1.
     std::vector<double> pathTrace;

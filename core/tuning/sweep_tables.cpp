@@ -31,6 +31,7 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     in.trainLoss = session.featureRecord().trainStats.loss;
     in.gradientSqNormMean = session.featureRecord().gradientSqNormMean;
     in.gradientNormSamples = session.featureRecord().gradientNormSamples;
+    in.gradientDimension = session.featureRecord().fullDimension;
     in.pathTrace = session.model().pathGaussNewtonTrace;
     in.finalTrace = session.model().finalGaussNewtonTrace;
     // Only path-or-prior asks, and only with a path: timed there, as part of its cost.

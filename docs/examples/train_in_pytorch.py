@@ -28,6 +28,17 @@ import torch
 from torch import nn
 
 
+class LogisticRegression(nn.Module):
+    """One linear layer on the pixels (multinomial logistic regression)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(x, 1))
+
+
 class Classifier(nn.Module):
     """A small MLP for 28x28 grey images and 10 classes; replace it with your own model."""
 
@@ -68,7 +79,12 @@ def main():
                         help="Fashion-MNIST IDX files (default: Debian's dataset-fashion-mnist)")
     parser.add_argument("--train-size", type=int, default=5000, help="first N training images (default 5000)")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--model", choices=["mlp", "lr"], default="mlp",
+                        help="mlp: 784-64-10 with ReLU (default); lr: logistic regression")
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (default 0)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--checkpoint-every", type=int, default=2, help="epochs between checkpoints (default 2)")
     parser.add_argument("--seed", type=int, default=0)
@@ -80,11 +96,15 @@ def main():
     y = torch.from_numpy(labels.astype(np.int64))
 
     torch.manual_seed(args.seed)
-    model = Classifier()
+    model = Classifier() if args.model == "mlp" else LogisticRegression()
     os.makedirs(args.out, exist_ok=True)
     save(model, os.path.join(args.out, "init.pt"))
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    if args.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                                    weight_decay=args.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     checkpoints = []
     for epoch in range(1, args.epochs + 1):
@@ -110,7 +130,9 @@ def main():
         f"--init {os.path.join(args.out, 'init.pt')}",
         *[f"--checkpoint {path}:epoch={epoch}" for path, epoch in checkpoints],
         f"--data fashion-mnist --train-size {args.train_size}",
-        f"--optimizer sgd --lr {args.lr:g} --epochs {args.epochs} --batch-size {args.batch_size}",
+        f"--optimizer {args.optimizer} --lr {args.lr:g} --epochs {args.epochs} --batch-size {args.batch_size}"
+        + (f" --momentum {args.momentum:g}" if args.optimizer == "sgd" and args.momentum else "")
+        + (f" --weight-decay {args.weight_decay:g}" if args.weight_decay else ""),
         "--out my-run.h5",
     ]
     print("import the run with:\n  " + " \\\n    ".join(command))

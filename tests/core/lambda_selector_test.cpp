@@ -118,6 +118,57 @@ TEST(LambdaSelector, DynamicsPriorFollowsTheRecipe)
     EXPECT_NEAR(rec.lambda, 1.0 / (0.05 * 40) + 0.1, 1e-12);
 }
 
+// Adam's rate is read as the SGD rate whose steps are as long as Adam's: η·√(p·B/E‖g‖²), with
+// E‖g‖² of loss gradients (TRAK's margin norms scaled by Σ(1 − p)²‖φ‖²/Σ‖φ‖²); without a
+// recorded gradient norm, η itself, and the inputs say so.
+TEST(LambdaSelector, DynamicsPriorReadsAdamsStepAsSgdsOfTheSameLength)
+{
+    Problem p = makeProblem(100, 5, 8, 3);
+    SelectorOptions o;
+    o.rule = SelectorRule::DynamicsPrior;
+    o.scale = 1.0;
+    NullProgress progress;
+    CancelToken cancel;
+    TrainRecipe r = quickRecipe(10);
+    r.optimizer = "adam";
+    r.lr = 1e-3;
+    SelectorInputs in = inputsFor(p, r);
+    LambdaRecommendation rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.priorStepSize, 1e-3, 1e-15);
+    EXPECT_NE(rec.inputs.find("read as SGD's"), std::string::npos) << rec.inputs;
+
+    in.gradientSqNormMean = 4.0;
+    in.gradientNormSamples = 40;
+    in.gradientDimension = 900;
+    const double step = 1e-3 * std::sqrt(900.0 * 16 / 4.0); // batch 16
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.priorStepSize, step, 1e-12 * step);
+    EXPECT_NEAR(rec.lambda, 1.0 / (step * 40), 1e-9 / (step * 40)); // 40 subset steps, c = 1
+    EXPECT_NE(rec.inputs.find("Adam's lr*sqrt(p*B/E|g|^2)"), std::string::npos) << rec.inputs;
+
+    // TRAK: the recorded norms are of margin gradients; the optimizer saw (1 − p) times them.
+    in.curvature = SelectorCurvature::MarginFisher;
+    in.trainLoss.resize(100);
+    double margin = 0, loss = 0;
+    for (int64_t i = 0; i < 100; ++i) {
+        const float l = 0.05f + 0.01f * static_cast<float>(i % 30);
+        in.trainLoss[static_cast<size_t>(i)] = l;
+        const double sq = p.train.row(i).cast<double>().squaredNorm();
+        const double q = 1.0 - std::exp(-static_cast<double>(l));
+        margin += sq;
+        loss += q * q * sq;
+    }
+    const double tracStep = 1e-3 * std::sqrt(900.0 * 16 / (4.0 * loss / margin));
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.priorStepSize, tracStep, 1e-5 * tracStep);
+    EXPECT_GT(rec.priorStepSize, step); // smaller loss gradients: longer steps for the same length
+
+    // SGD is untouched by the gradient's size.
+    in.recipe.optimizer = "sgd";
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.priorStepSize, 1e-3, 1e-15);
+}
+
 // The calibrated prior: λ = (1/(ηT) + wd) · c · ρ, with c = E‖φ‖²/E‖g‖² measured from the
 // features and ρ = tr(method's curvature)/tr(loss Gauss–Newton) from the per-sample losses.
 TEST(LambdaSelector, DynamicsPriorCalibration)

@@ -4,6 +4,7 @@
 #include "features/featurizer.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace attri {
@@ -56,6 +57,41 @@ double selectorPathFactor(const SelectorInputs& in)
     return pi > 0 && std::isfinite(pi) ? pi : 1.0;
 }
 
+namespace {
+
+/// Adam's rate as SGD's: the rate whose steps are as long as Adam's at the end of training
+/// (NaN where the gradient's size is not recorded).
+double adamEffectiveStep(const SelectorInputs& in)
+{
+    const RowMatrixF& phi = *in.trainFeatures;
+    const double p = static_cast<double>(in.gradientDimension);
+    double lossGradSq = in.gradientSqNormMean;
+    if (!(p > 0) || !(lossGradSq > 0) || !std::isfinite(lossGradSq))
+        return std::numeric_limits<double>::quiet_NaN();
+    if (in.curvature == SelectorCurvature::MarginFisher) {
+        // TRAK's features and their recorded norms are margin gradients ∇f; the optimizer saw
+        // loss gradients −(1 − p)∇f. Their ratio of mean squared norms, in feature space.
+        if (static_cast<Eigen::Index>(in.trainLoss.size()) != phi.rows())
+            return std::numeric_limits<double>::quiet_NaN();
+        const Eigen::VectorXf norms = rowSquaredNorms(phi, phi.cols());
+        double margin = 0, loss = 0;
+        for (Eigen::Index i = 0; i < phi.rows(); ++i) {
+            const double q = -std::expm1(-static_cast<double>(in.trainLoss[static_cast<size_t>(i)]));
+            if (!std::isfinite(q) || !std::isfinite(norms[i]))
+                continue;
+            margin += norms[i];
+            loss += q * q * norms[i];
+        }
+        if (!(margin > 0) || !(loss > 0))
+            return std::numeric_limits<double>::quiet_NaN();
+        lossGradSq *= loss / margin;
+    }
+    const double batch = static_cast<double>(in.recipe.batchSize);
+    return in.recipe.lr * std::sqrt(p * batch / lossGradSq);
+}
+
+} // namespace
+
 void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o, bool calibrated,
                               LambdaRecommendation& rec)
 {
@@ -64,7 +100,11 @@ void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o
     const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
     const TrainRecipe& r = in.recipe;
     const double steps = static_cast<double>(subsetSteps(r, s));
-    const double effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
+    // Adam: the SGD rate whose steps are as long as Adam's (docs/lambda-selection.md, "Adam"); where
+    // the gradient's size is not recorded, its rate read as SGD's.
+    const double adamStep = r.optimizer == "adam" ? adamEffectiveStep(in) : std::nan("");
+    const double effectiveLr = r.optimizer == "adam" ? (std::isfinite(adamStep) ? adamStep : r.lr)
+                                                     : r.lr / (1.0 - r.momentum);
     const double trueLambda = 1.0 / (effectiveLr * steps) + r.weightDecay;
     if (!calibrated)
         rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
@@ -75,7 +115,11 @@ void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o
     rec.priorWeightDecay = r.weightDecay;
     rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * rec.pathFactor * conventionFactor(cache, n);
     std::ostringstream text;
-    text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr << ", T " << static_cast<int64_t>(steps)
+    text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr
+         << (r.optimizer != "adam"       ? ""
+             : std::isfinite(adamStep) ? " (Adam's lr*sqrt(p*B/E|g|^2))"
+                                       : " (Adam's lr read as SGD's: no recorded gradient norm)")
+         << ", T " << static_cast<int64_t>(steps)
          << " subset steps, wd " << r.weightDecay << "; feature scale c " << rec.featureScale
          << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
          << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi " << rec.pathFactor
