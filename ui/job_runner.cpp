@@ -128,11 +128,16 @@ void JobRunner::startErased(const QString& name, ErasedJob job, JobLane l, QObje
         SignalProgress sink(self, l == JobLane::Task);
         Delivery deliver;
         QString error;
+        QString damagedFile, damagedObject;
         bool wasCancelled = false;
         try {
             deliver = job(sink, token);
         } catch (const Cancelled&) {
             wasCancelled = true;
+        } catch (const DamagedDataError& e) {
+            error = QString::fromStdString(e.what());
+            damagedFile = QString::fromStdString(e.file());
+            damagedObject = QString::fromStdString(e.object());
         } catch (const std::exception& e) {
             error = QString::fromStdString(e.what());
             if (error.isEmpty())
@@ -142,9 +147,13 @@ void JobRunner::startErased(const QString& name, ErasedJob job, JobLane l, QObje
         }
         QMetaObject::invokeMethod(
             self,
-            [self, l, generation, name, deliver, error, wasCancelled, ctx, hadContext, onFailed] {
-                if (self)
-                    self->report(l, generation, name, deliver, error, wasCancelled, ctx, hadContext, onFailed);
+            [self, l, generation, name, deliver, error, damagedFile, damagedObject, wasCancelled, ctx, hadContext,
+             onFailed] {
+                if (!self)
+                    return;
+                self->report(l, generation, name, deliver, error, wasCancelled, ctx, hadContext, onFailed);
+                if (!damagedFile.isEmpty())
+                    Q_EMIT self->damaged(damagedFile, damagedObject, error);
             },
             Qt::QueuedConnection);
     };

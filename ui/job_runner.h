@@ -89,6 +89,9 @@ Q_SIGNALS:
     void cancelled(const QString& name);
     /// Any lane.
     void failed(const QString& name, const QString& error);
+    /// After failed(), when the job failed on a damaged experiment file (DamagedDataError): which
+    /// file and which dataset or group, so the window can offer to remove and recompute it.
+    void damaged(const QString& file, const QString& object, const QString& error);
     /// A lane went idle (all its jobs done); lets tests and pages wait without polling.
     void idle(attri::ui::JobLane lane);
 

@@ -14,6 +14,8 @@
 #include "sensitivity_page.h"
 
 #include "attribution/attribution_session.h"
+#include "common/error.h"
+#include "store/experiment_verify.h"
 #include "workflows/attribute.h"
 
 #include <QAction>
@@ -23,6 +25,7 @@
 #include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -121,6 +124,7 @@ MainWindow::MainWindow(QWidget* parent)
         done();
         showError(tr("%1 failed: %2").arg(name, error));
     });
+    connect(m_runner, &JobRunner::damaged, this, &MainWindow::onDamaged);
     connect(m_runner, &JobRunner::cancelled, this, [this, done](const QString& name) {
         done();
         m_status->setText(tr("%1 cancelled").arg(name));
@@ -370,6 +374,78 @@ void MainWindow::showError(const QString& text)
     if (!qEnvironmentVariableIsSet("ATTRI_NO_DIALOGS")
         && QApplication::platformName() != QLatin1String("offscreen"))
         QMessageBox::warning(this, tr("AttriScope"), text);
+}
+
+namespace {
+
+QString remedyText(const DamagedPart& part)
+{
+    switch (part.remedy) {
+    case DamagedPart::Remedy::Features:
+    case DamagedPart::Remedy::Attribution:
+        return QObject::tr("attribute %1 again (Attribute page)")
+            .arg(part.method.empty() ? QObject::tr("the method") : QString::fromStdString(part.method));
+    case DamagedPart::Remedy::Recommendation:
+        return QObject::tr("recommend again at k = %1 (Recommend page)").arg(part.k);
+    case DamagedPart::Remedy::GroundTruth:
+        return QObject::tr("compute ground truth again (Recommend page)");
+    case DamagedPart::Remedy::Check:
+        return QObject::tr("run the check again (attriscope-cli check)");
+    case DamagedPart::Remedy::Source:
+        break;
+    }
+    return QObject::tr("nothing in the file can replace it");
+}
+
+} // namespace
+
+void MainWindow::onDamaged(const QString& file, const QString& object, const QString& error)
+{
+    m_status->setText(tr("%1: %2 is damaged").arg(QFileInfo(file).fileName(), object));
+    if (qEnvironmentVariableIsSet("ATTRI_NO_DIALOGS") || QApplication::platformName() == QLatin1String("offscreen"))
+        return;
+    const auto answer = QMessageBox::warning(
+        this, tr("AttriScope: damaged file"),
+        tr("%1\n\nPart of this experiment file is damaged (a failing disk, an interrupted copy or sync). "
+           "AttriScope does not use damaged results.\n\nRemove the damaged parts that can be recomputed and "
+           "reopen the file? The damaged file is kept as %2.damaged; `attriscope-cli verify` lists every "
+           "damaged part.")
+            .arg(error, QFileInfo(file).fileName()),
+        QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
+    if (answer == QMessageBox::Yes)
+        repairDamagedFile(file);
+}
+
+void MainWindow::repairDamagedFile(const QString& path)
+{
+    const std::string file = path.toStdString();
+    m_runner->start(
+        tr("Removing the damaged parts of %1").arg(QFileInfo(path).fileName()),
+        [file](ProgressSink&, const CancelToken&) {
+            const ExperimentVerification verification = verifyExperimentFile(file);
+            if (verification.intact())
+                return std::vector<DamagedPart>{};
+            const QString backup = QString::fromStdString(file) + QStringLiteral(".damaged");
+            QFile::remove(backup);
+            if (!QFile::copy(QString::fromStdString(file), backup))
+                throw Error("cannot keep a copy of the damaged file as " + backup.toStdString());
+            return removeDamagedParts(verification);
+        },
+        JobLane::Store, this, [this, path](const std::vector<DamagedPart>& removed) {
+            QStringList lines;
+            for (const DamagedPart& part : removed)
+                lines << tr("%1 removed: %2").arg(QString::fromStdString(part.unit), remedyText(part));
+            const QString summary = lines.isEmpty() ? tr("%1 has no damaged parts.").arg(path)
+                                                    : tr("Damaged parts removed from %1 (the damaged file is kept "
+                                                         "as %1.damaged):\n%2")
+                                                          .arg(path, lines.join(QLatin1Char('\n')));
+            m_status->setText(lines.isEmpty() ? summary : tr("Removed %1 damaged part(s); recompute them").arg(lines.size()));
+            Q_EMIT repaired(summary);
+            openExperiment(path);
+            if (!lines.isEmpty() && !qEnvironmentVariableIsSet("ATTRI_NO_DIALOGS")
+                && QApplication::platformName() != QLatin1String("offscreen"))
+                QMessageBox::information(this, tr("AttriScope"), summary);
+        });
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

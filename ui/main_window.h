@@ -56,6 +56,11 @@ public:
     /// The figures of the current page (what File → Export offers).
     QList<Figure> currentFigures() const;
     void setPresentationMode(bool on);
+    /// Removes the parts of the experiment file `path` that are damaged and can be recomputed
+    /// (keeping the damaged file beside it as PATH.damaged), then reopens it; emits repaired()
+    /// with what was removed and how to recompute it. A damaged model or dataset record cannot be
+    /// removed: that is reported as an error.
+    void repairDamagedFile(const QString& path);
 
     JobRunner* jobRunner() const { return m_runner; }
     ExperimentDocument* document() const { return m_doc; }
@@ -69,6 +74,7 @@ public:
 
 Q_SIGNALS:
     void experimentShown(const QString& path);
+    void repaired(const QString& summary);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -81,6 +87,8 @@ private:
     void refreshRecentFiles();
     void refreshMethods();
     void showError(const QString& text);
+    /// A job found damage in an experiment file: says so and offers repairDamagedFile.
+    void onDamaged(const QString& file, const QString& object, const QString& error);
 
     JobRunner* m_runner;
     ExperimentDocument* m_doc;

@@ -213,8 +213,8 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, c
     try {
         return attachTrainingPath(pathFile, session, in);
     } catch (const Error& e) { // no usable path (missing, not recorded, inconsistent): the prior answers
-        if (dynamic_cast<const Cancelled*>(&e))
-            throw;
+        if (dynamic_cast<const Cancelled*>(&e) || dynamic_cast<const DamagedDataError*>(&e))
+            throw; // a damaged file is reported, never answered around
         in.path.clear();
         in.pathTestFeatures = nullptr;
         if (note)

@@ -24,6 +24,7 @@
 #include "model/model.h"
 #include "store/attribution_store.h"
 #include "store/experiment_file.h"
+#include "store/experiment_verify.h"
 #include "store/h5_file.h"
 
 #include <QAbstractItemModelTester>
@@ -576,6 +577,51 @@ void UiFlowTest::attributeFormValidatesAndCancelLeavesTheFileIntact()
     runner->cancel();
     QVERIFY(cancelled.wait(5000));
     QCOMPARE(fileHash(m_path), before);
+}
+
+void UiFlowTest::aDamagedFileIsReportedAndRepaired()
+{
+    // A copy of the experiment with one byte of its stored features flipped (a bad disk or copy):
+    // the window reports the damaged dataset instead of showing its scores, and the repair
+    // removes what can be recomputed, keeps the damaged file, and leaves a file that verifies.
+    const QString path = m_dir.filePath(QStringLiteral("damaged.h5"));
+    QFile::remove(path);
+    QVERIFY(QFile::copy(m_path, path));
+    QByteArray bytes;
+    std::string object;
+    {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        bytes = f.readAll();
+        attri::H5File file(path.toStdString(), attri::H5File::Mode::ReadOnly);
+        const std::vector<std::string> keys = file.children("/features");
+        QVERIFY(!keys.empty());
+        object = "/features/" + keys.front() + "/train";
+        const std::vector<float> row = file.readRows(object, 0, 1, file.info(object).shape.at(1));
+        const int at = bytes.indexOf(QByteArray(reinterpret_cast<const char*>(row.data()),
+                                                static_cast<int>(row.size() * sizeof(float))));
+        QVERIFY(at > 0);
+        bytes[at + 5] = static_cast<char>(bytes[at + 5] ^ 0x10);
+    }
+    {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        QCOMPARE(f.write(bytes), bytes.size());
+    }
+    MainWindow window;
+    QSignalSpy damaged(window.jobRunner(), &JobRunner::damaged);
+    window.openExperiment(path);
+    QVERIFY(damaged.wait(60000));
+    QCOMPARE(damaged.first().at(1).toString(), QString::fromStdString(object));
+    QVERIFY2(window.statusText().contains(QStringLiteral("is damaged")), qPrintable(window.statusText()));
+
+    QSignalSpy repaired(&window, &MainWindow::repaired);
+    window.repairDamagedFile(path);
+    QVERIFY(repaired.wait(60000));
+    const QString summary = repaired.first().at(0).toString();
+    QVERIFY2(summary.contains(QStringLiteral("attribute")), qPrintable(summary));
+    QVERIFY(QFileInfo::exists(path + QStringLiteral(".damaged")));
+    QVERIFY(attri::verifyExperimentFile(path.toStdString()).intact());
 }
 
 void UiFlowTest::screenshotsRenderEveryPage()

@@ -93,6 +93,8 @@ void recommendByPathOrPrior(const SelectorInputs& in, const SelectorOptions& o, 
         double bound = std::numeric_limits<double>::quiet_NaN();
         try {
             bound = pathStabilityLowerBound(in, n, k, 1.0);
+        } catch (const DamagedDataError&) {
+            throw;
         } catch (const FormatError& e) {
             broken = e.what();
         }
@@ -110,6 +112,8 @@ void recommendByPathOrPrior(const SelectorInputs& in, const SelectorOptions& o, 
                 recommendByPathMatch(in, o, matched, progress, cancel, limit);
             } catch (const PathBudgetExceeded& e) {
                 over.emplace(e);
+            } catch (const DamagedDataError&) {
+                throw;
             } catch (const FormatError& e) {
                 broken = e.what();
             }
