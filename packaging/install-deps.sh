@@ -13,6 +13,8 @@ PACKAGES=(
   # the GUI (Qt 6's GL headers, a font for its text and figures)
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-svg-dev qt6-tools-dev qt6-image-formats-plugins
   libgl-dev fonts-dejavu-core
+  # the real-window UI test (a real X server)
+  xvfb xauth
   # the demo data
   dataset-fashion-mnist
   # tests: GoogleTest and the PyTorch fixtures' checks

@@ -61,6 +61,7 @@ public:
     /// "Retrain without these proponents": the top-k removal check of the selected test point, with
     /// k = the number of tiles (a Task job: progress and cancel in the status bar).
     QPushButton* retrainButton() const { return m_retrain; }
+    QPushButton* acceptButton() const { return m_accept; }
     QString retrainText() const;
     /// The retrain result drawn as two bars (hidden while there is no result).
     const LossChangeBars* retrainBars() const { return m_retrainBars; }

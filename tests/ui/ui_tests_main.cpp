@@ -1,6 +1,7 @@
 // Runs every UI test class; QT_QPA_PLATFORM=offscreen is set by CTest (and defaulted here).
 // Test function names on the command line run only the classes that have them.
 #include "main_window_test.h"
+#include "real_window_test.h"
 #include "ui_flow_test.h"
 #include "widgets_test.h"
 
@@ -45,5 +46,6 @@ int main(int argc, char** argv)
     failures += run<WidgetsTest>(argc, argv);
     failures += run<MainWindowTest>(argc, argv);
     failures += run<UiFlowTest>(argc, argv);
+    failures += run<RealWindowTest>(argc, argv);
     return failures == 0 ? 0 : 1;
 }
