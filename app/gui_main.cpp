@@ -44,7 +44,12 @@ int main(int argc, char** argv)
         QStringLiteral("Where training, retraining and featurization run: auto (a CUDA GPU when this "
                        "LibTorch has CUDA and sees one, else the CPU), cpu or cuda. Default: auto."),
         QStringLiteral("D"), QStringLiteral("auto"));
+    QCommandLineOption classroom(
+        QStringLiteral("classroom"),
+        QStringLiteral("Classroom mode: large type and tiles and a guided sequence on the Explore page "
+                       "(with no experiment given, runs the demo)."));
     parser.addOption(small);
+    parser.addOption(classroom);
     parser.addOption(device);
     parser.addPositionalArgument(QStringLiteral("experiment"), QStringLiteral("Experiment file to open."));
     parser.process(app);
@@ -72,9 +77,11 @@ int main(int argc, char** argv)
         tour->start();
         return app.exec();
     }
+    if (parser.isSet(classroom))
+        window.setClassroomMode(true);
     if (!parser.positionalArguments().isEmpty())
         window.openExperiment(parser.positionalArguments().first());
-    else if (parser.isSet(demo))
+    else if (parser.isSet(demo) || parser.isSet(classroom))
         window.runDemo(attri::ui::MainWindow::defaultDemoPath(), options);
     return app.exec();
 }

@@ -1,6 +1,7 @@
 #include "explore_page.h"
 
 #include "app_settings.h"
+#include "classroom_guide.h"
 #include "experiment_document.h"
 #include "image_util.h"
 #include "job_runner.h"
@@ -88,6 +89,7 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     m_slider->setPageStep(kStepsPerDecade / 2);
     m_slider->setToolTip(tr("λ on a log scale, relative to the mean eigenvalue of the curvature"));
     m_lambdaLabel->setMinimumWidth(260);
+    m_acceptedLabel->setWordWrap(true);
     m_count->setRange(1, 64);
     m_count->setValue(settings::exploreTileCount.get());
     m_kCombo->setToolTip(tr("Projection dimension k"));
@@ -124,12 +126,15 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
+    m_guide = new ClassroomGuide(m_doc, this, right);
+    m_guide->hide();
+    rightLayout->addWidget(m_guide);
     rightLayout->addLayout(header);
     rightLayout->addLayout(controls);
-    auto* tiles = new QSplitter(Qt::Vertical, right);
-    tiles->addWidget(m_proponents);
-    tiles->addWidget(m_opponents);
-    rightLayout->addWidget(tiles, 1);
+    m_tileSplit = new QSplitter(Qt::Vertical, right);
+    m_tileSplit->addWidget(m_proponents);
+    m_tileSplit->addWidget(m_opponents);
+    rightLayout->addWidget(m_tileSplit, 1);
     rightLayout->addWidget(m_legend);
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(m_tests);
@@ -167,7 +172,8 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     connect(m_slider, &QSlider::sliderReleased, this, [this] { m_gesture = 0; });
     connect(m_slider, &QSlider::valueChanged, this, &ExplorePage::onSliderValueChanged);
     connect(m_count, &QSpinBox::valueChanged, this, [this](int n) {
-        settings::exploreTileCount.set(n);
+        if (!m_guide->isVisibleTo(this)) // classroom mode's count is its own
+            settings::exploreTileCount.set(n);
         refreshTiles();
     });
     connect(m_accept, &QPushButton::clicked, m_doc, &ExperimentDocument::acceptCurrentLambda);
@@ -332,6 +338,24 @@ QString ExplorePage::retrainText() const
     return m_retrainResult->text();
 }
 
+void ExplorePage::setClassroomMode(bool on)
+{
+    m_guide->setVisible(on);
+    if (on)
+        m_guide->restart();
+    const int side = on ? 160 : 96;
+    m_testImage->setFixedSize(side, side);
+    // The class needs the tiles: the accepted λ and the score legend give them the room.
+    m_acceptedLabel->setVisible(!on);
+    m_legend->setVisible(!on);
+    m_tests->setMinimumWidth(on ? 220 : 300);
+    // Side by side, each panel has the page's height for fewer, larger tiles.
+    m_tileSplit->setOrientation(on ? Qt::Horizontal : Qt::Vertical);
+    m_count->setValue(on ? kClassroomTiles : settings::exploreTileCount.get());
+    updateHeader();
+    refreshTiles();
+}
+
 void ExplorePage::retrainWithoutProponents()
 {
     auto session = m_doc->session();
@@ -428,7 +452,7 @@ void ExplorePage::updateHeader()
     }
     const QImage img = m_model->data(index, TestImageModel::ImageRole).value<QImage>();
     m_testImage->setPixmap(
-        QPixmap::fromImage(img.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation)));
+        QPixmap::fromImage(img.scaled(m_testImage->width(), m_testImage->height(), Qt::KeepAspectRatio, Qt::FastTransformation)));
     m_testText->setText(tr("<b>Test point %1</b><br>%2")
                             .arg(index.row())
                             .arg(m_model->data(index, Qt::ToolTipRole)

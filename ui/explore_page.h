@@ -17,6 +17,7 @@ class QLabel;
 class QListView;
 class QPushButton;
 class QSlider;
+class QSplitter;
 class QSpinBox;
 
 namespace attri {
@@ -27,6 +28,7 @@ namespace attri::ui {
 
 class ExperimentDocument;
 class TestImageModel;
+class ClassroomGuide;
 class LossChangeBars;
 class TileGridWidget;
 
@@ -62,6 +64,10 @@ public:
     /// k = the number of tiles (a Task job: progress and cancel in the status bar).
     QPushButton* retrainButton() const { return m_retrain; }
     QPushButton* acceptButton() const { return m_accept; }
+    /// Classroom mode: the guided sequence above the page, four large tiles, a larger test image.
+    void setClassroomMode(bool on);
+    ClassroomGuide* classroomGuide() const { return m_guide; }
+    static constexpr int kClassroomTiles = 4;
     QString retrainText() const;
     /// The retrain result drawn as two bars (hidden while there is no result).
     const LossChangeBars* retrainBars() const { return m_retrainBars; }
@@ -104,6 +110,8 @@ private:
     TileGridWidget* m_proponents;
     TileGridWidget* m_opponents;
     LossChangeBars* m_retrainBars;
+    ClassroomGuide* m_guide = nullptr;
+    QSplitter* m_tileSplit = nullptr;
     QLabel* m_legend;
     QTimer m_debounce;
     QElapsedTimer m_changeClock;

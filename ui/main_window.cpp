@@ -12,6 +12,7 @@
 #include "job_runner.h"
 #include "recommend_page.h"
 #include "sensitivity_page.h"
+#include "tile_grid_widget.h"
 
 #include "attribution/attribution_session.h"
 #include "common/error.h"
@@ -23,6 +24,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFile>
@@ -257,6 +259,10 @@ void MainWindow::createMenus()
         settings::presentationMode.set(on);
         setPresentationMode(on);
     });
+    m_classroomAction = view->addAction(tr("&Classroom mode (guided, large tiles)"));
+    m_classroomAction->setCheckable(true);
+    m_classroomAction->setShortcut(QKeySequence(Qt::Key_F10));
+    connect(m_classroomAction, &QAction::toggled, this, &MainWindow::setClassroomMode);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About AttriScope"), this, [this] {
@@ -272,6 +278,22 @@ void MainWindow::setPresentationMode(bool on)
     QFont font = QApplication::font();
     font.setPointSizeF(on ? 16.0 : 10.0);
     QApplication::setFont(font);
+}
+
+void MainWindow::setClassroomMode(bool on)
+{
+    if (m_classroom == on)
+        return;
+    m_classroom = on;
+    if (m_classroomAction) {
+        QSignalBlocker block(m_classroomAction);
+        m_classroomAction->setChecked(on);
+    }
+    setPresentationMode(on || settings::presentationMode.get());
+    m_nav->setVisible(!on);
+    m_explore->setClassroomMode(on);
+    if (on)
+        showPage(ExploringPage);
 }
 
 void MainWindow::refreshRecentFiles()
@@ -352,6 +374,24 @@ QStringList MainWindow::saveScreenshots(const QString& dir)
                                                     .arg(QLatin1String(kPageNames[i])));
         if (grab().save(path))
             written << path;
+    }
+    // Classroom mode at a projector's 1280 × 720, on the test image shown.
+    if (m_doc->session() && !m_classroom) {
+        const QSize size = this->size();
+        setClassroomMode(true);
+        resize(1280, 720);
+        // The tiles are scored in the background: wait (briefly) until they show classroom's count.
+        QElapsedTimer waited;
+        waited.start();
+        while (waited.elapsed() < 5000
+               && m_explore->proponents()->tiles().size() != ExplorePage::kClassroomTiles)
+            QApplication::processEvents(QEventLoop::AllEvents, 50);
+        QApplication::processEvents();
+        const QString path = QDir(dir).filePath(QStringLiteral("07-classroom.png"));
+        if (grab().save(path))
+            written << path;
+        setClassroomMode(false);
+        resize(size);
     }
     showPage(before);
     return written;

@@ -51,11 +51,16 @@ public:
     static QString defaultDemoPath();
     void showPage(Page page);
     Page currentPage() const;
-    /// Renders every page to DIR/NN-name.png; returns the files written.
+    /// Renders every page to DIR/NN-name.png, and classroom mode at 1280 × 720 to
+    /// DIR/07-classroom.png when an attribution is loaded; returns the files written.
     QStringList saveScreenshots(const QString& dir);
     /// The figures of the current page (what File → Export offers).
     QList<Figure> currentFigures() const;
     void setPresentationMode(bool on);
+    /// Classroom mode (View menu, `attriscope --classroom`): large type, the Explore page with its
+    /// guided sequence and four large tiles, the page list hidden to leave the screen to the class.
+    void setClassroomMode(bool on);
+    bool classroomMode() const { return m_classroom; }
     /// Removes the parts of the experiment file `path` that are damaged and can be recomputed
     /// (keeping the damaged file beside it as PATH.damaged), then reopens it; emits repaired()
     /// with what was removed and how to recompute it. A damaged model or dataset record cannot be
@@ -104,6 +109,8 @@ private:
     QProgressBar* m_progress;
     QPushButton* m_cancel;
     QLabel* m_status;
+    QAction* m_classroomAction = nullptr;
+    bool m_classroom = false;
 };
 
 } // namespace attri::ui

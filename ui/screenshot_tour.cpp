@@ -50,7 +50,7 @@ ScreenshotTour::ScreenshotTour(MainWindow* window, QString dir, DemoOptions opti
         // One event-loop turn so the pages lay out with the final state.
         QTimer::singleShot(200, this, [this] {
             const QStringList files = m_window->saveScreenshots(m_dir);
-            finish(files.size() == 6 ? 0 : 1, tr("wrote %1 screenshots to %2").arg(files.size()).arg(m_dir));
+            finish(files.size() == 7 ? 0 : 1, tr("wrote %1 screenshots to %2").arg(files.size()).arg(m_dir));
         });
     });
     connect(m_window->jobRunner(), &JobRunner::failed, this,

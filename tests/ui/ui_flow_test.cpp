@@ -3,6 +3,7 @@
 #include "app_settings.h"
 #include "attribute_page.h"
 #include "checkpoint_model.h"
+#include "classroom_guide.h"
 #include "data_model_page.h"
 #include "experiment_document.h"
 #include "experiment_factory.h"
@@ -579,6 +580,40 @@ void UiFlowTest::attributeFormValidatesAndCancelLeavesTheFileIntact()
     QCOMPARE(fileHash(m_path), before);
 }
 
+void UiFlowTest::classroomModeGuidesTheFlow()
+{
+    // Classroom mode: the guide leads pick → read → move λ → retrain, each step ended by what the
+    // class does; four large tiles; everything back as it was when it is switched off.
+    MainWindow& window = m_fixture->window;
+    ExperimentDocument* doc = m_fixture->doc();
+    QTRY_VERIFY_WITH_TIMEOUT(doc->session() != nullptr, 60000);
+    ExplorePage* page = window.explorePage();
+    window.setClassroomMode(true);
+    QVERIFY(window.classroomMode());
+    QCOMPARE(window.currentPage(), MainWindow::ExploringPage);
+    ClassroomGuide* guide = page->classroomGuide();
+    QVERIFY(guide->isVisibleTo(page));
+    QCOMPARE(guide->step(), ClassroomGuide::PickImage);
+    QVERIFY2(guide->text().contains(QStringLiteral("Pick a test image")), qPrintable(guide->text()));
+
+    page->testView()->setCurrentIndex(page->testModel()->index(2, 0));
+    QTRY_COMPARE(guide->step(), ClassroomGuide::ReadTiles);
+    QTRY_COMPARE(page->proponents()->tiles().size(), ExplorePage::kClassroomTiles);
+    guide->next();
+    QCOMPARE(guide->step(), ClassroomGuide::MoveLambda);
+    doc->setRelativeLambda(doc->relativeLambda() * 10);
+    QTRY_COMPARE(guide->step(), ClassroomGuide::Retrain);
+    QSignalSpy done(page, &ExplorePage::retrainFinished);
+    QTRY_VERIFY(page->retrainButton()->isEnabled());
+    page->retrainButton()->click();
+    QVERIFY(done.wait(120000));
+    QCOMPARE(guide->step(), ClassroomGuide::Done);
+
+    window.setClassroomMode(false);
+    QVERIFY(!guide->isVisibleTo(page));
+    QTRY_COMPARE(page->proponents()->tiles().size(), attri::ui::settings::exploreTileCount.get());
+}
+
 void UiFlowTest::aDamagedFileIsReportedAndRepaired()
 {
     // A copy of the experiment with one byte of its stored features flipped (a bad disk or copy):
@@ -631,7 +666,7 @@ void UiFlowTest::screenshotsRenderEveryPage()
                             ? QString::fromLocal8Bit(qgetenv("ATTRI_UI_TEST_KEEP"))
                             : dir.path();
     const QStringList files = m_fixture->window.saveScreenshots(out);
-    QCOMPARE(files.size(), 6);
+    QCOMPARE(files.size(), 7); // six pages and classroom mode
     for (const QString& f : files) {
         QImage img(f);
         QVERIFY2(!img.isNull() && img.width() > 600, qPrintable(f));

@@ -24,6 +24,7 @@ private Q_SLOTS:
     void exploreRetrainsWithoutTheProponents();
     void everyFigureExports();
     void attributeFormValidatesAndCancelLeavesTheFileIntact();
+    void classroomModeGuidesTheFlow();
     void aDamagedFileIsReportedAndRepaired();
     void screenshotsRenderEveryPage();
     void sliderBenchmarkOnAFullExperiment();
