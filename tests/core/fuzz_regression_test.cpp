@@ -126,8 +126,9 @@ std::vector<Outcome> replayExperimentFile(const std::string&, const std::string&
     out.push_back(run("verifyExperimentFile", [&] {
         const ExperimentVerification v = verifyExperimentFile(file);
         EXPECT_TRUE(v.opened || !v.damaged.empty());
-        if (fs::path(file).filename().string().rfind("flipped_", 0) == 0)
+        if (fs::path(file).filename().string().rfind("flipped_", 0) == 0) {
             EXPECT_FALSE(v.intact()) << file;
+        }
     }));
     return out;
 }
