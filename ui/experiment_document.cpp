@@ -523,4 +523,31 @@ void ExperimentDocument::checkTopK(const TopKRemovalOptions& options, double lam
         JobLane::Task, context, std::move(done), std::move(failed));
 }
 
+void ExperimentDocument::computeTopKOverlap(int count, QObject* context,
+                                            std::function<void(const TopKOverlap&)> done,
+                                            std::function<void(const QString&)> failed)
+{
+    if (!m_content || !methodUsesLambda()) {
+        failed(tr("No attribution with a λ is loaded."));
+        return;
+    }
+    TopKOverlapRequest request;
+    request.test = m_selectedTest;
+    request.count = count;
+    request.referenceRelativeLambda = m_relativeLambda;
+    request.referenceK = m_k;
+    if (auto a = accepted(); a && availableKs().contains(a->k)) {
+        request.referenceRelativeLambda = a->relativeLambda;
+        request.referenceK = a->k;
+    }
+    const std::string path = m_content->path;
+    const std::string method = m_method.toStdString();
+    m_runner->start(
+        tr("Top-%1 overlap of test image %2 over λ × k").arg(count).arg(m_selectedTest),
+        [path, method, request](ProgressSink& progress, const CancelToken& cancel) {
+            return topKOverlap(path, method, request, progress, cancel);
+        },
+        JobLane::Task, context, std::move(done), std::move(failed));
+}
+
 } // namespace attri::ui

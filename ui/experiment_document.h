@@ -8,6 +8,7 @@
 #include "tuning/lambda_grid.h"
 #include "tuning/lambda_selector.h"
 #include "workflows/check.h"
+#include "workflows/top_k_overlap.h"
 
 #include <QObject>
 #include <QString>
@@ -109,6 +110,13 @@ public:
     void checkTopK(const TopKRemovalOptions& options, double lambda, QObject* context,
                    std::function<void(const CheckOutcome<TopKRemovalResult>&)> done,
                    std::function<void(const QString&)> failed);
+
+    /// The selected test image's top-`count` proponents at every stored k and every λ of the
+    /// default grid, against the accepted λ and k (else the current ones) (workflows:
+    /// topKOverlap; Task job, not stored); `done` or `failed` runs on the GUI thread while
+    /// `context` lives.
+    void computeTopKOverlap(int count, QObject* context, std::function<void(const TopKOverlap&)> done,
+                            std::function<void(const QString&)> failed);
 
 Q_SIGNALS:
     void opened(const QString& path);

@@ -5,6 +5,7 @@
 #include "experiment_document.h"
 #include "image_util.h"
 #include "job_runner.h"
+#include "lambda_slider.h"
 #include "test_image_model.h"
 #include "tile_grid_widget.h"
 
@@ -58,7 +59,8 @@ double ExplorePage::relativeLambdaFor(int sliderValue)
 ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     : QWidget(parent), m_doc(document), m_model(new TestImageModel(this)), m_tests(new QListView(this)),
       m_testImage(new QLabel(this)), m_testText(new QLabel(this)), m_kCombo(new QComboBox(this)),
-      m_slider(new QSlider(Qt::Horizontal, this)), m_lambdaLabel(new QLabel(this)),
+      m_slider(new LambdaSlider(kStepsPerDecade, this)), m_markerLegend(new QLabel(this)),
+      m_lambdaLabel(new QLabel(this)),
       m_count(new QSpinBox(this)), m_accept(new QPushButton(tr("Accept this λ"), this)),
       m_acceptedLabel(new QLabel(this)),
       m_retrain(new QPushButton(tr("Retrain without these proponents"), this)), m_retrainResult(new QLabel(this)),
@@ -89,15 +91,19 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     m_slider->setPageStep(kStepsPerDecade / 2);
     m_slider->setToolTip(tr("λ on a log scale, relative to the mean eigenvalue of the curvature"));
     m_lambdaLabel->setMinimumWidth(260);
-    m_acceptedLabel->setWordWrap(true);
     m_count->setRange(1, 64);
     m_count->setValue(settings::exploreTileCount.get());
     m_kCombo->setToolTip(tr("Projection dimension k"));
 
+    // The test image beside its controls (one line of text, k, λ, the marks, the accepted λ),
+    // so that the tiles get the height.
     auto* header = new QHBoxLayout;
-    header->addWidget(m_testImage);
-    header->addWidget(m_testText, 1);
+    header->addWidget(m_testImage, 0, Qt::AlignTop);
+    auto* headerRight = new QVBoxLayout;
+    header->addLayout(headerRight, 1);
+    headerRight->addWidget(m_testText);
     auto* controls = new QFormLayout;
+    headerRight->addLayout(controls);
     auto* kRow = new QHBoxLayout;
     kRow->addWidget(m_kCombo);
     kRow->addWidget(new QLabel(tr("tiles"), this));
@@ -109,16 +115,18 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     lambdaRow->addWidget(m_slider, 1);
     lambdaRow->addWidget(m_lambdaLabel);
     controls->addRow(tr("λ"), lambdaRow);
+    m_markerLegend->setTextFormat(Qt::RichText);
+    m_markerLegend->setToolTip(tr("Marks on the slider: the λ the Recommend page recommends for this method and "
+                                  "k, and the λ accepted for this method"));
+    controls->addRow(QString(), m_markerLegend);
     controls->addRow(QString(), m_acceptedLabel);
     m_retrain->setToolTip(tr("Retrain the model (its own recipe, same start) without the proponents shown, and "
                              "once without as many random training images, and compare this test image's loss"));
     m_retrainResult->setWordWrap(true);
     m_retrainResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* retrainRow = new QHBoxLayout;
-    retrainRow->addWidget(m_retrain);
+    retrainRow->addWidget(m_retrain, 0, Qt::AlignTop);
     retrainRow->addWidget(m_retrainResult, 1);
-    controls->addRow(QString(), retrainRow);
-    controls->addRow(QString(), m_retrainBars);
     m_legend->setWordWrap(true);
     m_legend->setText(tr("A tile's score estimates how much giving that training image more weight would lower (+) "
                          "or raise (−) this test image's loss, in the method's units: compare scores within one "
@@ -130,7 +138,8 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     m_guide->hide();
     rightLayout->addWidget(m_guide);
     rightLayout->addLayout(header);
-    rightLayout->addLayout(controls);
+    rightLayout->addLayout(retrainRow);
+    rightLayout->addWidget(m_retrainBars);
     m_tileSplit = new QSplitter(Qt::Vertical, right);
     m_tileSplit->addWidget(m_proponents);
     m_tileSplit->addWidget(m_opponents);
@@ -154,6 +163,9 @@ ExplorePage::ExplorePage(ExperimentDocument* document, QWidget* parent)
     connect(m_doc, &ExperimentDocument::lambdaChanged, this, &ExplorePage::onLambdaChanged);
     connect(m_doc, &ExperimentDocument::sessionChanged, this, &ExplorePage::onLambdaChanged);
     connect(m_doc, &ExperimentDocument::acceptedChanged, this, &ExplorePage::onLambdaChanged);
+    connect(m_doc, &ExperimentDocument::recommendationChanged, this, &ExplorePage::updateMarkers);
+    connect(m_doc, &ExperimentDocument::kChanged, this, &ExplorePage::updateMarkers);
+    connect(m_doc, &ExperimentDocument::methodChanged, this, &ExplorePage::updateMarkers);
     connect(m_doc, &ExperimentDocument::selectedTestChanged, this, [this](int test) {
         const QModelIndex index = m_model->index(test, 0);
         if (m_tests->currentIndex() != index)
@@ -241,17 +253,42 @@ void ExplorePage::onLambdaChanged()
     m_slider->setEnabled(usesLambda && m_doc->isOpen());
     m_accept->setEnabled(usesLambda && m_doc->session() != nullptr);
     m_lambdaLabel->setText(lambdaText());
-    if (auto a = m_doc->accepted())
-        m_acceptedLabel->setText(tr("Accepted: λ = %1 (%2 × mean eigenvalue) at k = %3, rule %4, by %5 on %6")
-                                     .arg(a->lambda, 0, 'g', 4)
-                                     .arg(a->relativeLambda, 0, 'g', 3)
+    if (auto a = m_doc->accepted()) {
+        const QString when = QString::fromStdString(a->time).left(10);
+        m_acceptedLabel->setText(tr("Accepted: λ = %1 at k = %2 (%3, %4, %5)")
+                                     .arg(formatLambda(a->lambda))
                                      .arg(a->k)
-                                     .arg(QString::fromStdString(a->rule), QString::fromStdString(a->user),
-                                          QString::fromStdString(a->time)));
-    else
+                                     .arg(QString::fromStdString(a->rule), QString::fromStdString(a->user), when));
+        m_acceptedLabel->setToolTip(tr("λ = %1 (%2 × mean eigenvalue) at k = %3, rule %4, accepted by %5 on %6")
+                                        .arg(a->lambda, 0, 'g', 6)
+                                        .arg(a->relativeLambda, 0, 'g', 4)
+                                        .arg(a->k)
+                                        .arg(QString::fromStdString(a->rule), QString::fromStdString(a->user),
+                                             QString::fromStdString(a->time)));
+    } else {
+        m_acceptedLabel->setToolTip(QString());
         m_acceptedLabel->setText(usesLambda ? tr("No λ accepted yet for this method.")
                                             : tr("This method has no λ."));
+    }
+    updateMarkers();
     refreshTiles();
+}
+
+void ExplorePage::updateMarkers()
+{
+    const bool usesLambda = m_doc->methodUsesLambda();
+    const double none = std::nan("");
+    const auto rec = usesLambda ? m_doc->recommendation() : std::nullopt;
+    const auto accepted = usesLambda ? m_doc->accepted() : std::nullopt;
+    m_slider->setMarker(LambdaMarker::Recommended, rec ? rec->relativeLambda : none);
+    m_slider->setMarker(LambdaMarker::Accepted, accepted ? accepted->relativeLambda : none);
+    m_markerLegend->setText(m_slider->legendHtml());
+    m_markerLegend->setVisible(!m_markerLegend->text().isEmpty());
+}
+
+QString ExplorePage::markerLegend() const
+{
+    return m_markerLegend->text();
 }
 
 QString ExplorePage::lambdaText() const
@@ -453,12 +490,12 @@ void ExplorePage::updateHeader()
     const QImage img = m_model->data(index, TestImageModel::ImageRole).value<QImage>();
     m_testImage->setPixmap(
         QPixmap::fromImage(img.scaled(m_testImage->width(), m_testImage->height(), Qt::KeepAspectRatio, Qt::FastTransformation)));
-    m_testText->setText(tr("<b>Test point %1</b><br>%2")
+    m_testText->setText(tr("<b>Test point %1</b> — %2")
                             .arg(index.row())
                             .arg(m_model->data(index, Qt::ToolTipRole)
                                      .toString()
                                      .section(QLatin1Char('\n'), 1)
-                                     .replace(QLatin1Char('\n'), QStringLiteral("<br>"))));
+                                     .replace(QLatin1Char('\n'), QStringLiteral(" · "))));
 }
 
 std::vector<float> ExplorePage::shownScores() const

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "figure_export.h"
+#include "lambda_slider.h"
 
 #include "tuning/top_k.h"
 
@@ -44,7 +45,9 @@ public:
     static int sliderValueFor(double relativeLambda);
     static double relativeLambdaFor(int sliderValue);
 
-    QSlider* lambdaSlider() const { return m_slider; }
+    LambdaSlider* lambdaSlider() const { return m_slider; }
+    /// The legend of the slider's recommended / accepted marks (rich text).
+    QString markerLegend() const;
     QComboBox* kCombo() const { return m_kCombo; }
     QListView* testView() const { return m_tests; }
     TestImageModel* testModel() const { return m_model; }
@@ -84,6 +87,7 @@ private:
     void onContentChanged();
     void onKsChanged();
     void onLambdaChanged();
+    void updateMarkers();
     void onSliderValueChanged(int value);
     void refreshTiles();
     void computeInBackground();
@@ -99,7 +103,8 @@ private:
     QLabel* m_testImage;
     QLabel* m_testText;
     QComboBox* m_kCombo;
-    QSlider* m_slider;
+    LambdaSlider* m_slider;
+    QLabel* m_markerLegend;
     QLabel* m_lambdaLabel;
     QSpinBox* m_count;
     QPushButton* m_accept;

@@ -5,6 +5,7 @@
 #include <QPainter>
 #include <QToolTip>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -70,7 +71,7 @@ void HeatmapWidget::setSelection(double relativeLambda, qint64 k)
 
 QRectF HeatmapWidget::plotRect(const QRectF& area) const
 {
-    return area.adjusted(86, 34, -96, -58);
+    return area.adjusted(86, 46, -96, -58);
 }
 
 std::pair<double, double> HeatmapWidget::range() const
@@ -83,7 +84,11 @@ std::pair<double, double> HeatmapWidget::range() const
             hi = std::max(hi, v);
         }
     }
-    if (!std::isfinite(lo))
+    if (std::isfinite(m_data.scaleLow))
+        lo = m_data.scaleLow;
+    if (std::isfinite(m_data.scaleHigh))
+        hi = m_data.scaleHigh;
+    if (!std::isfinite(lo) || !std::isfinite(hi))
         return {0.0, 1.0};
     if (hi - lo < 1e-12)
         hi = lo + 1e-12;
@@ -166,7 +171,7 @@ void HeatmapWidget::paintFigure(QPainter& painter, const QRectF& area) const
                 painter.fillRect(cell, QBrush(QColor(170, 170, 170), Qt::BDiagPattern));
                 continue;
             }
-            const double t = (v - lo) / (hi - lo);
+            const double t = std::clamp((v - lo) / (hi - lo), 0.0, 1.0);
             painter.fillRect(cell.adjusted(0, 0, 0.5, 0.5), m_colormap.at(t));
             if (showValues) {
                 painter.setPen(m_colormap.textOn(t));
@@ -219,6 +224,9 @@ void HeatmapWidget::paintFigure(QPainter& painter, const QRectF& area) const
     }
     painter.setPen(Qt::black);
     painter.drawRect(bar);
+    if (!m_data.scaleTitle.isEmpty())
+        painter.drawText(QRectF(bar.left() - 30, bar.top() - 18, bar.width() + 60, 16), Qt::AlignCenter,
+                         m_data.scaleTitle);
     for (int i = 0; i <= 4; ++i) {
         const double t = i / 4.0;
         const double y = bar.bottom() - t * bar.height();

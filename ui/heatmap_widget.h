@@ -6,6 +6,7 @@
 
 #include <QWidget>
 
+#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -19,6 +20,11 @@ struct HeatmapData {
     std::vector<qint64> ks;              ///< columns
     Eigen::MatrixXd values;              ///< rows × columns, NaN where undefined
     Eigen::MatrixXd absoluteLambdas;     ///< same shape (may be empty)
+    /// The values the colour scale's ends stand for; NaN: the data's smallest / largest value.
+    /// Values outside are drawn in the end colours.
+    double scaleLow = std::numeric_limits<double>::quiet_NaN();
+    double scaleHigh = std::numeric_limits<double>::quiet_NaN();
+    QString scaleTitle; ///< drawn above the colour bar, e.g. "LDS"
 };
 
 /// A λ × k heatmap with a colour bar, axis labels in λ and k, tooltips with the values, and
@@ -60,7 +66,11 @@ protected:
 
 private:
     QRectF plotRect(const QRectF& area) const;
+public:
+    /// The values the colour scale runs between (the anchors, else the data's range).
     std::pair<double, double> range() const;
+
+private:
 
     HeatmapData m_data;
     Colormap m_colormap;

@@ -3,6 +3,7 @@
 #include "experiment_content.h"
 
 #include <QChart>
+#include <QLegend>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QPen>
@@ -139,6 +140,26 @@ void moveLambdaMarker(QLineSeries* marker, double relativeLambda, double yLow, d
         marker->replace(QList<QPointF>{QPointF(relativeLambda, yLow), QPointF(relativeLambda, yHigh)});
     else
         marker->clear();
+}
+
+void scaleChartFonts(QChart* chart, double factor)
+{
+    if (!chart || !(factor > 0) || factor == 1.0)
+        return;
+    auto scaled = [factor](QFont f) {
+        if (f.pointSizeF() > 0)
+            f.setPointSizeF(f.pointSizeF() * factor);
+        else if (f.pixelSize() > 0)
+            f.setPixelSize(std::max(1, static_cast<int>(std::lround(f.pixelSize() * factor))));
+        return f;
+    };
+    chart->setTitleFont(scaled(chart->titleFont()));
+    if (QLegend* legend = chart->legend())
+        legend->setFont(scaled(legend->font()));
+    for (QAbstractAxis* axis : chart->axes()) {
+        axis->setLabelsFont(scaled(axis->labelsFont()));
+        axis->setTitleFont(scaled(axis->titleFont()));
+    }
 }
 
 QString formatLambda(double value)

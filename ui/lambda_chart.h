@@ -53,6 +53,9 @@ QLineSeries* addLambdaMarker(QChart* chart, LambdaMarker kind, double relativeLa
 /// Moves a marker made by addLambdaMarker.
 void moveLambdaMarker(QLineSeries* marker, double relativeLambda, double yLow, double yHigh);
 
+/// Multiplies every font of `chart` (title, legend, axis labels and titles) by `factor`.
+void scaleChartFonts(QChart* chart, double factor);
+
 /// One number format for λ on every page: 3 significant digits, scientific outside [0.01, 1000).
 QString formatLambda(double value);
 

@@ -10,6 +10,7 @@
 #include "explore_page.h"
 #include "figure_export.h"
 #include "job_runner.h"
+#include "lambda_chart.h"
 #include "recommend_page.h"
 #include "sensitivity_page.h"
 #include "tile_grid_widget.h"
@@ -20,6 +21,8 @@
 #include "workflows/attribute.h"
 
 #include <QAction>
+#include <QChart>
+#include <QChartView>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QComboBox>
@@ -276,8 +279,13 @@ void MainWindow::createMenus()
 void MainWindow::setPresentationMode(bool on)
 {
     QFont font = QApplication::font();
+    const double before = font.pointSizeF();
     font.setPointSizeF(on ? 16.0 : 10.0);
     QApplication::setFont(font);
+    // Charts keep the fonts they were made with: scale them along.
+    if (before > 0)
+        for (QChartView* view : findChildren<QChartView*>())
+            scaleChartFonts(view->chart(), font.pointSizeF() / before);
 }
 
 void MainWindow::setClassroomMode(bool on)

@@ -99,14 +99,17 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
     m_chartHint->setMinimumHeight(80);
 
     m_form->addRow(tr("Rule"), m_rule);
-    m_form->addRow(QString(), m_ruleHelp);
     m_form->addRow(tr("Relative λ grid"), m_grid);
     m_form->addRow(tr("Path budget"), m_pathBudget);
     m_form->addRow(tr("Simulated subsets"), m_subsets);
     m_form->addRow(tr("Test points"), m_maxTests);
     m_form->addRow(QString(), m_run);
     auto* settingsBox = new QGroupBox(tr("Retraining-free recommendation"), this);
-    settingsBox->setLayout(m_form);
+    // The rule's explanation sits under the form, not in it: a word-wrapped row in a form whose
+    // rows are shown and hidden is measured wrongly by Qt 6.4 after a font change.
+    auto* settingsLayout = new QVBoxLayout(settingsBox);
+    settingsLayout->addLayout(m_form);
+    settingsLayout->addWidget(m_ruleHelp);
     auto* gtForm = new QFormLayout;
     gtForm->addRow(tr("Retrained models (M)"), m_gtSubsets);
     gtForm->addRow(QString(), m_gtEstimate);
@@ -167,14 +170,18 @@ void RecommendPage::showRuleOptions()
     m_ruleHelp->setText(ruleHelp(rule));
     const bool simulated = rule == SelectorRule::SimulatedSgd;
     const bool path = rule == SelectorRule::PathMatch || rule == SelectorRule::PathOrPrior;
-    m_form->setRowVisible(m_pathBudget, rule == SelectorRule::PathOrPrior);
-    m_form->setRowVisible(m_subsets, simulated);
-    m_form->setRowVisible(m_maxTests, simulated || path);
+    const std::pair<QWidget*, bool> rows[] = {
+        {m_pathBudget, rule == SelectorRule::PathOrPrior}, {m_subsets, simulated}, {m_maxTests, simulated || path}};
+    for (const auto& [field, on] : rows) {
+        field->setVisible(on);
+        if (QWidget* label = m_form->labelForField(field))
+            label->setVisible(on);
+    }
 }
 
 bool RecommendPage::simulationOptionsVisible() const
 {
-    return m_form->isRowVisible(m_subsets);
+    return !m_subsets->isHidden();
 }
 
 bool RecommendPage::chartVisible() const

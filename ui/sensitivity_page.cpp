@@ -5,6 +5,7 @@
 #include "lambda_chart.h"
 #include "experiment_document.h"
 #include "heatmap_widget.h"
+#include "job_runner.h"
 
 #include <QChart>
 #include <QChartView>
@@ -23,6 +24,7 @@
 #include <QVBoxLayout>
 #include <QValueAxis>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -43,7 +45,38 @@ QString describeQuantity(const QString& q)
         return QObject::tr("top-k stability (not quality): Jaccard with the next k");
     if (q == QLatin1String("mean_xi"))
         return QObject::tr("mean ξ (simulated-sgd indicator, no retraining)");
+    if (q == QLatin1String(SensitivityPage::kOverlapQuantity))
+        return QObject::tr("top-%1 overlap of the selected test image (robustness, not quality)")
+            .arg(SensitivityPage::kOverlapCount);
     return q;
+}
+
+/// How a quantity's colours are anchored, and the sentence that says so.
+struct Scale {
+    double low, high;
+    QString title, note;
+};
+
+Scale scaleFor(const QString& q, double dataLow)
+{
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (q == QLatin1String("lds"))
+        return {std::min(0.0, dataLow), nan, QObject::tr("LDS"),
+                QObject::tr("Colour: LDS, how well the scores predict retrained models; the scale starts at 0 (no "
+                            "agreement) and tops out at the best cell.")};
+    if (q.startsWith(QLatin1String("spearman")))
+        return {0.0, 1.0, QObject::tr("Spearman"),
+                QObject::tr("Colour: rank correlation with the neighbouring setting, 0 to 1 (1: the same ranking). "
+                            "Stable is not the same as right: LDS measures quality.")};
+    if (q.startsWith(QLatin1String("jaccard")))
+        return {0.0, 1.0, QObject::tr("Jaccard"),
+                QObject::tr("Colour: share of the top set kept from the neighbouring setting, 0 to 1. Stable is "
+                            "not the same as right: LDS measures quality.")};
+    if (q == QLatin1String("mean_xi"))
+        return {nan, nan, QObject::tr("mean ξ"),
+                QObject::tr("Colour: mean ξ from its smallest to its largest value here; the rule reads its peak, "
+                            "not its level.")};
+    return {nan, nan, QString(), QString()};
 }
 } // namespace
 
@@ -97,6 +130,20 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
     connect(m_doc, &ExperimentDocument::lambdaChanged, this, &SensitivityPage::updateCurrentMarker);
     connect(m_doc, &ExperimentDocument::sessionChanged, this, &SensitivityPage::updateCurrentMarker);
     connect(m_quantity, &QComboBox::currentIndexChanged, this, &SensitivityPage::showTable);
+    // The overlap follows the selected test image and the reference setting.
+    auto refreshOverlap = [this] {
+        if (m_quantity->currentData().toString() == QLatin1String(kOverlapQuantity))
+            showOverlap();
+    };
+    connect(m_doc, &ExperimentDocument::selectedTestChanged, this, refreshOverlap);
+    connect(m_doc, &ExperimentDocument::acceptedChanged, this, refreshOverlap);
+    connect(m_doc->runner(), &JobRunner::finished, this, refreshOverlap);
+    // A computation another task cancelled or superseded reports nothing: ask again later.
+    connect(m_doc->runner(), &JobRunner::cancelled, this, [this] { m_overlapRunning = false; });
+    connect(m_doc->runner(), &JobRunner::started, this, [this](const QString& name) {
+        if (!name.startsWith(QStringLiteral("Top-")))
+            m_overlapRunning = false;
+    });
     connect(m_colormap, &QComboBox::currentTextChanged, this, [this](const QString& name) {
         settings::heatmapColormap.set(name);
         m_heatmap->setColormap(name);
@@ -108,17 +155,21 @@ SensitivityPage::SensitivityPage(ExperimentDocument* document, QWidget* parent)
 
 void SensitivityPage::onContentChanged()
 {
+    m_overlap.reset(); // another file, or the same one recomputed
     const QString previous = m_quantity->currentData().toString();
     const bool hadLds = m_quantity->findData(QStringLiteral("lds")) >= 0;
     {
         QSignalBlocker block(m_quantity);
         m_quantity->clear();
-        if (auto content = m_doc->content())
+        auto content = m_doc->content();
+        if (content)
             for (const SweepTable* t : content->sweepsFor(m_doc->method().toStdString())) {
                 const QString q = QString::fromStdString(t->quantity);
                 m_quantity->addItem(describeQuantity(q), q);
             }
-        m_computeXi->setEnabled(m_doc->isOpen() && m_quantity->count() > 0);
+        if (m_doc->isOpen() && m_doc->methodUsesLambda() && !m_doc->availableKs().isEmpty())
+            m_quantity->addItem(describeQuantity(QLatin1String(kOverlapQuantity)), QLatin1String(kOverlapQuantity));
+        m_computeXi->setEnabled(content && !content->sweepsFor(m_doc->method().toStdString()).empty());
         // LDS (quality) is shown whenever it is new: ground truth just computed, or another file.
         const int lds = m_quantity->findData(QStringLiteral("lds"));
         int index = lds >= 0 && !hadLds ? lds : m_quantity->findData(previous);
@@ -134,9 +185,13 @@ void SensitivityPage::onContentChanged()
 
 void SensitivityPage::showTable()
 {
+    const QString quantity = m_quantity->currentData().toString();
+    if (quantity == QLatin1String(kOverlapQuantity)) {
+        showOverlap();
+        return;
+    }
     auto content = m_doc->content();
-    const SweepTable* t = content ? content->sweep(m_doc->method().toStdString(),
-                                                   m_quantity->currentData().toString().toStdString())
+    const SweepTable* t = content ? content->sweep(m_doc->method().toStdString(), quantity.toStdString())
                                   : nullptr;
     if (!t) {
         m_heatmap->clear();
@@ -150,11 +205,107 @@ void SensitivityPage::showTable()
     d.ks.assign(t->ks.begin(), t->ks.end());
     d.values = t->values;
     d.absoluteLambdas = t->absoluteLambdas;
+    double dataLow = std::numeric_limits<double>::infinity();
+    for (Eigen::Index i = 0; i < d.values.size(); ++i)
+        if (std::isfinite(d.values.data()[i]))
+            dataLow = std::min(dataLow, d.values.data()[i]);
+    const Scale scale = scaleFor(quantity, std::isfinite(dataLow) ? dataLow : 0.0);
+    d.scaleLow = scale.low;
+    d.scaleHigh = scale.high;
+    d.scaleTitle = scale.title;
     m_heatmap->setData(std::move(d));
     m_heatmap->setSelection(m_doc->relativeLambda(), m_doc->k());
     m_note->setText(
-        tr("Click a cell to explore that λ and k. Hatched cells are undefined.%1")
-            .arg(content->hasGroundTruth ? QString() : tr(" LDS needs ground truth (Recommend page).")));
+        tr("%1 Click a cell to explore that λ and k; hatched cells are undefined.%2")
+            .arg(scale.note, content->hasGroundTruth ? QString() : tr(" LDS needs ground truth (Recommend page).")));
+}
+
+SensitivityPage::OverlapKey SensitivityPage::currentOverlapKey() const
+{
+    OverlapKey key{m_doc->method(), m_doc->selectedTest(), m_doc->relativeLambda(), m_doc->k()};
+    if (auto a = m_doc->accepted(); a && m_doc->availableKs().contains(a->k)) {
+        key.referenceRelativeLambda = a->relativeLambda;
+        key.referenceK = a->k;
+    }
+    return key;
+}
+
+void SensitivityPage::showOverlap()
+{
+    const OverlapKey key = currentOverlapKey();
+    if (!m_overlap || !(m_overlapKey == key)) {
+        m_heatmap->clear();
+        if (m_overlapRunning)
+            return;
+        if (m_doc->runner()->isRunning()) {
+            m_note->setText(tr("The top-%1 overlap is computed when “%2” finishes.")
+                                .arg(kOverlapCount)
+                                .arg(m_doc->runner()->currentTask()));
+            return;
+        }
+        m_note->setText(tr("Finding the top %1 proponents of test image %2 at every λ and k…")
+                            .arg(kOverlapCount)
+                            .arg(key.test));
+        m_overlapRunning = true;
+        m_doc->computeTopKOverlap(
+            kOverlapCount, this,
+            [this, key](const TopKOverlap& result) {
+                m_overlapRunning = false;
+                m_overlap = result;
+                m_overlapKey = key;
+                if (m_quantity->currentData().toString() == QLatin1String(kOverlapQuantity))
+                    showOverlap();
+            },
+            [this](const QString& error) {
+                m_overlapRunning = false;
+                m_note->setText(tr("The top-%1 overlap failed: %2").arg(kOverlapCount).arg(error));
+            });
+        return;
+    }
+    const TopKOverlap& o = *m_overlap;
+    HeatmapData d;
+    d.title = tr("Test image %1: its top %2 proponents kept").arg(key.test).arg(o.reference.size());
+    d.relativeLambdas = o.relativeLambdas;
+    d.ks.assign(o.ks.begin(), o.ks.end());
+    d.values = o.overlap;
+    d.scaleLow = 0.0;
+    d.scaleHigh = 1.0;
+    d.scaleTitle = tr("share kept");
+    m_heatmap->setData(std::move(d));
+    m_heatmap->setSelection(m_doc->relativeLambda(), m_doc->k());
+    std::vector<size_t> order(o.reference.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return o.cellsKept[a] > o.cellsKept[b]; });
+    QStringList kept;
+    for (size_t i : order)
+        kept << tr("#%1 %2%")
+                    .arg(o.reference[i].index)
+                    .arg(std::lround(100.0 * static_cast<double>(o.cellsKept[i]) /
+                                     static_cast<double>(std::max<int64_t>(1, o.cells()))));
+    m_note->setText(tr("Colour: share of the top %1 proponents at the reference setting (λ = %2 × mean eigenvalue, "
+                       "k = %3, %4) still in the top %1 at each λ and k, 0 to 1. Robustness, not quality. Settings "
+                       "that keep each proponent: %5.")
+                        .arg(o.reference.size())
+                        .arg(formatLambda(o.referenceRelativeLambda))
+                        .arg(o.referenceK)
+                        .arg(m_doc->accepted() ? tr("the accepted one") : tr("the current one"))
+                        .arg(kept.join(QStringLiteral(", "))));
+}
+
+bool SensitivityPage::showQuantity(const QString& quantity)
+{
+    const int index = m_quantity->findData(quantity);
+    if (index < 0)
+        return false;
+    m_quantity->setCurrentIndex(index);
+    return true;
+}
+
+QString SensitivityPage::noteText() const
+{
+    return m_note->text();
 }
 
 void SensitivityPage::onCellClicked(int row, int col)

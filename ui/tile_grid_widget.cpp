@@ -56,6 +56,45 @@ QVector<QRectF> TileGridWidget::tileRects(const QRectF& area) const
     return rects;
 }
 
+QFont TileGridWidget::captionFont() const
+{
+    QFont f = font();
+    f.setPixelSize(11);
+    return f;
+}
+
+QString TileGridWidget::scoreCaption(int i, const QFontMetricsF& metrics, double width) const
+{
+    // The longest form that fits: rank and 3 digits, then the score alone, then 2 digits.
+    const double score = m_tiles[i].score;
+    const QString forms[] = {QStringLiteral("#%1  %2").arg(i + 1).arg(QString::asprintf("%+.3g", score)),
+                             QString::asprintf("%+.3g", score), QString::asprintf("%+.2g", score)};
+    for (const QString& form : forms)
+        if (metrics.horizontalAdvance(form) <= width)
+            return form;
+    return forms[2];
+}
+
+int TileGridWidget::clippedCaptions() const
+{
+    const QVector<QRectF> rects = tileRects(QRectF(rect()));
+    const QFontMetricsF metrics(captionFont());
+    int clipped = 0;
+    for (int i = 0; i < rects.size(); ++i) {
+        const double width = rects[i].width() + kGap;
+        if (metrics.horizontalAdvance(scoreCaption(i, metrics, width)) > width
+            || metrics.horizontalAdvance(m_tiles[i].label) > width)
+            ++clipped;
+    }
+    return clipped;
+}
+
+QSize TileGridWidget::minimumSizeHint() const
+{
+    // One row of tiles at the smallest side that reads (kMinTileSide) with the title and captions.
+    return {200, static_cast<int>(26 + 4 + kMinTileSide + kCaption + kGap)};
+}
+
 QString TileGridWidget::tileToolTip(const QPoint& pos) const
 {
     const QVector<QRectF> rects = tileRects(QRectF(rect()));
@@ -92,9 +131,7 @@ void TileGridWidget::paintFigure(QPainter& painter, const QRectF& area) const
     painter.setPen(m_accent.darker(130));
     painter.drawText(QRectF(area.left() + 6, area.top() + 2, area.width() - 12, 22),
                      Qt::AlignLeft | Qt::AlignVCenter, m_title);
-    font.setBold(false);
-    font.setPixelSize(11);
-    painter.setFont(font);
+    painter.setFont(captionFont());
     const QRectF grid = area.adjusted(6, 26, -6, -4);
     const int n = m_tiles.size();
     if (n == 0) {
@@ -104,7 +141,7 @@ void TileGridWidget::paintFigure(QPainter& painter, const QRectF& area) const
         return;
     }
     const QVector<QRectF> rects = tileRects(area);
-    const QFontMetricsF metrics(font);
+    const QFontMetricsF metrics(captionFont());
     for (int i = 0; i < n; ++i) {
         const Tile& t = m_tiles[i];
         const QRectF& img = rects[i];
@@ -114,10 +151,9 @@ void TileGridWidget::paintFigure(QPainter& painter, const QRectF& area) const
         painter.drawRect(img);
         painter.setPen(Qt::black);
         const QRectF cap(img.left() - kGap / 2, img.bottom() + 1, img.width() + kGap, kCaption);
-        const QString score = QStringLiteral("#%1  %2").arg(i + 1).arg(QString::asprintf("%+.3g", t.score));
         painter.drawText(cap, Qt::AlignHCenter | Qt::AlignTop,
-                         metrics.elidedText(score, Qt::ElideRight, cap.width()) + QLatin1Char('\n')
-                             + metrics.elidedText(t.label, Qt::ElideRight, cap.width()));
+                         metrics.elidedText(scoreCaption(i, metrics, cap.width()), Qt::ElideRight, cap.width())
+                             + QLatin1Char('\n') + metrics.elidedText(t.label, Qt::ElideRight, cap.width()));
     }
     painter.restore();
 }

@@ -2,11 +2,14 @@
 
 #include <QColor>
 #include <QElapsedTimer>
+#include <QFont>
 #include <QImage>
 #include <QVector>
 #include <QWidget>
 
 #include <limits>
+
+class QFontMetricsF;
 
 namespace attri::ui {
 
@@ -36,8 +39,15 @@ public:
     /// The tooltip of the tile at `pos` (empty when there is none there).
     QString tileToolTip(const QPoint& pos) const;
 
+    /// Tiles whose caption (score or label) does not fit under the tile at the current size, even
+    /// in its shortest form.
+    int clippedCaptions() const;
+
+    /// The smallest tile side the layout asks room for (a row of tiles at least this large).
+    static constexpr double kMinTileSide = 96;
+
     QSize sizeHint() const override { return {520, 260}; }
-    QSize minimumSizeHint() const override { return {200, 120}; }
+    QSize minimumSizeHint() const override;
 
 Q_SIGNALS:
     /// Emitted at the end of every paint (the Explore page measures change → repaint with it).
@@ -48,6 +58,10 @@ protected:
     bool event(QEvent* event) override;
 
 private:
+    QFont captionFont() const;
+    /// Tile i's score line: the longest form that fits `width`.
+    QString scoreCaption(int i, const QFontMetricsF& metrics, double width) const;
+
     QString m_title;
     QColor m_accent;
     QVector<Tile> m_tiles;

@@ -10,6 +10,7 @@
 #include "eval/ground_truth.h"
 #include "eval/removal_checks.h"
 #include "workflows/check.h"
+#include "workflows/top_k_overlap.h"
 #include "eval/subset_sampler.h"
 #include "jobs/cancel_token.h"
 #include "store/atomic_write.h"
@@ -158,16 +159,34 @@ int runScores(const Args& args, const CancelToken& cancel)
 
 int runTopk(const Args& args, const CancelToken& cancel)
 {
-    ArgParser p("attriscope-cli topk", "Prints the strongest proponents and opponents of one test point.");
+    ArgParser p("attriscope-cli topk",
+                "Prints the strongest proponents and opponents of one test point. With --across, also how robust\n"
+                "its top N proponents are: the share of them still in the top N at every stored k and every λ of\n"
+                "--lambda-grid, and in how many of those settings each one stays.");
     addSessionOptions(p);
-    p.option("test", "I", "test point", "0").option("n", "N", "how many of each", "10");
+    p.option("test", "I", "test point", "0")
+        .option("n", "N", "how many of each", "10")
+        .flag("across", "compare the top N proponents with those at every stored k and every λ of --lambda-grid")
+        .option("lambda-grid", "SPEC", "--across: relative λ grid, list 'a,b,c' or 'log:LOW:HIGH:COUNT'",
+                "log:1e-6:1e2:25");
     if (!p.parse(args))
         return 0;
+    if (p.isSet("lambda-grid") && !p.isSet("across"))
+        throw ConfigError("topk: --lambda-grid is for --across");
     TerminalProgress progress;
     const std::string path = p.positionalValue("EXP.h5");
     auto session = AttributionSession::open(path, p.get("method"), p.isSet("k") ? p.getInt("k") : 0, progress, cancel);
     const double lambda = resolveLambda(p, *session);
     printTopK(*session, p.getInt("test"), lambda, p.getInt("n"));
+    if (p.isSet("across")) {
+        TopKOverlapRequest request;
+        request.test = p.getInt("test");
+        request.count = p.getInt("n");
+        request.grid = LambdaGrid::parse(p.get("lambda-grid"), true);
+        request.referenceRelativeLambda = lambda / session->meanEigenvalue();
+        request.referenceK = session->k();
+        printTopKOverlap(topKOverlap(path, p.get("method"), request, progress, cancel));
+    }
     return 0;
 }
 

@@ -7,7 +7,9 @@
 #include "workflows/attribute.h"
 #include "workflows/lds_tables.h"
 #include "workflows/recommend.h"
+#include "workflows/top_k_overlap.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -102,6 +104,29 @@ void printTopK(const AttributionSession& session, int64_t test, double lambda, i
     for (const auto& r : top.opponents)
         std::printf("  train %6lld  score %+.6g  label %s\n", static_cast<long long>(r.index), r.score,
                     label(data.train.labels[static_cast<size_t>(r.index)]).c_str());
+}
+
+void printTopKOverlap(const TopKOverlap& o)
+{
+    const auto n = static_cast<long long>(o.reference.size());
+    std::printf("\nshare of these %lld proponents still in the top %lld (reference: k=%lld, relative lambda %.3g):\n",
+                n, n, static_cast<long long>(o.referenceK), o.referenceRelativeLambda);
+    std::printf("  %-12s", "rel. lambda");
+    for (int64_t k : o.ks)
+        std::printf(" %7s", ("k=" + std::to_string(k)).c_str());
+    std::printf("\n");
+    for (Eigen::Index r = 0; r < o.overlap.rows(); ++r) {
+        std::printf("  %-12.3g", o.relativeLambdas[static_cast<size_t>(r)]);
+        for (Eigen::Index c = 0; c < o.overlap.cols(); ++c)
+            std::printf(" %7.2f", o.overlap(r, c));
+        std::printf("\n");
+    }
+    std::printf("robustness: settings (of %lld) whose top %lld still holds each proponent:\n",
+                static_cast<long long>(o.cells()), n);
+    for (size_t i = 0; i < o.reference.size(); ++i)
+        std::printf("  train %6lld  %4lld  (%.0f%%)\n", static_cast<long long>(o.reference[i].index),
+                    static_cast<long long>(o.cellsKept[i]),
+                    100.0 * static_cast<double>(o.cellsKept[i]) / static_cast<double>(std::max<int64_t>(1, o.cells())));
 }
 
 void printLdsTable(const SweepTable& table, bool curve)

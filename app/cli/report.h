@@ -10,6 +10,7 @@ class AttributionSession;
 struct AttributionSummary;
 struct RecommendResult;
 struct SweepTable;
+struct TopKOverlap;
 } // namespace attri
 
 namespace attri::cli {
@@ -23,6 +24,10 @@ void printRecommendation(const RecommendResult& result, double pathBudget);
 
 /// What `topk` prints: the strongest proponents and opponents of one test point at `lambda`.
 void printTopK(const AttributionSession& session, int64_t test, double lambda, int64_t n);
+
+/// What `topk --across` prints: the overlap of each (λ, k) top-N set with the reference one, and in
+/// how many settings each reference proponent stays.
+void printTopKOverlap(const TopKOverlap& overlap);
 
 /// What `lds` prints for one "lds" table: each k's best LDS and λ, and with `curve` the whole curve.
 void printLdsTable(const SweepTable& table, bool curve);

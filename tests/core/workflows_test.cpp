@@ -10,12 +10,15 @@
 #include "workflows/demo.h"
 #include "workflows/lds_tables.h"
 #include "workflows/recommend.h"
+#include "workflows/top_k_overlap.h"
+#include "tuning/top_k.h"
 
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 using namespace attri;
 
@@ -118,4 +121,69 @@ TEST(Workflows, RecommendRequestsAreCheckedBeforeAnyWork)
     DemoOptions d;
     d.ks.clear();
     EXPECT_THROW(d.validate(), ConfigError);
+}
+
+// The top-N overlap: the reference cell overlaps fully; every cell is the share of the reference
+// set found in that cell's own top N (recomputed here from the session's scores); each
+// proponent's count of cells agrees with the cells; and bad requests name what is wrong.
+TEST(Workflows, TopKOverlapComparesEachSettingWithTheReference)
+{
+    test::TempDir dir;
+    const std::string path = dir.file("demo.h5");
+    NullProgress progress;
+    CancelToken cancel;
+    runDemo(smallDemo(path), progress, cancel);
+    TopKOverlapRequest request;
+    request.test = 4;
+    request.count = 6;
+    request.grid = LambdaGrid::parse("1e-3,0.1,10", true);
+    request.referenceRelativeLambda = 0.1;
+    request.referenceK = 32;
+    const TopKOverlap o = topKOverlap(path, "trak", request, progress, cancel);
+    ASSERT_EQ(o.ks, (std::vector<int64_t>{16, 32}));
+    ASSERT_EQ(o.overlap.rows(), 3);
+    ASSERT_EQ(o.overlap.cols(), 2);
+    ASSERT_EQ(o.reference.size(), 6u);
+    EXPECT_EQ(o.overlap(1, 1), 1.0);
+
+    std::set<int64_t> reference;
+    for (const RankedPoint& p : o.reference)
+        reference.insert(p.index);
+    std::vector<int64_t> kept(o.reference.size(), 0);
+    double total = 0.0;
+    for (Eigen::Index c = 0; c < 2; ++c) {
+        auto session = AttributionSession::open(path, "trak", o.ks[static_cast<size_t>(c)], progress, cancel);
+        for (Eigen::Index r = 0; r < 3; ++r) {
+            const double lambda = o.relativeLambdas[static_cast<size_t>(r)] * session->meanEigenvalue();
+            const TopK top = topK(session->scoresFor(request.test, lambda), request.count);
+            int64_t shared = 0;
+            for (const RankedPoint& p : top.proponents) {
+                if (!reference.count(p.index))
+                    continue;
+                ++shared;
+                for (size_t i = 0; i < o.reference.size(); ++i)
+                    kept[i] += o.reference[i].index == p.index;
+            }
+            EXPECT_EQ(o.overlap(r, c), static_cast<double>(shared) / 6.0) << "row " << r << " k " << o.ks[c];
+            total += o.overlap(r, c);
+        }
+    }
+    EXPECT_EQ(o.cellsKept, kept);
+    int64_t keptTotal = 0;
+    for (int64_t v : o.cellsKept)
+        keptTotal += v;
+    EXPECT_DOUBLE_EQ(static_cast<double>(keptTotal), total * 6.0);
+
+    TopKOverlapRequest bad = request;
+    bad.referenceK = 24;
+    EXPECT_THROW(topKOverlap(path, "trak", bad, progress, cancel), ConfigError);
+    bad = request;
+    bad.test = 30; // the small demo has 30 test points
+    EXPECT_THROW(topKOverlap(path, "trak", bad, progress, cancel), ConfigError);
+    bad = request;
+    bad.count = 0;
+    EXPECT_THROW(topKOverlap(path, "trak", bad, progress, cancel), ConfigError);
+    bad = request;
+    bad.grid.relative = false;
+    EXPECT_THROW(topKOverlap(path, "trak", bad, progress, cancel), ConfigError);
 }

@@ -29,6 +29,8 @@
 #include "store/h5_file.h"
 
 #include <QAbstractItemModelTester>
+#include <QLabel>
+#include <QAbstractButton>
 #include <QChart>
 #include <QChartView>
 #include <QXYSeries>
@@ -308,10 +310,20 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
         QVERIFY(QDateTime::fromString(QString::fromStdString(file.attrString(group, "time")), Qt::ISODate)
                     .isValid());
     }
+    // The Explore slider marks the recommended and accepted λ, where the slider shows them.
+    ExplorePage* explore = m_fixture->window.explorePage();
+    LambdaSlider* slider = explore->lambdaSlider();
+    QCOMPARE(slider->marker(LambdaMarker::Recommended), rec.relativeLambda);
+    QCOMPARE(slider->marker(LambdaMarker::Accepted), rec.relativeLambda);
+    QVERIFY2(explore->markerLegend().contains(QStringLiteral("recommended"))
+                 && explore->markerLegend().contains(QStringLiteral("accepted")),
+             qPrintable(explore->markerLegend()));
     // Undo removes it from the file too; redo puts it back.
     doc->undoStack()->undo();
     QVERIFY(stored.wait(30000));
     QVERIFY(!doc->accepted().has_value());
+    QVERIFY(std::isnan(slider->marker(LambdaMarker::Accepted)));
+    QVERIFY(!explore->markerLegend().contains(QStringLiteral("accepted")));
     {
         attri::H5File file(m_path.toStdString(), attri::H5File::Mode::ReadOnly);
         QVERIFY(!file.exists(group));
@@ -327,6 +339,38 @@ void UiFlowTest::recommendAndAcceptStoreTheLambda()
                                          attri::CancelToken());
     QVERIFY(content->accepted.count("if-projected"));
     attri::ui::settings::acceptorName.set(QString());
+}
+
+void UiFlowTest::sensitivityShowsTheTopKOverlapOfTheSelectedImage()
+{
+    m_fixture->window.showPage(MainWindow::SensitivityAnalysisPage);
+    ExperimentDocument* doc = m_fixture->doc();
+    SensitivityPage* page = m_fixture->window.sensitivityPage();
+    // The stability tables are anchored at 0 and 1 and say what their colours mean.
+    QVERIFY(page->showQuantity(QStringLiteral("spearman_next_lambda")));
+    QCOMPARE(page->heatmap()->range(), std::make_pair(0.0, 1.0));
+    QVERIFY2(page->noteText().contains(QStringLiteral("not the same as right")), qPrintable(page->noteText()));
+    QVERIFY(doc->accepted().has_value());
+    doc->setSelectedTest(2);
+    QVERIFY(page->showQuantity(QLatin1String(SensitivityPage::kOverlapQuantity)));
+    QTRY_VERIFY_WITH_TIMEOUT(page->overlap().has_value(), 60000);
+    const attri::TopKOverlap& o = *page->overlap();
+    QCOMPARE(o.referenceK, doc->accepted()->k);
+    QCOMPARE(o.referenceRelativeLambda, doc->accepted()->relativeLambda);
+    QCOMPARE(o.reference.size(), size_t{SensitivityPage::kOverlapCount});
+    const HeatmapData& data = page->heatmap()->data();
+    QCOMPARE(data.values.rows(), static_cast<Eigen::Index>(o.relativeLambdas.size()));
+    QCOMPARE(data.ks.size(), o.ks.size());
+    QVERIFY(data.values.minCoeff() >= 0.0 && data.values.maxCoeff() <= 1.0);
+    QCOMPARE(page->heatmap()->range(), std::make_pair(0.0, 1.0));
+    QVERIFY2(page->noteText().contains(QStringLiteral("Robustness, not quality")), qPrintable(page->noteText()));
+    QVERIFY2(page->noteText().contains(QStringLiteral("#%1").arg(o.reference.front().index)),
+             qPrintable(page->noteText()));
+    // Another test image: computed again for it.
+    doc->setSelectedTest(5);
+    QTRY_VERIFY_WITH_TIMEOUT(page->overlap().has_value() && page->heatmap()->data().title.contains(QStringLiteral("5")),
+                             60000);
+    QVERIFY(page->showQuantity(QStringLiteral("spearman_next_lambda")));
 }
 
 void UiFlowTest::meanXiTableFromTheSensitivityPage()
@@ -659,6 +703,46 @@ void UiFlowTest::aDamagedFileIsReportedAndRepaired()
     QVERIFY(attri::verifyExperimentFile(path.toStdString()).intact());
 }
 
+namespace {
+
+/// Visible widgets under `root` whose text does not fit them: one-line labels narrower than their
+/// text, buttons narrower than their text, tiles smaller than the readable size or with a caption
+/// cut even in its shortest form.
+QStringList clippedWidgets(QWidget* root)
+{
+    QStringList out;
+    for (QLabel* label : root->findChildren<QLabel*>()) {
+        if (!label->isVisible() || label->wordWrap() || label->text().isEmpty())
+            continue;
+        if (label->width() < label->minimumSizeHint().width() || label->height() < label->fontMetrics().height() - 1)
+            out << QStringLiteral("label \"%1\" is %2×%3, needs %4×%5")
+                       .arg(label->text().left(40))
+                       .arg(label->width())
+                       .arg(label->height())
+                       .arg(label->minimumSizeHint().width())
+                       .arg(label->fontMetrics().height());
+    }
+    for (QAbstractButton* button : root->findChildren<QAbstractButton*>()) {
+        if (!button->isVisible() || button->text().isEmpty())
+            continue;
+        const int text = button->fontMetrics().horizontalAdvance(QString(button->text()).remove(QLatin1Char('&')));
+        if (button->width() < text + 4)
+            out << QStringLiteral("button \"%1\" is %2 wide, its text %3").arg(button->text()).arg(button->width()).arg(text);
+    }
+    for (TileGridWidget* grid : root->findChildren<TileGridWidget*>()) {
+        if (!grid->isVisible() || grid->tiles().isEmpty())
+            continue;
+        const QVector<QRectF> rects = grid->tileRects(QRectF(grid->rect()));
+        if (rects.front().width() < TileGridWidget::kMinTileSide - 0.5)
+            out << QStringLiteral("tiles of \"%1\" are %2 px").arg(grid->title()).arg(rects.front().width());
+        if (grid->clippedCaptions() > 0)
+            out << QStringLiteral("%1 tile captions of \"%2\" are cut").arg(grid->clippedCaptions()).arg(grid->title());
+    }
+    return out;
+}
+
+} // namespace
+
 void UiFlowTest::screenshotsRenderEveryPage()
 {
     QTemporaryDir dir;
@@ -688,7 +772,21 @@ void UiFlowTest::screenshotsRenderEveryPage()
                                            .arg(page)
                                            .arg(view->chart()->title())));
         }
+        // Nor a widget too small for its text, at the tour's window size.
+        QTest::qWait(200);
+        const QStringList clipped = clippedWidgets(&window);
+        QVERIFY2(clipped.isEmpty(), qPrintable(QStringLiteral("page %1: %2").arg(page).arg(clipped.join(QStringLiteral("; ")))));
     }
+    // Classroom mode at a projector's 1280 × 720 too.
+    const QSize size = window.size();
+    window.setClassroomMode(true);
+    window.resize(1280, 720);
+    QTRY_COMPARE_WITH_TIMEOUT(window.explorePage()->proponents()->tiles().size(), ExplorePage::kClassroomTiles, 10000);
+    QApplication::processEvents();
+    const QStringList clipped = clippedWidgets(&window);
+    window.setClassroomMode(false);
+    window.resize(size);
+    QVERIFY2(clipped.isEmpty(), qPrintable(QStringLiteral("classroom mode: ") + clipped.join(QStringLiteral("; "))));
     window.showPage(before);
 }
 

@@ -17,6 +17,7 @@ private Q_SLOTS:
     void kComboAndUndo();
     void heatmapClickDrivesTheDocument();
     void recommendAndAcceptStoreTheLambda();
+    void sensitivityShowsTheTopKOverlapOfTheSelectedImage();
     void meanXiTableFromTheSensitivityPage();
     void groundTruthThenRecommendShowsTheEvidence();
     void acceptDuringAnAttributionKeepsBoth();
