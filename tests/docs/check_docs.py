@@ -8,7 +8,14 @@
           at a heading of that file (GitHub's anchors: lower case, punctuation dropped, spaces
           to '-').
 
+  numbers the README's claims about the validation study are the counts of the study's own tables
+          in docs/validation-study.md (the tables `study` and docs/analysis/path_study_table.py
+          write): settings with a signal (best LDS at least 0.01), those where the default rule
+          reaches 0.95 of the best LDS, the PyTorch Adam rows that do, and the largest cost. The
+          README states them in fixed phrases, found and compared here.
+
 Usage: check_docs.py flags|links CLI DOC.md [DOC.md ...]
+       check_docs.py numbers README.md docs/validation-study.md
 Prints one line per problem, naming the document and its line; exits 1 when there is any.
 """
 import os
@@ -135,7 +142,60 @@ def check_links(docs):
     return problems
 
 
+SIGNAL = 0.01  # a setting carries a signal when its best grid LDS is at least this
+TARGET = 0.95
+
+
+def markdown_tables(text):
+    """Each table of a Markdown text as a list of rows (dicts by header)."""
+    tables, header, rows = [], None, []
+    for line in text.splitlines() + [""]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells is None:
+            if header:
+                tables.append(rows)
+            header, rows = None, []
+        elif header is None:
+            header = cells
+        elif not set("".join(cells)) <= set("-: "):
+            rows.append(dict(zip(header, cells)))
+    return tables
+
+
+def leading_number(cell):
+    match = re.match(r"\s*(-?[0-9.]+(?:e-?[0-9]+)?)", cell or "")
+    return float(match.group(1)) if match else None
+
+
+def check_numbers(readme, study):
+    tables = markdown_tables(open(study, encoding="utf-8").read())
+    main = next((t for t in tables if t and "path-or-prior" in t[0] and "best LDS" in t[0]), None)
+    adam = next((t for t in tables if t and "ratio now (90% interval)" in t[0]), None)
+    if main is None or adam is None:
+        return [f"{study}: the study table or the PyTorch Adam table is missing"]
+    signal = [r for r in main if (leading_number(r["best LDS"]) or 0.0) >= SIGNAL]
+    passed = [r for r in signal if (leading_number(r["path-or-prior"]) or 0.0) >= TARGET]
+    adam_passed = [r for r in adam if (leading_number(r["ratio now (90% interval)"]) or 0.0) >= TARGET]
+    cost = max(leading_number(r["its % of 50 retrainings"]) or 0.0 for r in main)
+    text = " ".join(open(readme, encoding="utf-8").read().split())
+    expected = [
+        f"on the validation study's {len(signal)} settings with a signal it reached at least 95% of the best LDS "
+        f"in {len(passed)}",
+        ("in all" if len(adam_passed) == len(adam) else f"in {len(adam_passed)} of the")
+        + f" {len(adam)} settings of models trained in PyTorch with Adam",
+    ]
+    if cost < 5.0:
+        expected.append("at under 5% of the cost of the retraining")
+    return [f"{readme}: does not say \"{phrase}\" (counted from {study})" for phrase in expected if phrase not in text]
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "numbers":
+        problems = check_numbers(sys.argv[2], sys.argv[3])
+        for p in problems:
+            print(p)
+        print(f"{len(problems)} problem(s)")
+        return 1 if problems else 0
     if len(sys.argv) < 3 or sys.argv[1] not in ("flags", "links"):
         print(__doc__, file=sys.stderr)
         return 2
