@@ -126,12 +126,21 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
     // An imported run's recipe is the user's: what PyTorch itself defaults to, and no guesses for
     // what it has no default for.
     const bool imported = !withDefaults;
-    p.option("optimizer", "sgd|adam", imported ? "optimizer (default: sgd)" : "optimizer (default: the model's standard recipe)")
+    p.option("optimizer", "sgd|nesterov|adam|adamw",
+             std::string(imported ? "optimizer (default: sgd)" : "optimizer (default: the model's standard recipe)")
+                 + "; nesterov is SGD with Nesterov momentum, adamw Adam with decoupled weight decay, as in "
+                   "torch.optim")
         .option("lr", "LR", imported ? "learning rate (required with a recipe)" : "learning rate (default: standard recipe)")
         .option("momentum", "M", imported ? "SGD momentum (default: 0, as torch.optim.SGD)" : "SGD momentum (default: standard recipe)")
         .option("batch-size", "B", imported ? "mini-batch size (required with a recipe)" : "mini-batch size (default: standard recipe)")
         .option("epochs", "E", imported ? "training epochs (required with a recipe)" : "training epochs (default: standard recipe)")
         .option("weight-decay", "WD", imported ? "L2 weight decay (default: 0, as torch.optim)" : "L2 weight decay (default: standard recipe)")
+        .option("schedule", "constant|cosine|step:E1,E2,...:GAMMA",
+                "learning-rate schedule, stepped per optimizer step: cosine anneals to 0 over the steps after "
+                "warm-up (CosineAnnealingLR); step multiplies by GAMMA from each listed epoch on (MultiStepLR)",
+                d("constant"))
+        .option("warmup-epochs", "W", "linear warm-up of the learning rate over the first W epochs (fractions allowed)",
+                d("0"))
         .option("seed", "S", "initialization and shuffling seed", d("0"))
         .option("checkpoints", "C", "checkpoints kept, evenly spaced (for TracIn/TRAK and the rule path-match): at "
                 "epoch ends when C <= epochs, after evenly spaced optimizer steps when C is larger");
@@ -139,7 +148,8 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
 
 bool anyRecipeOptionSet(const ArgParser& p)
 {
-    for (const char* name : {"optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay", "checkpoints"})
+    for (const char* name : {"optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay", "schedule",
+                             "warmup-epochs", "checkpoints"})
         if (p.isSet(name))
             return true;
     return false;
@@ -172,6 +182,10 @@ TrainRecipe readRecipe(const ArgParser& p, Architecture arch)
         r.epochs = p.getInt("epochs");
     if (p.isSet("weight-decay"))
         r.weightDecay = p.getDouble("weight-decay");
+    if (p.isSet("schedule"))
+        r.schedule = p.get("schedule");
+    if (p.isSet("warmup-epochs"))
+        r.warmupEpochs = p.getDouble("warmup-epochs");
     if (p.has("seed"))
         r.seed = static_cast<uint64_t>(p.getInt("seed"));
     if (p.isSet("checkpoints"))

@@ -37,6 +37,9 @@ void checkUnrolledRecipe(const std::string& path, const ModelRecord& model)
     if (model.recipe->optimizer != "sgd")
         throw ConfigError(path + ": the unrolled method unrolls SGD in closed form; this model was trained with "
                           + model.recipe->optimizer);
+    if (!model.recipe->constantRate())
+        throw ConfigError(path + ": the unrolled method unrolls a constant learning rate; this model's follows the "
+                          + model.recipe->scheduleText() + " schedule");
 }
 
 namespace {

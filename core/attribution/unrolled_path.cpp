@@ -130,7 +130,7 @@ UnrolledPath UnrolledPath::build(const std::vector<PathSegment>& segments, int64
     UnrolledPath out;
     out.m_k = k;
     out.m_n = n;
-    out.m_effectiveLr = r.optimizer == "adam" ? r.lr : r.lr / (1.0 - r.momentum);
+    out.m_effectiveLr = r.adamFamily() ? r.lr : r.lr / (1.0 - r.momentum);
     const int64_t subset = std::max<int64_t>(1, static_cast<int64_t>(std::floor(alpha * static_cast<double>(n))));
     out.m_stepsPerEpoch = static_cast<double>((subset + r.batchSize - 1) / r.batchSize);
     // Gradient descent with heavy-ball momentum β is stable on a quadratic of top curvature μ

@@ -42,6 +42,11 @@ std::string inputHash(const Model& start, const TrainRecipe& recipe, const Image
     h.updateInt(recipe.epochs);
     h.updateDouble(recipe.weightDecay);
     h.updateInt(static_cast<int64_t>(recipe.seed));
+    // Only a varying rate adds to the hash, so ground truth of constant-rate runs keeps its hash.
+    if (!recipe.constantRate()) {
+        h.updateString(recipe.schedule);
+        h.updateDouble(recipe.warmupEpochs);
+    }
     hashParametersAndBuffers(h, start);
     hashImageSet(h, train);
     hashImageSet(h, test);

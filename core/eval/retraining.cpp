@@ -48,6 +48,8 @@ std::string recipeSummary(const TrainRecipe& r)
     s << "optimizer=" << r.optimizer << " lr=" << r.lr << " momentum=" << r.momentum
       << " batch_size=" << r.batchSize << " epochs=" << r.epochs << " weight_decay=" << r.weightDecay
       << " seed=" << r.seed;
+    if (!r.constantRate())
+        s << " schedule=" << r.schedule << " warmup_epochs=" << r.warmupEpochs;
     return s.str();
 }
 

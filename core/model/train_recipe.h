@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace attri {
 
@@ -12,9 +13,18 @@ inline constexpr int64_t kMaxCheckpoints = 10000;
 
 /// Everything that determines a training run besides the data. Ground truth retrains with it.
 struct TrainRecipe {
-    std::string optimizer = "sgd"; ///< "sgd" or "adam"
-    double lr = 0.01;              ///< learning rate
-    double momentum = 0.0;         ///< SGD momentum (ignored by adam)
+    /// "sgd", "nesterov" (SGD with Nesterov momentum, momentum > 0), "adam", or "adamw" (Adam with
+    /// decoupled weight decay, as torch.optim.AdamW).
+    std::string optimizer = "sgd";
+    double lr = 0.01;              ///< peak learning rate (the schedule multiplies it)
+    double momentum = 0.0;         ///< SGD momentum (ignored by adam and adamw)
+    /// Learning-rate schedule, stepped per optimizer step: "constant"; "cosine" (from lr to 0 over
+    /// the steps after warm-up, as CosineAnnealingLR); "step:E1,E2,...:GAMMA" (× GAMMA from the
+    /// start of each listed epoch on, counted from 0, as MultiStepLR stepped per epoch).
+    std::string schedule = "constant";
+    /// Linear warm-up over this many epochs (fractions allowed) before the schedule: step t of the
+    /// W·steps-per-epoch warm-up steps runs at lr·(t + 1)/(W·steps-per-epoch).
+    double warmupEpochs = 0.0;
     int64_t batchSize = 32;        ///< mini-batch size
     int64_t epochs = 20;           ///< passes over the training set
     double weightDecay = 0.0;      ///< L2 weight decay (optimizer-coupled, as in torch.optim)
@@ -25,6 +35,17 @@ struct TrainRecipe {
 
     /// Throws ConfigError naming the field and the valid range.
     void validate() const;
+    /// The schedule's multiplier of lr at optimizer step `step` (0-based) of a run of `totalSteps`
+    /// steps, `stepsPerEpoch` to an epoch.
+    double lrMultiplier(int64_t step, int64_t stepsPerEpoch, int64_t totalSteps) const;
+    /// The sum of lrMultiplier over a run: its integrated step size in units of lr (totalSteps for
+    /// a constant rate).
+    double lrMultiplierSum(int64_t stepsPerEpoch, int64_t totalSteps) const;
+    /// Whether the rate is lr at every step (constant schedule, no warm-up).
+    bool constantRate() const { return schedule == "constant" && warmupEpochs == 0.0; }
+    bool adamFamily() const { return optimizer == "adam" || optimizer == "adamw"; }
+    /// The schedule in words with its warm-up, e.g. "cosine after 1 warm-up epoch".
+    std::string scheduleText() const;
     /// The standard settings of the attribution notes §4 for an architecture.
     static TrainRecipe standardFor(Architecture arch);
 };

@@ -61,9 +61,13 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainRecipe& recipe
     if (recipe.optimizer == "adam")
         return std::make_unique<torch::optim::Adam>(
             params, torch::optim::AdamOptions(recipe.lr).weight_decay(recipe.weightDecay));
-    return std::make_unique<torch::optim::SGD>(
-        params,
-        torch::optim::SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weightDecay));
+    if (recipe.optimizer == "adamw")
+        return std::make_unique<torch::optim::AdamW>(
+            params, torch::optim::AdamWOptions(recipe.lr).weight_decay(recipe.weightDecay));
+    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(recipe.lr)
+                                                           .momentum(recipe.momentum)
+                                                           .nesterov(recipe.optimizer == "nesterov")
+                                                           .weight_decay(recipe.weightDecay));
 }
 
 /// Calls fn(logits, labels) for consecutive evaluation batches, in eval mode without grad.
@@ -162,13 +166,17 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                     throw Error(msg.str());
                 }
                 loss.backward();
+                const double lr = recipe.lr * recipe.lrMultiplier(step, stepsPerEpoch, totalSteps);
+                if (!recipe.constantRate())
+                    for (auto& group : optimizer->param_groups())
+                        group.options().set_lr(lr);
                 optimizer->step();
                 ++step;
                 if (nextCheckpoint < checkpointSteps.size() && checkpointSteps[nextCheckpoint] == step) {
                     Checkpoint checkpoint;
                     checkpoint.epoch = step / stepsPerEpoch;
                     checkpoint.step = step;
-                    checkpoint.lr = recipe.lr; // constant schedule
+                    checkpoint.lr = lr; // the rate of the step that ended there
                     checkpoint.params = result.model.parameters();
                     checkpoint.buffers = result.model.buffers();
                     result.checkpoints.push_back(std::move(checkpoint));

@@ -199,6 +199,8 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
         file.setAttr(g, "weight_decay", rc.weightDecay);
         file.setAttr(g, "seed", seedToInt(rc.seed));
         file.setAttr(g, "checkpoints", rc.checkpoints);
+        file.setAttr(g, "schedule", rc.schedule);
+        file.setAttr(g, "warmup_epochs", rc.warmupEpochs);
     }
 
     const std::string m = "/model/metrics";
@@ -272,6 +274,11 @@ ModelRecord readModelRecord(const H5File& file)
         rc.weightDecay = file.attrDouble(g, "weight_decay");
         rc.seed = intToSeed(file.attrInt(g, "seed"));
         rc.checkpoints = file.attrInt(g, "checkpoints");
+        // Files written before schedules were recorded ran at a constant rate.
+        if (file.hasAttr(g, "schedule"))
+            rc.schedule = file.attrString(g, "schedule");
+        if (file.hasAttr(g, "warmup_epochs"))
+            rc.warmupEpochs = file.attrDouble(g, "warmup_epochs");
         r.recipe = rc;
     }
 
@@ -590,7 +597,10 @@ std::string describeExperimentFile(const std::string& path)
             out << "  recipe " << attrText(f, g, "optimizer") << " lr " << attrText(f, g, "lr")
                 << " momentum " << attrText(f, g, "momentum") << " batch " << attrText(f, g, "batch_size")
                 << " epochs " << attrText(f, g, "epochs") << " weight decay "
-                << attrText(f, g, "weight_decay") << " seed " << seedText(f, g, "seed") << "\n";
+                << attrText(f, g, "weight_decay") << " seed " << seedText(f, g, "seed");
+            if (f.hasAttr(g, "schedule"))
+                out << " schedule " << attrText(f, g, "schedule") << " warm-up epochs " << attrText(f, g, "warmup_epochs");
+            out << "\n";
         }
         if (f.exists("/model/metrics")) {
             const std::string g = "/model/metrics";

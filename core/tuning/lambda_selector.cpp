@@ -133,6 +133,9 @@ std::string fallbackInWords(const PathFallback& f)
         return "a checkpoint's features cannot be used (" + f.detail + ")";
     case PathFallback::Reason::NoStabilityClaim:
         return "no stability limit is known for the optimizer " + f.detail;
+    case PathFallback::Reason::VaryingRate:
+        return "the path rules unroll a constant learning rate, and this run follows the " + f.detail
+               + " schedule";
     case PathFallback::Reason::Unstable:
         return "the recorded run steps beyond gradient descent's stability limit, where the unrolled path does "
                "not describe it";

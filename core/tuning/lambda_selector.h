@@ -72,9 +72,10 @@ struct PathFallback {
         OverBudget,       ///< unrolling would take more than the budget
         Unstable,         ///< the run steps beyond gradient descent's stability limit
         NoStabilityClaim, ///< no stability limit is known for the optimizer (detail names it)
+        VaryingRate,      ///< the run's learning rate follows a schedule (detail names it)
     };
     Reason reason = Reason::NoPath;
-    std::string detail;          ///< BrokenCheckpoint: the error; NoStabilityClaim: the optimizer
+    std::string detail;          ///< BrokenCheckpoint: the error; NoStabilityClaim: the optimizer; VaryingRate: the schedule
     /// OverBudget: the projected time (a lower bound when `projectedIsLowerBound`), the limit, the
     /// share of the retraining the budget allowed, the retraining estimate and how it was made.
     double projectedSeconds = std::numeric_limits<double>::quiet_NaN();

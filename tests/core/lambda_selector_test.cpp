@@ -169,6 +169,47 @@ TEST(LambdaSelector, DynamicsPriorReadsAdamsStepAsSgdsOfTheSameLength)
     EXPECT_NEAR(rec.priorStepSize, 1e-3, 1e-15);
 }
 
+// A schedule enters the prior as its integrated step size (Σ_t lr_t in place of lr·T); AdamW's
+// decoupled decay as the ridge wd·lr/η_eff. The path rules leave a scheduled run to the prior and
+// say why; path-match and simulated-sgd refuse it.
+TEST(LambdaSelector, DynamicsPriorIntegratesTheScheduleAndReadsAdamWsDecay)
+{
+    Problem p = makeProblem(100, 5, 8, 3);
+    SelectorOptions o;
+    o.rule = SelectorRule::DynamicsPrior;
+    o.scale = 1.0;
+    NullProgress progress;
+    CancelToken cancel;
+    TrainRecipe r = quickRecipe(10); // 50 of 100 points, batch 16: 4 steps an epoch, 40 in all
+    r.schedule = "cosine";
+    SelectorInputs in = inputsFor(p, r);
+    LambdaRecommendation rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.priorSteps, 20.5, 1e-9);
+    EXPECT_NEAR(rec.lambda, 1.0 / (0.05 * 20.5), 1e-9);
+    EXPECT_NE(rec.inputs.find("cosine schedule's integrated steps of 40"), std::string::npos) << rec.inputs;
+
+    in.recipe = quickRecipe(10);
+    in.recipe.optimizer = "adamw";
+    in.recipe.lr = 1e-3;
+    in.recipe.weightDecay = 0.01;
+    in.gradientSqNormMean = 4.0;
+    in.gradientNormSamples = 40;
+    in.gradientDimension = 900;
+    const double step = 1e-3 * std::sqrt(900.0 * 16 / 4.0);
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.priorStepSize, step, 1e-12 * step);
+    EXPECT_NEAR(rec.priorWeightDecay, 0.01 * 1e-3 / step, 1e-15);
+    EXPECT_NEAR(rec.lambda, 1.0 / (step * 40) + 0.01 * 1e-3 / step, 1e-9);
+
+    // The path rules: a scheduled run with a path takes the prior and says why.
+    in.recipe = quickRecipe(10);
+    in.recipe.schedule = "step:5:0.1";
+    o.rule = SelectorRule::PathMatch;
+    EXPECT_THROW(recommendLambda(in, p.grid, o, progress, cancel), ConfigError);
+    o.rule = SelectorRule::SimulatedSgd;
+    EXPECT_THROW(recommendLambda(in, p.grid, o, progress, cancel), ConfigError);
+}
+
 // The calibrated prior: λ = (1/(ηT) + wd) · c · ρ, with c = E‖φ‖²/E‖g‖² measured from the
 // features and ρ = tr(method's curvature)/tr(loss Gauss–Newton) from the per-sample losses.
 TEST(LambdaSelector, DynamicsPriorCalibration)

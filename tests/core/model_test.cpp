@@ -167,6 +167,58 @@ TEST(TrainRecipeTest, ValidateNamesTheBadField)
     r.optimizer = "adam";
     r.checkpoints = r.epochs;
     EXPECT_NO_THROW(r.validate());
+    r = {};
+    r.optimizer = "nesterov";
+    expectError(r, "momentum"); // Nesterov needs momentum
+    r.momentum = 0.9;
+    EXPECT_NO_THROW(r.validate());
+    r = {};
+    r.optimizer = "adamw";
+    EXPECT_NO_THROW(r.validate());
+    for (const char* bad : {"linear", "step:", "step:3", "step:3:", "step:5,3:0.1", "step:0:0.1", "step:3:-1",
+                            "step:3:x", "step:a,3:0.1"}) {
+        r = {};
+        r.schedule = bad;
+        expectError(r, "schedule");
+    }
+    r = {};
+    r.schedule = "step:5,10:0.1";
+    EXPECT_NO_THROW(r.validate());
+    r.warmupEpochs = static_cast<double>(r.epochs);
+    expectError(r, "warmupEpochs");
+    r.warmupEpochs = -1;
+    expectError(r, "warmupEpochs");
+}
+
+// The schedules' multipliers, stepped per optimizer step: cosine from 1 to 0 after the warm-up,
+// step decay from the listed epochs on, a linear warm-up; the sum is the run's integrated step
+// size in units of lr.
+TEST(TrainRecipeTest, SchedulesMultiplyTheRateStepByStep)
+{
+    TrainRecipe r;
+    r.epochs = 10;
+    EXPECT_TRUE(r.constantRate());
+    EXPECT_DOUBLE_EQ(r.lrMultiplierSum(4, 40), 40.0);
+    r.schedule = "cosine";
+    EXPECT_FALSE(r.constantRate());
+    EXPECT_DOUBLE_EQ(r.lrMultiplier(0, 4, 40), 1.0);
+    EXPECT_NEAR(r.lrMultiplier(20, 4, 40), 0.5, 1e-12);
+    EXPECT_NEAR(r.lrMultiplier(39, 4, 40), 0.5 * (1 + std::cos(M_PI * 39 / 40)), 1e-12);
+    EXPECT_NEAR(r.lrMultiplierSum(4, 40), 20.5, 1e-9); // Σ_t ½(1 + cos(πt/40)), t = 0..39
+    r.warmupEpochs = 2; // 8 warm-up steps, then cosine over the remaining 32
+    for (int64_t t = 0; t < 8; ++t)
+        EXPECT_NEAR(r.lrMultiplier(t, 4, 40), (t + 1) / 8.0, 1e-12);
+    EXPECT_DOUBLE_EQ(r.lrMultiplier(8, 4, 40), 1.0);
+    EXPECT_NEAR(r.lrMultiplier(24, 4, 40), 0.5, 1e-12);
+    r.warmupEpochs = 0;
+    r.schedule = "step:3,6:0.1";
+    EXPECT_DOUBLE_EQ(r.lrMultiplier(11, 4, 40), 1.0);  // epoch 2
+    EXPECT_NEAR(r.lrMultiplier(12, 4, 40), 0.1, 1e-15); // epoch 3
+    EXPECT_NEAR(r.lrMultiplier(24, 4, 40), 0.01, 1e-15);
+    EXPECT_NEAR(r.lrMultiplierSum(4, 40), 12 + 12 * 0.1 + 16 * 0.01, 1e-12);
+    EXPECT_EQ(r.scheduleText(), "step:3,6:0.1");
+    r.warmupEpochs = 1;
+    EXPECT_EQ(r.scheduleText(), "step:3,6:0.1 after 1 warm-up epoch");
 }
 
 // --- zoo ----------------------------------------------------------------------------------
@@ -441,6 +493,49 @@ TEST(TrainerTest, SameSeedSameResult)
     recipe.seed = 1;
     const TrainResult c = trainModel(init, recipe, train, progress, CancelToken());
     EXPECT_FALSE(sameValues(a.model.parameters(), c.model.parameters()));
+}
+
+// The trainer follows the schedule: a second epoch at a rate of 1e-12 leaves the first epoch's
+// model (the shuffling of the first epoch does not depend on the schedule), and Nesterov and AdamW
+// train differently from SGD and Adam.
+TEST(TrainerTest, FollowsTheScheduleAndTheOptimizer)
+{
+    const ImageSet train = randomSet(200, {1, 28, 28}, 10, 7);
+    const Model init = Model::create(Architecture::LogisticRegression, {1, 28, 28}, 10, 0);
+    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::LogisticRegression);
+    recipe.epochs = 1;
+    NullProgress progress;
+    const TrainResult one = trainModel(init, recipe, train, progress, CancelToken());
+    recipe.epochs = 2;
+    recipe.schedule = "step:1:1e-12";
+    const TrainResult decayed = trainModel(init, recipe, train, progress, CancelToken());
+    recipe.schedule = "constant";
+    const TrainResult two = trainModel(init, recipe, train, progress, CancelToken());
+    const ParamSet a = one.model.parameters(), b = decayed.model.parameters(), c = two.model.parameters();
+    ASSERT_EQ(a.size(), b.size());
+    double stepped = 0, frozen = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+        for (size_t j = 0; j < a[i].values.size(); ++j) {
+            frozen = std::max(frozen, static_cast<double>(std::abs(a[i].values[j] - b[i].values[j])));
+            stepped = std::max(stepped, static_cast<double>(std::abs(a[i].values[j] - c[i].values[j])));
+        }
+    EXPECT_LT(frozen, 1e-6);
+    EXPECT_GT(stepped, 1e-3);
+    EXPECT_FLOAT_EQ(decayed.checkpoints.back().lr, static_cast<float>(recipe.lr * 1e-12));
+
+    recipe.schedule = "constant";
+    recipe.momentum = 0.9;
+    const TrainResult heavyBall = trainModel(init, recipe, train, progress, CancelToken());
+    recipe.optimizer = "nesterov";
+    const TrainResult nesterov = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_FALSE(sameValues(heavyBall.model.parameters(), nesterov.model.parameters()));
+    recipe.optimizer = "adam";
+    recipe.lr = 1e-3;
+    recipe.weightDecay = 0.1;
+    const TrainResult adam = trainModel(init, recipe, train, progress, CancelToken());
+    recipe.optimizer = "adamw";
+    const TrainResult adamw = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_FALSE(sameValues(adam.model.parameters(), adamw.model.parameters()));
 }
 
 TEST(TrainerTest, ObserverSeesTheRunAtEvenlySpacedMarksWithoutChangingIt)

@@ -3,6 +3,7 @@
 #include "attribution/dense_products.h"
 #include "features/featurizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -100,27 +101,37 @@ void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o
     const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));
     const TrainRecipe& r = in.recipe;
     const double steps = static_cast<double>(subsetSteps(r, s));
+    // A schedule: the run's integrated step size, lr × Σ_t multiplier_t, in place of lr × T
+    // (docs/lambda-selection.md, "Schedules"); T for a constant rate.
+    const int64_t perEpoch = (std::max<int64_t>(1, s) + r.batchSize - 1) / r.batchSize;
+    const double integrated = r.lrMultiplierSum(perEpoch, r.epochs * perEpoch);
     // Adam: the SGD rate whose steps are as long as Adam's (docs/lambda-selection.md, "Adam"); where
     // the gradient's size is not recorded, its rate read as SGD's.
-    const double adamStep = r.optimizer == "adam" ? adamEffectiveStep(in) : std::nan("");
-    const double effectiveLr = r.optimizer == "adam" ? (std::isfinite(adamStep) ? adamStep : r.lr)
-                                                     : r.lr / (1.0 - r.momentum);
-    const double trueLambda = 1.0 / (effectiveLr * steps) + r.weightDecay;
+    const double adamStep = r.adamFamily() ? adamEffectiveStep(in) : std::nan("");
+    const double effectiveLr = r.adamFamily() ? (std::isfinite(adamStep) ? adamStep : r.lr)
+                                              : r.lr / (1.0 - r.momentum);
+    // AdamW's decay is decoupled: θ shrinks by lr·wd a step whatever the gradient, which is the
+    // ridge wd·lr/η_eff for steps of length η_eff.
+    const double ridge = r.optimizer == "adamw" ? r.weightDecay * r.lr / effectiveLr : r.weightDecay;
+    const double trueLambda = 1.0 / (effectiveLr * integrated) + ridge;
     if (!calibrated)
         rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
     rec.curvatureRatio = calibrated ? selectorCurvatureRatio(in) : 1.0;
     rec.pathFactor = calibrated ? selectorPathFactor(in) : 1.0;
     rec.priorStepSize = effectiveLr;
-    rec.priorSteps = steps;
-    rec.priorWeightDecay = r.weightDecay;
+    rec.priorSteps = integrated;
+    rec.priorWeightDecay = ridge;
     rec.lambda = trueLambda * rec.featureScale * rec.curvatureRatio * rec.pathFactor * conventionFactor(cache, n);
     std::ostringstream text;
     text << "1/(eta_eff*T) + wd with eta_eff " << effectiveLr
-         << (r.optimizer != "adam"       ? ""
+         << (!r.adamFamily()           ? ""
              : std::isfinite(adamStep) ? " (Adam's lr*sqrt(p*B/E|g|^2))"
                                        : " (Adam's lr read as SGD's: no recorded gradient norm)")
-         << ", T " << static_cast<int64_t>(steps)
-         << " subset steps, wd " << r.weightDecay << "; feature scale c " << rec.featureScale
+         << ", T " << (r.constantRate() ? static_cast<double>(static_cast<int64_t>(steps)) : integrated)
+         << (r.constantRate() ? " subset steps" : " (the " + r.scheduleText() + " schedule's integrated steps of "
+                                                      + std::to_string(static_cast<int64_t>(steps)) + ")")
+         << ", wd " << ridge << (r.optimizer == "adamw" ? " (AdamW's decoupled wd*lr/eta_eff)" : "")
+         << "; feature scale c " << rec.featureScale
          << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
          << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi " << rec.pathFactor
          << (calibrated && in.pathTrace.empty() ? " (no recorded training path)" : "");

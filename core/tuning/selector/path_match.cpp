@@ -186,6 +186,9 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
 void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
                           ProgressSink& progress, const CancelToken& cancel, const PathTimeLimit& limit)
 {
+    if (!in.recipe.constantRate())
+        throw ConfigError("path-match unrolls a constant learning rate; this run follows the "
+                          + in.recipe.scheduleText() + " schedule (the default rule path-or-prior covers it)");
     const SpectralCache& cache = *in.cache;
     const int64_t n = cache.trainCount();
     const int64_t tests = std::min<int64_t>(o.maxTests, cache.testCount());

@@ -26,6 +26,8 @@ std::string PathFallback::describe() const
         return detail;
     case Reason::NoStabilityClaim:
         return "no stability limit is claimed for " + detail;
+    case Reason::VaryingRate:
+        return "the path rules unroll a constant learning rate; this run's is " + detail;
     case Reason::Unstable:
         text << "the recorded run steps beyond gradient descent's stability limit ("
              << (stabilityIsLowerBound ? "at least " : "") << stability << " of it)";
@@ -81,7 +83,10 @@ void recommendByPathOrPrior(const SelectorInputs& in, const SelectorOptions& o, 
     };
     PathFallback fallback;
     fallback.reason = in.path.empty() ? PathFallback::Reason::NoPath : PathFallback::Reason::OneCheckpoint;
-    if (in.path.size() >= 2 && o.pathBudget == 0.0) {
+    if (in.path.size() >= 2 && !in.recipe.constantRate()) {
+        fallback.reason = PathFallback::Reason::VaryingRate;
+        fallback.detail = in.recipe.scheduleText();
+    } else if (in.path.size() >= 2 && o.pathBudget == 0.0) {
         setBudget();
         fallback.reason = PathFallback::Reason::ZeroBudget;
     } else if (in.path.size() >= 2) {

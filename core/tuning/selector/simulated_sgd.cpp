@@ -35,7 +35,7 @@ Eigen::VectorXf simulateSubset(const RowMatrixF& psi, const std::vector<int64_t>
     const float momentum = static_cast<float>(recipe.momentum);
     Eigen::VectorXf u = Eigen::VectorXf::Zero(k), grad(k), velocity = Eigen::VectorXf::Zero(k);
     Eigen::VectorXf adamM, adamV;
-    const bool adam = recipe.optimizer == "adam";
+    const bool adam = recipe.adamFamily();
     if (adam) {
         adamM = Eigen::VectorXf::Zero(k);
         adamV = Eigen::VectorXf::Zero(k);
@@ -81,6 +81,9 @@ Eigen::VectorXf simulateSubset(const RowMatrixF& psi, const std::vector<int64_t>
 void recommendBySimulation(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
                            ProgressSink& progress, const CancelToken& cancel)
 {
+    if (!in.recipe.constantRate())
+        throw ConfigError("simulated-sgd simulates a constant learning rate; this run follows the "
+                          + in.recipe.scheduleText() + " schedule (the default rule path-or-prior covers it)");
     const SpectralCache& cache = *in.cache;
     const RowMatrixF& phi = *in.trainFeatures;
     const RowMatrixF& phiTest = *in.testFeatures;
@@ -96,9 +99,9 @@ void recommendBySimulation(const SelectorInputs& in, const SelectorOptions& o, L
     double muMax = cache.eigenvalues().size() ? cache.eigenvalues().maxCoeff() / conventionFactor(cache, n) : 0.0;
     const double curvatureTop = muMax / c;
     double lr = in.recipe.lr;
-    const double effectiveLr = in.recipe.optimizer == "adam" ? lr : lr / (1.0 - in.recipe.momentum);
+    const double effectiveLr = in.recipe.adamFamily() ? lr : lr / (1.0 - in.recipe.momentum);
     bool clipped = false;
-    if (in.recipe.optimizer != "adam" && effectiveLr * curvatureTop > 1.9) {
+    if (!in.recipe.adamFamily() && effectiveLr * curvatureTop > 1.9) {
         lr *= 1.9 / (effectiveLr * curvatureTop);
         clipped = true;
     }
