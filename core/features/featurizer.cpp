@@ -256,6 +256,11 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
         stats->loss.assign(static_cast<size_t>(n), 0.0f);
         stats->trueProb.assign(static_cast<size_t>(n), 0.0f);
     }
+    // Dense projections read the batch's flat gradients from one buffer, reused for every batch.
+    torch::Tensor flatBuffer;
+    if (dense)
+        flatBuffer = torch::empty({std::min(n, options.batchSize), info.fullDimension},
+                                  torch::TensorOptions().dtype(torch::kFloat).device(device));
     net.setTraining(false);
     if (ownProgress)
         progress.begin("featurize", n);
@@ -284,8 +289,11 @@ FeatureInfo featurizeInto(const Model& model, const ImageSet& set, const Feature
                 features.zero_();
                 kron->applyInto(grads, features);
             }
-            else if (dense)
-                features.copy_(dense->apply(grads.flat()));
+            else if (dense) {
+                const torch::Tensor flat = flatBuffer.narrow(0, 0, end - begin);
+                grads.flatInto(flat);
+                features.copy_(dense->apply(flat));
+            }
             else
                 grads.flatInto(features);
             if (!device.is_cpu())

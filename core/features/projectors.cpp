@@ -4,6 +4,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <map>
 #include <utility>
@@ -11,9 +13,6 @@
 namespace attri {
 
 namespace {
-
-/// Largest dense projection matrix kept between batches.
-constexpr int64_t kProjectionCacheBytes = int64_t(256) << 20;
 
 int64_t roundUp(int64_t value, int64_t block)
 {
@@ -44,53 +43,67 @@ torch::Tensor generateBlock(ProjectionKind kind, uint64_t seed, uint64_t stream,
 // DenseProjector
 
 DenseProjector::DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax,
-                               const torch::Device& device)
-    : m_kind(kind), m_seed(seed), m_p(p), m_kMax(kMax), m_rows(roundUp(kMax, kRowBlock)), m_device(device)
+                               const torch::Device& device, int64_t cacheBytes)
+    : m_kind(kind), m_seed(seed), m_p(p), m_kMax(kMax), m_rows(roundUp(kMax, kRowBlock)),
+      m_columnBlocks((p + kColumnBlock - 1) / kColumnBlock), m_device(device)
 {
     if (kind != ProjectionKind::Gaussian && kind != ProjectionKind::Rademacher)
         throw ConfigError("a dense projection is gaussian or rademacher, not '" + toString(kind) + "'");
-    m_cache = m_rows * m_p * static_cast<int64_t>(sizeof(float)) <= kProjectionCacheBytes;
+    m_cache = m_rows * m_p * static_cast<int64_t>(sizeof(float)) <= cacheBytes;
     if (m_cache) {
-        const int64_t columnBlocks = (m_p + kColumnBlock - 1) / kColumnBlock;
-        for (int64_t rb = 0; rb < m_rows / kRowBlock; ++rb) {
-            for (int64_t cb = 0; cb < columnBlocks; ++cb)
-                m_tiles.push_back(tile(rb, cb));
-        }
+        for (int64_t cb = 0; cb < m_columnBlocks; ++cb)
+            m_blocks.push_back(block(cb, 0, m_rows));
     }
 }
 
-torch::Tensor DenseProjector::tile(int64_t rowBlock, int64_t columnBlock) const
+torch::Tensor DenseProjector::block(int64_t columnBlock, int64_t r0, int64_t r1) const
 {
     const int64_t c0 = columnBlock * kColumnBlock;
     const int64_t c1 = std::min(m_p, c0 + kColumnBlock);
-    return generateBlock(m_kind, m_seed, kDenseProjectionStream, rowBlock * kRowBlock,
-                         (rowBlock + 1) * kRowBlock, c0, c1)
-        .to(m_device);
+    return generateBlock(m_kind, m_seed, kDenseProjectionStream, r0, r1, c0, c1).to(m_device);
 }
 
 torch::Tensor DenseProjector::apply(const torch::Tensor& g) const
 {
     torch::NoGradGuard noGrad;
     const int64_t batch = g.size(0);
-    torch::Tensor out = torch::empty({batch, m_rows}, g.options());
-    const int64_t columnBlocks = (m_p + kColumnBlock - 1) / kColumnBlock;
-    for (int64_t rb = 0; rb < m_rows / kRowBlock; ++rb) {
+    torch::Tensor out = torch::zeros({batch, m_rows}, g.options());
+    if (m_columnBlocks == 0 || batch == 0)
+        return out.narrow(1, 0, m_kMax);
+    const int64_t rowBlocks = m_rows / kRowBlock;
+    auto rowBlock = [&](int64_t rb) {
+        const int64_t r0 = rb * kRowBlock;
         torch::Tensor acc;
-        // Tiles are added in a fixed order with fixed shapes: the sum is the same for every kMax.
-        for (int64_t cb = 0; cb < columnBlocks; ++cb) {
-            const torch::Tensor t =
-                m_cache ? m_tiles[static_cast<size_t>(rb * columnBlocks + cb)] : tile(rb, cb);
-            const int64_t c0 = cb * kColumnBlock;
-            const torch::Tensor part = g.narrow(1, c0, t.size(1));
+        for (int64_t cb = 0; cb < m_columnBlocks; ++cb) {
+            const torch::Tensor t = m_cache ? m_blocks[static_cast<size_t>(cb)].narrow(0, r0, kRowBlock)
+                                            : block(cb, r0, r0 + kRowBlock);
+            const torch::Tensor part = g.narrow(1, cb * kColumnBlock, t.size(1));
             if (cb == 0)
                 acc = torch::mm(part, t.t());
             else
                 acc.addmm_(part, t.t());
         }
-        if (!acc.defined())
-            acc = torch::zeros({batch, kRowBlock}, g.options());
-        out.narrow(1, rb * kRowBlock, kRowBlock).copy_(acc);
+        out.narrow(1, r0, kRowBlock).copy_(acc);
+    };
+    if (!g.device().is_cpu()) {
+        for (int64_t rb = 0; rb < rowBlocks; ++rb)
+            rowBlock(rb);
+        return out.narrow(1, 0, m_kMax);
     }
+    // Each product runs on one thread: a multithreaded BLAS splits a product differently for
+    // different thread counts, and with it the order of each entry's sum.
+    at::parallel_for(0, rowBlocks, 1, [&](int64_t begin, int64_t end) {
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1); // this thread's setting, read by the BLAS
+        try {
+            for (int64_t rb = begin; rb < end; ++rb)
+                rowBlock(rb);
+        } catch (...) {
+            omp_set_num_threads(threads);
+            throw;
+        }
+        omp_set_num_threads(threads);
+    });
     return out.narrow(1, 0, m_kMax);
 }
 

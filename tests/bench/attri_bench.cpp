@@ -1,7 +1,7 @@
 // AttriScope benchmarks: the speed and memory targets of the attribution engine and the λ
 // recommendation, each reported as a ratio of two timings measured in the same run.
 // Usage: attri_bench [features|scores|recommend|retrain-estimate|lds|memory|kernels|all]   (default: all
-// but memory and kernels)
+// but memory and kernels), or attri_bench projection [OPTIONS] (see projectionUsage).
 // The numbers in docs/benchmarks.md come from this program.
 #include "attribution/spectral_cache.h"
 #include "common/runtime.h"
@@ -11,6 +11,7 @@
 #include "eval/subset_sampler.h"
 #include "features/featurizer.h"
 #include "features/internal/per_sample_grads.h"
+#include "features/internal/projectors.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
@@ -28,9 +29,11 @@
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -591,6 +594,249 @@ void benchChecksums()
     line("feature-set read with checksums / without (k = 4096)", read, "%", "< 105 %", read < 105);
 }
 
+const char* const projectionUsage =
+    "Usage: attri_bench projection [--model mlp|cnn] [--k K1,K2,...] [--kinds gaussian,rademacher,kron]\n"
+    "                              [--no-reference] [--script PATH]\n\n"
+    "Featurizes the demo's 5000 training and 500 test images with a model trained for one epoch, once per\n"
+    "projection kind and k, and compares the time with the PyTorch reference (tests/bench/reference_featurize.py\n"
+    "run by /usr/bin/python3 with the same threads, model and images) and with one sgemm of the projection's\n"
+    "shape ((n + m) × p times p × k), all measured in this run. Defaults: mlp, k 1024,4096, all three kinds.\n";
+
+struct ProjectionBenchOptions {
+    std::string model = "mlp";
+    std::vector<int64_t> ks = {1024, 4096};
+    std::vector<std::string> kinds = {"gaussian", "rademacher", "kron"};
+    bool reference = true;
+    std::string script = ATTRI_REFERENCE_SCRIPT;
+};
+
+std::vector<std::string> splitList(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string part; std::getline(in, part, ',');)
+        if (!part.empty())
+            out.push_back(part);
+    return out;
+}
+
+ProjectionBenchOptions parseProjectionOptions(int argc, char** argv)
+{
+    ProjectionBenchOptions o;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        const bool hasValue = i + 1 < argc;
+        if (a == "--model" && hasValue)
+            o.model = argv[++i];
+        else if (a == "--k" && hasValue) {
+            o.ks.clear();
+            for (const std::string& k : splitList(argv[++i]))
+                o.ks.push_back(std::stoll(k));
+        } else if (a == "--kinds" && hasValue)
+            o.kinds = splitList(argv[++i]);
+        else if (a == "--no-reference")
+            o.reference = false;
+        else if (a == "--help" || a == "-h") {
+            std::fputs(projectionUsage, stdout);
+            std::exit(0);
+        } else if (a == "--script" && hasValue)
+            o.script = argv[++i];
+        else
+            throw std::invalid_argument("unknown or incomplete option '" + a + "'\n\n" + projectionUsage);
+    }
+    if (o.model != "mlp" && o.model != "cnn")
+        throw std::invalid_argument("--model is mlp or cnn, not '" + o.model + "'");
+    for (const std::string& k : o.kinds)
+        (void)parseProjectionKind(k);
+    return o;
+}
+
+/// The model and the images (train then test) as raw arrays with a manifest, for the reference script.
+void writeReferenceInputs(const std::filesystem::path& dir, const std::string& arch, const Model& model,
+                          const ImageSet& train, const ImageSet& test)
+{
+    std::filesystem::create_directories(dir);
+    std::ofstream manifest(dir / "manifest.txt");
+    manifest << "arch " << arch << "\ninput " << train.channels << " " << train.height << " " << train.width
+             << "\nclasses " << model.numClasses() << "\ncount " << train.count + test.count << "\n";
+    for (const ParamTensor& t : model.parameters()) {
+        manifest << "param " << t.name;
+        for (int64_t d : t.shape)
+            manifest << " " << d;
+        manifest << "\n";
+        std::ofstream(dir / (t.name + ".f32"), std::ios::binary)
+            .write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(t.values.size() * sizeof(float)));
+    }
+    std::ofstream images(dir / "images.f32", std::ios::binary), labels(dir / "labels.i64", std::ios::binary);
+    for (const ImageSet* set : {&train, &test}) {
+        images.write(reinterpret_cast<const char*>(set->images.data()),
+                     static_cast<std::streamsize>(set->images.size() * sizeof(float)));
+        labels.write(reinterpret_cast<const char*>(set->labels.data()),
+                     static_cast<std::streamsize>(set->labels.size() * sizeof(int64_t)));
+    }
+}
+
+struct ReferenceTiming {
+    double total = 0, generate = 0, gradients = 0, project = 0, sqNorm = 0;
+};
+
+/// Runs the reference script on `dir` for every kind:k in `configs`; keyed by "kind:k".
+std::map<std::string, ReferenceTiming> runReference(const std::string& script, const std::filesystem::path& dir,
+                                                    const std::string& configs)
+{
+    const std::string command = "/usr/bin/python3 '" + script + "' '" + dir.string() + "' --configs " + configs
+                                + " --threads " + std::to_string(at::get_num_threads());
+    std::printf("running: %s\n", command.c_str());
+    std::fflush(stdout);
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe)
+        throw std::runtime_error("cannot run " + command);
+    std::map<std::string, ReferenceTiming> out;
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, pipe)) {
+        std::istringstream line(buffer);
+        std::string tag, kind, k;
+        ReferenceTiming t;
+        if (line >> tag >> kind >> k >> t.total >> t.generate >> t.gradients >> t.project >> t.sqNorm && tag == "reference")
+            out[kind + ":" + k] = t;
+        std::printf("  %s", buffer);
+    }
+    if (pclose(pipe) != 0)
+        throw std::runtime_error("the reference script failed: " + command);
+    return out;
+}
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void benchProjection(const ProjectionBenchOptions& o)
+{
+    NullProgress progress;
+    CancelToken cancel;
+    DataBundle data = demo();
+    const Architecture arch = o.model == "cnn" ? Architecture::Cnn : Architecture::Mlp;
+    const InputShape shape{data.train.channels, data.train.height, data.train.width};
+    TrainRecipe recipe = TrainRecipe::standardFor(arch);
+    recipe.epochs = 1;
+    const Model model = trainModel(Model::create(arch, shape, data.numClasses, 0), recipe, data.train, progress, cancel).model;
+    const int64_t n = data.train.count + data.test.count;
+    const int64_t p = selectedParameterCount(model, "all");
+    std::printf("%s, p = %lld, %lld train + %lld test images, %d threads\n", o.model.c_str(),
+                static_cast<long long>(p), static_cast<long long>(data.train.count),
+                static_cast<long long>(data.test.count), at::get_num_threads());
+
+    // The reference first: one process for every dense config.
+    std::map<std::string, ReferenceTiming> reference;
+    if (o.reference) {
+        std::string configs;
+        for (const std::string& kind : o.kinds)
+            for (int64_t k : o.ks)
+                if (kind != "kron")
+                    configs += (configs.empty() ? "" : ",") + kind + ":" + std::to_string(k);
+        if (!configs.empty()) {
+            const auto dir = std::filesystem::temp_directory_path() / ("attri_bench_reference_" + std::to_string(getpid()));
+            writeReferenceInputs(dir, o.model, model, data.train, data.test);
+            try {
+                reference = runReference(o.script, dir, configs);
+            } catch (...) {
+                std::filesystem::remove_all(dir);
+                throw;
+            }
+            std::filesystem::remove_all(dir);
+        }
+    }
+
+    // The sgemm bound: one (n + m) × p times p × k product, timed once per k, P stored as k × p
+    // (the layout the featurizer uses, "NT") and as p × k ("NN") at the first k, and also as
+    // p × k at the other k when that was faster at the first; the bound is the faster time.
+    std::map<int64_t, double> bound;
+    {
+        torch::NoGradGuard noGrad;
+        torch::manual_seed(0);
+        const torch::Tensor a = torch::randn({n, p});
+        (void)torch::mm(a.narrow(0, 0, 256), torch::randn({256, p}).t()); // warm-up
+        bool nn = false;
+        for (size_t i = 0; i < o.ks.size(); ++i) {
+            const int64_t k = o.ks[i];
+            const torch::Tensor b = torch::randn({k, p});
+            auto t0 = Clock::now();
+            (void)torch::mm(a, b.t());
+            double best = seconds(t0);
+            std::printf("sgemm %lld x %lld x %lld, NT: %.2f s (%.1f GFLOP/s)\n", static_cast<long long>(n),
+                        static_cast<long long>(p), static_cast<long long>(k), best, 2e-9 * n * p * k / best);
+            if (i == 0) {
+                const torch::Tensor bt = b.t().contiguous();
+                t0 = Clock::now();
+                (void)torch::mm(a, bt);
+                const double t = seconds(t0);
+                std::printf("sgemm %lld x %lld x %lld, NN: %.2f s (%.1f GFLOP/s)\n", static_cast<long long>(n),
+                            static_cast<long long>(p), static_cast<long long>(k), t, 2e-9 * n * p * k / t);
+                nn = t < best;
+                best = std::min(best, t);
+            } else if (nn) {
+                const torch::Tensor bt = b.t().contiguous();
+                t0 = Clock::now();
+                (void)torch::mm(a, bt);
+                const double t = seconds(t0);
+                std::printf("sgemm %lld x %lld x %lld, NN: %.2f s\n", static_cast<long long>(n),
+                            static_cast<long long>(p), static_cast<long long>(k), t);
+                best = std::min(best, t);
+            }
+            bound[k] = best;
+        }
+    }
+
+    std::printf("\n| model | projection | k | AttriScope featurization (s) | of which: making P (s) | PyTorch reference (s) "
+                "| sgemm bound (s) | AttriScope / bound | PyTorch / AttriScope |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (const std::string& kindName : o.kinds) {
+        const ProjectionKind kind = parseProjectionKind(kindName);
+        for (int64_t k : o.ks) {
+            FeatureOptions fo;
+            fo.projection = kind;
+            fo.kMax = k;
+            double generate = 0;
+            if (kind == ProjectionKind::Gaussian || kind == ProjectionKind::Rademacher) {
+                const auto t0 = Clock::now();
+                const DenseProjector projector(kind, fo.seed, p, k);
+                generate = seconds(t0);
+            }
+            // The median of three runs when one takes under 20 s, else one run.
+            std::vector<double> runs;
+            FeatureInfo info;
+            do {
+                const auto t0 = Clock::now();
+                const RowMatrixF train = featurizeToMatrix(model, data.train, fo, &info, nullptr, progress, cancel);
+                const RowMatrixF test = featurizeToMatrix(model, data.test, fo, nullptr, nullptr, progress, cancel);
+                runs.push_back(seconds(t0));
+            } while (runs.size() < (runs[0] < 20.0 ? 3u : 1u));
+            const double ours = median(runs);
+            const bool dense = kind != ProjectionKind::Kronecker;
+            const auto ref = reference.find((dense ? kindName : std::string("gaussian")) + ":" + std::to_string(k));
+            const bool haveRef = ref != reference.end();
+            if (haveRef && dense)
+                std::printf("(check: mean squared gradient norm of the first 512 samples %.6g here, %.6g in the reference)\n",
+                            info.gradientSqNormMean, ref->second.sqNorm);
+            char refText[64] = "—", speedup[64] = "—", genText[64] = "—", ratio[64] = "—";
+            if (haveRef) {
+                std::snprintf(refText, sizeof refText, "%.2f%s", ref->second.total, dense ? "" : " (gaussian)");
+                std::snprintf(speedup, sizeof speedup, "%.2f×", ref->second.total / ours);
+            }
+            if (dense) {
+                std::snprintf(genText, sizeof genText, "%.2f", generate);
+                std::snprintf(ratio, sizeof ratio, "%.2f×", ours / bound[k]);
+            }
+            std::printf("| %s | %s | %lld | %.2f%s | %s | %s | %.2f | %s | %s |\n", o.model.c_str(), kindName.c_str(),
+                        static_cast<long long>(k), ours, runs.size() > 1 ? " (median of 3)" : "", genText, refText,
+                        bound[k], ratio, speedup);
+            std::fflush(stdout);
+        }
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -600,12 +846,22 @@ int main(int argc, char** argv)
     std::string what = argc > 1 ? argv[1] : "all";
     const std::vector<std::string> known = {"all",    "features",         "scores",  "recommend",
                                             "memory", "retrain-estimate", "kernels", "lds", "checksums"};
+    if (what == "projection") {
+        try {
+            std::printf("%s\n\n", buildInfo().c_str());
+            benchProjection(parseProjectionOptions(argc, argv));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "attri_bench: %s\n", e.what());
+            return 1;
+        }
+        return 0;
+    }
     if (argc > 2 || (what != "kernels-child" && std::find(known.begin(), known.end(), what) == known.end())) {
         std::fprintf(what == "--help" || what == "-h" ? stdout : stderr,
                      "Usage: attri_bench [WHAT]\n\nRuns the speed benchmarks of docs/benchmarks.md and prints their table. WHAT is "
                      "one of:\n  all (default: features, scores, recommend, retrain-estimate, lds)\n  features, "
                      "scores, recommend, retrain-estimate, lds, kernels, checksums\n  memory (a separate run: it reads the "
-                     "process's peak memory)\n");
+                     "process's peak memory)\n  projection [OPTIONS] (attri_bench projection --help)\n");
         return what == "--help" || what == "-h" ? 0 : 2;
     }
     if (what == "kernels-child") {

@@ -381,6 +381,58 @@ TEST_F(FeaturesTest, KroneckerGatherPathEqualsFusedPass)
     EXPECT_GT(a.abs().sum().item<double>(), 0.0);
 }
 
+TEST_F(FeaturesTest, DenseProjectorKeptAndRegeneratedAgreeBitwise)
+{
+    // p = 20 000 spans two column blocks and kMax = 1100 five row blocks; the regenerating path
+    // makes every tile for every batch, the kept matrix once.
+    const int64_t p = 20000, kMax = 1100, batch = 7;
+    torch::manual_seed(3);
+    const torch::Tensor g = torch::randn({batch, p});
+    for (ProjectionKind kind : {ProjectionKind::Gaussian, ProjectionKind::Rademacher}) {
+        const DenseProjector kept(kind, 9, p, kMax);
+        const DenseProjector regenerated(kind, 9, p, kMax, torch::kCPU, /*cacheBytes=*/0);
+        ASSERT_TRUE(kept.cached());
+        ASSERT_FALSE(regenerated.cached());
+        const torch::Tensor a = kept.apply(g), b = regenerated.apply(g);
+        ASSERT_EQ(a.size(1), kMax);
+        EXPECT_TRUE(torch::equal(a, b)) << toString(kind);
+
+        // Against the explicit product in double precision.
+        RowMatrixF projection(kMax, p);
+        fillProjectionBlock(kind, 9, kDenseProjectionStream, 0, kMax, 0, p, projection.data());
+        const Eigen::Map<const RowMatrixF> gm(g.data_ptr<float>(), batch, p);
+        const RowMatrixF expected = (gm.cast<double>() * projection.cast<double>().transpose()).cast<float>();
+        const torch::Tensor ac = a.contiguous();
+        const Eigen::Map<const RowMatrixF> am(ac.data_ptr<float>(), batch, kMax);
+        EXPECT_LT(relativeError(RowMatrixF(am), expected), 1e-5) << toString(kind);
+
+        // Nested: a projector to k = 100 (one row block) gives the first 100 columns, bitwise.
+        const DenseProjector small(kind, 9, p, 100);
+        EXPECT_TRUE(torch::equal(small.apply(g), a.narrow(1, 0, 100))) << toString(kind);
+    }
+}
+
+TEST_F(FeaturesTest, DenseProjectionIsTheSameForAnyThreadCount)
+{
+    const int64_t p = 20000, kMax = 300;
+    torch::manual_seed(4);
+    const torch::Tensor g = torch::randn({9, p});
+    const int threads = at::get_num_threads();
+    for (ProjectionKind kind : {ProjectionKind::Gaussian, ProjectionKind::Rademacher}) {
+        std::vector<torch::Tensor> results;
+        for (int t : {1, 2}) {
+            at::set_num_threads(t);
+            const DenseProjector projector(kind, 2, p, kMax); // generated with t threads
+            results.push_back(projector.apply(g));
+            const DenseProjector regenerated(kind, 2, p, kMax, torch::kCPU, /*cacheBytes=*/0);
+            results.push_back(regenerated.apply(g));
+        }
+        at::set_num_threads(threads);
+        for (size_t i = 1; i < results.size(); ++i)
+            EXPECT_TRUE(torch::equal(results[0], results[i])) << toString(kind) << " result " << i;
+    }
+}
+
 TEST_F(FeaturesTest, CudaFeaturesAndTrainingMatchTheCpu)
 {
     if (!cudaAvailable())

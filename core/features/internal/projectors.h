@@ -12,32 +12,39 @@
 
 namespace attri {
 
-/// Dense projection φ = P g (P: kMax × p, Gaussian or Rademacher), generated in fixed tiles of
-/// 128 rows × 16384 columns. Tile shapes do not depend on kMax (rows are generated up to the next
-/// multiple of 128 and the extra columns of φ dropped), so φ at k is bitwise the first k columns
-/// of φ at kMax. The whole matrix is cached when it takes ≤ 256 MB, otherwise tiles are
-/// regenerated for every batch.
+/// Dense projection φ = P g (P: kMax × p, Gaussian or Rademacher). P is split into tiles of
+/// kRowBlock rows × kColumnBlock columns (rows run up to the next multiple of kRowBlock; the extra
+/// columns of φ are dropped). Each row block of φ is the sum, in column-block order, of one
+/// single-threaded batch × kColumnBlock × kRowBlock product per tile; row blocks run in parallel.
+/// Every product has a shape that depends only on the batch size, so φ does not depend on kMax
+/// (φ at k is bitwise the first k columns of φ at kMax) nor on the thread count.
+///
+/// P is generated once and kept when it takes at most `cacheBytes` (default kCacheBytes);
+/// otherwise each task regenerates its tiles for every batch.
 class DenseProjector {
 public:
-    /// Tiles are generated on the CPU (the same numbers everywhere) and kept on `device`.
+    /// The largest matrix kept between batches: 2 GiB (k = 4096 at p ≈ 131 000).
+    static constexpr int64_t kCacheBytes = int64_t(2) << 30;
+    static constexpr int64_t kRowBlock = 256;
+    static constexpr int64_t kColumnBlock = 16384;
+
+    /// P is generated on the CPU (the same numbers everywhere) and kept on `device`.
     DenseProjector(ProjectionKind kind, uint64_t seed, int64_t p, int64_t kMax,
-                   const torch::Device& device = torch::kCPU);
+                   const torch::Device& device = torch::kCPU, int64_t cacheBytes = kCacheBytes);
     /// B×p → B×kMax (on g's device, which must be the projector's).
     torch::Tensor apply(const torch::Tensor& g) const;
     bool cached() const { return m_cache; }
 
-    static constexpr int64_t kRowBlock = 128;
-    static constexpr int64_t kColumnBlock = 16384;
-
 private:
-    torch::Tensor tile(int64_t rowBlock, int64_t columnBlock) const;
+    /// Rows [r0, r1) of column block `columnBlock`, (r1 − r0) × width, on the projector's device.
+    torch::Tensor block(int64_t columnBlock, int64_t r0, int64_t r1) const;
 
     ProjectionKind m_kind;
     uint64_t m_seed;
-    int64_t m_p, m_kMax, m_rows;
+    int64_t m_p, m_kMax, m_rows, m_columnBlocks;
     torch::Device m_device;
     bool m_cache = false;
-    std::vector<torch::Tensor> m_tiles; ///< cached tiles, row-block-major
+    std::vector<torch::Tensor> m_blocks; ///< kept: one m_rows × width block per column block
 };
 
 /// Kronecker projection: per layer Gaussian factors P_out (rows a) and P_in (rows b); feature
