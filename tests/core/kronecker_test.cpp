@@ -2,16 +2,21 @@
 // from the per-sample autograd loop, dense Fishers and solves written here, closed-form logistic
 // regression gradients, and a PyTorch/NumPy fixture (tests/fixtures/make_kfac_reference.py).
 
+#include "attribution/attribution_session.h"
 #include "attribution/explicit_curvature.h"
 #include "attribution/kronecker_curvature.h"
 #include "attribution/methods.h"
 #include "attribution/spectral_cache.h"
 #include "common/error.h"
+#include "data/data_loader.h"
 #include "data/image_set.h"
 #include "features/featurizer.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
+#include "store/attribution_store.h"
+#include "store/experiment_file.h"
+#include "store/h5_file.h"
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -358,4 +363,88 @@ TEST(Kfac, ClearErrors)
     CancelToken cancel;
     cancel.cancel();
     EXPECT_THROW(KroneckerCurvature::fit(model, ref.train, KroneckerOptions{}, true, progress, cancel), Cancelled);
+}
+
+// `attribute --method kfac|ekfac` through the CLI: what it stores is reopened as a session whose
+// scores equal the factors fitted here on the same model and data, at any λ; `scores` writes them;
+// the λ sweep tables have one column (k = p).
+TEST(KfacCli, AttributeStoresScoresAtAnyLambda)
+{
+    test::TempDir dir;
+    const std::string exp = dir.file("e.h5");
+    const std::string cli = ATTRI_CLI_PATH;
+    std::string out;
+    ASSERT_EQ(test::runCommand(cli + " train --data demo --model lr --train-size 200 --test-size 20 --epochs 2 --out " + exp,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(cli + " attribute " + exp
+                                   + " --method ekfac --fisher empirical --batch-size 64 --sensitivity-tests 5",
+                               &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("method ekfac"), std::string::npos) << out;
+    NullProgress progress;
+    const auto session = AttributionSession::open(exp, "ekfac", 0, progress, CancelToken());
+    ASSERT_EQ(session->method(), Method::Ekfac);
+    EXPECT_TRUE(session->usesLambda());
+    const int64_t p = 10 * (784 + 1);
+    EXPECT_EQ(session->k(), p);
+    EXPECT_EQ(session->availableKs(), std::vector<int64_t>{p});
+
+    // The same factors fitted here from the stored model and data.
+    H5File file(exp, H5File::Mode::ReadOnly);
+    const Model model = rebuildModel(readModelRecord(file));
+    const DataBundle data = reloadData(readDataRecord(file));
+    KroneckerOptions k;
+    k.fisher = FisherKind::Empirical;
+    k.batchSize = 50;
+    const auto curvature = KroneckerCurvature::fit(model, data.train, k, true, progress, CancelToken());
+    const auto cache = kroneckerCache(*curvature, true, logisticRegressionGradients(model, data.train),
+                                      logisticRegressionGradients(model, data.test), KroneckerDamping::Global);
+    EXPECT_NEAR(session->meanEigenvalue(), cache->meanEigenvalue(), 1e-5 * cache->meanEigenvalue());
+    for (double relative : {1e-4, 1e-2, 1.0}) {
+        const double lambda = relative * cache->meanEigenvalue();
+        EXPECT_LT(relativeError(session->scores({}, lambda).cast<double>(), cache->scoreMatrix({}, lambda).cast<double>()),
+                  1e-3)
+            << "relative λ " << relative;
+    }
+    const auto tables = listSweepTables(file, "ekfac");
+    ASSERT_FALSE(tables.empty());
+    for (const auto& t : tables) {
+        EXPECT_EQ(t.ks, std::vector<int64_t>{p}) << t.quantity;
+        EXPECT_EQ(t.values.rows(), 25) << t.quantity;
+    }
+    EXPECT_EQ(file.attrString("/attribution/ekfac/kronecker", "fisher"), "empirical");
+
+    const std::string csv = dir.file("s.csv");
+    ASSERT_EQ(test::runCommand(cli + " scores " + exp + " --method ekfac --test 3 --lambda 0.1 --relative --csv " + csv,
+                               &out),
+              0)
+        << out;
+    std::istringstream lines(test::readFile(csv));
+    std::string header, row;
+    std::getline(lines, header);
+    std::getline(lines, row);
+    std::istringstream cells(row);
+    std::string cell;
+    std::getline(cells, cell, ',');
+    EXPECT_EQ(cell, "3");
+    const Eigen::VectorXf want = session->scoresFor(3, 0.1 * session->meanEigenvalue());
+    for (int64_t i = 0; i < want.size(); ++i) {
+        ASSERT_TRUE(std::getline(cells, cell, ','));
+        EXPECT_NEAR(std::stod(cell), want(i), 1e-6 * std::max(1.0f, want.cwiseAbs().maxCoeff()));
+    }
+
+    // Per-module damping: each layer in its own units, so the stored mean eigenvalue is 1.
+    ASSERT_EQ(test::runCommand(cli + " attribute " + exp + " --method kfac --damping per-module --sensitivity-tests 5",
+                               &out),
+              0)
+        << out;
+    const auto perModule = AttributionSession::open(exp, "kfac", 0, progress, CancelToken());
+    EXPECT_NEAR(perModule->meanEigenvalue(), 1.0, 1e-9);
+    ASSERT_EQ(test::runCommand(cli + " topk " + exp + " --method kfac --test 0 --lambda 0.1 --n 3", &out), 0) << out;
+    // An unknown Fisher is named in the error.
+    EXPECT_NE(test::runCommand(cli + " attribute " + exp + " --method kfac --fisher expected", &out), 0);
+    EXPECT_NE(out.find("expected true or empirical"), std::string::npos) << out;
 }
