@@ -101,7 +101,8 @@ void decompose(const Eigen::MatrixXd& factor, Eigen::VectorXd* values, Eigen::Ma
 }
 
 /// Runs the batches of `train` through the batched per-sample machinery, calling
-/// visit(layer index, inputs with the bias ones, output gradients) per memory-bounded chunk.
+/// visit(layer index, first row of the chunk in `train`, inputs with the bias ones, output
+/// gradients) per memory-bounded chunk.
 template <typename Visit>
 void streamFactors(PerSampleGradients& grads, const ImageSet& train, const KroneckerOptions& options,
                    int64_t& batchBegin, const std::string& stage, ProgressSink& progress, const CancelToken& cancel,
@@ -126,11 +127,29 @@ void streamFactors(PerSampleGradients& grads, const ImageSet& train, const Krone
             for (int64_t s0 = 0; s0 < end - begin; s0 += chunk) {
                 const int64_t s1 = std::min(end - begin, s0 + chunk);
                 auto [a, delta] = grads.factors(l, s0, s1);
-                visit(l, a.to(torch::kDouble), delta.to(torch::kDouble));
+                visit(l, begin + s0, a.to(torch::kDouble), delta.to(torch::kDouble));
             }
         }
         progress.advance(end);
     }
+}
+
+/// The selected layers, each a traced Linear or ungrouped Conv2d layer (ConfigError naming one
+/// that is not).
+std::vector<GradLayer> factorableLayers(const Model& model, const std::string& selection)
+{
+    Net& net = model.net();
+    std::vector<GradLayer> layers = resolveLayers(net, selectLayers(model, selection));
+    for (const GradLayer& layer : layers) {
+        if (layer.tracedIndex < 0 || (layer.traced.kind != "Linear" && layer.traced.kind != "Conv2d"))
+            throw ConfigError("K-FAC: layer '" + layer.name
+                              + "' is not a Linear or Conv2d layer the model's forward traces; K-FAC factors only "
+                                "those (choose --layers among them)");
+        if (layer.isConv() && layer.traced.groups != 1)
+            throw ConfigError("K-FAC: layer '" + layer.name + "' is a grouped convolution ("
+                              + std::to_string(layer.traced.groups) + " groups), which K-FAC does not factor");
+    }
+    return layers;
 }
 
 } // namespace
@@ -178,17 +197,7 @@ std::shared_ptr<const KroneckerCurvature> KroneckerCurvature::fit(const Model& m
     checkSet(model, train);
     Net& net = model.net();
     net.setTraining(false);
-    const std::vector<std::string> names = selectLayers(model, options.layers);
-    std::vector<GradLayer> layers = resolveLayers(net, names);
-    for (const GradLayer& layer : layers) {
-        if (layer.tracedIndex < 0 || (layer.traced.kind != "Linear" && layer.traced.kind != "Conv2d"))
-            throw ConfigError("K-FAC: layer '" + layer.name
-                              + "' is not a Linear or Conv2d layer the model's forward traces; K-FAC factors only "
-                                "those (choose --layers among them)");
-        if (layer.isConv() && layer.traced.groups != 1)
-            throw ConfigError("K-FAC: layer '" + layer.name + "' is a grouped convolution ("
-                              + std::to_string(layer.traced.groups) + " groups), which K-FAC does not factor");
-    }
+    std::vector<GradLayer> layers = factorableLayers(model, options.layers);
 
     auto curvature = std::shared_ptr<KroneckerCurvature>(new KroneckerCurvature());
     curvature->m_options = options;
@@ -212,7 +221,7 @@ std::shared_ptr<const KroneckerCurvature> KroneckerCurvature::fit(const Model& m
         g[l] = torch::zeros({layers[l].out, layers[l].out}, dopt);
     }
     streamFactors(grads, train, options, batchBegin, "K-FAC factors", progress, cancel,
-                  [&](size_t l, const torch::Tensor& input, const torch::Tensor& delta) {
+                  [&](size_t l, int64_t, const torch::Tensor& input, const torch::Tensor& delta) {
                       if (input.dim() == 2) {
                           a[l].addmm_(input.t(), input);
                           g[l].addmm_(delta.t(), delta);
@@ -250,7 +259,7 @@ std::shared_ptr<const KroneckerCurvature> KroneckerCurvature::fit(const Model& m
         sums.push_back(torch::zeros({layer.out, layer.in}, dopt));
     }
     streamFactors(grads, train, options, batchBegin, "EK-FAC eigenvalue correction", progress, cancel,
-                  [&](size_t l, const torch::Tensor& input, const torch::Tensor& delta) {
+                  [&](size_t l, int64_t, const torch::Tensor& input, const torch::Tensor& delta) {
                       if (input.dim() == 2) {
                           // Q_Gᵀ δ aᵀ Q_A is an outer product: its squares are (δᵀQ_G)² ⊗ (aᵀQ_A)².
                           const torch::Tensor rg = delta.mm(qg[l]).square_();
@@ -324,11 +333,59 @@ RowMatrixF KroneckerCurvature::rotate(const RowMatrixF& gradients) const
             torch::Tensor m = rows.narrow(1, offset, layer.out * iw).reshape({s, layer.out, iw});
             if (layer.bias)
                 m = torch::cat({m, rows.narrow(1, offset + layer.out * iw, layer.out).unsqueeze(2)}, 2);
-            const torch::Tensor r = torch::matmul(torch::matmul(qg[l].t(), m), qa[l]);
-            dst.narrow(1, offset, layer.out * layer.in).copy_(r.reshape({s, layer.out * layer.in}));
+            // Two plain GEMMs: M Q_A over all s·out rows, then Q_Gᵀ over all s·in columns.
+            const torch::Tensor right = m.reshape({s * layer.out, layer.in}).mm(qa[l]).view({s, layer.out, layer.in});
+            const torch::Tensor left =
+                qg[l].t().mm(right.transpose(0, 1).reshape({layer.out, s * layer.in})).view({layer.out, s, layer.in});
+            dst.narrow(1, offset, layer.out * layer.in).copy_(left.transpose(0, 1).reshape({s, layer.out * layer.in}));
             offset += layer.out * layer.in;
         }
     }
+    return out;
+}
+
+RowMatrixF KroneckerCurvature::rotatedGradients(const Model& model, const ImageSet& set, ProgressSink& progress,
+                                                const CancelToken& cancel) const
+{
+    if (set.imageSize() != model.inputShape().size())
+        throw ConfigError("K-FAC: the set has images of " + std::to_string(set.imageSize())
+                          + " values, the model expects " + std::to_string(model.inputShape().size()));
+    Net& net = model.net();
+    net.setTraining(false);
+    std::vector<GradLayer> layers = factorableLayers(model, m_options.layers);
+    if (layers.size() != m_layers.size())
+        throw ConfigError("K-FAC: the model has " + std::to_string(layers.size()) + " selected layers, the factors "
+                          + std::to_string(m_layers.size()));
+    for (size_t l = 0; l < layers.size(); ++l)
+        if (layers[l].name != m_layers[l].name || layers[l].out != m_layers[l].out || layers[l].in != m_layers[l].in)
+            throw ConfigError("K-FAC: layer '" + layers[l].name + "' does not match the fitted layer '"
+                              + m_layers[l].name + "'");
+    PerSampleGradients grads(net, layers, FeatureTarget::Loss);
+    const torch::Device device = deviceOf(net);
+    std::vector<torch::Tensor> qa, qg;
+    for (const auto& l : m_layers) {
+        qa.push_back(toTorch(l.activationEigenvectors, device));
+        qg.push_back(toTorch(l.gradientEigenvectors, device));
+    }
+    const std::vector<int64_t> offsets = this->offsets();
+    const int64_t p = dimension();
+    RowMatrixF out(set.count, p);
+    int64_t batchBegin = 0;
+    KroneckerOptions options = m_options;
+    options.fisher = FisherKind::Empirical; // scores use the points' own labels
+    streamFactors(grads, set, options, batchBegin, "rotated gradients", progress, cancel,
+                  [&](size_t l, int64_t firstRow, const torch::Tensor& input, const torch::Tensor& delta) {
+                      torch::Tensor r; // s × out × in
+                      if (input.dim() == 2) {
+                          r = delta.mm(qg[l]).unsqueeze(2) * input.mm(qa[l]).unsqueeze(1);
+                      } else {
+                          const torch::Tensor m = torch::bmm(delta, input.transpose(1, 2));
+                          r = torch::matmul(torch::matmul(qg[l].t(), m), qa[l]);
+                      }
+                      const int64_t s = r.size(0);
+                      torch::Tensor dst = torch::from_blob(out.data() + firstRow * p, {s, p}, torch::kFloat);
+                      dst.narrow(1, offsets[l], offsets[l + 1] - offsets[l]).copy_(r.reshape({s, -1}).cpu());
+                  });
     return out;
 }
 
@@ -363,9 +420,19 @@ std::shared_ptr<const SpectralCache> kroneckerCache(const KroneckerCurvature& cu
                                                     const RowMatrixF& trainGradients,
                                                     const RowMatrixF& testGradients, KroneckerDamping damping)
 {
+    return kroneckerCacheFromRotated(curvature, corrected, curvature.rotate(trainGradients),
+                                     curvature.rotate(testGradients), damping);
+}
+
+std::shared_ptr<const SpectralCache> kroneckerCacheFromRotated(const KroneckerCurvature& curvature, bool corrected,
+                                                               RowMatrixF train, RowMatrixF test,
+                                                               KroneckerDamping damping)
+{
     Eigen::VectorXd mu = curvature.eigenvalues(corrected);
-    RowMatrixF train = curvature.rotate(trainGradients);
-    RowMatrixF test = curvature.rotate(testGradients);
+    if (train.cols() != mu.size() || test.cols() != mu.size())
+        throw ConfigError("K-FAC: rotated gradients have " + std::to_string(train.cols()) + " and "
+                          + std::to_string(test.cols()) + " columns, the factored layers "
+                          + std::to_string(mu.size()) + " parameters");
     if (damping == KroneckerDamping::PerModule) {
         const std::vector<int64_t> offsets = curvature.offsets();
         for (size_t l = 0; l + 1 < offsets.size(); ++l) {
@@ -386,15 +453,22 @@ std::shared_ptr<const SpectralCache> kroneckerCache(const KroneckerCurvature& cu
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return mu(x) < mu(y); });
     Eigen::VectorXd sorted(mu.size());
-    RowMatrixF trainSorted(train.rows(), train.cols()), testSorted(test.rows(), test.cols());
-    for (size_t j = 0; j < order.size(); ++j) {
-        const auto jj = static_cast<Eigen::Index>(j);
-        sorted(jj) = mu(order[j]);
-        trainSorted.col(jj) = train.col(order[j]);
-        testSorted.col(jj) = test.col(order[j]);
-    }
-    train.resize(0, 0);
-    test.resize(0, 0);
+    for (size_t j = 0; j < order.size(); ++j)
+        sorted(static_cast<Eigen::Index>(j)) = mu(order[j]);
+    const torch::Tensor index = torch::from_blob(order.data(), {static_cast<int64_t>(order.size())}, torch::kLong);
+    auto permuted = [&index](RowMatrixF& m) {
+        RowMatrixF out(m.rows(), m.cols());
+        if (m.size() > 0) {
+            torch::NoGradGuard noGrad;
+            const torch::Tensor src = torch::from_blob(m.data(), {m.rows(), m.cols()}, torch::kFloat);
+            torch::Tensor dst = torch::from_blob(out.data(), {out.rows(), out.cols()}, torch::kFloat);
+            torch::index_select_out(dst, src, 1, index);
+        }
+        m.resize(0, 0);
+        return out;
+    };
+    RowMatrixF trainSorted = permuted(train);
+    RowMatrixF testSorted = permuted(test);
     return SpectralCache::fromRotated(std::move(sorted), std::move(trainSorted), std::move(testSorted),
                                       CurvatureConvention::Mean);
 }

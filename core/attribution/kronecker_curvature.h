@@ -118,6 +118,13 @@ public:
     /// double, returned in float. ConfigError when the column count is not dimension().
     RowMatrixF rotate(const RowMatrixF& gradients) const;
 
+    /// The per-sample loss gradients of `set` (its own labels) under `model` (the model the
+    /// factors were fitted on), rotated as rotate() does, computed from each layer's inputs and
+    /// output gradients: for Linear layers (Q_Gᵀδ)(Q_Aᵀa)ᵀ, never the out × in gradient, so the
+    /// cost is about one backward pass. Batches of options().batchSize; ConfigError as fit().
+    RowMatrixF rotatedGradients(const Model& model, const ImageSet& set, ProgressSink& progress,
+                                const CancelToken& cancel) const;
+
     /// The dense approximation (Q_G ⊗ Q_A) diag(μ) (Q_G ⊗ Q_A)ᵀ, block-diagonal over layers,
     /// in the features' order (as rotate's input). For checks on small layers: p × p.
     Eigen::MatrixXd dense(bool corrected) const;
@@ -130,6 +137,11 @@ private:
     int64_t m_trainCount = 0;
     bool m_corrected = false;
 };
+
+/// The same from gradients already rotated (rotate() or rotatedGradients()).
+std::shared_ptr<const SpectralCache> kroneckerCacheFromRotated(const KroneckerCurvature& curvature, bool corrected,
+                                                               RowMatrixF trainRotated, RowMatrixF testRotated,
+                                                               KroneckerDamping damping);
 
 /// The spectral cache of K-FAC or EK-FAC (corrected) for given train and test gradients (rows in
 /// the features' order, projection None): μ and the rotated rows, coordinates sorted by μ

@@ -322,16 +322,17 @@ decomposeSpectra(H5File& file, const AttributionPlan& plan, const AttributionReq
 /// spectrum, the rotated gradients (/attribution/<method>/kronecker) and each layer's factor spectra.
 std::map<int64_t, std::shared_ptr<const SpectralCache>>
 storeKronecker(H5File& file, const AttributionPlan& plan, const AttributionRequest& request,
-               const KroneckerCurvature& curvature, const CheckpointFeatures& features, AttributionSummary& summary,
-               ProgressSink& progress)
+               const KroneckerCurvature& curvature, const Model& model, const DataBundle& data,
+               AttributionSummary& summary, ProgressSink& progress, const CancelToken& cancel)
 {
     const auto t0 = Clock::now();
     const bool corrected = plan.method == Method::Ekfac;
-    progress.message("rotating " + std::to_string(features.train.back().rows() + features.test.back().rows())
+    progress.message("rotating " + std::to_string(data.train.count + data.test.count)
                      + " gradients into the Kronecker eigenbasis (" + std::to_string(curvature.dimension())
                      + " coordinates)");
-    std::shared_ptr<const SpectralCache> cache =
-        kroneckerCache(curvature, corrected, features.train.back(), features.test.back(), request.damping);
+    std::shared_ptr<const SpectralCache> cache = kroneckerCacheFromRotated(
+        curvature, corrected, curvature.rotatedGradients(model, data.train, progress, cancel),
+        curvature.rotatedGradients(model, data.test, progress, cancel), request.damping);
     const int64_t k = cache->dimension();
     SpectrumRecord spectrum;
     spectrum.method = plan.methodName;
@@ -501,7 +502,8 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
 
         const auto tSpec = Clock::now();
         const auto caches = curvature
-                                ? storeKronecker(file, plan, request, *curvature, features, summary, progress)
+                                ? storeKronecker(file, plan, request, *curvature, models.back(), data, summary,
+                                                 progress, cancel)
                                 : decomposeSpectra(file, plan, request, ks, features, data, summary, progress, cancel);
         summary.spectrumSeconds += since(tSpec);
         const auto tSweep = Clock::now();

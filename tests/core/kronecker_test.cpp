@@ -448,3 +448,18 @@ TEST(KfacCli, AttributeStoresScoresAtAnyLambda)
     EXPECT_NE(test::runCommand(cli + " attribute " + exp + " --method kfac --fisher expected", &out), 0);
     EXPECT_NE(out.find("expected true or empirical"), std::string::npos) << out;
 }
+
+TEST(Kfac, RotatedGradientsFromLayerFactorsEqualRotatedFullGradients)
+{
+    const KfacReference ref = loadKfacReference();
+    const Model model = referenceModel(ref);
+    KroneckerOptions k;
+    k.batchSize = 5;
+    NullProgress progress;
+    const auto curvature = KroneckerCurvature::fit(model, ref.train, k, true, progress, CancelToken());
+    for (const ImageSet* set : {&ref.train, &ref.test}) {
+        const Eigen::MatrixXd want = curvature->rotate(loopGradients(model, *set, "all")).cast<double>();
+        const Eigen::MatrixXd got = curvature->rotatedGradients(model, *set, progress, CancelToken()).cast<double>();
+        EXPECT_LT(relativeError(got, want), 1e-5);
+    }
+}
