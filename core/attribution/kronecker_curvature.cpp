@@ -102,7 +102,7 @@ void decompose(const Eigen::MatrixXd& factor, Eigen::VectorXd* values, Eigen::Ma
 
 /// Runs the batches of `train` through the batched per-sample machinery, calling
 /// visit(layer index, first row of the chunk in `train`, inputs with the bias ones, output
-/// gradients) per memory-bounded chunk.
+/// gradients; float) per memory-bounded chunk.
 template <typename Visit>
 void streamFactors(PerSampleGradients& grads, const ImageSet& train, const KroneckerOptions& options,
                    int64_t& batchBegin, const std::string& stage, ProgressSink& progress, const CancelToken& cancel,
@@ -127,7 +127,7 @@ void streamFactors(PerSampleGradients& grads, const ImageSet& train, const Krone
             for (int64_t s0 = 0; s0 < end - begin; s0 += chunk) {
                 const int64_t s1 = std::min(end - begin, s0 + chunk);
                 auto [a, delta] = grads.factors(l, s0, s1);
-                visit(l, begin + s0, a.to(torch::kDouble), delta.to(torch::kDouble));
+                visit(l, begin + s0, a, delta);
             }
         }
         progress.advance(end);
@@ -221,7 +221,10 @@ std::shared_ptr<const KroneckerCurvature> KroneckerCurvature::fit(const Model& m
         g[l] = torch::zeros({layers[l].out, layers[l].out}, dopt);
     }
     streamFactors(grads, train, options, batchBegin, "K-FAC factors", progress, cancel,
-                  [&](size_t l, int64_t, const torch::Tensor& input, const torch::Tensor& delta) {
+                  [&](size_t l, int64_t, const torch::Tensor& inputF, const torch::Tensor& deltaF) {
+                      // Sums in double: nearly degenerate eigenspaces of A and G then do not
+                      // depend on the batch size beyond rounding.
+                      const torch::Tensor input = inputF.to(torch::kDouble), delta = deltaF.to(torch::kDouble);
                       if (input.dim() == 2) {
                           a[l].addmm_(input.t(), input);
                           g[l].addmm_(delta.t(), delta);
@@ -258,8 +261,11 @@ std::shared_ptr<const KroneckerCurvature> KroneckerCurvature::fit(const Model& m
         qg.push_back(toTorch(layer.gradientEigenvectors, device));
         sums.push_back(torch::zeros({layer.out, layer.in}, dopt));
     }
+    // The rotations run in double: components along nearly null eigenvectors stay exact to
+    // rounding, so small eigenvalues (and small λ) are not swamped by float noise.
     streamFactors(grads, train, options, batchBegin, "EK-FAC eigenvalue correction", progress, cancel,
-                  [&](size_t l, int64_t, const torch::Tensor& input, const torch::Tensor& delta) {
+                  [&](size_t l, int64_t, const torch::Tensor& inputF, const torch::Tensor& deltaF) {
+                      const torch::Tensor input = inputF.to(torch::kDouble), delta = deltaF.to(torch::kDouble);
                       if (input.dim() == 2) {
                           // Q_Gᵀ δ aᵀ Q_A is an outer product: its squares are (δᵀQ_G)² ⊗ (aᵀQ_A)².
                           const torch::Tensor rg = delta.mm(qg[l]).square_();
@@ -374,8 +380,9 @@ RowMatrixF KroneckerCurvature::rotatedGradients(const Model& model, const ImageS
     KroneckerOptions options = m_options;
     options.fisher = FisherKind::Empirical; // scores use the points' own labels
     streamFactors(grads, set, options, batchBegin, "rotated gradients", progress, cancel,
-                  [&](size_t l, int64_t firstRow, const torch::Tensor& input, const torch::Tensor& delta) {
-                      torch::Tensor r; // s × out × in
+                  [&](size_t l, int64_t firstRow, const torch::Tensor& inputF, const torch::Tensor& deltaF) {
+                      const torch::Tensor input = inputF.to(torch::kDouble), delta = deltaF.to(torch::kDouble);
+                      torch::Tensor r; // s × out × in, double
                       if (input.dim() == 2) {
                           r = delta.mm(qg[l]).unsqueeze(2) * input.mm(qa[l]).unsqueeze(1);
                       } else {

@@ -119,9 +119,10 @@ public:
     RowMatrixF rotate(const RowMatrixF& gradients) const;
 
     /// The per-sample loss gradients of `set` (its own labels) under `model` (the model the
-    /// factors were fitted on), rotated as rotate() does, computed from each layer's inputs and
-    /// output gradients: for Linear layers (Q_Gᵀδ)(Q_Aᵀa)ᵀ, never the out × in gradient, so the
-    /// cost is about one backward pass. Batches of options().batchSize; ConfigError as fit().
+    /// factors were fitted on), rotated as rotate() does (in double, stored in float), from each
+    /// layer's inputs and output gradients: for Linear layers (Q_Gᵀδ)(Q_Aᵀa)ᵀ, never the out × in
+    /// gradient, so the cost is about one backward pass. Batches of options().batchSize;
+    /// ConfigError as fit().
     RowMatrixF rotatedGradients(const Model& model, const ImageSet& set, ProgressSink& progress,
                                 const CancelToken& cancel) const;
 
