@@ -463,3 +463,18 @@ TEST(Kfac, RotatedGradientsFromLayerFactorsEqualRotatedFullGradients)
         EXPECT_LT(relativeError(got, want), 1e-5);
     }
 }
+
+TEST(Kfac, MethodNamesAndProperties)
+{
+    for (Method m : {Method::Kfac, Method::Ekfac}) {
+        EXPECT_EQ(parseMethod(toString(m)), m);
+        EXPECT_TRUE(usesLambda(m));
+        EXPECT_TRUE(usesFullGradients(m));
+        EXPECT_TRUE(isKronecker(m));
+        EXPECT_EQ(curvatureConvention(m), CurvatureConvention::Mean);
+    }
+    EXPECT_EQ(parseMethod("EKFAC"), Method::Ekfac);
+    EXPECT_FALSE(isKronecker(Method::InfluenceExplicit));
+    EXPECT_TRUE(usesFullGradients(Method::InfluenceExplicit));
+    EXPECT_FALSE(usesFullGradients(Method::InfluenceProjected));
+}
