@@ -32,11 +32,13 @@ AttributePage::AttributePage(ExperimentDocument* document, QWidget* parent)
       m_error(new QLabel(this)), m_log(new QPlainTextEdit(this))
 {
     m_method->addItems({QStringLiteral("if"), QStringLiteral("trak"), QStringLiteral("tracin"),
-                        QStringLiteral("graddot"), QStringLiteral("gradcos"), QStringLiteral("unrolled")});
+                        QStringLiteral("graddot"), QStringLiteral("gradcos"), QStringLiteral("unrolled"),
+                        QStringLiteral("kfac"), QStringLiteral("ekfac")});
     m_method->setToolTip(
         tr("if: influence functions (explicit Hessian for LR without projection, else projected "
            "Fisher); trak: TRAK; tracin; graddot/gradcos: no curvature; unrolled: no λ, the SGD run "
-           "unrolled along its checkpoints (train with checkpoints first)"));
+           "unrolled along its checkpoints (train with checkpoints first); kfac/ekfac: IF with the "
+           "Kronecker-factored (eigenvalue-corrected) true Fisher of the Linear/Conv2d layers, unprojected"));
     m_projection->addItems({QStringLiteral("kron"), QStringLiteral("gaussian"), QStringLiteral("rademacher"),
                             QStringLiteral("none")});
     m_ks->setToolTip(tr("Projection dimensions, comma-separated; features are computed once at the largest"));

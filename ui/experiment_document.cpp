@@ -131,11 +131,13 @@ namespace {
 /// λ-using methods first (they are what the λ tools are about), then the rest in file order.
 int methodRank(const std::string& m)
 {
-    static const char* order[] = {"if-projected", "if-explicit", "trak", "tracin", "graddot", "gradcos", "unrolled"};
-    for (int i = 0; i < 7; ++i)
+    static const char* order[] = {"if-projected", "if-explicit", "ekfac", "kfac", "trak",
+                                  "tracin", "graddot", "gradcos", "unrolled"};
+    constexpr int count = static_cast<int>(sizeof order / sizeof order[0]);
+    for (int i = 0; i < count; ++i)
         if (m == order[i])
             return i;
-    return 7;
+    return count;
 }
 } // namespace
 

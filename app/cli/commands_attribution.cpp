@@ -60,7 +60,7 @@ double resolveLambda(const ArgParser& p, const AttributionSession& s)
 void addSessionOptions(ArgParser& p)
 {
     p.positional("EXP.h5", "experiment file")
-        .option("method", "if|trak|tracin|graddot|gradcos|unrolled", "attribution method (as computed by `attribute`)", "if")
+        .option("method", "if|trak|tracin|graddot|gradcos|unrolled|kfac|ekfac", "attribution method (as computed by `attribute`)", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
         .option("lambda", "L", "damping λ (default: the accepted or recommended λ stored in the file, else 0.1 × mean eigenvalue)")
         .flag("relative", "read --lambda as a multiple of the curvature's mean eigenvalue");
@@ -75,8 +75,9 @@ int runAttribute(const Args& args, const CancelToken& cancel)
                 "k, and the λ × k sensitivity tables, and stores them in the experiment file (atomically).\n"
                 "Sign convention: tau = g'^T (H + lambda I)^-1 g_i, positive = proponent.");
     p.positional("EXP.h5", "experiment file made by `train` or `import`")
-        .option("method", "if|trak|tracin|graddot|gradcos|unrolled",
-                "method; `if` with --proj none is explicit: the exact Hessian of a logistic regression (zoo or a "
+        .option("method", "if|trak|tracin|graddot|gradcos|unrolled|kfac|ekfac",
+                "method; `kfac`/`ekfac`: IF with the Kronecker-factored Fisher of each Linear/Conv2d layer (EK-FAC "
+                "with its eigenvalues corrected), on the full gradients (--proj and --k do not apply); `if` with --proj none is explicit: the exact Hessian of a logistic regression (zoo or a "
                 "single imported Linear layer gives the same matrix), the generalized Gauss-Newton matrix of any other "
                 "model (at most 10,000 parameters, or choose --layers); projected otherwise; `unrolled` (no λ) carries each checkpoint's gradients through the curvature of the rest of "
                 "the recorded SGD run, in closed form: train with --checkpoints C (e.g. 5 or 10) first", "if")
@@ -85,7 +86,12 @@ int runAttribute(const Args& args, const CancelToken& cancel)
         .option("lambda-grid", "SPEC", "λ grid: list 'a,b,c' or 'log:LOW:HIGH:COUNT'", "log:1e-6:1e2:25")
         .flag("absolute", "read --lambda-grid as absolute λ (default: relative to the mean eigenvalue)")
         .option("layers", "all|last|NAMES", "layers whose gradients are used", "all")
-        .option("seed", "S", "projection seed", "0")
+        .option("seed", "S", "projection seed; for kfac/ekfac the seed of the labels the true Fisher samples", "0")
+        .option("fisher", "true|empirical", "kfac/ekfac: the Fisher the factors estimate (labels sampled from the "
+                "model, or the training labels)", "true")
+        .option("damping", "global|per-module", "kfac/ekfac: one λ for all layers (relative to the mean eigenvalue "
+                "over all of them), or each layer damped by λ × its own mean eigenvalue (Kronfluence's convention, "
+                "whose default is λ = 0.1)", "global")
         .option("batch-size", "B", "samples per batched backward pass", "250")
         .option("sensitivity-tests", "N", "test points behind the sensitivity tables", "100")
         .flag("refeaturize", "compute every checkpoint's features even when the file holds them under the same key "
@@ -103,6 +109,8 @@ int runAttribute(const Args& args, const CancelToken& cancel)
     r.grid = LambdaGrid::parse(p.get("lambda-grid"), !p.isSet("absolute"));
     r.layers = p.get("layers");
     r.seed = static_cast<uint64_t>(p.getInt("seed"));
+    r.fisher = parseFisherKind(p.get("fisher"));
+    r.damping = parseKroneckerDamping(p.get("damping"));
     r.batchSize = p.getInt("batch-size");
     r.sensitivityTests = p.getInt("sensitivity-tests");
     r.reuseFeatures = !p.isSet("refeaturize");

@@ -150,11 +150,13 @@ std::shared_ptr<const AttributionSession> AttributionSession::open(const std::st
         progress.message("eigendecomposition k " + std::to_string(k));
         session->m_caches.push_back(SpectralCache::fromFeatures(session->m_train.back(), session->m_test.back(),
                                                                 CurvatureConvention::Mean));
-    } else if (resolved == Method::InfluenceExplicit) {
+    } else if (usesFullGradients(resolved)) {
         auto spectra = listSpectra(file, toString(resolved));
         if (spectra.empty())
-            throw FormatError(path + ": explicit IF spectrum missing");
-        const std::string base = group + "/explicit";
+            throw FormatError(path + ": the " + toString(resolved) + " spectrum is missing");
+        const std::string base = group + (resolved == Method::InfluenceExplicit ? "/explicit" : "/kronecker");
+        if (!file.exists(base + "/train_rotated") || !file.exists(base + "/test_rotated"))
+            throw FormatError(path + ": " + base + " lacks its rotated gradients (train_rotated, test_rotated)");
         std::vector<int64_t> shape;
         std::vector<float> tr = file.readFloats(base + "/train_rotated", &shape);
         RowMatrixF trainRotated = Eigen::Map<RowMatrixF>(tr.data(), shape[0], shape[1]);
@@ -195,6 +197,8 @@ RowMatrixF AttributionSession::scores(const std::vector<int64_t>& tests, double 
     switch (m_method) {
     case Method::InfluenceExplicit:
     case Method::InfluenceProjected:
+    case Method::Kfac:
+    case Method::Ekfac:
         return m_caches.front()->scoreMatrix(tests, lambda);
     case Method::Trak:
         return trakScores(m_caches, tests, lambda);
@@ -218,7 +222,7 @@ RowMatrixF AttributionSession::scores(const std::vector<int64_t>& tests, double 
 
 Eigen::VectorXf AttributionSession::scoresFor(int64_t test, double lambda) const
 {
-    if ((m_method == Method::InfluenceExplicit || m_method == Method::InfluenceProjected))
+    if (m_method == Method::InfluenceExplicit || m_method == Method::InfluenceProjected || isKronecker(m_method))
         return m_caches.front()->scores(test, lambda);
     RowMatrixF m = scores({test}, lambda);
     return m.row(0).transpose();
@@ -233,6 +237,8 @@ GroupScores::GroupScores(const AttributionSession& session, const RowMatrixF& gr
     case Method::InfluenceExplicit:
     case Method::InfluenceProjected:
     case Method::Trak:
+    case Method::Kfac:
+    case Method::Ekfac:
         for (const auto& cache : session.caches())
             m_sides.push_back(cache->groupTrainSide(groups));
         return;

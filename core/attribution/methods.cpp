@@ -104,6 +104,10 @@ std::string toString(Method m)
         return "gradcos";
     case Method::Unrolled:
         return "unrolled";
+    case Method::Kfac:
+        return "kfac";
+    case Method::Ekfac:
+        return "ekfac";
     }
     return "unknown";
 }
@@ -125,8 +129,13 @@ Method parseMethod(const std::string& name)
         return Method::GradCos;
     if (s == "unrolled")
         return Method::Unrolled;
+    if (s == "kfac")
+        return Method::Kfac;
+    if (s == "ekfac")
+        return Method::Ekfac;
     throw ConfigError("unknown attribution method \"" + name
-                      + "\"; expected one of: if, if-explicit, if-projected, trak, tracin, graddot, gradcos, unrolled");
+                      + "\"; expected one of: if, if-explicit, if-projected, trak, tracin, graddot, gradcos, unrolled, "
+                        "kfac, ekfac");
 }
 
 Method resolveInfluence(ProjectionKind projection, Architecture architecture)
@@ -144,8 +153,12 @@ Method parseMethod(const std::string& name, ProjectionKind projection, Architect
 
 bool usesLambda(Method m)
 {
-    return m == Method::InfluenceExplicit || m == Method::InfluenceProjected || m == Method::Trak;
+    return m == Method::InfluenceExplicit || m == Method::InfluenceProjected || m == Method::Trak || isKronecker(m);
 }
+
+bool usesFullGradients(Method m) { return m == Method::InfluenceExplicit || isKronecker(m); }
+
+bool isKronecker(Method m) { return m == Method::Kfac || m == Method::Ekfac; }
 
 CurvatureConvention curvatureConvention(Method m)
 {

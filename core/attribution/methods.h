@@ -25,9 +25,13 @@ enum class Method {
     GradCos,            ///< cosine of φ' and φ_i
     Unrolled,           ///< influence of early-stopped SGD unrolled along the recorded checkpoints
                         ///< (UnrolledPath): λ-free, each segment in closed form
+    Kfac,               ///< IF with the Kronecker-factored Fisher A ⊗ G of each Linear/Conv2d layer
+                        ///< (KroneckerCurvature), eigenvalues λ_G·λ_A
+    Ekfac,              ///< K-FAC's eigenbasis with eigenvalue correction: the mean squared
+                        ///< per-sample gradient along each Kronecker eigenvector
 };
 
-/// "if-explicit", "if-projected", "trak", "tracin", "graddot", "gradcos", "unrolled".
+/// "if-explicit", "if-projected", "trak", "tracin", "graddot", "gradcos", "unrolled", "kfac", "ekfac".
 std::string toString(Method m);
 /// Accepts the toString names and "if" (resolved by resolveInfluence to one of the two IF
 /// variants; parseMethod itself returns InfluenceProjected for "if", the caller resolves).
@@ -41,6 +45,11 @@ Method resolveInfluence(ProjectionKind projection, Architecture architecture);
 Method parseMethod(const std::string& name, ProjectionKind projection, Architecture architecture);
 /// Whether the method's scores depend on λ.
 bool usesLambda(Method m);
+/// Whether the method works on the full, unprojected gradients with a stored rotation
+/// (explicit IF, K-FAC, EK-FAC): one "k" (the parameter count) and no projection scale.
+bool usesFullGradients(Method m);
+/// K-FAC or EK-FAC.
+bool isKronecker(Method m);
 /// The curvature convention a λ of this method is stated in (Sum for TRAK, Mean for IF).
 CurvatureConvention curvatureConvention(Method m);
 

@@ -205,9 +205,9 @@ std::shared_ptr<TrainingPathFeatures> attachTrainingPathFor(SelectorRule rule, c
         return attachTrainingPath(pathFile, session, in);
     if (rule != SelectorRule::PathOrPrior)
         return nullptr;
-    if (session.method() == Method::InfluenceExplicit) {
+    if (usesFullGradients(session.method())) {
         if (note)
-            *note = "explicit IF works on unprojected gradients: no training path applies";
+            *note = toString(session.method()) + " works on unprojected gradients: no training path applies";
         return nullptr;
     }
     try {
@@ -231,7 +231,7 @@ void notePathSource(const TrainingPathFeatures* path, LambdaRecommendation& rec)
 
 SelectorOptions selectorOptionsFor(const AttributionSession& session, SelectorOptions options)
 {
-    if (session.method() == Method::InfluenceExplicit)
+    if (usesFullGradients(session.method()))
         options.scale = 1.0;
     return options;
 }
@@ -316,7 +316,7 @@ std::vector<int64_t> tableKs(const AttributionSession& probe)
     // λ-free methods score at the largest k only, except the unrolled method, whose curvature (and so
     // whose scores) change with k as IF's do.
     const bool perK = probe.usesLambda() || probe.method() == Method::Unrolled;
-    if (!perK || probe.method() == Method::InfluenceExplicit || probe.availableKs().empty())
+    if (!perK || usesFullGradients(probe.method()) || probe.availableKs().empty())
         return {probe.k()};
     return probe.availableKs();
 }

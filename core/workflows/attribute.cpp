@@ -25,6 +25,9 @@ namespace attri {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// K-FAC/EK-FAC store n + m rotated gradients of the selected layers (as projection none does).
+constexpr int64_t kMaxKroneckerParameters = 200000;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 /// Which checkpoints a method featurizes.
@@ -134,7 +137,19 @@ AttributionPlan planAttribution(const std::string& path, const AttributionReques
                               + "; select fewer layers (e.g. --layers last) or choose a projection (kron)");
         plan.exactLrHessian = isLogisticRegression(model) && p == model.parameterCount();
     }
-    if (request.projection == ProjectionKind::None && plan.method != Method::InfluenceExplicit
+    if (isKronecker(plan.method)) {
+        const Model model = rebuildModel(modelRecord);
+        const int64_t p = selectedParameterCount(model, request.layers);
+        if (p > kMaxKroneckerParameters)
+            throw ConfigError("attribute: " + plan.methodName + " keeps every training point's rotated gradient ("
+                              + std::to_string(p) + " parameters of layers \"" + request.layers
+                              + "\"), more than its limit of " + std::to_string(kMaxKroneckerParameters)
+                              + " per sample; select fewer layers (e.g. --layers last)");
+        // Full gradients under the key projection none gives them, so kfac and ekfac share them.
+        plan.ks = {p};
+        fopt.kMax = p;
+    }
+    if (request.projection == ProjectionKind::None && !usesFullGradients(plan.method)
         && modelRecord.parameterCount > 200000)
         throw ConfigError("attribute: --proj none would store " + std::to_string(modelRecord.parameterCount)
                           + " values per sample; choose a projection (kron, gaussian, rademacher)");
@@ -303,6 +318,65 @@ decomposeSpectra(H5File& file, const AttributionPlan& plan, const AttributionReq
     return lastCaches;
 }
 
+/// K-FAC/EK-FAC: the cache of the fitted factors for the final checkpoint's gradients, stored as a
+/// spectrum, the rotated gradients (/attribution/<method>/kronecker) and each layer's factor spectra.
+std::map<int64_t, std::shared_ptr<const SpectralCache>>
+storeKronecker(H5File& file, const AttributionPlan& plan, const AttributionRequest& request,
+               const KroneckerCurvature& curvature, const Model& model, const DataBundle& data,
+               AttributionSummary& summary, ProgressSink& progress, const CancelToken& cancel)
+{
+    const auto t0 = Clock::now();
+    const bool corrected = plan.method == Method::Ekfac;
+    progress.message("rotating " + std::to_string(data.train.count + data.test.count)
+                     + " gradients into the Kronecker eigenbasis (" + std::to_string(curvature.dimension())
+                     + " coordinates)");
+    std::shared_ptr<const SpectralCache> cache = kroneckerCacheFromRotated(
+        curvature, corrected, curvature.rotatedGradients(model, data.train, progress, cancel),
+        curvature.rotatedGradients(model, data.test, progress, cancel), request.damping);
+    const int64_t k = cache->dimension();
+    SpectrumRecord spectrum;
+    spectrum.method = plan.methodName;
+    spectrum.k = k;
+    spectrum.checkpoint = plan.checkpoints.back();
+    spectrum.featureKey = summary.featureKeys.back();
+    spectrum.convention = toString(CurvatureConvention::Mean);
+    spectrum.curvature = plan.methodName + "-" + toString(request.fisher) + "-fisher";
+    spectrum.eigenvalues = cache->eigenvalues();
+    spectrum.meanEigenvalue = cache->meanEigenvalue();
+    spectrum.mostNegativeEigenvalue = cache->mostNegativeEigenvalue();
+    spectrum.seconds = since(t0);
+    writeSpectrum(file, spectrum);
+    summary.spectra.push_back(spectrum);
+
+    const std::string base = attributionGroup(plan.method) + "/kronecker";
+    file.createGroup(base);
+    file.setAttr(base, "fisher", toString(request.fisher));
+    file.setAttr(base, "damping", toString(request.damping));
+    file.setAttr(base, "label_seed", static_cast<int64_t>(request.seed));
+    file.setAttr(base, "train_count", curvature.trainCount());
+    file.createFloatMatrix(base + "/train_rotated", cache->trainCount(), k, 64);
+    file.writeRows(base + "/train_rotated", 0, cache->trainCount(), cache->trainRotated().data());
+    file.createFloatMatrix(base + "/test_rotated", cache->testCount(), k, 64);
+    file.writeRows(base + "/test_rotated", 0, cache->testCount(), cache->testRotated().data());
+    std::vector<std::string> names;
+    for (const KroneckerLayer& layer : curvature.layers()) {
+        names.push_back(layer.name);
+        const std::string g = base + "/layers/" + layer.name;
+        file.createGroup(g);
+        file.setAttr(g, "kind", layer.kind);
+        file.setAttr(g, "out", layer.out);
+        file.setAttr(g, "in", layer.in);
+        file.writeDoubles(g + "/activation_eigenvalues", {layer.in}, layer.activationEigenvalues.data());
+        file.writeDoubles(g + "/gradient_eigenvalues", {layer.out}, layer.gradientEigenvalues.data());
+        if (corrected) {
+            const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> c = layer.correctedEigenvalues;
+            file.writeDoubles(g + "/corrected_eigenvalues", {layer.out, layer.in}, c.data());
+        }
+    }
+    file.writeStrings(base + "/layer_names", names);
+    return {{k, cache}};
+}
+
 /// The λ × k sensitivity tables of the final checkpoint, stored as sweep tables.
 std::shared_ptr<const SensitivityResult>
 storeSensitivity(H5File& file, const AttributionPlan& plan, const AttributionRequest& request,
@@ -350,9 +424,14 @@ void AttributionRequest::validate() const
         throw ConfigError("attribute: top-k must be positive");
 }
 
-AttributionSummary runAttribution(const std::string& path, const AttributionRequest& request,
+AttributionSummary runAttribution(const std::string& path, const AttributionRequest& requested,
                                   ProgressSink& progress, const CancelToken& cancel)
 {
+    // K-FAC/EK-FAC rotate the full gradients: no projection, one "k" (the parameter count).
+    AttributionRequest request = requested;
+    if (isKronecker(parseMethod(request.method))) {
+        request.projection = ProjectionKind::None;
+    }
     const AttributionPlan plan = planAttribution(path, request);
     progress.message("reloading " + plan.dataRecord.options.spec + " (" + std::to_string(plan.dataRecord.trainIndices.size())
                      + " train / " + std::to_string(plan.dataRecord.testIndices.size()) + " test)");
@@ -391,6 +470,20 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
     journal.absorbShards(progress);
 
     writeHdf5Atomically(path, true, [&](H5File& file) {
+        std::shared_ptr<const KroneckerCurvature> curvature;
+        if (isKronecker(plan.method)) {
+            const auto tFit = Clock::now();
+            KroneckerOptions kopt;
+            kopt.layers = request.layers;
+            kopt.fisher = request.fisher;
+            kopt.seed = request.seed;
+            kopt.batchSize = request.batchSize;
+            progress.message("fitting " + plan.methodName + " factors (" + toString(request.fisher) + " Fisher, layers "
+                             + request.layers + ")");
+            curvature = KroneckerCurvature::fit(models.back(), data.train, kopt, plan.method == Method::Ekfac, progress,
+                                                cancel);
+            summary.spectrumSeconds += since(tFit);
+        }
         const auto tFeat = Clock::now();
         const CheckpointFeatures features =
             featurizeCheckpoints(file, plan, request, models, data, journal, summary, progress, cancel);
@@ -408,8 +501,11 @@ AttributionSummary runAttribution(const std::string& path, const AttributionRequ
             return;
 
         const auto tSpec = Clock::now();
-        const auto caches = decomposeSpectra(file, plan, request, ks, features, data, summary, progress, cancel);
-        summary.spectrumSeconds = since(tSpec);
+        const auto caches = curvature
+                                ? storeKronecker(file, plan, request, *curvature, models.back(), data, summary,
+                                                 progress, cancel)
+                                : decomposeSpectra(file, plan, request, ks, features, data, summary, progress, cancel);
+        summary.spectrumSeconds += since(tSpec);
         const auto tSweep = Clock::now();
         summary.sensitivity = storeSensitivity(file, plan, request, caches, data.test.count, progress, cancel);
         summary.sweepSeconds = since(tSweep);

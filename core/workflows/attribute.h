@@ -1,6 +1,7 @@
 #pragma once
 // The attribute task: featurize, decompose, sweep and store one method's attribution.
 
+#include "attribution/kronecker_curvature.h"
 #include "attribution/methods.h"
 #include "common/shard.h"
 #include "features/feature_options.h"
@@ -20,12 +21,14 @@ class CancelToken;
 
 /// What `attriscope-cli attribute` (and the GUI's Attribute page) computes.
 struct AttributionRequest {
-    std::string method = "if";                          ///< if | trak | tracin | graddot | gradcos | unrolled
+    std::string method = "if";                          ///< if | trak | tracin | graddot | gradcos | unrolled | kfac | ekfac
     ProjectionKind projection = ProjectionKind::Kronecker; ///< none only for small models
     std::vector<int64_t> ks = {128, 256, 512, 1024};    ///< projection dimensions; features at max(ks)
     LambdaGrid grid = LambdaGrid::defaultRelative();    ///< λ grid of the sensitivity tables
     std::string layers = "all";                         ///< all | last | comma-separated names
-    uint64_t seed = 0;                                  ///< projection seed
+    uint64_t seed = 0;                                  ///< projection seed; K-FAC/EK-FAC: seed of the sampled labels
+    FisherKind fisher = FisherKind::True;               ///< K-FAC/EK-FAC: which Fisher the factors estimate
+    KroneckerDamping damping = KroneckerDamping::Global; ///< K-FAC/EK-FAC: how λ reaches the eigenvalues
     int64_t batchSize = 250;                            ///< featurization batch
     int64_t sensitivityTests = 100;                     ///< test points behind the sensitivity tables
     int64_t topK = 10;                                  ///< Jaccard set size

@@ -1,8 +1,9 @@
 // AttriScope benchmarks: the speed and memory targets of the attribution engine and the λ
 // recommendation, each reported as a ratio of two timings measured in the same run.
-// Usage: attri_bench [features|scores|recommend|retrain-estimate|lds|memory|kernels|all]   (default: all
+// Usage: attri_bench [features|scores|recommend|retrain-estimate|lds|memory|kernels|kfac|all]   (default: all
 // but memory and kernels), or attri_bench projection [OPTIONS] (see projectionUsage).
 // The numbers in docs/benchmarks.md come from this program.
+#include "attribution/kronecker_curvature.h"
 #include "attribution/spectral_cache.h"
 #include "common/runtime.h"
 #include "data/data_loader.h"
@@ -60,6 +61,12 @@ DataBundle demo()
 void line(const char* what, double value, const char* unit, const char* target, bool met)
 {
     std::printf("| %-62s | %10.4g %-3s | %-12s | %s |\n", what, value, unit, target, met ? "met" : "MISSED");
+}
+
+/// A measured value without a target.
+void measured(const char* what, double value, const char* unit)
+{
+    std::printf("| %-62s | %10.4g %-3s | %-12s | |\n", what, value, unit, "");
 }
 
 void benchFeatures()
@@ -839,13 +846,74 @@ void benchProjection(const ProjectionBenchOptions& o)
 
 } // namespace
 
+/// EK-FAC on the demo MLP (all layers, p = 109386): fitting the factors and the eigenvalue
+/// correction over 5000 images against one training epoch, and re-scoring one test point at a new
+/// λ from the rotated gradients (1000 training points: the cost is O(n·p)).
+void benchKfac()
+{
+    NullProgress progress;
+    CancelToken cancel;
+    DataBundle data = demo();
+    InputShape shape{1, 28, 28};
+    TrainRecipe recipe = TrainRecipe::standardFor(Architecture::Mlp);
+    recipe.epochs = 1;
+    Model mlp = Model::create(Architecture::Mlp, shape, 10, 0);
+    auto t0 = Clock::now();
+    TrainResult trained = trainModel(mlp, recipe, data.train, progress, cancel);
+    double epoch = seconds(t0);
+    for (int r = 0; r < 2; ++r) {
+        Model again = Model::create(Architecture::Mlp, shape, 10, 0);
+        t0 = Clock::now();
+        (void)trainModel(again, recipe, data.train, progress, cancel);
+        epoch = std::min(epoch, seconds(t0));
+    }
+    KroneckerOptions ko;
+    double kfac = 1e30, ekfac = 1e30;
+    std::shared_ptr<const KroneckerCurvature> curvature;
+    for (int r = 0; r < 2; ++r) {
+        t0 = Clock::now();
+        (void)KroneckerCurvature::fit(trained.model, data.train, ko, false, progress, cancel);
+        kfac = std::min(kfac, seconds(t0));
+        t0 = Clock::now();
+        curvature = KroneckerCurvature::fit(trained.model, data.train, ko, true, progress, cancel);
+        ekfac = std::min(ekfac, seconds(t0));
+    }
+    std::printf("MLP, 5000 demo images, p = %lld: one training epoch (batch 64) %.3f s; K-FAC factors %.3f s; EK-FAC "
+                "factors + correction %.3f s (true Fisher, batch %lld, best of %s)\n",
+                static_cast<long long>(curvature->dimension()), epoch, kfac, ekfac,
+                static_cast<long long>(ko.batchSize), "3 / 2");
+    measured("K-FAC factors (MLP, 5000 images) / one training epoch", kfac / epoch, "x");
+    measured("EK-FAC factors + correction (MLP, 5000 images) / one epoch", ekfac / epoch, "x");
+
+    std::vector<int64_t> first(1000);
+    std::iota(first.begin(), first.end(), 0);
+    const ImageSet train = data.train.select(first);
+    t0 = Clock::now();
+    const auto cache = kroneckerCacheFromRotated(
+        *curvature, true, curvature->rotatedGradients(trained.model, train, progress, cancel),
+        curvature->rotatedGradients(trained.model, data.test.select({0, 1, 2, 3}), progress, cancel),
+        KroneckerDamping::Global);
+    const double rotate = seconds(t0);
+    double rescore = 1e30;
+    for (int r = 0; r < 5; ++r) {
+        const double lambda = (0.01 + 0.1 * r) * cache->meanEigenvalue();
+        t0 = Clock::now();
+        const Eigen::VectorXf s = cache->scores(r % 4, lambda);
+        rescore = std::min(rescore, seconds(t0));
+        if (!std::isfinite(s.sum()))
+            throw std::runtime_error("EK-FAC scores are not finite");
+    }
+    std::printf("EK-FAC rotated gradients of 1004 points (from the layer factors) and their cache %.3f s\n", rotate);
+    measured("EK-FAC re-score 1 test vs 1000 train at a new λ (p = 109386)", rescore * 1e3, "ms");
+}
+
 int main(int argc, char** argv)
 {
     restartWithBetterBlasKernels(argv);
     initRuntime();
     std::string what = argc > 1 ? argv[1] : "all";
     const std::vector<std::string> known = {"all",    "features",         "scores",  "recommend",
-                                            "memory", "retrain-estimate", "kernels", "lds", "checksums"};
+                                            "memory", "retrain-estimate", "kernels", "lds", "checksums", "kfac"};
     if (what == "projection") {
         try {
             std::printf("%s\n\n", buildInfo().c_str());
@@ -860,7 +928,7 @@ int main(int argc, char** argv)
         std::fprintf(what == "--help" || what == "-h" ? stdout : stderr,
                      "Usage: attri_bench [WHAT]\n\nRuns the speed benchmarks of docs/benchmarks.md and prints their table. WHAT is "
                      "one of:\n  all (default: features, scores, recommend, retrain-estimate, lds)\n  features, "
-                     "scores, recommend, retrain-estimate, lds, kernels, checksums\n  memory (a separate run: it reads the "
+                     "scores, recommend, retrain-estimate, lds, kernels, checksums, kfac\n  memory (a separate run: it reads the "
                      "process's peak memory)\n  projection [OPTIONS] (attri_bench projection --help)\n");
         return what == "--help" || what == "-h" ? 0 : 2;
     }
@@ -887,6 +955,8 @@ int main(int argc, char** argv)
             benchLds();
         if (what == "checksums")
             benchChecksums();
+        if (what == "kfac")
+            benchKfac();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "attri_bench: %s\n", e.what());
         return 1;
