@@ -138,7 +138,10 @@ ModelRecord importExperiment(const std::string& path, const ImportSources& sourc
                               + std::to_string(checkpoint.step) + " (of " + std::to_string(stepsPerEpoch)
                               + " per epoch), the step of the checkpoint before it or of the run's end");
         previousStep = checkpoint.step;
-        checkpoint.lr = c.lr > 0.0 ? c.lr : recipe->lr;
+        // Unless given, the rate of the step that ended there (the schedule's, as trainModel records).
+        checkpoint.lr = c.lr > 0.0 ? c.lr
+                                   : recipe->lr * recipe->lrMultiplier(checkpoint.step - 1, stepsPerEpoch,
+                                                                       recipe->epochs * stepsPerEpoch);
         record.checkpoints.push_back(std::move(checkpoint));
     }
     Checkpoint checkpoint;
@@ -148,7 +151,7 @@ ModelRecord importExperiment(const std::string& path, const ImportSources& sourc
         // The archive is the end of the recorded recipe's run.
         checkpoint.epoch = recipe->epochs;
         checkpoint.step = recipe->epochs * stepsPerEpoch;
-        checkpoint.lr = recipe->lr;
+        checkpoint.lr = recipe->lr * recipe->lrMultiplier(checkpoint.step - 1, stepsPerEpoch, checkpoint.step);
     }
     record.checkpoints.push_back(std::move(checkpoint));
     record.trainMetrics = evaluateModel(model, data.train);

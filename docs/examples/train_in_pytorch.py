@@ -20,6 +20,7 @@ What AttriScope needs from the module:
 Loading a TorchScript file runs its code: share and load only files you trust.
 """
 import argparse
+import math
 import gzip
 import os
 
@@ -81,7 +82,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--model", choices=["mlp", "lr"], default="mlp",
                         help="mlp: 784-64-10 with ReLU (default); lr: logistic regression")
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    parser.add_argument("--optimizer", choices=["sgd", "nesterov", "adam", "adamw"], default="sgd",
+                        help="torch.optim.SGD (nesterov: with nesterov=True), Adam or AdamW (default sgd)")
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                        help="learning-rate schedule, stepped per optimizer step (cosine: CosineAnnealingLR "
+                             "to 0 over the steps after warm-up; default constant)")
+    parser.add_argument("--warmup-epochs", type=float, default=0.0,
+                        help="linear warm-up over the first W epochs (default 0)")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (default 0)")
@@ -102,9 +109,25 @@ def main():
 
     if args.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    elif args.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                                    weight_decay=args.weight_decay)
+                                    weight_decay=args.weight_decay, nesterov=args.optimizer == "nesterov")
+    # The rate of step t (0-based), as AttriScope's --schedule and --warmup-epochs define it.
+    steps_per_epoch = (len(x) + args.batch_size - 1) // args.batch_size
+    total_steps = steps_per_epoch * args.epochs
+    warmup = args.warmup_epochs * steps_per_epoch
+
+    def rate(t):
+        if t < warmup:
+            return args.lr * min(1.0, (t + 1) / warmup)
+        if args.schedule == "cosine":
+            span = total_steps - math.ceil(warmup)
+            return args.lr * 0.5 * (1 + math.cos(math.pi * (t - math.ceil(warmup)) / span))
+        return args.lr
+
+    step = 0
     loss_fn = nn.CrossEntropyLoss()
     checkpoints = []
     for epoch in range(1, args.epochs + 1):
@@ -115,7 +138,10 @@ def main():
             optimizer.zero_grad()
             loss = loss_fn(model(x[batch]), y[batch])
             loss.backward()
+            for group in optimizer.param_groups:
+                group["lr"] = rate(step)
             optimizer.step()
+            step += 1
             total += loss.item() * len(batch)
         print(f"epoch {epoch}/{args.epochs}: loss {total / len(x):.4f}")
         if epoch % args.checkpoint_every == 0 and epoch < args.epochs:
@@ -131,8 +157,10 @@ def main():
         *[f"--checkpoint {path}:epoch={epoch}" for path, epoch in checkpoints],
         f"--data fashion-mnist --train-size {args.train_size}",
         f"--optimizer {args.optimizer} --lr {args.lr:g} --epochs {args.epochs} --batch-size {args.batch_size}"
-        + (f" --momentum {args.momentum:g}" if args.optimizer == "sgd" and args.momentum else "")
-        + (f" --weight-decay {args.weight_decay:g}" if args.weight_decay else ""),
+        + (f" --momentum {args.momentum:g}" if args.optimizer in ("sgd", "nesterov") and args.momentum else "")
+        + (f" --weight-decay {args.weight_decay:g}" if args.weight_decay else "")
+        + (f" --schedule {args.schedule}" if args.schedule != "constant" else "")
+        + (f" --warmup-epochs {args.warmup_epochs:g}" if args.warmup_epochs else ""),
         "--out my-run.h5",
     ]
     print("import the run with:\n  " + " \\\n    ".join(command))
