@@ -525,14 +525,8 @@ void ExperimentDocument::checkTopK(const TopKRemovalOptions& options, double lam
         JobLane::Task, context, std::move(done), std::move(failed));
 }
 
-void ExperimentDocument::computeTopKOverlap(int count, QObject* context,
-                                            std::function<void(const TopKOverlap&)> done,
-                                            std::function<void(const QString&)> failed)
+TopKOverlapRequest ExperimentDocument::topKOverlapRequest(int count) const
 {
-    if (!m_content || !methodUsesLambda()) {
-        failed(tr("No attribution with a λ is loaded."));
-        return;
-    }
     TopKOverlapRequest request;
     request.test = m_selectedTest;
     request.count = count;
@@ -542,6 +536,18 @@ void ExperimentDocument::computeTopKOverlap(int count, QObject* context,
         request.referenceRelativeLambda = a->relativeLambda;
         request.referenceK = a->k;
     }
+    return request;
+}
+
+void ExperimentDocument::computeTopKOverlap(int count, QObject* context,
+                                            std::function<void(const TopKOverlap&)> done,
+                                            std::function<void(const QString&)> failed)
+{
+    if (!m_content || !methodUsesLambda()) {
+        failed(tr("No attribution with a λ is loaded."));
+        return;
+    }
+    const TopKOverlapRequest request = topKOverlapRequest(count);
     const std::string path = m_content->path;
     const std::string method = m_method.toStdString();
     m_runner->start(

@@ -117,6 +117,9 @@ public:
     /// `context` lives.
     void computeTopKOverlap(int count, QObject* context, std::function<void(const TopKOverlap&)> done,
                             std::function<void(const QString&)> failed);
+    /// What computeTopKOverlap computes now: the selected test image against the accepted λ and k
+    /// (when that k is stored), else the current ones.
+    TopKOverlapRequest topKOverlapRequest(int count) const;
 
 Q_SIGNALS:
     void opened(const QString& path);

@@ -222,12 +222,8 @@ void SensitivityPage::showTable()
 
 SensitivityPage::OverlapKey SensitivityPage::currentOverlapKey() const
 {
-    OverlapKey key{m_doc->method(), m_doc->selectedTest(), m_doc->relativeLambda(), m_doc->k()};
-    if (auto a = m_doc->accepted(); a && m_doc->availableKs().contains(a->k)) {
-        key.referenceRelativeLambda = a->relativeLambda;
-        key.referenceK = a->k;
-    }
-    return key;
+    const TopKOverlapRequest r = m_doc->topKOverlapRequest(kOverlapCount);
+    return {m_doc->method(), static_cast<int>(r.test), r.referenceRelativeLambda, r.referenceK};
 }
 
 void SensitivityPage::showOverlap()

@@ -67,8 +67,14 @@ StepSchedule parseStepSchedule(const std::string& spec)
 
 } // namespace
 
-double TrainRecipe::lrMultiplier(int64_t step, int64_t stepsPerEpoch, int64_t totalSteps) const
+namespace {
+
+/// The multiplier at `step`, with a step schedule already parsed (unused otherwise).
+double multiplierAt(const TrainRecipe& r, const StepSchedule& steps, int64_t step, int64_t stepsPerEpoch,
+                    int64_t totalSteps)
 {
+    const double warmupEpochs = r.warmupEpochs;
+    const std::string& schedule = r.schedule;
     const double warmupSteps = warmupEpochs * static_cast<double>(stepsPerEpoch);
     const double t = static_cast<double>(step);
     if (t < warmupSteps)
@@ -80,22 +86,34 @@ double TrainRecipe::lrMultiplier(int64_t step, int64_t stepsPerEpoch, int64_t to
         const double done = t - std::ceil(warmupSteps);
         return span > 0 ? 0.5 * (1.0 + std::cos(M_PI * done / span)) : 1.0;
     }
-    const StepSchedule s = parseStepSchedule(schedule);
     const int64_t epoch = stepsPerEpoch > 0 ? step / stepsPerEpoch : 0;
     double m = 1.0;
-    for (int64_t milestone : s.milestones)
+    for (int64_t milestone : steps.milestones)
         if (epoch >= milestone)
-            m *= s.gamma;
+            m *= steps.gamma;
     return m;
+}
+
+StepSchedule stepScheduleOf(const TrainRecipe& r)
+{
+    return r.schedule.rfind("step:", 0) == 0 ? parseStepSchedule(r.schedule) : StepSchedule{};
+}
+
+} // namespace
+
+double TrainRecipe::lrMultiplier(int64_t step, int64_t stepsPerEpoch, int64_t totalSteps) const
+{
+    return multiplierAt(*this, stepScheduleOf(*this), step, stepsPerEpoch, totalSteps);
 }
 
 double TrainRecipe::lrMultiplierSum(int64_t stepsPerEpoch, int64_t totalSteps) const
 {
     if (constantRate())
         return static_cast<double>(totalSteps);
+    const StepSchedule steps = stepScheduleOf(*this);
     double sum = 0.0;
     for (int64_t t = 0; t < totalSteps; ++t)
-        sum += lrMultiplier(t, stepsPerEpoch, totalSteps);
+        sum += multiplierAt(*this, steps, t, stepsPerEpoch, totalSteps);
     return sum;
 }
 
