@@ -1,6 +1,7 @@
 #include "attribution/kronecker_curvature.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "data/image_set.h"
 #include "features/featurizer.h"
 #include "features/internal/per_sample_grads.h"
@@ -21,12 +22,6 @@ namespace attri {
 namespace {
 
 using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 /// A uniform number in [0, 1) determined by (seed, index) alone (splitmix64 of both).
 double uniformAt(uint64_t seed, int64_t index)
@@ -158,7 +153,7 @@ std::string toString(FisherKind kind) { return kind == FisherKind::True ? "true"
 
 FisherKind parseFisherKind(const std::string& name)
 {
-    const std::string s = lower(name);
+    const std::string s = asciiLower(name);
     if (s == "true")
         return FisherKind::True;
     if (s == "empirical")
@@ -173,7 +168,7 @@ std::string toString(KroneckerDamping damping)
 
 KroneckerDamping parseKroneckerDamping(const std::string& name)
 {
-    const std::string s = lower(name);
+    const std::string s = asciiLower(name);
     if (s == "global")
         return KroneckerDamping::Global;
     if (s == "per-module")

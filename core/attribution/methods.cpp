@@ -1,6 +1,7 @@
 #include "attribution/methods.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <ATen/ATen.h>
 
@@ -51,13 +52,6 @@ RowMatrixF normalizedRows(const RowMatrixF& m)
             out.row(r).setZero();
     }
     return out;
-}
-
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
 }
 
 /// The mean over caches of their weighted score matrices, each at lambdaOf(cache).
@@ -114,7 +108,7 @@ std::string toString(Method m)
 
 Method parseMethod(const std::string& name)
 {
-    const std::string s = lower(name);
+    const std::string s = asciiLower(name);
     if (s == "if" || s == "if-projected")
         return Method::InfluenceProjected;
     if (s == "if-explicit")
@@ -146,7 +140,7 @@ Method resolveInfluence(ProjectionKind projection, Architecture architecture)
 
 Method parseMethod(const std::string& name, ProjectionKind projection, Architecture architecture)
 {
-    if (lower(name) == "if")
+    if (asciiLower(name) == "if")
         return resolveInfluence(projection, architecture);
     return parseMethod(name);
 }

@@ -1,21 +1,12 @@
 #include "features/feature_options.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cctype>
 
 namespace attri {
-
-namespace {
-
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
-
-} // namespace
 
 std::string toString(FeatureTarget t)
 {
@@ -45,7 +36,7 @@ std::string toString(ProjectionKind p)
 
 FeatureTarget parseFeatureTarget(const std::string& name)
 {
-    const std::string n = lower(name);
+    const std::string n = asciiLower(name);
     if (n == "loss")
         return FeatureTarget::Loss;
     if (n == "margin")
@@ -55,7 +46,7 @@ FeatureTarget parseFeatureTarget(const std::string& name)
 
 ProjectionKind parseProjectionKind(const std::string& name)
 {
-    const std::string n = lower(name);
+    const std::string n = asciiLower(name);
     if (n == "none")
         return ProjectionKind::None;
     if (n == "gaussian")
