@@ -1,6 +1,7 @@
 #include "attribution/kronecker_curvature.h"
 
 #include "common/error.h"
+#include "common/row_matrix.h"
 #include "common/text.h"
 #include "data/image_set.h"
 #include "features/featurizer.h"
@@ -21,7 +22,6 @@ namespace attri {
 
 namespace {
 
-using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// A uniform number in [0, 1) determined by (seed, index) alone (splitmix64 of both).
 double uniformAt(uint64_t seed, int64_t index)

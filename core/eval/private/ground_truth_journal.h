@@ -3,6 +3,7 @@
 // and let shards train apart: what one holds, how it is written and read back, and how the
 // finished subsets of several are merged. ground_truth.cpp orchestrates the run around them.
 
+#include "common/row_matrix.h"
 #include "eval/subset_sampler.h"
 
 #include <Eigen/Core>
@@ -15,7 +16,6 @@
 
 namespace attri {
 
-using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// "subsets=M, alpha=A, seed=S", for messages.
 std::string optionsText(const LdsOptions& options);

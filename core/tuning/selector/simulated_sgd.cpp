@@ -1,6 +1,7 @@
 #include "tuning/private/selector_rules.h"
 
 #include "common/error.h"
+#include "common/row_matrix.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "eval/rank_stats.h"
@@ -21,7 +22,6 @@ namespace attri {
 
 namespace {
 
-using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// Simulates the recipe's optimizer on the quadratic (Gauss–Newton) model of the subset loss in
 /// feature space, starting at the full-data model; returns the parameter change u (k).
