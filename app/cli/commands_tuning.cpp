@@ -86,11 +86,17 @@ int runLds(const Args& args, const CancelToken& cancel)
                 "experiment's own recipe; stores it in the file, then prints the LDS of every stored method and k\n"
                 "over its λ grid. A killed run continues from the subsets already finished, and a larger M than\n"
                 "the stored one (same α and seed) keeps the stored subsets and trains only the new ones.\n"
-                "--subsets, --alpha and --lds-seed, when not given, are those of the ground truth the file holds.");
+                "--subsets, --alpha and --lds-seed, when not given, are those of the ground truth the file holds.\n"
+                "With --ground-truth-from it retrains nothing: it imports subset models retrained elsewhere (e.g.\n"
+                "by PyTorch with your own recipe, docs/examples/ground_truth_in_pytorch.py) and scores against them.");
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
     p.flag("force", "replace stored ground truth computed with other options (a smaller M, another α or seed)");
     p.flag("curve", "print the whole LDS(λ) curve of every method and k, not only its best λ");
+    p.option("ground-truth-from", "FILE.h5",
+             "import ground truth retrained outside AttriScope instead of retraining: datasets masks (M x n, 0/1) "
+             "and test_loss (M x m), optionally train_labels and test_labels (checked against the experiment's) "
+             "and attributes recipe, alpha, seed, seconds (docs/hdf5-layout.md); later runs read it back");
     p.option("shard", "R/N", "train only rank R's share of N subsets (j mod N = R, into NAME.gt-partial.rR-of-N.h5) "
              "and stop; a later run without --shard takes every shard's subsets and finishes (attriscope-mpi does both)");
     if (!p.parse(args))
@@ -107,6 +113,8 @@ int runLds(const Args& args, const CancelToken& cancel)
     request.replace = p.isSet("force");
     if (p.isSet("shard"))
         request.shard = Shard::parse(p.get("shard"));
+    if (p.isSet("ground-truth-from"))
+        request.importFrom = p.get("ground-truth-from");
     TerminalProgress progress;
     const LdsTablesResult result = computeLdsTables(path, request, progress, cancel);
     if (!request.shard.whole()) {
@@ -114,9 +122,15 @@ int runLds(const Args& args, const CancelToken& cancel)
                     static_cast<long long>(result.shardSubsetsTrained), result.shardFile.c_str());
         return 0;
     }
-    std::printf("ground truth: %lld subsets of %lld points, %.1f s of retraining\n",
-                static_cast<long long>(result.truth->subsets),
-                static_cast<long long>(result.options.subsetSize(result.truth->trainCount)), result.truth->seconds);
+    const GroundTruth& truth = *result.truth;
+    if (truth.importedFrom.empty())
+        std::printf("ground truth: %lld subsets of %lld points, %.1f s of retraining\n",
+                    static_cast<long long>(truth.subsets),
+                    static_cast<long long>(result.options.subsetSize(truth.trainCount)), truth.seconds);
+    else
+        std::printf("ground truth imported from %s: %lld subset models (%s), retraining time %s\n",
+                    truth.importedFrom.c_str(), static_cast<long long>(truth.subsets), truth.recipeSummary.c_str(),
+                    std::isfinite(truth.seconds) ? (std::to_string(truth.seconds) + " s").c_str() : "not recorded");
     for (const auto& table : result.tables)
         printLdsTable(table, p.isSet("curve"));
     return 0;

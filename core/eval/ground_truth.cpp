@@ -59,6 +59,15 @@ std::string inputHash(const Model& start, const TrainRecipe& recipe, const Image
 
 
 
+/// "3×5", or "a 1-D dataset of 4" for a shape that is not 2-D.
+std::string shapeText(const std::vector<int64_t>& shape)
+{
+    std::string text;
+    for (int64_t d : shape)
+        text += (text.empty() ? "" : "×") + std::to_string(d);
+    return shape.size() == 2 ? text : "a " + std::to_string(shape.size()) + "-D dataset (" + text + ")";
+}
+
 } // namespace
 
 
@@ -98,6 +107,19 @@ GroundTruthPlan planGroundTruth(const std::string& experimentPath, const Model& 
         if (file.exists("/data"))
             plan.dataHash = readDataRecord(file).contentHash;
         if (auto stored = readGroundTruth(file)) {
+            if (!stored->importedFrom.empty() && !options.replace) {
+                if (!(stored->options.sameSubsets(options) && stored->trainCount == plan.n
+                      && stored->testCount == plan.m))
+                    throw ConfigError(experimentPath + " holds ground truth imported from " + stored->importedFrom
+                                      + " (" + optionsText(stored->options)
+                                      + "), whose models were trained outside AttriScope: it cannot be extended "
+                                        "or recomputed with other options here (requested "
+                                      + optionsText(options)
+                                      + "). Import a larger one, or use --force (LdsOptions::replace) to replace it "
+                                        "with AttriScope's own retraining");
+                plan.stored = std::move(stored);
+                return plan;
+            }
             const bool sameInputs =
                 stored->inputHash == plan.hash && stored->trainCount == plan.n && stored->testCount == plan.m;
             const bool same = stored->options.sameSubsets(options) && sameInputs;
@@ -319,6 +341,109 @@ GroundTruth computeGroundTruth(const std::string& experimentPath, const LdsOptio
                               progress, cancel);
 }
 
+GroundTruth importGroundTruth(const std::string& experimentPath, const std::string& truthPath, bool replace)
+{
+    DataRecord dataRecord;
+    {
+        H5File file(experimentPath, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        dataRecord = readDataRecord(file);
+        if (const auto stored = readGroundTruth(file); stored && !replace)
+            throw ConfigError(experimentPath + " already holds ground truth ("
+                              + (stored->importedFrom.empty() ? "retrained by AttriScope"
+                                                              : "imported from " + stored->importedFrom)
+                              + ", " + optionsText(stored->options)
+                              + "); use --force (replace) to replace it with " + truthPath);
+    }
+    const DataBundle data = reloadData(dataRecord);
+    const int64_t n = data.train.count;
+    const int64_t m = data.test.count;
+
+    if (!fs::exists(truthPath))
+        throw IoError("ground truth to import: " + truthPath + " does not exist");
+    const H5File in(truthPath, H5File::Mode::ReadOnly);
+    auto bad = [&](const std::string& what) { return FormatError(truthPath + ": " + what); };
+    for (const char* name : {"masks", "test_loss"})
+        if (!in.exists(std::string("/") + name))
+            throw bad(std::string("no dataset '") + name
+                      + "' (ground truth to import holds masks, M×n, and test_loss, M×m)");
+    std::vector<int64_t> maskShape, lossShape;
+    const std::vector<int64_t> masks = in.readInt64("/masks", &maskShape);
+    const std::vector<double> loss = in.readDoubles("/test_loss", &lossShape);
+    if (maskShape.size() != 2 || maskShape[1] != n)
+        throw bad("masks must be subsets × " + std::to_string(n) + " (the experiment's training points), not "
+                  + shapeText(maskShape));
+    const int64_t M = maskShape[0];
+    if (M < 2)
+        throw bad("masks holds " + std::to_string(M) + " subset(s); the LDS needs at least 2");
+    if (lossShape.size() != 2 || lossShape[0] != M || lossShape[1] != m)
+        throw bad("test_loss must be " + std::to_string(M) + " × " + std::to_string(m)
+                  + " (subsets × the experiment's test points), not " + shapeText(lossShape));
+    GroundTruth t;
+    t.subsets = M;
+    t.trainCount = n;
+    t.testCount = m;
+    t.masks.resize(masks.size());
+    int64_t inSubsets = 0;
+    for (int64_t j = 0; j < M; ++j) {
+        int64_t members = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t v = masks[static_cast<size_t>(j * n + i)];
+            if (v != 0 && v != 1)
+                throw bad("masks[" + std::to_string(j) + ", " + std::to_string(i) + "] is " + std::to_string(v)
+                          + "; masks hold 0 (left out) or 1 (in the subset)");
+            t.masks[static_cast<size_t>(j * n + i)] = static_cast<uint8_t>(v);
+            members += v;
+        }
+        if (members == 0 || members == n)
+            throw bad("subset " + std::to_string(j) + " holds " + (members == 0 ? "no" : "every")
+                      + " training point; each subset leaves some points in and some out");
+        inSubsets += members;
+    }
+    for (size_t e = 0; e < loss.size(); ++e)
+        if (!std::isfinite(loss[e]) || loss[e] < 0.0)
+            throw bad("test_loss[" + std::to_string(static_cast<int64_t>(e) / m) + ", "
+                      + std::to_string(static_cast<int64_t>(e) % m) + "] is " + std::to_string(loss[e])
+                      + "; cross-entropy losses are finite and >= 0");
+    auto checkLabels = [&](const char* name, const ImageSet& set) {
+        if (!in.exists(std::string("/") + name))
+            return;
+        std::vector<int64_t> shape;
+        const std::vector<int64_t> labels = in.readInt64(std::string("/") + name, &shape);
+        if (static_cast<int64_t>(labels.size()) != set.count)
+            throw bad(std::string(name) + " holds " + std::to_string(labels.size()) + " labels; the experiment has "
+                      + std::to_string(set.count) + " points");
+        for (int64_t i = 0; i < set.count; ++i)
+            if (labels[static_cast<size_t>(i)] != set.labels[static_cast<size_t>(i)])
+                throw bad(std::string(name) + "[" + std::to_string(i) + "] is "
+                          + std::to_string(labels[static_cast<size_t>(i)]) + ", the experiment's label is "
+                          + std::to_string(set.labels[static_cast<size_t>(i)])
+                          + ": the ground truth was computed on other points or in another order");
+    };
+    checkLabels("train_labels", data.train);
+    checkLabels("test_labels", data.test);
+
+    t.testLoss = Eigen::Map<const RowMatrixD>(loss.data(), M, m);
+    t.options.subsets = M;
+    t.options.alpha = in.hasAttr("/", "alpha") ? in.attrDouble("/", "alpha")
+                                               : static_cast<double>(inSubsets) / static_cast<double>(M * n);
+    t.options.seed = in.hasAttr("/", "seed") ? static_cast<uint64_t>(in.attrInt("/", "seed")) : 0;
+    t.options.workers = 0;
+    t.options.threadsPerWorker = 0;
+    t.recipeSummary = in.hasAttr("/", "recipe") ? in.attrString("/", "recipe") : "(not recorded)";
+    t.seconds = in.hasAttr("/", "seconds") ? in.attrDouble("/", "seconds") : std::numeric_limits<double>::quiet_NaN();
+    t.dataContentHash = dataRecord.contentHash;
+    t.importedFrom = fs::absolute(truthPath).lexically_normal().string();
+    Sha256 h;
+    h.updateString("attriscope imported ground truth v1");
+    h.update(t.masks.data(), t.masks.size());
+    for (double v : loss)
+        h.updateDouble(v);
+    t.inputHash = h.hexDigest();
+    writeHdf5Atomically(experimentPath, true, [&](H5File& f) { writeGroundTruth(f, t); });
+    return t;
+}
+
 std::optional<GroundTruth> readGroundTruth(const H5File& file)
 {
     if (!file.exists(kGroup))
@@ -336,6 +461,8 @@ std::optional<GroundTruth> readGroundTruth(const H5File& file)
     t.dataContentHash = file.attrString(kGroup, "data_content_hash");
     t.inputHash = file.attrString(kGroup, "input_hash");
     t.seconds = file.attrDouble(kGroup, "seconds");
+    if (file.hasAttr(kGroup, "imported_from"))
+        t.importedFrom = file.attrString(kGroup, "imported_from");
 
     std::vector<int64_t> maskShape;
     t.masks = file.readUInt8(std::string(kGroup) + "/masks", &maskShape);
@@ -371,6 +498,8 @@ void writeGroundTruth(H5File& file, const GroundTruth& t)
     file.setAttr(kGroup, "data_content_hash", t.dataContentHash);
     file.setAttr(kGroup, "input_hash", t.inputHash);
     file.setAttr(kGroup, "seconds", t.seconds);
+    if (!t.importedFrom.empty())
+        file.setAttr(kGroup, "imported_from", t.importedFrom);
     file.writeUInt8(std::string(kGroup) + "/masks", {t.subsets, t.trainCount}, t.masks.data());
     const RowMatrixD loss(t.testLoss);
     file.writeDoubles(std::string(kGroup) + "/test_loss", {t.subsets, t.testCount}, loss.data());

@@ -35,6 +35,9 @@ struct GroundTruth {
     std::string dataContentHash; ///< the experiment's /data content hash (empty if it has none)
     std::string inputHash;       ///< SHA-256 of everything the result depends on (see computeGroundTruth)
     double seconds = 0.0;        ///< wall time spent, summed over resumed runs
+    /// Empty when AttriScope retrained the models; else the file the ground truth was imported
+    /// from (importGroundTruth), whose models were trained elsewhere (e.g. by PyTorch).
+    std::string importedFrom;
 
     bool inSubset(int64_t subset, int64_t trainIndex) const
     {
@@ -86,6 +89,22 @@ int64_t computeGroundTruthShard(const std::string& experimentPath, const Model& 
                                 const std::optional<TrainRecipe>& recipe, const ImageSet& train, const ImageSet& test,
                                 const LdsOptions& options, const Shard& shard, ProgressSink& progress,
                                 const CancelToken& cancel);
+
+/// Imports ground truth computed outside AttriScope (e.g. subset models retrained by PyTorch with
+/// the user's own recipe: docs/examples/ground_truth_in_pytorch.py) from the HDF5 file
+/// `truthPath` into the experiment `experimentPath` as its /ground_truth, and returns it.
+///
+/// The file holds datasets `masks` (M×n, 1 where training point i is in subset j; any integer
+/// type) and `test_loss` (M×m cross-entropy of test point t under model j; any float type), with
+/// n and m the experiment's training and test counts; optionally `train_labels` (n) and
+/// `test_labels` (m), which must equal the experiment's labels (a check that the points are the
+/// same and in the same order), and attributes `recipe` (text), `alpha`, `seed` and `seconds`
+/// (the retraining's time). M ≥ 2; masks are 0/1 with at least one point in and one out of each
+/// subset; losses are finite and ≥ 0. Every violation is a FormatError naming the file and the
+/// dataset. An experiment that already holds ground truth keeps it (ConfigError) unless
+/// `replace`. Later `lds` runs read the imported ground truth back as long as they ask for no
+/// other subsets (they refuse to extend it: its models cannot be retrained here).
+GroundTruth importGroundTruth(const std::string& experimentPath, const std::string& truthPath, bool replace);
 
 /// The /ground_truth of an experiment file, or nullopt when it has none. Throws FormatError
 /// naming the file and the field when it is malformed.

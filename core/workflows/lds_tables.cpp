@@ -1,5 +1,6 @@
 #include "workflows/lds_tables.h"
 
+#include "common/error.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "model/model.h"
@@ -15,6 +16,9 @@ LdsTablesResult computeLdsTables(const std::string& path, const LdsTablesRequest
                                  const CancelToken& cancel)
 {
     request.grid.validate();
+    if (!request.importFrom.empty() && (request.subsets || request.alpha || request.seed || !request.shard.whole()))
+        throw ConfigError("ground truth imported from " + request.importFrom
+                          + " comes with its own subsets: --subsets, --alpha, --lds-seed and --shard do not apply");
     LdsTablesResult out;
     LdsOptions& o = out.options;
     o.workers = request.workers;
@@ -30,10 +34,15 @@ LdsTablesResult computeLdsTables(const std::string& path, const LdsTablesRequest
         if (file.exists("/attribution"))
             methods = file.children("/attribution");
         if (!request.replace)
-            if (const auto stored = readGroundTruth(file)) {
+            if (auto stored = readGroundTruth(file)) {
                 o.subsets = stored->options.subsets;
                 o.alpha = stored->options.alpha;
                 o.seed = stored->options.seed;
+                // Models trained elsewhere cannot be retrained here (computeGroundTruth says so
+                // when other subsets are asked for): read back as they are.
+                if (!stored->importedFrom.empty() && !request.subsets && !request.alpha && !request.seed
+                    && request.shard.whole() && request.importFrom.empty())
+                    out.truth = std::move(stored);
             }
     }
     if (request.subsets)
@@ -43,15 +52,23 @@ LdsTablesResult computeLdsTables(const std::string& path, const LdsTablesRequest
     if (request.seed)
         o.seed = *request.seed;
 
-    const DataBundle data = reloadData(dataRecord);
-    if (!request.shard.whole()) {
-        out.shardSubsetsTrained = computeGroundTruthShard(path, rebuildModel(modelRecord), modelRecord.recipe,
-                                                          data.train, data.test, o, request.shard, progress, cancel);
-        out.shardFile = groundTruthPartialPath(path, request.shard);
-        return out;
+    if (!request.importFrom.empty()) {
+        out.truth = importGroundTruth(path, request.importFrom, request.replace);
+        out.options = out.truth->options;
+        progress.message("imported ground truth from " + request.importFrom + ": " + std::to_string(out.truth->subsets)
+                         + " subset models (" + out.truth->recipeSummary + ")");
+    } else if (!out.truth) {
+        const DataBundle data = reloadData(dataRecord);
+        if (!request.shard.whole()) {
+            out.shardSubsetsTrained = computeGroundTruthShard(path, rebuildModel(modelRecord), modelRecord.recipe,
+                                                              data.train, data.test, o, request.shard, progress,
+                                                              cancel);
+            out.shardFile = groundTruthPartialPath(path, request.shard);
+            return out;
+        }
+        out.truth = computeGroundTruth(path, rebuildModel(modelRecord), modelRecord.recipe, data.train, data.test, o,
+                                       progress, cancel);
     }
-    out.truth = computeGroundTruth(path, rebuildModel(modelRecord), modelRecord.recipe, data.train, data.test, o,
-                                   progress, cancel);
     for (const auto& method : methods)
         out.tables.push_back(ldsSweepTable(path, method, *out.truth, request.grid, progress, cancel));
     if (!out.tables.empty())

@@ -30,6 +30,9 @@ struct LdsTablesRequest {
     LambdaGrid grid = LambdaGrid::defaultRelative();
     /// Train only this shard's subsets into its side file and stop (no tables, the file untouched).
     Shard shard;
+    /// Import this file's ground truth (importGroundTruth: models retrained outside AttriScope)
+    /// instead of retraining; subsets, α, seed and shard must then be left empty.
+    std::string importFrom;
 };
 
 /// One method's LDS at one k: its best λ over the grid (or its one value for a method without λ).

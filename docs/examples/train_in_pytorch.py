@@ -73,6 +73,96 @@ def save(model, path):
     model.train()
 
 
+def train(model, x, y, args, checkpoint_dir=None, log=print):
+    """Trains `model` on (x, y) with the recipe in `args` (shuffling with torch's generator as the
+    caller seeded it) and returns the checkpoints saved into `checkpoint_dir` as (path, epoch)
+    pairs (none without it). The ground truth's subset models (--ground-truth) are trained by this
+    same function."""
+    if args.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    elif args.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                                    weight_decay=args.weight_decay, nesterov=args.optimizer == "nesterov")
+    steps_per_epoch = (len(x) + args.batch_size - 1) // args.batch_size
+    total_steps = steps_per_epoch * args.epochs
+    warmup = args.warmup_epochs * steps_per_epoch
+
+    def rate(t):
+        if t < warmup:
+            return args.lr * min(1.0, (t + 1) / warmup)
+        if args.schedule == "cosine":
+            span = total_steps - math.ceil(warmup)
+            return args.lr * 0.5 * (1 + math.cos(math.pi * (t - math.ceil(warmup)) / span))
+        return args.lr
+
+    step = 0
+    loss_fn = nn.CrossEntropyLoss()
+    checkpoints = []
+    model.train()
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(x))
+        total = 0.0
+        for start in range(0, len(x), args.batch_size):
+            batch = order[start:start + args.batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[batch]), y[batch])
+            loss.backward()
+            for group in optimizer.param_groups:
+                group["lr"] = rate(step)
+            optimizer.step()
+            step += 1
+            total += loss.item() * len(batch)
+        log(f"epoch {epoch}/{args.epochs}: loss {total / len(x):.4f}")
+        if checkpoint_dir and epoch % args.checkpoint_every == 0 and epoch < args.epochs:
+            path = os.path.join(checkpoint_dir, f"epoch{epoch}.pt")
+            save(model, path)
+            checkpoints.append((path, epoch))
+    return checkpoints
+
+
+def ground_truth(init_path, x, y, test_x, test_y, args):
+    """Retrains args.ground_truth models from the initial weights at `init_path`, each on a random
+    half of the training points (subset j drawn with numpy's RandomState(args.gt_seed + j)), with
+    the same recipe, and writes what `attriscope-cli lds --ground-truth-from` imports: masks
+    (M x n, 1 = in subset j), test_loss (M x m cross-entropy of each test point under model j),
+    the labels (checked against the experiment's) and the recipe. See docs/hdf5-layout.md."""
+    import time
+    import h5py  # Debian: python3-h5py
+
+    n, subsets = len(x), args.ground_truth
+    masks = np.zeros((subsets, n), dtype=np.uint8)
+    test_loss = np.zeros((subsets, len(test_x)), dtype=np.float64)
+    started = time.time()
+    for j in range(subsets):
+        keep = np.sort(np.random.RandomState(args.gt_seed + j).choice(n, size=int(0.5 * n), replace=False))
+        masks[j, keep] = 1
+        torch.manual_seed(args.seed)  # every subset model shuffles like the full model
+        model = torch.jit.load(init_path)
+        index = torch.from_numpy(keep)
+        train(model, x[index], y[index], args, log=lambda line: None)
+        model.eval()
+        with torch.no_grad():
+            logits = model(test_x).double()
+            test_loss[j] = nn.functional.cross_entropy(logits, test_y, reduction="none").numpy()
+        print(f"ground truth: model {j + 1}/{subsets} ({time.time() - started:.0f} s)", flush=True)
+    path = os.path.join(args.out, "ground_truth.h5")
+    with h5py.File(path, "w") as f:
+        f["masks"] = masks
+        f["test_loss"] = test_loss
+        f["train_labels"] = y.numpy()
+        f["test_labels"] = test_y.numpy()
+        f.attrs["alpha"] = 0.5
+        f.attrs["seed"] = args.gt_seed
+        f.attrs["seconds"] = time.time() - started
+        f.attrs["recipe"] = (f"PyTorch {torch.__version__} ({os.path.basename(__file__)}): {args.optimizer} "
+                             f"lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs, momentum "
+                             f"{args.momentum:g}, weight decay {args.weight_decay:g}, schedule {args.schedule}, "
+                             f"warm-up {args.warmup_epochs:g} epochs, seed {args.seed}")
+    return path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="my-run", help="folder for the .pt files (default my-run)")
@@ -95,6 +185,13 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--checkpoint-every", type=int, default=2, help="epochs between checkpoints (default 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ground-truth", type=int, default=0, metavar="M",
+                        help="also retrain M models on random halves of the training set with the same recipe "
+                             "and write OUT/ground_truth.h5 for `attriscope-cli lds --ground-truth-from` "
+                             "(default 0: none; the LDS needs about 50)")
+    parser.add_argument("--gt-seed", type=int, default=0, help="subset j is drawn with seed GT_SEED + j (default 0)")
+    parser.add_argument("--test-size", type=int, default=500,
+                        help="first M test images the ground truth scores (default 500, as AttriScope's default)")
     args = parser.parse_args()
 
     images = read_idx(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))[: args.train_size]
@@ -107,47 +204,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     save(model, os.path.join(args.out, "init.pt"))
 
-    if args.optimizer == "adam":
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    elif args.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                                    weight_decay=args.weight_decay, nesterov=args.optimizer == "nesterov")
-    # The rate of step t (0-based), as AttriScope's --schedule and --warmup-epochs define it.
-    steps_per_epoch = (len(x) + args.batch_size - 1) // args.batch_size
-    total_steps = steps_per_epoch * args.epochs
-    warmup = args.warmup_epochs * steps_per_epoch
-
-    def rate(t):
-        if t < warmup:
-            return args.lr * min(1.0, (t + 1) / warmup)
-        if args.schedule == "cosine":
-            span = total_steps - math.ceil(warmup)
-            return args.lr * 0.5 * (1 + math.cos(math.pi * (t - math.ceil(warmup)) / span))
-        return args.lr
-
-    step = 0
-    loss_fn = nn.CrossEntropyLoss()
-    checkpoints = []
-    for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(len(x))
-        total = 0.0
-        for start in range(0, len(x), args.batch_size):
-            batch = order[start:start + args.batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(model(x[batch]), y[batch])
-            loss.backward()
-            for group in optimizer.param_groups:
-                group["lr"] = rate(step)
-            optimizer.step()
-            step += 1
-            total += loss.item() * len(batch)
-        print(f"epoch {epoch}/{args.epochs}: loss {total / len(x):.4f}")
-        if epoch % args.checkpoint_every == 0 and epoch < args.epochs:
-            path = os.path.join(args.out, f"epoch{epoch}.pt")
-            save(model, path)
-            checkpoints.append((path, epoch))
+    checkpoints = train(model, x, y, args, checkpoint_dir=args.out)
     save(model, os.path.join(args.out, "model.pt"))
 
     command = [
@@ -164,6 +221,15 @@ def main():
         "--out my-run.h5",
     ]
     print("import the run with:\n  " + " \\\n    ".join(command))
+
+    if args.ground_truth > 0:
+        test_images = read_idx(os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz"))[: args.test_size]
+        test_labels = read_idx(os.path.join(args.data_dir, "t10k-labels-idx1-ubyte.gz"))[: args.test_size]
+        test_x = torch.from_numpy(test_images.astype(np.float32) / 255.0).unsqueeze(1)
+        test_y = torch.from_numpy(test_labels.astype(np.int64))
+        path = ground_truth(os.path.join(args.out, "init.pt"), x, y, test_x, test_y, args)
+        print(f"then score against this PyTorch ground truth with:\n  attriscope-cli lds my-run.h5 "
+              f"--ground-truth-from {path}")
 
 
 if __name__ == "__main__":

@@ -1427,5 +1427,56 @@ TEST(Cli, MpiRunEqualsOneProcess)
 }
 #endif
 
+// Ground truth retrained by PyTorch (train_in_pytorch.py --ground-truth M, the example's own
+// training loop) comes into an imported run with `lds --ground-truth-from`, which scores against
+// it and says where it came from; a ground truth for other test points is refused naming the file.
+TEST(Cli, PyTorchGroundTruthIsImportedAndScored)
+{
+    std::string out;
+    if (test::runCommand("/usr/bin/python3 -c 'import torch, h5py'", &out) != 0)
+        GTEST_SKIP() << "Debian's python3-torch or python3-h5py is not installed";
+    if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
+    test::TempDir dir;
+    const std::string run = dir.file("run"), other = dir.file("other"), exp = dir.file("run.h5");
+    const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/train_in_pytorch.py";
+    const std::string recipe = " --train-size 200 --epochs 2 --batch-size 32 --lr 0.05";
+    ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " --out " + run + recipe
+                                   + " --ground-truth 4 --test-size 30",
+                               &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("lds my-run.h5 --ground-truth-from " + run + "/ground_truth.h5"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + run + "/model.pt --init " + run
+                                   + "/init.pt --data fashion-mnist --test-size 30 --out " + exp + recipe,
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj gaussian --k 16 --sensitivity-tests 5",
+                               &out),
+              0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp + " --ground-truth-from " + run + "/ground_truth.h5", &out), 0)
+        << out;
+    EXPECT_NE(out.find("ground truth imported from"), std::string::npos) << out;
+    EXPECT_NE(out.find("4 subset models (PyTorch"), std::string::npos) << out;
+    EXPECT_NE(out.find("best LDS"), std::string::npos) << out;
+    // Read back by a plain `lds`, and by `recommend` as its evidence.
+    ASSERT_EQ(test::runCommand(kCli + " lds " + exp, &out), 0) << out;
+    EXPECT_NE(out.find("ground truth imported from"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if --k 16", &out), 0) << out;
+    EXPECT_NE(out.find("of the 4 subsets"), std::string::npos) << out;
+
+    // 20 test points against the experiment's 30: refused, naming the file and the shape.
+    ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " --out " + other + recipe
+                                   + " --ground-truth 2 --test-size 20",
+                               &out),
+              0)
+        << out;
+    EXPECT_NE(test::runCommand(kCli + " lds " + exp + " --force --ground-truth-from " + other + "/ground_truth.h5", &out),
+              0);
+    EXPECT_NE(out.find(other + "/ground_truth.h5: test_loss must be 2 × 30"), std::string::npos) << out;
+}
+
 } // namespace
 } // namespace attri

@@ -3,9 +3,11 @@
 
 #include "attribution/attribution_session.h"
 #include "common/error.h"
+#include "common/row_matrix.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
 #include "store/attribution_store.h"
+#include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "workflows/demo.h"
 #include "workflows/lds_tables.h"
@@ -17,7 +19,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <set>
 
 using namespace attri;
@@ -98,6 +103,121 @@ TEST(Workflows, DemoThenGroundTruthThenRecommendationWithEvidence)
     EXPECT_EQ(withEvidence.recommendation.lambda, record.lambda);
     EXPECT_EQ(withEvidence.record.ldsAtRecommended, withEvidence.evidence->atLambda.mean);
     EXPECT_LE(withEvidence.evidence->atLambda.mean, withEvidence.evidence->bestLds + 1e-12);
+}
+
+// Ground truth retrained elsewhere (e.g. by PyTorch) is imported instead of retrained: the same
+// masks and losses give the same LDS tables as the app's own, later runs read it back, it cannot
+// be extended here, and a file that does not fit the experiment is refused naming the file and
+// what is wrong.
+TEST(Workflows, ImportedGroundTruthScoresLikeTheAppsOwn)
+{
+    test::TempDir dir;
+    const std::string own = dir.file("own.h5"), imported = dir.file("imported.h5");
+    NullProgress progress;
+    CancelToken cancel;
+    runDemo(smallDemo(own), progress, cancel);
+    std::filesystem::copy_file(own, imported);
+    LdsTablesRequest lds;
+    lds.subsets = 4;
+    const LdsTablesResult reference = computeLdsTables(own, lds, progress, cancel);
+    const GroundTruth& truth = *reference.truth;
+
+    // The external file as a PyTorch script writes it: int masks, float losses, labels, attributes.
+    std::vector<int64_t> labels; // the demo's, in its order, as the experiment reloads them
+    {
+        H5File f(own, H5File::Mode::ReadOnly);
+        labels = reloadData(readDataRecord(f)).train.labels;
+    }
+    auto writeExternal = [&](const std::string& path, const std::function<void(H5File&)>& spoil) {
+        H5File f(path, H5File::Mode::Truncate);
+        std::vector<int64_t> masks(truth.masks.begin(), truth.masks.end());
+        f.writeInt64("/masks", {truth.subsets, truth.trainCount}, masks.data());
+        const RowMatrixD loss(truth.testLoss);
+        f.writeDoubles("/test_loss", {truth.subsets, truth.testCount}, loss.data());
+        f.writeInt64("/train_labels", {static_cast<int64_t>(labels.size())}, labels.data());
+        f.setAttr("/", "recipe", "PyTorch: sgd lr 0.05");
+        f.setAttr("/", "seconds", 12.5);
+        if (spoil)
+            spoil(f);
+    };
+    const std::string external = dir.file("gt.h5");
+    writeExternal(external, {});
+
+    LdsTablesRequest fromFile;
+    fromFile.importFrom = external;
+    const LdsTablesResult result = computeLdsTables(imported, fromFile, progress, cancel);
+    ASSERT_TRUE(result.truth.has_value());
+    EXPECT_FALSE(result.truth->importedFrom.empty());
+    EXPECT_EQ(result.truth->recipeSummary, "PyTorch: sgd lr 0.05");
+    EXPECT_EQ(result.truth->seconds, 12.5);
+    EXPECT_EQ(result.truth->options.subsets, 4);
+    EXPECT_NEAR(result.truth->options.alpha, 0.5, 0.01); // from the masks: no alpha attribute
+    ASSERT_EQ(result.tables.size(), reference.tables.size());
+    for (size_t t = 0; t < result.tables.size(); ++t) {
+        const Eigen::ArrayXXd a = result.tables[t].values.array(), b = reference.tables[t].values.array();
+        ASSERT_EQ(a.rows(), b.rows());
+        ASSERT_EQ(a.cols(), b.cols());
+        EXPECT_TRUE((a == b || (a.isNaN() && b.isNaN())).all()) << result.tables[t].method;
+        EXPECT_GT((a == b).count(), 0);
+    }
+
+    // Read back without options; more subsets are refused (its models cannot be retrained here).
+    const LdsTablesResult reread = computeLdsTables(imported, LdsTablesRequest{}, progress, cancel);
+    EXPECT_EQ(reread.truth->importedFrom, result.truth->importedFrom);
+    EXPECT_TRUE(reread.truth->testLoss.isApprox(truth.testLoss, 0.0));
+    LdsTablesRequest more;
+    more.subsets = 8;
+    try {
+        computeLdsTables(imported, more, progress, cancel);
+        ADD_FAILURE() << "extending imported ground truth was not refused";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("imported from"), std::string::npos) << e.what();
+    }
+    // A second import keeps the first unless replaced.
+    EXPECT_THROW(computeLdsTables(imported, fromFile, progress, cancel), ConfigError);
+    fromFile.replace = true;
+    EXPECT_NO_THROW(computeLdsTables(imported, fromFile, progress, cancel));
+    // Import options that do not apply are refused before any work.
+    LdsTablesRequest mixed = fromFile;
+    mixed.subsets = 4;
+    EXPECT_THROW(computeLdsTables(imported, mixed, progress, cancel), ConfigError);
+
+    auto expectRefused = [&](const std::string& name, const std::function<void(H5File&)>& spoil,
+                             const std::string& says) {
+        const std::string path = dir.file(name);
+        writeExternal(path, spoil);
+        LdsTablesRequest r;
+        r.importFrom = path;
+        r.replace = true;
+        try {
+            computeLdsTables(imported, r, progress, cancel);
+            ADD_FAILURE() << name << ": not refused";
+        } catch (const FormatError& e) {
+            const std::string msg = e.what();
+            EXPECT_NE(msg.find(path), std::string::npos) << msg;
+            EXPECT_NE(msg.find(says), std::string::npos) << msg;
+        }
+    };
+    expectRefused("two.h5", [&](H5File& f) {
+        std::vector<int64_t> masks(truth.masks.begin(), truth.masks.end());
+        masks[3] = 2;
+        f.writeInt64("/masks", {truth.subsets, truth.trainCount}, masks.data());
+    }, "masks[0, 3] is 2");
+    expectRefused("short.h5", [&](H5File& f) {
+        std::vector<int64_t> masks(static_cast<size_t>(truth.subsets * (truth.trainCount - 1)), 1);
+        f.writeInt64("/masks", {truth.subsets, truth.trainCount - 1}, masks.data());
+    }, "training points");
+    expectRefused("nan.h5", [&](H5File& f) {
+        RowMatrixD loss(truth.testLoss);
+        loss(1, 2) = std::nan("");
+        f.writeDoubles("/test_loss", {truth.subsets, truth.testCount}, loss.data());
+    }, "test_loss[1, 2]");
+    expectRefused("labels.h5", [&](H5File& f) {
+        std::vector<int64_t> other = labels;
+        std::swap(other[0], other[std::find_if(other.begin(), other.end(), [&](int64_t v) { return v != other[0]; })
+                                    - other.begin()]);
+        f.writeInt64("/train_labels", {static_cast<int64_t>(other.size())}, other.data());
+    }, "train_labels[0]");
 }
 
 // A request is checked before any work: a method without λ, a bad bootstrap count, --path-from with
