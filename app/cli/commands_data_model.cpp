@@ -5,6 +5,7 @@
 #include "terminal_progress.h"
 
 #include "common/error.h"
+#include "common/json_object.h"
 #include "data/data_loader.h"
 #include "jobs/cancel_token.h"
 #include "model/model.h"
@@ -13,13 +14,17 @@
 #include "store/experiment_file.h"
 #include "workflows/create_experiment.h"
 #include "workflows/demo.h"
+#include "workflows/import_manifest.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <iostream>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 namespace attri::cli {
 
@@ -126,7 +131,11 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
     // An imported run's recipe is the user's: what PyTorch itself defaults to, and no guesses for
     // what it has no default for.
     const bool imported = !withDefaults;
-    p.option("optimizer", "sgd|nesterov|adam|adamw",
+    p.option("recipe", "FILE.json",
+             "the recipe as one flat JSON object whose keys are these options' names in snake_case (optimizer, lr, "
+             "momentum, batch_size, epochs, weight_decay, schedule, warmup_epochs, seed, checkpoints); options "
+             "given on the command line override its values")
+        .option("optimizer", "sgd|nesterov|adam|adamw",
              std::string(imported ? "optimizer (default: sgd)" : "optimizer (default: the model's standard recipe)")
                  + "; nesterov is SGD with Nesterov momentum, adamw Adam with decoupled weight decay, as in "
                    "torch.optim")
@@ -135,9 +144,12 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
         .option("batch-size", "B", imported ? "mini-batch size (required with a recipe)" : "mini-batch size (default: standard recipe)")
         .option("epochs", "E", imported ? "training epochs (required with a recipe)" : "training epochs (default: standard recipe)")
         .option("weight-decay", "WD", imported ? "L2 weight decay (default: 0, as torch.optim)" : "L2 weight decay (default: standard recipe)")
-        .option("schedule", "constant|cosine|step:E1,E2,...:GAMMA",
+        .option("schedule", "constant|cosine|onecycle|step:E1,E2,...:GAMMA",
                 "learning-rate schedule, stepped per optimizer step: cosine anneals to 0 over the steps after "
-                "warm-up (CosineAnnealingLR); step multiplies by GAMMA from each listed epoch on (MultiStepLR)",
+                "warm-up (CosineAnnealingLR); onecycle is OneCycleLR with max_lr = --lr and its defaults (lr/25 up "
+                "to lr over 30% of the steps, then cosine down to lr/25/1e4; its momentum cycling is not modelled, "
+                "so train with cycle_momentum=False; no --warmup-epochs); step multiplies by GAMMA from each "
+                "listed epoch on (MultiStepLR)",
                 d("constant"))
         .option("warmup-epochs", "W", "linear warm-up of the learning rate over the first W epochs (fractions allowed)",
                 d("0"))
@@ -148,27 +160,36 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
 
 bool anyRecipeOptionSet(const ArgParser& p)
 {
-    for (const char* name : {"optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay", "schedule",
-                             "warmup-epochs", "checkpoints"})
+    for (const char* name : {"recipe", "optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay",
+                             "schedule", "warmup-epochs", "checkpoints"})
         if (p.isSet(name))
             return true;
     return false;
 }
 
-TrainRecipe readRecipe(const ArgParser& p, Architecture arch)
+/// The recipe: the model's standard one (an import's: PyTorch's defaults), then `file`'s fields
+/// (--recipe FILE.json or a manifest's "recipe"; it must be valid on its own), then the options
+/// given on the command line.
+TrainRecipe readRecipe(const ArgParser& p, Architecture arch, const std::optional<JsonObject>& file = std::nullopt)
 {
     TrainRecipe r = TrainRecipe::standardFor(arch == Architecture::TorchScript ? Architecture::Mlp : arch);
     if (arch == Architecture::TorchScript) {
-        std::string missing;
-        for (const char* name : {"lr", "epochs", "batch-size"})
-            if (!p.isSet(name))
-                missing += std::string(missing.empty() ? "" : ", ") + "--" + name;
-        if (!missing.empty())
-            throw ConfigError("import: the run's recipe needs --lr, --epochs and --batch-size (missing: " + missing
-                              + "); --optimizer, --momentum and --weight-decay default to sgd, 0 and 0 as in PyTorch");
         r.optimizer = "sgd";
         r.momentum = 0.0;
         r.weightDecay = 0.0;
+    }
+    if (file)
+        r = TrainRecipe::fromJson(*file, r);
+    if (arch == Architecture::TorchScript) {
+        std::string missing;
+        using Names = std::initializer_list<std::pair<const char*, const char*>>; // option, file key
+        for (const auto& [name, key] : Names{{"lr", "lr"}, {"epochs", "epochs"}, {"batch-size", "batch_size"}})
+            if (!p.isSet(name) && !(file && file->has(key)))
+                missing += std::string(missing.empty() ? "" : ", ") + "--" + name;
+        if (!missing.empty())
+            throw ConfigError("import: the run's recipe needs --lr, --epochs and --batch-size (missing: " + missing
+                              + "), as options or in the recipe file (lr, epochs, batch_size); --optimizer, "
+                                "--momentum and --weight-decay default to sgd, 0 and 0 as in PyTorch");
     }
     if (p.isSet("optimizer"))
         r.optimizer = p.get("optimizer");
@@ -186,12 +207,20 @@ TrainRecipe readRecipe(const ArgParser& p, Architecture arch)
         r.schedule = p.get("schedule");
     if (p.isSet("warmup-epochs"))
         r.warmupEpochs = p.getDouble("warmup-epochs");
-    if (p.has("seed"))
+    if (p.isSet("seed"))
         r.seed = static_cast<uint64_t>(p.getInt("seed"));
     if (p.isSet("checkpoints"))
         r.checkpoints = p.getInt("checkpoints");
     r.validate();
     return r;
+}
+
+/// --recipe FILE.json, when given.
+std::optional<JsonObject> recipeFile(const ArgParser& p)
+{
+    if (!p.isSet("recipe"))
+        return std::nullopt;
+    return JsonObject::readFile(p.get("recipe"));
 }
 
 std::string formatMetrics(const ModelRecord& m)
@@ -220,7 +249,7 @@ int runTrain(const Args& args, const CancelToken& cancel)
     if (arch == Architecture::TorchScript)
         throw ConfigError("train: use `attriscope-cli import` for TorchScript models");
     DataOptions data = readDataOptions(p, true);
-    TrainRecipe recipe = readRecipe(p, arch);
+    TrainRecipe recipe = readRecipe(p, arch, recipeFile(p));
     std::string out = p.get("out");
     TerminalProgress progress;
     ModelRecord record = trainExperiment(out, data, arch, recipe, progress, cancel);
@@ -235,7 +264,14 @@ int runImport(const Args& args, const CancelToken& cancel)
     ArgParser p("attriscope-cli import",
                 "Imports a TorchScript module saved from PyTorch (torch.jit.save) with the data it was trained\n"
                 "on, checks that it fits the data, evaluates it and writes a new experiment file. Give a recipe\n"
-                "(--optimizer/--lr/--epochs/...) if ground truth will retrain it; without one, retraining is refused.");
+                "(--recipe FILE.json, --optimizer/--lr/--epochs/...) if ground truth will retrain it; without one,\n"
+                "retraining is refused. --checkpoints-from DIR reads the model, initial weights, checkpoints and\n"
+                "recipe from DIR/manifest.json (as docs/examples/train_in_pytorch.py writes it).");
+    p.option("checkpoints-from", "DIR",
+             "DIR/manifest.json: {\"model\": \"model.pt\", \"init\": \"init.pt\", \"checkpoints\": [{\"file\": "
+             "\"epoch2.pt\", \"epoch\": 2, \"lr\": L}, ...], \"recipe\": {...as --recipe...}}, paths relative to DIR; "
+             "only \"model\" is required. Stands for --torchscript, --init, --checkpoint and --recipe, which may "
+             "not also be given for what it names; recipe options override its recipe's fields");
     p.option("torchscript", "MODEL.pt", "TorchScript file");
     p.option("init", "INIT.pt",
              "the same module saved before training (its initial weights): ground truth and `check` retrain from "
@@ -250,20 +286,41 @@ int runImport(const Args& args, const CancelToken& cancel)
     p.option("out", "EXP.h5", "experiment file to create (replaced atomically if it exists)");
     if (!p.parse(args))
         return 0;
-    std::string path = p.get("torchscript");
+    ImportSources sources;
+    std::optional<JsonObject> file = recipeFile(p);
+    if (p.isSet("checkpoints-from")) {
+        ImportManifest manifest = readImportManifest(p.get("checkpoints-from"));
+        const auto conflict = [&](const char* option, const char* key) {
+            throw ConfigError("import: --" + std::string(option) + " and " + manifest.path + " (its \"" + key
+                              + "\") both give the " + (std::string(key) == "recipe" ? "recipe" : "run's files")
+                              + "; give one");
+        };
+        if (p.isSet("torchscript"))
+            conflict("torchscript", "model");
+        if (p.isSet("init") && !manifest.sources.init.empty())
+            conflict("init", "init");
+        if (!p.getAll("checkpoint").empty())
+            conflict("checkpoint", "checkpoints");
+        if (file && manifest.recipe)
+            conflict("recipe", "recipe");
+        sources = std::move(manifest.sources);
+        if (manifest.recipe)
+            file = std::move(manifest.recipe);
+    } else {
+        sources.torchscript = p.get("torchscript");
+        for (const std::string& spec : p.getAll("checkpoint"))
+            sources.checkpoints.push_back(parseImportedCheckpoint(spec));
+    }
+    if (p.isSet("init"))
+        sources.init = p.get("init");
+    const std::string path = sources.torchscript;
     DataOptions dataOptions = readDataOptions(p, false);
     std::string out = p.get("out");
 
     TerminalProgress progress;
     std::optional<TrainRecipe> recipe;
-    if (anyRecipeOptionSet(p))
-        recipe = readRecipe(p, Architecture::TorchScript);
-    ImportSources sources;
-    sources.torchscript = path;
-    if (p.isSet("init"))
-        sources.init = p.get("init");
-    for (const std::string& spec : p.getAll("checkpoint"))
-        sources.checkpoints.push_back(parseImportedCheckpoint(spec));
+    if (file || anyRecipeOptionSet(p))
+        recipe = readRecipe(p, Architecture::TorchScript, file);
     ModelRecord record = importExperiment(out, sources, dataOptions, recipe, progress, cancel);
     Model model = rebuildModel(record);
     std::cout << "imported " << path << " (" << record.parameterCount << " parameters)\n";

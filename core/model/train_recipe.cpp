@@ -1,6 +1,7 @@
 #include "model/train_recipe.h"
 
 #include "common/error.h"
+#include "common/json_object.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,7 +31,7 @@ struct StepSchedule {
 StepSchedule parseStepSchedule(const std::string& spec)
 {
     const auto bad = [&]() {
-        fail("schedule", "constant, cosine or step:E1,E2,...:GAMMA (epochs ascending, 0 < GAMMA)",
+        fail("schedule", "constant, cosine, onecycle or step:E1,E2,...:GAMMA (epochs ascending, 0 < GAMMA)",
              "\"" + spec + "\"");
     };
     const size_t last = spec.rfind(':');
@@ -81,6 +82,21 @@ double multiplierAt(const TrainRecipe& r, const StepSchedule& steps, int64_t ste
         return std::min(1.0, (t + 1.0) / warmupSteps);
     if (schedule == "constant")
         return 1.0;
+    if (schedule == "onecycle") {
+        // torch.optim.lr_scheduler.OneCycleLR with its defaults (pct_start 0.3, anneal_strategy
+        // "cos", div_factor 25, final_div_factor 1e4, two phases), in PyTorch 1.13's arithmetic:
+        // from lr/25 up to lr at step 0.3·T − 1, then down to lr/25/1e4 at step T − 1.
+        const double initial = 1.0 / 25.0;
+        const double minimum = initial / 1e4;
+        const double upEnd = 0.3 * static_cast<double>(totalSteps) - 1.0;
+        const double downEnd = static_cast<double>(totalSteps) - 1.0;
+        const auto anneal = [](double start, double end, double pct) {
+            return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1.0);
+        };
+        if (t <= upEnd)
+            return anneal(initial, 1.0, t / upEnd);
+        return anneal(1.0, minimum, (t - upEnd) / (downEnd - upEnd));
+    }
     if (schedule == "cosine") {
         const double span = static_cast<double>(totalSteps) - std::ceil(warmupSteps);
         const double done = t - std::ceil(warmupSteps);
@@ -132,7 +148,7 @@ void TrainRecipe::validate() const
         fail("optimizer", "sgd, nesterov, adam or adamw", "\"" + optimizer + "\"");
     if (optimizer == "nesterov" && !(momentum > 0.0))
         fail("momentum", "above 0 for nesterov", momentum);
-    if (schedule != "constant" && schedule != "cosine")
+    if (schedule != "constant" && schedule != "cosine" && schedule != "onecycle")
         parseStepSchedule(schedule);
 
     if (!std::isfinite(lr) || lr <= 0.0)
@@ -140,17 +156,67 @@ void TrainRecipe::validate() const
     if (!std::isfinite(momentum) || momentum < 0.0 || momentum >= 1.0)
         fail("momentum", "in [0, 1)", momentum);
     if (batchSize < 1)
-        fail("batchSize", ">= 1", batchSize);
+        fail("batch_size", ">= 1", batchSize);
     if (epochs < 1)
         fail("epochs", ">= 1", epochs);
     if (!std::isfinite(warmupEpochs) || warmupEpochs < 0.0 || warmupEpochs >= static_cast<double>(epochs))
-        fail("warmupEpochs", "in [0, epochs)", warmupEpochs);
+        fail("warmup_epochs", "in [0, epochs)", warmupEpochs);
+    if (schedule == "onecycle" && warmupEpochs > 0.0)
+        fail("warmup_epochs",
+             "0 with the onecycle schedule, which warms up itself (from lr/25 to lr over the "
+             "first 30% of the steps)",
+             warmupEpochs);
     if (!std::isfinite(weightDecay) || weightDecay < 0.0)
-        fail("weightDecay", "a finite number >= 0", weightDecay);
+        fail("weight_decay", "a finite number >= 0", weightDecay);
     // The upper bound is the run's optimizer steps, which need the training set's size: trainModel
     // checks it.
     if (checkpoints < 1 || checkpoints > kMaxCheckpoints)
         fail("checkpoints", ("in [1, " + std::to_string(kMaxCheckpoints) + "]").c_str(), checkpoints);
+}
+
+const std::vector<std::string>& TrainRecipe::jsonKeys()
+{
+    static const std::vector<std::string> keys{"optimizer", "lr",           "momentum", "batch_size",
+                                               "epochs",    "weight_decay", "schedule", "warmup_epochs",
+                                               "seed",      "checkpoints"};
+    return keys;
+}
+
+TrainRecipe TrainRecipe::fromJson(const JsonObject& json, TrainRecipe r)
+{
+    json.requireKnownKeys(jsonKeys());
+    if (json.has("optimizer"))
+        r.optimizer = json.getString("optimizer");
+    if (json.has("lr"))
+        r.lr = json.getNumber("lr");
+    if (json.has("momentum"))
+        r.momentum = json.getNumber("momentum");
+    if (json.has("batch_size"))
+        r.batchSize = json.getInt("batch_size");
+    if (json.has("epochs"))
+        r.epochs = json.getInt("epochs");
+    if (json.has("weight_decay"))
+        r.weightDecay = json.getNumber("weight_decay");
+    if (json.has("schedule"))
+        r.schedule = json.getString("schedule");
+    if (json.has("warmup_epochs"))
+        r.warmupEpochs = json.getNumber("warmup_epochs");
+    if (json.has("seed"))
+        r.seed = json.getUnsigned("seed");
+    if (json.has("checkpoints"))
+        r.checkpoints = json.getInt("checkpoints");
+    // validate() names the field by its key here; the file (and the prefix of a nested recipe)
+    // goes in front.
+    try {
+        r.validate();
+    } catch (const ConfigError& e) {
+        std::string what = e.what();
+        const std::string prefix = json.qualified("");
+        if (const size_t quote = what.find('\''); !prefix.empty() && quote != std::string::npos)
+            what.insert(quote + 1, prefix);
+        throw ConfigError(json.source() + ": " + what);
+    }
+    return r;
 }
 
 TrainRecipe TrainRecipe::standardFor(Architecture arch)

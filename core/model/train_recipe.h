@@ -8,6 +8,8 @@
 
 namespace attri {
 
+class JsonObject;
+
 /// The most checkpoints a recipe may ask for (each holds a copy of the parameters).
 inline constexpr int64_t kMaxCheckpoints = 10000;
 
@@ -19,8 +21,10 @@ struct TrainRecipe {
     double lr = 0.01;              ///< peak learning rate (the schedule multiplies it)
     double momentum = 0.0;         ///< SGD momentum (ignored by adam and adamw)
     /// Learning-rate schedule, stepped per optimizer step: "constant"; "cosine" (from lr to 0 over
-    /// the steps after warm-up, as CosineAnnealingLR); "step:E1,E2,...:GAMMA" (× GAMMA from the
-    /// start of each listed epoch on, counted from 0, as MultiStepLR stepped per epoch).
+    /// the steps after warm-up, as CosineAnnealingLR); "onecycle" (as OneCycleLR with max_lr = lr
+    /// and its defaults; its momentum cycling is not modelled; no warm-up of ours);
+    /// "step:E1,E2,...:GAMMA" (× GAMMA from the start of each listed epoch on, counted from 0, as
+    /// MultiStepLR stepped per epoch).
     std::string schedule = "constant";
     /// Linear warm-up over this many epochs (fractions allowed) before the schedule: step t of the
     /// W·steps-per-epoch warm-up steps runs at lr·(t + 1)/(W·steps-per-epoch).
@@ -46,6 +50,12 @@ struct TrainRecipe {
     bool adamFamily() const { return optimizer == "adam" || optimizer == "adamw"; }
     /// The schedule in words with its warm-up, e.g. "cosine after 1 warm-up epoch".
     std::string scheduleText() const;
+    /// The keys of a recipe file, one per field: optimizer, lr, momentum, batch_size, epochs,
+    /// weight_decay, schedule, warmup_epochs, seed, checkpoints.
+    static const std::vector<std::string>& jsonKeys();
+    /// `base` with the fields `json` holds (any subset of jsonKeys()), validated. ConfigError
+    /// naming the file and the field for an unknown key, a wrong type or a value out of range.
+    static TrainRecipe fromJson(const JsonObject& json, TrainRecipe base);
     /// The standard settings of the attribution notes §4 for an architecture.
     static TrainRecipe standardFor(Architecture arch);
 };

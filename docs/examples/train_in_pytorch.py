@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Trains an image classifier in PyTorch and saves what AttriScope imports: the trained model,
-its initial weights and checkpoints along the run, all as TorchScript.
+its initial weights and checkpoints along the run, all as TorchScript, and manifest.json, which
+names them and holds the recipe, so that `attriscope-cli import --checkpoints-from DIR` reads it all.
 
 Run with Debian's PyTorch (python3-torch works with /usr/bin/python3 only):
     /usr/bin/python3 docs/examples/train_in_pytorch.py --out my-run
 It trains on the first 5000 training images of Debian's Fashion-MNIST (dataset-fashion-mnist),
 the same points `--data fashion-mnist` selects in AttriScope, and prints the `import` command
-that brings the run in. Replace `Classifier` and the data with your own; keep the recipe you
+that brings the run in (add --test-size and data options as for any import). Replace `Classifier` and the data with your own; keep the recipe you
 train with, because AttriScope's ground truth retrains with it.
 
 What AttriScope needs from the module:
@@ -20,9 +21,11 @@ What AttriScope needs from the module:
 Loading a TorchScript file runs its code: share and load only files you trust.
 """
 import argparse
-import math
 import gzip
+import json
+import math
 import os
+import shlex
 
 import numpy as np
 import torch
@@ -75,7 +78,7 @@ def save(model, path):
 
 def train(model, x, y, args, checkpoint_dir=None, log=print):
     """Trains `model` on (x, y) with the recipe in `args` (shuffling with torch's generator as the
-    caller seeded it) and returns the checkpoints saved into `checkpoint_dir` as (path, epoch)
+    caller seeded it) and returns the checkpoints saved into `checkpoint_dir` as (file name, epoch)
     pairs (none without it). The ground truth's subset models (--ground-truth) are trained by this
     same function."""
     if args.optimizer == "adam":
@@ -85,6 +88,7 @@ def train(model, x, y, args, checkpoint_dir=None, log=print):
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                                     weight_decay=args.weight_decay, nesterov=args.optimizer == "nesterov")
+    # The rate of step t (0-based), as AttriScope's --schedule and --warmup-epochs define it.
     steps_per_epoch = (len(x) + args.batch_size - 1) // args.batch_size
     total_steps = steps_per_epoch * args.epochs
     warmup = args.warmup_epochs * steps_per_epoch
@@ -96,6 +100,13 @@ def train(model, x, y, args, checkpoint_dir=None, log=print):
             span = total_steps - math.ceil(warmup)
             return args.lr * 0.5 * (1 + math.cos(math.pi * (t - math.ceil(warmup)) / span))
         return args.lr
+
+    # OneCycleLR itself, as a user's recipe would run it; AttriScope's "onecycle" follows its
+    # defaults. cycle_momentum=False: AttriScope models a fixed momentum.
+    scheduler = None
+    if args.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
+                                                        cycle_momentum=False)
 
     step = 0
     loss_fn = nn.CrossEntropyLoss()
@@ -109,16 +120,19 @@ def train(model, x, y, args, checkpoint_dir=None, log=print):
             optimizer.zero_grad()
             loss = loss_fn(model(x[batch]), y[batch])
             loss.backward()
-            for group in optimizer.param_groups:
-                group["lr"] = rate(step)
+            if scheduler is None:
+                for group in optimizer.param_groups:
+                    group["lr"] = rate(step)
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             step += 1
             total += loss.item() * len(batch)
         log(f"epoch {epoch}/{args.epochs}: loss {total / len(x):.4f}")
         if checkpoint_dir and epoch % args.checkpoint_every == 0 and epoch < args.epochs:
-            path = os.path.join(checkpoint_dir, f"epoch{epoch}.pt")
-            save(model, path)
-            checkpoints.append((path, epoch))
+            name = f"epoch{epoch}.pt"
+            save(model, os.path.join(checkpoint_dir, name))
+            checkpoints.append((name, epoch))
     return checkpoints
 
 
@@ -174,9 +188,11 @@ def main():
                         help="mlp: 784-64-10 with ReLU (default); lr: logistic regression")
     parser.add_argument("--optimizer", choices=["sgd", "nesterov", "adam", "adamw"], default="sgd",
                         help="torch.optim.SGD (nesterov: with nesterov=True), Adam or AdamW (default sgd)")
-    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+    parser.add_argument("--schedule", choices=["constant", "cosine", "onecycle"], default="constant",
                         help="learning-rate schedule, stepped per optimizer step (cosine: CosineAnnealingLR "
-                             "to 0 over the steps after warm-up; default constant)")
+                             "to 0 over the steps after warm-up; onecycle: torch's OneCycleLR with max_lr = --lr, "
+                             "its defaults and cycle_momentum=False, since AttriScope does not model momentum "
+                             "cycling; default constant)")
     parser.add_argument("--warmup-epochs", type=float, default=0.0,
                         help="linear warm-up over the first W epochs (default 0)")
     parser.add_argument("--lr", type=float, default=0.05)
@@ -193,6 +209,8 @@ def main():
     parser.add_argument("--test-size", type=int, default=500,
                         help="first M test images the ground truth scores (default 500, as AttriScope's default)")
     args = parser.parse_args()
+    if args.schedule == "onecycle" and args.warmup_epochs:
+        parser.error("--warmup-epochs: onecycle warms up itself (from lr/25 to lr over 30% of the steps)")
 
     images = read_idx(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))[: args.train_size]
     labels = read_idx(os.path.join(args.data_dir, "train-labels-idx1-ubyte.gz"))[: args.train_size]
@@ -207,20 +225,26 @@ def main():
     checkpoints = train(model, x, y, args, checkpoint_dir=args.out)
     save(model, os.path.join(args.out, "model.pt"))
 
-    command = [
-        "attriscope-cli import",
-        f"--torchscript {os.path.join(args.out, 'model.pt')}",
-        f"--init {os.path.join(args.out, 'init.pt')}",
-        *[f"--checkpoint {path}:epoch={epoch}" for path, epoch in checkpoints],
-        f"--data fashion-mnist --train-size {args.train_size}",
-        f"--optimizer {args.optimizer} --lr {args.lr:g} --epochs {args.epochs} --batch-size {args.batch_size}"
-        + (f" --momentum {args.momentum:g}" if args.optimizer in ("sgd", "nesterov") and args.momentum else "")
-        + (f" --weight-decay {args.weight_decay:g}" if args.weight_decay else "")
-        + (f" --schedule {args.schedule}" if args.schedule != "constant" else "")
-        + (f" --warmup-epochs {args.warmup_epochs:g}" if args.warmup_epochs else ""),
-        "--out my-run.h5",
-    ]
-    print("import the run with:\n  " + " \\\n    ".join(command))
+    # What `import --checkpoints-from DIR` reads: the files (relative to DIR), the epoch each
+    # checkpoint was saved after, and the recipe with the keys of a recipe file (--recipe).
+    # AttriScope's retraining draws its own shuffles, so the seed is not part of it.
+    recipe = {"optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
+              "batch_size": args.batch_size, "epochs": args.epochs, "weight_decay": args.weight_decay,
+              "schedule": args.schedule, "warmup_epochs": args.warmup_epochs}
+    if args.optimizer in ("adam", "adamw"):
+        del recipe["momentum"]
+    manifest = {"model": "model.pt", "init": "init.pt",
+                "checkpoints": [{"file": name, "epoch": epoch} for name, epoch in checkpoints],
+                "recipe": recipe}
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+    print(f"wrote {os.path.join(args.out, 'manifest.json')}; import the run with:\n"
+          f"  attriscope-cli import --checkpoints-from {shlex.quote(args.out)} --data fashion-mnist "
+          f"--train-size {args.train_size}"
+          + (f" --test-size {args.test_size}" if args.ground_truth and args.test_size != 500 else "")
+          + " --out my-run.h5")
 
     if args.ground_truth > 0:
         test_images = read_idx(os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz"))[: args.test_size]

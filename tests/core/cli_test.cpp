@@ -823,27 +823,31 @@ TEST(Cli, ThePyTorchTrainingExamplesImportCommandWorksAsPrinted)
         GTEST_SKIP() << "Debian's python3-torch is not installed";
     if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
         GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
-    test::TempDir dir;
-    const std::string run = dir.file("my-run"), exp = dir.file("my-run.h5");
-    const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/train_in_pytorch.py";
-    ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " --out " + run
-                                   + " --train-size 300 --epochs 4 --checkpoint-every 2 --batch-size 32",
-                               &out),
-              0)
-        << out;
-    const size_t start = out.find("attriscope-cli import");
-    ASSERT_NE(start, std::string::npos) << out;
-    std::string command = out.substr(start + std::string("attriscope-cli").size());
-    command = command.substr(0, command.find("--out my-run.h5"));
-    for (size_t pos; (pos = command.find("\\\n")) != std::string::npos;)
-        command.replace(pos, 2, " ");
-    ASSERT_EQ(test::runCommand(kCli + command + "--test-size 50 --out " + exp, &out), 0) << command << "\n" << out;
-    ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
-    EXPECT_NE(out.find("imported from"), std::string::npos) << out;
-    EXPECT_NE(out.find("recipe sgd"), std::string::npos) << out;
-    EXPECT_NE(out.find("retraining starts from the run's own initial weights"), std::string::npos) << out;
-    EXPECT_NE(out.find("2 checkpoint(s)"), std::string::npos) << out; // after epoch 2, and the final model
-    EXPECT_NE(out.find("300 training points"), std::string::npos) << out;
+    // Once with the defaults, once with OneCycleLR (its rates are onecycle's, checked in
+    // TrainRecipeTest.OneCycleFollowsPyTorch), the recipe arriving through manifest.json.
+    for (const std::string options : {"", " --schedule onecycle --momentum 0.9"}) {
+        test::TempDir dir;
+        const std::string run = dir.file("my-run"), exp = dir.file("my-run.h5");
+        const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/train_in_pytorch.py";
+        ASSERT_EQ(test::runCommand("/usr/bin/python3 " + script + " --out " + run
+                                       + " --train-size 300 --epochs 4 --checkpoint-every 2 --batch-size 32" + options,
+                                   &out),
+                  0)
+            << out;
+        const size_t start = out.find("attriscope-cli import");
+        ASSERT_NE(start, std::string::npos) << out;
+        std::string command = out.substr(start + std::string("attriscope-cli").size());
+        command = command.substr(0, command.find("--out my-run.h5"));
+        EXPECT_EQ(command, " import --checkpoints-from " + run + " --data fashion-mnist --train-size 300 ");
+        ASSERT_EQ(test::runCommand(kCli + command + "--test-size 50 --out " + exp, &out), 0) << command << "\n" << out;
+        ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
+        EXPECT_NE(out.find("imported from"), std::string::npos) << out;
+        EXPECT_NE(out.find("recipe sgd"), std::string::npos) << out;
+        EXPECT_NE(out.find(options.empty() ? "schedule constant" : "schedule onecycle"), std::string::npos) << out;
+        EXPECT_NE(out.find("retraining starts from the run's own initial weights"), std::string::npos) << out;
+        EXPECT_NE(out.find("2 checkpoint(s)"), std::string::npos) << out; // after epoch 2, and the final model
+        EXPECT_NE(out.find("300 training points"), std::string::npos) << out;
+    }
 }
 
 /// tests/fixtures/pt_reference.txt (make_pytorch_run.py): λ, the test points, and per model the
@@ -1118,6 +1122,152 @@ TEST(Cli, ImportedCheckpointsServeTracInAndThePathRules)
         EXPECT_NE(out.find(message), std::string::npos) << args << "\n" << out;
         EXPECT_FALSE(std::filesystem::exists(dir.file("bad.h5"))) << args;
     }
+}
+
+// --checkpoints-from DIR (DIR/manifest.json) and --recipe FILE.json stand for the flags they
+// replace: the same checkpoints, initial weights and recipe arrive in the file; recipe flags
+// override the file's fields; bad manifests and recipe files are errors naming the file and key.
+TEST(Cli, ImportReadsAManifestAndARecipeFile)
+{
+    test::TempDir dir;
+    std::string out;
+    for (const char* name :
+         {"pt_mlp.pt", "pt_mlp_init.pt", "pt_mlp_epoch2.pt", "pt_mlp_epoch4.pt", "pt_mlp_epoch6.pt"})
+        std::filesystem::copy_file(test::fixture(name), dir.file(name));
+    const std::string data = " --data h5:" + test::fixture("pt_data.h5");
+    const auto manifest = [&](const std::string& checkpoints, const std::string& extra) {
+        test::writeFile(
+            dir.file("manifest.json"),
+            "{\n  \"model\": \"pt_mlp.pt\",\n  \"init\": \"pt_mlp_init.pt\",\n  \"checkpoints\": ["
+                + checkpoints + "],\n  \"recipe\": {\"optimizer\": \"sgd\", \"lr\": 0.5, \"batch_size\": 16, "
+                + "\"epochs\": 8}" + extra + "\n}\n");
+    };
+    const std::string inOrder =
+        R"({"file": "pt_mlp_epoch2.pt", "epoch": 2}, {"file": "pt_mlp_epoch4.pt", "epoch": 4},
+                                   {"file": "pt_mlp_epoch6.pt", "epoch": 6, "lr": 0.25})";
+    manifest(inOrder, "");
+    const std::string exp = dir.file("m.h5");
+    ASSERT_EQ(test::runCommand(
+                  kCli + " import --checkpoints-from " + dir.path().string() + data + " --out " + exp, &out),
+              0)
+        << out;
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const ModelRecord record = readModelRecord(file);
+        ASSERT_TRUE(record.recipe.has_value());
+        EXPECT_EQ(record.recipe->optimizer, "sgd");
+        EXPECT_EQ(record.recipe->lr, 0.5);
+        EXPECT_EQ(record.recipe->batchSize, 16);
+        EXPECT_EQ(record.recipe->epochs, 8);
+        EXPECT_EQ(record.torchscriptPath, std::filesystem::absolute(dir.file("pt_mlp.pt")).string());
+        ASSERT_EQ(record.checkpoints.size(), 4u);
+        for (size_t c = 0; c < 3; ++c)
+            EXPECT_EQ(record.checkpoints[c].epoch, static_cast<int64_t>(2 * (c + 1)));
+        EXPECT_EQ(record.checkpoints[0].lr, 0.5);
+        EXPECT_EQ(record.checkpoints[2].lr, 0.25); // the manifest's own "lr"
+        EXPECT_EQ(record.checkpoints[1].params[0].values,
+                  Model::importTorchScript(test::fixture("pt_mlp_epoch4.pt")).parameters()[0].values);
+        EXPECT_EQ(record.initialParams[0].values,
+                  Model::importTorchScript(test::fixture("pt_mlp_init.pt")).parameters()[0].values);
+    }
+    ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
+    EXPECT_NE(out.find("recipe sgd lr 0.5 momentum 0 batch 16 epochs 8"), std::string::npos) << out;
+    EXPECT_NE(out.find("retraining starts from the run's own initial weights"), std::string::npos) << out;
+
+    // Flags override the manifest's recipe, and a recipe file's; onecycle arrives as a schedule.
+    ASSERT_EQ(test::runCommand(kCli + " import --checkpoints-from " + dir.path().string() + data
+                                   + " --lr 0.4 --schedule onecycle --out " + exp,
+                               &out),
+              0)
+        << out;
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const ModelRecord record = readModelRecord(file);
+        ASSERT_TRUE(record.recipe.has_value());
+        EXPECT_EQ(record.recipe->lr, 0.4);
+        EXPECT_EQ(record.recipe->schedule, "onecycle");
+        EXPECT_EQ(record.recipe->epochs, 8);
+        // Checkpoint 1 ends step 2·8 − 1 = 15 of 64 (120 points, batches of 16): onecycle's rate there.
+        EXPECT_DOUBLE_EQ(record.checkpoints[0].lr, 0.4 * record.recipe->lrMultiplier(15, 8, 64));
+    }
+    test::writeFile(dir.file("recipe.json"),
+                    R"({"optimizer": "adam", "lr": 0.01, "batch_size": 16, "epochs": 8,
+                                                "weight_decay": 0.001, "seed": 7})");
+    ASSERT_EQ(test::runCommand(kCli + " import --torchscript " + test::fixture("pt_mlp.pt") + data
+                                   + " --recipe " + dir.file("recipe.json") + " --epochs 9 --out " + exp,
+                               &out),
+              0)
+        << out;
+    {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const ModelRecord record = readModelRecord(file);
+        ASSERT_TRUE(record.recipe.has_value());
+        EXPECT_EQ(record.recipe->optimizer, "adam");
+        EXPECT_EQ(record.recipe->lr, 0.01);
+        EXPECT_EQ(record.recipe->weightDecay, 0.001);
+        EXPECT_EQ(record.recipe->seed, 7u);
+        EXPECT_EQ(record.recipe->epochs, 9); // the flag's
+    }
+
+    // Errors, each naming the file and what is wrong; no experiment file is written.
+    const std::string from = " --checkpoints-from " + dir.path().string();
+    const std::string manifestPath = dir.file("manifest.json");
+    const auto expectError = [&](const std::string& args, const std::string& message, int code = 2) {
+        const std::string bad = dir.file("bad.h5");
+        EXPECT_EQ(test::runCommand(kCli + " import" + args + data + " --out " + bad, &out), code)
+            << args << "\n"
+            << out;
+        EXPECT_NE(out.find(message), std::string::npos) << args << "\n" << out;
+        EXPECT_FALSE(std::filesystem::exists(bad)) << args;
+    };
+    expectError(from + " --checkpoint " + test::fixture("pt_mlp_epoch2.pt") + ":epoch=2",
+                "--checkpoint and " + manifestPath + " (its \"checkpoints\") both give");
+    expectError(from + " --torchscript " + test::fixture("pt_mlp.pt"), "--torchscript and " + manifestPath);
+    expectError(from + " --recipe " + dir.file("recipe.json"),
+                "--recipe and " + manifestPath + " (its \"recipe\")");
+    manifest(R"({"file": "pt_mlp_epoch4.pt", "epoch": 4}, {"file": "pt_mlp_epoch2.pt", "epoch": 2})", "");
+    expectError(from, "--checkpoint " + dir.file("pt_mlp_epoch2.pt")
+                          + ":epoch=2.000000: checkpoints go in training order");
+    manifest(R"({"file": "pt_mlp_epoch2.pt", "epoch": 2}, {"file": "pt_mlp_epoch9.pt", "epoch": 9})", "");
+    expectError(from, manifestPath + ": 'checkpoints[1].file' names " + dir.file("pt_mlp_epoch9.pt")
+                          + ", which does not exist");
+    manifest(R"({"file": "pt_mlp_epoch2.pt", "epochs": 2})", "");
+    expectError(from, manifestPath + ": unknown key 'checkpoints[0].epochs' (known: file, epoch, lr)");
+    manifest(inOrder, ",\n  \"checkpoint_every\": 2");
+    expectError(from, manifestPath + ": unknown key 'checkpoint_every'");
+    test::writeFile(manifestPath,
+                    R"({"model": "pt_mlp.pt", "recipe": {"lr": "fast", "epochs": 8, "batch_size": 16}})");
+    expectError(from, manifestPath + ": 'recipe.lr' must be a number, got \"fast\"");
+    test::writeFile(manifestPath, "{\"model\": \"pt_mlp.pt\",\n \"recipe\": {\"lr\": 0.5, \"epochs\": 8,}}");
+    expectError(from, manifestPath + ":2:36: expected a key in double quotes, got '}'");
+    expectError(" --checkpoints-from " + dir.file("absent"),
+                dir.file("absent/manifest.json") + ": cannot open",
+                1); // an IoError
+    const std::string ts = " --torchscript " + test::fixture("pt_mlp.pt");
+    test::writeFile(dir.file("r.json"), R"({"lr": 0.5, "epochs": 8, "batch_size": 16, "momentum": 1.5})");
+    expectError(ts + " --recipe " + dir.file("r.json"),
+                dir.file("r.json") + ": training recipe: 'momentum' must be in [0, 1)");
+    test::writeFile(dir.file("r.json"), R"({"lr": 0.5, "epochs": 8, "batchsize": 16})");
+    expectError(ts + " --recipe " + dir.file("r.json"), dir.file("r.json") + ": unknown key 'batchsize'");
+    test::writeFile(dir.file("r.json"), R"({"lr": 0.5, "epochs": "8", "batch_size": 16})");
+    expectError(ts + " --recipe " + dir.file("r.json"),
+                dir.file("r.json") + ": 'epochs' must be an integer, got \"8\"");
+    test::writeFile(dir.file("r.json"), R"({"lr": 0.5, "epochs": 8})");
+    expectError(ts + " --recipe " + dir.file("r.json"),
+                "the run's recipe needs --lr, --epochs and --batch-size "
+                "(missing: --batch-size");
+    test::writeFile(dir.file("r.json"), R"({"lr": 0.5, "epochs": 8, "batch_size": 16, "schedule": "onecycle",
+                                            "warmup_epochs": 1})");
+    expectError(ts + " --recipe " + dir.file("r.json"), dir.file("r.json")
+                                                            + ": training recipe: 'warmup_epochs' must be 0 "
+                                                              "with the onecycle schedule");
+    // train reads the same file (and fails before it trains).
+    EXPECT_EQ(test::runCommand(kCli + " train --data demo --recipe " + dir.file("r.json") + " --out "
+                                   + dir.file("t.h5"),
+                               &out),
+              2)
+        << out;
+    EXPECT_NE(out.find(dir.file("r.json") + ": training recipe: 'warmup_epochs'"), std::string::npos) << out;
 }
 
 TEST(Cli, DefaultSizesTakeASmallDatasetWholeAndExplicitOnesAreChecked)

@@ -2,11 +2,12 @@
 // and the layer trace used by per-sample gradients.
 
 #include "common/error.h"
+#include "common/json_object.h"
 #include "data/image_set.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
-#include "model/model.h"
 #include "model/internal/net.h"
+#include "model/model.h"
 #include "model/train_recipe.h"
 #include "model/trainer.h"
 
@@ -16,7 +17,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 namespace attri {
@@ -149,13 +153,13 @@ TEST(TrainRecipeTest, ValidateNamesTheBadField)
     expectError(r, "momentum");
     r = {};
     r.batchSize = 0;
-    expectError(r, "batchSize");
+    expectError(r, "batch_size");
     r = {};
     r.epochs = 0;
     expectError(r, "epochs");
     r = {};
     r.weightDecay = -1e-4;
-    expectError(r, "weightDecay");
+    expectError(r, "weight_decay");
     r = {};
     r.checkpoints = 0;
     expectError(r, "checkpoints");
@@ -185,9 +189,9 @@ TEST(TrainRecipeTest, ValidateNamesTheBadField)
     r.schedule = "step:5,10:0.1";
     EXPECT_NO_THROW(r.validate());
     r.warmupEpochs = static_cast<double>(r.epochs);
-    expectError(r, "warmupEpochs");
+    expectError(r, "warmup_epochs");
     r.warmupEpochs = -1;
-    expectError(r, "warmupEpochs");
+    expectError(r, "warmup_epochs");
 }
 
 // The schedules' multipliers, stepped per optimizer step: cosine from 1 to 0 after the warm-up,
@@ -205,20 +209,148 @@ TEST(TrainRecipeTest, SchedulesMultiplyTheRateStepByStep)
     EXPECT_NEAR(r.lrMultiplier(20, 4, 40), 0.5, 1e-12);
     EXPECT_NEAR(r.lrMultiplier(39, 4, 40), 0.5 * (1 + std::cos(M_PI * 39 / 40)), 1e-12);
     EXPECT_NEAR(r.lrMultiplierSum(4, 40), 20.5, 1e-9); // Σ_t ½(1 + cos(πt/40)), t = 0..39
-    r.warmupEpochs = 2; // 8 warm-up steps, then cosine over the remaining 32
+    r.warmupEpochs = 2;                                // 8 warm-up steps, then cosine over the remaining 32
     for (int64_t t = 0; t < 8; ++t)
         EXPECT_NEAR(r.lrMultiplier(t, 4, 40), (t + 1) / 8.0, 1e-12);
     EXPECT_DOUBLE_EQ(r.lrMultiplier(8, 4, 40), 1.0);
     EXPECT_NEAR(r.lrMultiplier(24, 4, 40), 0.5, 1e-12);
     r.warmupEpochs = 0;
     r.schedule = "step:3,6:0.1";
-    EXPECT_DOUBLE_EQ(r.lrMultiplier(11, 4, 40), 1.0);  // epoch 2
+    EXPECT_DOUBLE_EQ(r.lrMultiplier(11, 4, 40), 1.0);   // epoch 2
     EXPECT_NEAR(r.lrMultiplier(12, 4, 40), 0.1, 1e-15); // epoch 3
     EXPECT_NEAR(r.lrMultiplier(24, 4, 40), 0.01, 1e-15);
     EXPECT_NEAR(r.lrMultiplierSum(4, 40), 12 + 12 * 0.1 + 16 * 0.01, 1e-12);
     EXPECT_EQ(r.scheduleText(), "step:3,6:0.1");
     r.warmupEpochs = 1;
     EXPECT_EQ(r.scheduleText(), "step:3,6:0.1 after 1 warm-up epoch");
+}
+
+// onecycle against PyTorch 1.13's own OneCycleLR, stepped once per optimizer step
+// (tests/fixtures/make_onecycle_reference.py), and a few rates worked out by hand from its
+// definition: lr/25 at step 0, lr at step 0.3·T − 1, cosine down to lr/25/1e4 at step T − 1.
+TEST(TrainRecipeTest, OneCycleFollowsPyTorch)
+{
+    TrainRecipe r;
+    r.schedule = "onecycle";
+    r.epochs = 10;
+    EXPECT_NO_THROW(r.validate());
+    EXPECT_FALSE(r.constantRate());
+    // T = 10: the peak at step 2, halfway up at step 1: 1 + (1/25 − 1)/2 · (cos(π/2) + 1) = 0.52.
+    EXPECT_NEAR(r.lrMultiplier(0, 1, 10), 1.0 / 25.0, 1e-15);
+    EXPECT_NEAR(r.lrMultiplier(1, 1, 10), 0.52, 1e-15);
+    EXPECT_NEAR(r.lrMultiplier(2, 1, 10), 1.0, 1e-15);
+    EXPECT_NEAR(r.lrMultiplier(9, 1, 10), 1.0 / 25.0 / 1e4, 1e-18);
+    // Halfway down (steps 2 → 9, at 5.5): the mean of 1 and the minimum.
+    const double mid = 0.5 * (1.0 + 4e-6);
+    EXPECT_NEAR(r.lrMultiplier(5, 1, 10), mid + 0.5 * (1 - 4e-6) * std::cos(M_PI * 3.0 / 7.0), 1e-15);
+
+    std::ifstream in(test::fixture("onecycle_reference.txt"));
+    ASSERT_TRUE(in) << "missing fixture onecycle_reference.txt";
+    std::string line;
+    int rows = 0;
+    std::map<int64_t, double> sums;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        std::istringstream row(line);
+        int64_t total = 0, step = 0;
+        double rate = 0;
+        ASSERT_TRUE(row >> total >> step >> rate) << line;
+        // Steps per epoch do not enter onecycle: any divisor of the run gives the same rate.
+        EXPECT_NEAR(r.lrMultiplier(step, 1, total), rate, 1e-13) << "T " << total << " step " << step;
+        EXPECT_NEAR(r.lrMultiplier(step, total, total), rate, 1e-13) << "T " << total << " step " << step;
+        sums[total] += rate;
+        ++rows;
+    }
+    EXPECT_EQ(rows, 222);
+    for (const auto& [total, sum] : sums)
+        EXPECT_NEAR(r.lrMultiplierSum(1, total), sum, 1e-11) << "T " << total;
+    EXPECT_EQ(r.scheduleText(), "onecycle");
+    // onecycle warms up itself; a warm-up of ours on top is refused, naming the field.
+    r.warmupEpochs = 1;
+    try {
+        r.validate();
+        ADD_FAILURE() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("'warmup_epochs'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("onecycle"), std::string::npos) << e.what();
+    }
+}
+
+// A recipe file: every field, each key's type, ranges checked by validate() and reported with the
+// file's name; fields it does not hold keep the base recipe's values.
+TEST(TrainRecipeTest, FromJsonReadsEveryFieldStrictly)
+{
+    const JsonObject all = JsonObject::parse(
+        R"({"optimizer": "nesterov", "lr": 0.05, "momentum": 0.9, "batch_size": 64, "epochs": 12,
+            "weight_decay": 5e-4, "schedule": "cosine", "warmup_epochs": 1.5, "seed": 18446744073709551615,
+            "checkpoints": 4})",
+        "r.json");
+    const TrainRecipe r = TrainRecipe::fromJson(all, TrainRecipe{});
+    EXPECT_EQ(r.optimizer, "nesterov");
+    EXPECT_DOUBLE_EQ(r.lr, 0.05);
+    EXPECT_DOUBLE_EQ(r.momentum, 0.9);
+    EXPECT_EQ(r.batchSize, 64);
+    EXPECT_EQ(r.epochs, 12);
+    EXPECT_DOUBLE_EQ(r.weightDecay, 5e-4);
+    EXPECT_EQ(r.schedule, "cosine");
+    EXPECT_DOUBLE_EQ(r.warmupEpochs, 1.5);
+    EXPECT_EQ(r.seed, 18446744073709551615ull);
+    EXPECT_EQ(r.checkpoints, 4);
+    EXPECT_EQ(TrainRecipe::jsonKeys().size(), 10u);
+    for (const std::string& key : TrainRecipe::jsonKeys())
+        EXPECT_TRUE(all.has(key)) << key;
+
+    TrainRecipe base;
+    base.lr = 0.3;
+    base.epochs = 7;
+    const TrainRecipe partial =
+        TrainRecipe::fromJson(JsonObject::parse(R"({"batch_size": 8})", "p.json"), base);
+    EXPECT_EQ(partial.batchSize, 8);
+    EXPECT_DOUBLE_EQ(partial.lr, 0.3);
+    EXPECT_EQ(partial.epochs, 7);
+
+    auto expectError = [](const std::string& text, const std::vector<std::string>& parts) {
+        try {
+            TrainRecipe::fromJson(JsonObject::parse(text, "bad.json"), TrainRecipe{});
+            ADD_FAILURE() << "expected ConfigError for " << text;
+        } catch (const ConfigError& e) {
+            for (const std::string& part : parts)
+                EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+        }
+    };
+    expectError(R"({"learning_rate": 0.1})", {"bad.json", "unknown key 'learning_rate'", "batch_size"});
+    expectError(R"({"batch-size": 8})", {"bad.json", "unknown key 'batch-size'"});
+    expectError(R"({"lr": "0.1"})", {"bad.json", "'lr' must be a number", "\"0.1\""});
+    expectError(R"({"epochs": 2.5})", {"bad.json", "'epochs' must be an integer"});
+    expectError(R"({"batch_size": true})", {"bad.json", "'batch_size' must be an integer"});
+    expectError(R"({"seed": -1})", {"bad.json", "'seed' must be an integer >= 0"});
+    expectError(R"({"optimizer": null})", {"bad.json", "'optimizer' must be a string", "null"});
+    expectError(R"({"schedule": 1})", {"bad.json", "'schedule' must be a string"});
+    expectError(R"({"checkpoints": 99999999999999999999})", {"bad.json", "'checkpoints'", "64 bits"});
+    expectError(R"({"lr": 1e999})", {"bad.json", "'lr' must be a finite number"});
+    // Out of range: validate()'s message, with the file in front.
+    expectError(R"({"lr": 0})", {"bad.json: training recipe: 'lr' must be a finite number > 0"});
+    expectError(R"({"momentum": 1})", {"bad.json", "'momentum' must be in [0, 1)"});
+    expectError(R"({"batch_size": 0})", {"bad.json", "'batch_size' must be >= 1"});
+    expectError(R"({"epochs": 0})", {"bad.json", "'epochs' must be >= 1"});
+    expectError(R"({"weight_decay": -1})", {"bad.json", "'weight_decay'"});
+    expectError(R"({"optimizer": "rmsprop"})", {"bad.json", "'optimizer'", "rmsprop"});
+    expectError(R"({"schedule": "linear"})", {"bad.json", "'schedule'", "onecycle"});
+    expectError(R"({"checkpoints": 0})", {"bad.json", "'checkpoints'"});
+    expectError(R"({"schedule": "onecycle", "warmup_epochs": 1})",
+                {"bad.json", "'warmup_epochs'", "onecycle"});
+    expectError(R"({"epochs": 2, "warmup_epochs": 2})",
+                {"bad.json", "'warmup_epochs' must be in [0, epochs)"});
+    // A nested recipe (a manifest's) names its key path.
+    try {
+        const JsonObject m = JsonObject::parse(R"({"recipe": {"lr": -1}})", "m.json", {"recipe"});
+        TrainRecipe::fromJson(m.getObject("recipe"), TrainRecipe{});
+        ADD_FAILURE() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("m.json: training recipe: 'recipe.lr'"), std::string::npos)
+            << e.what();
+    }
 }
 
 // --- zoo ----------------------------------------------------------------------------------
@@ -673,7 +805,8 @@ TEST(TrainerTest, CheckpointsInsideEpochsFollowTheSteps)
         trainModel(init, recipe, train, progress, CancelToken());
         FAIL() << "7 checkpoints in 6 steps were accepted";
     } catch (const ConfigError& e) {
-        EXPECT_NE(std::string(e.what()).find("at most the run's 6 optimizer steps"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("at most the run's 6 optimizer steps"), std::string::npos)
+            << e.what();
     }
 }
 
