@@ -1,10 +1,11 @@
 // Option strings a user types: DatasetSpec::parse, LambdaGrid::parse, parseArchitecture,
-// parseFeatureTarget, parseProjectionKind and the CLI's ArgParser (app/cli/arg_parser.cpp, which
-// compiles on its own).
+// parseFeatureTarget, parseProjectionKind, the CLI's ArgParser (app/cli/arg_parser.cpp, which
+// compiles on its own), and the JSON of recipe files and import manifests (JsonObject::parse,
+// TrainRecipe::fromJson).
 //
 // Input layout: byte 0 picks the parser ('D' dataset spec, 'L' relative λ grid, 'A' absolute
 // λ grid, 'M' architecture, 'T' feature target, 'P' projection, 'C' command line with
-// arguments separated by NUL bytes); any other byte runs every parser. Byte 1 is ignored (a
+// arguments separated by NUL bytes, 'J' a recipe file or manifest); any other byte runs every parser. Byte 1 is ignored (a
 // space in the seeds); the text starts at byte 2.
 
 #include "../../app/cli/arg_parser.h"
@@ -12,7 +13,9 @@
 #include "features/feature_options.h"
 #include "fuzz_command_line.h"
 #include "fuzz_common.h"
+#include "common/json_object.h"
 #include "model/architecture.h"
+#include "model/train_recipe.h"
 #include "tuning/lambda_grid.h"
 
 #include <cmath>
@@ -87,6 +90,21 @@ void commandLine(const std::string& text)
     datasetSpec(p.get("data"));
 }
 
+void json(const std::string& text)
+{
+    expectCleanOutcome("JsonObject::parse", [&] {
+        // As a manifest reads it: "recipe" may hold an object, "checkpoints" an array of them.
+        const JsonObject object = JsonObject::parse(text, "fuzz.json", {"recipe", "checkpoints"});
+        for (const std::string& key : object.keys())
+            require(object.has(key), "every listed key is found");
+        const JsonObject& recipe = object.has("recipe") ? object.getObject("recipe") : object;
+        expectCleanOutcome("TrainRecipe::fromJson", [&] {
+            const TrainRecipe r = TrainRecipe::fromJson(recipe, TrainRecipe{});
+            r.validate(); // fromJson promises a valid recipe
+        });
+    });
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
@@ -112,11 +130,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     case 'C':
         commandLine(text);
         break;
+    case 'J':
+        json(text);
+        break;
     default:
         datasetSpec(text);
         lambdaGrid(text, true);
         names(text);
         commandLine(text);
+        json(text);
         break;
     }
     return 0;

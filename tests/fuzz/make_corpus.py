@@ -117,6 +117,11 @@ specs = {
     "grid_bad": b"L log:1:0.1:nan", "grid_abs": b"A 0.5,inf", "arch": b"M resnet9",
     "target": b"T last", "proj": b"P kron", "args": b"C --k=256,1024\x00--lambda\x001e-3\x00exp.h5\x00--absolute",
     "args_bad": b"C --k\x00", "ints": b"C --n=99999999999999999999999",
+    "json_recipe": b'J {"optimizer": "nesterov", "lr": 0.02, "momentum": 0.9, "batch_size": 64, "epochs": 10, '
+                   b'"schedule": "cosine", "warmup_epochs": 1}',
+    "json_manifest": b'J {"model": "model.pt", "init": "init.pt", "checkpoints": [{"file": "epoch2.pt", '
+                     b'"epoch": 2}], "recipe": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.01}}',
+    "json_bad": b'J {"lr": 1e400, "lr": "x", "epochs": -1, "schedule": "step:3,1:0.1"',
 }
 for name, text in specs.items():
     put("spec_strings", name, text)
