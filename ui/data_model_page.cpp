@@ -112,9 +112,14 @@ QString experimentSummaryHtml(const ExperimentContent& c)
         methods += line + QStringLiteral("<br>");
     }
     rows += row(QObject::tr("Attribution"), methods.isEmpty() ? QObject::tr("none yet (Attribute page)") : methods);
-    rows += row(QObject::tr("Ground truth"), c.groundTruthSubsets > 0
-                                                 ? QObject::tr("%1 retrained models").arg(c.groundTruthSubsets)
-                                                 : QObject::tr("none yet (Recommend page)"));
+    QString truth = QObject::tr("none yet (Recommend page)");
+    if (c.groundTruthSubsets > 0 && c.groundTruthImportedFrom.empty())
+        truth = QObject::tr("%1 retrained models").arg(c.groundTruthSubsets);
+    else if (c.groundTruthSubsets > 0)
+        truth = QObject::tr("%1 models retrained outside AttriScope, imported from %2")
+                    .arg(c.groundTruthSubsets)
+                    .arg(QString::fromStdString(c.groundTruthImportedFrom).toHtmlEscaped());
+    rows += row(QObject::tr("Ground truth"), truth);
     return QObject::tr("<h3>%1</h3><table>%2</table>")
         .arg(QFileInfo(QString::fromStdString(c.path)).fileName().toHtmlEscaped(), rows);
 }

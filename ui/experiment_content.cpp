@@ -144,6 +144,8 @@ loadExperimentContent(const std::string& path, ProgressSink& progress, const Can
         c->hasGroundTruth = file.exists("/ground_truth");
         if (c->hasGroundTruth && file.hasAttr("/ground_truth", "subsets"))
             c->groundTruthSubsets = file.attrInt("/ground_truth", "subsets");
+        if (c->hasGroundTruth && file.hasAttr("/ground_truth", "imported_from"))
+            c->groundTruthImportedFrom = file.attrString("/ground_truth", "imported_from");
     }
     c->summary = describeExperimentFile(path);
     progress.advance(1);

@@ -59,6 +59,7 @@ struct ExperimentContent {
     std::vector<StoredRecommendation> recommendations;
     bool hasGroundTruth = false;
     int64_t groundTruthSubsets = 0;         ///< M of the stored ground truth (0 without one)
+    std::string groundTruthImportedFrom;    ///< the file it was imported from (`lds --ground-truth-from`), else empty
 
     /// Distinct k of a method's spectra, ascending (empty for λ-free methods).
     std::vector<int64_t> ksFor(const std::string& method) const;

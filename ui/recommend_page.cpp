@@ -292,6 +292,11 @@ void RecommendPage::refresh()
     const int64_t more = std::max<int64_t>(0, m_gtSubsets->value() - stored);
     if (!content)
         m_gtEstimate->clear();
+    else if (!content->groundTruthImportedFrom.empty())
+        m_gtEstimate->setText(tr("The file holds %1 models retrained outside AttriScope (imported from %2); "
+                                 "they cannot be extended here.")
+                                  .arg(stored)
+                                  .arg(QString::fromStdString(content->groundTruthImportedFrom)));
     else if (more == 0)
         m_gtEstimate->setText(tr("The file holds %1 retrained models.").arg(stored));
     else if (std::isfinite(perFifty))

@@ -19,6 +19,8 @@
 
 #include "attribution/attribution_session.h"
 #include "workflows/attribute.h"
+#include "common/row_matrix.h"
+#include "eval/ground_truth.h"
 #include "eval/removal_checks.h"
 #include "jobs/cancel_token.h"
 #include "jobs/progress_sink.h"
@@ -469,6 +471,28 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
     doc->reload();
     QVERIFY(reloaded.wait(60000));
     QCOMPARE(fresh.groundTruthSubsetsSpin()->value(), 60);
+
+    // Ground truth retrained elsewhere (`lds --ground-truth-from`): the summary says where it came
+    // from (on a copy, with the same models written out as an outside file would hold them).
+    QTemporaryDir dir;
+    const std::string copy = dir.filePath(QStringLiteral("copy.h5")).toStdString();
+    const std::string outside = dir.filePath(QStringLiteral("outside.h5")).toStdString();
+    QVERIFY(QFile::copy(m_path, QString::fromStdString(copy)));
+    {
+        attri::H5File file(copy, attri::H5File::Mode::ReadOnly);
+        const std::optional<attri::GroundTruth> truth = attri::readGroundTruth(file);
+        QVERIFY(truth.has_value());
+        attri::H5File out(outside, attri::H5File::Mode::Truncate);
+        out.writeUInt8("/masks", {truth->subsets, truth->trainCount}, truth->masks.data());
+        const attri::RowMatrixD loss(truth->testLoss);
+        out.writeDoubles("/test_loss", {truth->subsets, truth->testCount}, loss.data());
+    }
+    attri::importGroundTruth(copy, outside, true);
+    auto imported = loadExperimentContent(copy, *std::make_unique<attri::NullProgress>(), attri::CancelToken());
+    const QString summary = QTextDocumentFragment::fromHtml(attri::ui::experimentSummaryHtml(*imported)).toPlainText();
+    QVERIFY2(summary.contains(QStringLiteral("4 models retrained outside AttriScope, imported from"))
+                 && summary.contains(QString::fromStdString(outside)),
+             qPrintable(summary));
 }
 
 void UiFlowTest::acceptDuringAnAttributionKeepsBoth()
