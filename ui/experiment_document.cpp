@@ -468,6 +468,23 @@ void ExperimentDocument::computeGroundTruth(int subsets)
         JobLane::Task, this, [this]() { reload(); });
 }
 
+void ExperimentDocument::importGroundTruth(const QString& file)
+{
+    if (m_path.isEmpty())
+        return;
+    const std::string path = m_path.toStdString();
+    const std::string from = file.toStdString();
+    m_runner->start(
+        tr("Importing ground truth from %1").arg(QFileInfo(file).fileName()),
+        [path, from](ProgressSink& progress, const CancelToken& cancel) {
+            LdsTablesRequest request;
+            request.importFrom = from;
+            request.replace = true; // the user chose the file (the page confirms a replacement)
+            computeLdsTables(path, request, progress, cancel);
+        },
+        JobLane::Task, this, [this]() { reload(); });
+}
+
 void ExperimentDocument::computeMeanXiTable()
 {
     if (m_path.isEmpty())

@@ -98,6 +98,10 @@ public:
     /// retraining) and stores it as the "mean_xi" λ × k table, then reloads.
     void computeMeanXiTable();
     void computeGroundTruth(int subsets);
+    /// Imports ground truth retrained outside AttriScope from `file` (`lds --ground-truth-from`:
+    /// importGroundTruth, replacing what the experiment holds) and recomputes the LDS tables of
+    /// the λ methods (Task job), then reloads.
+    void importGroundTruth(const QString& file);
     /// Trains a new experiment (workflows: trainExperiment; Task job, a "train_loss" metric per
     /// epoch) and opens it. `ended` runs on the GUI thread when the job succeeded or failed, while
     /// `context` lives.

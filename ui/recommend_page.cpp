@@ -13,11 +13,13 @@
 #include <QChartView>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPainter>
 #include <QPushButton>
 #include <QSignalBlocker>
@@ -67,7 +69,8 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
       m_chart(new QChartView(this)), m_chartHint(new QLabel(this)), m_acceptor(new QLineEdit(this)),
       m_gtEstimate(new QLabel(this)), m_acceptRecommended(new QPushButton(tr("Accept the recommended λ"), this)),
       m_acceptCurrent(new QPushButton(tr("Accept the current λ"), this)), m_accepted(new QLabel(this)),
-      m_gtSubsets(new QSpinBox(this)), m_groundTruth(new QPushButton(tr("Compute ground truth"), this))
+      m_gtSubsets(new QSpinBox(this)), m_groundTruth(new QPushButton(tr("Compute ground truth"), this)),
+      m_importGroundTruth(new QPushButton(tr("Import ground truth…"), this))
 {
     for (SelectorRule r : selectableSelectorRules())
         m_rule->addItem(QString::fromStdString(toString(r)));
@@ -113,7 +116,15 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
     auto* gtForm = new QFormLayout;
     gtForm->addRow(tr("Retrained models (M)"), m_gtSubsets);
     gtForm->addRow(QString(), m_gtEstimate);
-    gtForm->addRow(QString(), m_groundTruth);
+    auto* gtButtons = new QHBoxLayout;
+    gtButtons->addWidget(m_groundTruth);
+    gtButtons->addWidget(m_importGroundTruth);
+    gtButtons->addStretch();
+    gtForm->addRow(QString(), gtButtons);
+    m_importGroundTruth->setToolTip(
+        tr("Models retrained outside AttriScope, e.g. by your own PyTorch code: an HDF5 file with masks (M × n) "
+           "and test_loss (M × m), as docs/examples/train_in_pytorch.py --ground-truth M writes it "
+           "(layout: docs/hdf5-layout.md). The LDS is then judged against them."));
     auto* gtBox = new QGroupBox(tr("Ground truth (LDS): how good a λ is"), this);
     gtBox->setLayout(gtForm);
     auto* acceptForm = new QFormLayout;
@@ -151,6 +162,12 @@ RecommendPage::RecommendPage(ExperimentDocument* document, QWidget* parent)
     });
     connect(m_groundTruth, &QPushButton::clicked, this,
             [this] { m_doc->computeGroundTruth(m_gtSubsets->value()); });
+    connect(m_importGroundTruth, &QPushButton::clicked, this, [this] {
+        const QString file = QFileDialog::getOpenFileName(this, tr("Ground truth retrained outside AttriScope"),
+                                                          QString(), tr("HDF5 files (*.h5 *.hdf5);;All files (*)"));
+        if (!file.isEmpty())
+            importGroundTruthFrom(file);
+    });
     connect(m_gtSubsets, &QSpinBox::valueChanged, this, &RecommendPage::refresh);
     for (auto signal : {&ExperimentDocument::recommendationChanged, &ExperimentDocument::acceptedChanged,
                         &ExperimentDocument::sessionChanged, &ExperimentDocument::contentChanged})
@@ -271,12 +288,26 @@ QString RecommendPage::answerHtml() const
     return html;
 }
 
+void RecommendPage::importGroundTruthFrom(const QString& file)
+{
+    const auto content = m_doc->content();
+    if (content && content->groundTruthSubsets > 0 && !qEnvironmentVariableIsSet("ATTRI_NO_DIALOGS")
+        && QMessageBox::question(this, tr("Replace the ground truth?"),
+                                 tr("The file holds ground truth from %1 models. Replace it with the models in %2?")
+                                     .arg(content->groundTruthSubsets)
+                                     .arg(file))
+               != QMessageBox::Yes)
+        return;
+    m_doc->importGroundTruth(file);
+}
+
 void RecommendPage::refresh()
 {
     const bool ready = m_doc->session() != nullptr && m_doc->methodUsesLambda();
     m_run->setEnabled(ready);
     m_acceptCurrent->setEnabled(ready);
     m_groundTruth->setEnabled(m_doc->isOpen());
+    m_importGroundTruth->setEnabled(m_doc->isOpen());
     // The box starts at the file's own M, so that "Compute ground truth" reads it back: a smaller
     // M is refused, a larger one trains more models.
     const auto content = m_doc->content();

@@ -36,6 +36,10 @@ public:
     QComboBox* ruleCombo() const { return m_rule; }
     QSpinBox* groundTruthSubsetsSpin() const { return m_gtSubsets; }
     QPushButton* groundTruthButton() const { return m_groundTruth; }
+    QPushButton* importGroundTruthButton() const { return m_importGroundTruth; }
+    /// What the "Import ground truth…" button does once a file is chosen: asks before replacing
+    /// stored ground truth (not under ATTRI_NO_DIALOGS), then imports it.
+    void importGroundTruthFrom(const QString& file);
     QLineEdit* acceptorEdit() const { return m_acceptor; }
     /// Whether the option rows of simulated-sgd are shown (only for that rule).
     bool simulationOptionsVisible() const;
@@ -70,6 +74,7 @@ private:
     QLabel* m_accepted;
     QSpinBox* m_gtSubsets;
     QPushButton* m_groundTruth;
+    QPushButton* m_importGroundTruth;
     /// The stored ground truth's M last shown in m_gtSubsets (so a user's own value stays until
     /// the file's changes).
     int64_t m_shownStoredSubsets = 0;

@@ -487,8 +487,17 @@ void UiFlowTest::groundTruthThenRecommendShowsTheEvidence()
         const attri::RowMatrixD loss(truth->testLoss);
         out.writeDoubles("/test_loss", {truth->subsets, truth->testCount}, loss.data());
     }
-    attri::importGroundTruth(copy, outside, true);
-    auto imported = loadExperimentContent(copy, *std::make_unique<attri::NullProgress>(), attri::CancelToken());
+    // Imported through the page's "Import ground truth…" (the file dialog's choice given), which
+    // replaces the copy's own ground truth without asking under ATTRI_NO_DIALOGS.
+    ExperimentDocument other(doc->runner());
+    QSignalSpy openedCopy(&other, &ExperimentDocument::opened);
+    other.open(QString::fromStdString(copy));
+    QVERIFY(openedCopy.wait(60000));
+    RecommendPage importing(&other);
+    QVERIFY(importing.importGroundTruthButton()->isEnabled());
+    importing.importGroundTruthFrom(QString::fromStdString(outside));
+    QTRY_VERIFY_WITH_TIMEOUT(other.content() && !other.content()->groundTruthImportedFrom.empty(), 60000);
+    const auto imported = other.content();
     const QString summary = QTextDocumentFragment::fromHtml(attri::ui::experimentSummaryHtml(*imported)).toPlainText();
     QVERIFY2(summary.contains(QStringLiteral("4 models retrained outside AttriScope, imported from"))
                  && summary.contains(QString::fromStdString(outside)),
