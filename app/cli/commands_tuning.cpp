@@ -144,7 +144,8 @@ int runRecommend(const Args& args, const CancelToken& cancel)
                 "If ground truth exists (`lds`), the LDS at the recommended and at the grid's best λ is reported too,\n"
                 "with the 90% interval of their ratio under ground-truth noise (a bootstrap over subsets and tests).");
     p.positional("EXP.h5", "experiment file with attribution results")
-        .option("method", "if|trak", "method", "if")
+        .option("method", "if|if-explicit|if-projected|trak",
+                "method; `if` is the stored influence method (if-projected when the file holds both)", "if")
         .option("k", "K", "projection dimension (default: the largest stored)")
         .option("rule", "RULE", "selector: path-or-prior | dynamics-prior | simulated-sgd | effective-dimension | "
                 "stability-plateau | fixed-0.1-mean-eig | fixed-1e-3 | path-match (docs/lambda-selection.md; the default "
