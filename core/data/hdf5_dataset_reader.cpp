@@ -1,6 +1,7 @@
 #include "data/hdf5_dataset_reader.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "store/h5_file.h"
 
 #include <algorithm>
@@ -14,10 +15,7 @@ namespace {
 
 std::string shapeText(const std::vector<int64_t>& shape)
 {
-    std::string text;
-    for (size_t i = 0; i < shape.size(); ++i)
-        text += (i ? "×" : "") + std::to_string(shape[i]);
-    return text.empty() ? "a scalar" : text;
+    return shape.empty() ? "a scalar" : dimsText(shape);
 }
 
 /// Shape and kind of a dataset that must exist; the parent group is checked first so that a

@@ -3,6 +3,7 @@
 #include "eval/private/ground_truth_journal.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "common/hash.h"
 #include "data/image_set.h"
 #include "jobs/cancel_token.h"
@@ -62,10 +63,9 @@ std::string inputHash(const Model& start, const TrainRecipe& recipe, const Image
 /// "3×5", or "a 1-D dataset of 4" for a shape that is not 2-D.
 std::string shapeText(const std::vector<int64_t>& shape)
 {
-    std::string text;
-    for (int64_t d : shape)
-        text += (text.empty() ? "" : "×") + std::to_string(d);
-    return shape.size() == 2 ? text : "a " + std::to_string(shape.size()) + "-D dataset (" + text + ")";
+    if (shape.size() == 2)
+        return dimsText(shape);
+    return "a " + std::to_string(shape.size()) + "-D dataset (" + dimsText(shape) + ")";
 }
 
 } // namespace

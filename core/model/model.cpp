@@ -3,6 +3,7 @@
 #include "common/hash.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/internal/net.h"
 #include "model/private/script_net.h"
 #include "model/private/zoo_nets.h"
@@ -15,12 +16,7 @@ namespace {
 
 std::string shapeText(const std::vector<int64_t>& shape)
 {
-    std::ostringstream s;
-    s << "[";
-    for (size_t i = 0; i < shape.size(); ++i)
-        s << (i ? "×" : "") << shape[i];
-    s << "]";
-    return s.str();
+    return "[" + dimsText(shape) + "]";
 }
 
 std::string inputText(InputShape input)

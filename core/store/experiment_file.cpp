@@ -3,6 +3,7 @@
 #include "store/experiment_file.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "common/hash.h"
 #include "data/dataset_spec.h"
 #include "store/atomic_write.h"
@@ -445,12 +446,7 @@ namespace {
 
 std::string shapeText(const std::vector<int64_t>& shape)
 {
-    if (shape.empty())
-        return "scalar";
-    std::string s;
-    for (size_t i = 0; i < shape.size(); ++i)
-        s += (i ? "×" : "") + std::to_string(shape[i]);
-    return s;
+    return shape.empty() ? "scalar" : dimsText(shape);
 }
 
 /// Attribute as text for the summary, or "?" when missing or unreadable.
