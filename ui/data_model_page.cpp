@@ -72,13 +72,17 @@ QString experimentSummaryHtml(const ExperimentContent& c)
     if (m.recipe) {
         const TrainRecipe& r = *m.recipe;
         rows += row(QObject::tr("Recipe"),
-                    QObject::tr("%1, learning rate %2%3, batch %4, %5 epochs, weight decay %6")
+                    QObject::tr("%1, learning rate %2%3, batch %4, %5 epochs, weight decay %6%7%8")
                         .arg(QString::fromStdString(r.optimizer))
                         .arg(r.lr, 0, 'g', 4)
                         .arg(r.optimizer == "sgd" ? QObject::tr(", momentum %1").arg(r.momentum, 0, 'g', 3) : QString())
                         .arg(r.batchSize)
                         .arg(r.epochs)
-                        .arg(r.weightDecay, 0, 'g', 3));
+                        .arg(r.weightDecay, 0, 'g', 3)
+                        .arg(r.constantRate() ? QString()
+                                              : QObject::tr(", %1 schedule").arg(QString::fromStdString(r.scheduleText())))
+                        .arg(r.augmented() ? QObject::tr(", augmented (%1)").arg(QString::fromStdString(r.augment))
+                                           : QString()));
     } else {
         rows += row(QObject::tr("Recipe"), QObject::tr("none recorded: ground truth and the λ recommendation need one "
                                                       "(import with --lr, --epochs and --batch-size)"));

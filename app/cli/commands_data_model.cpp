@@ -133,7 +133,7 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
     const bool imported = !withDefaults;
     p.option("recipe", "FILE.json",
              "the recipe as one flat JSON object whose keys are these options' names in snake_case (optimizer, lr, "
-             "momentum, batch_size, epochs, weight_decay, schedule, warmup_epochs, seed, checkpoints); options "
+             "momentum, batch_size, epochs, weight_decay, schedule, warmup_epochs, seed, checkpoints, augment); options "
              "given on the command line override its values")
         .option("optimizer", "sgd|nesterov|adam|adamw",
              std::string(imported ? "optimizer (default: sgd)" : "optimizer (default: the model's standard recipe)")
@@ -153,6 +153,12 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
                 d("constant"))
         .option("warmup-epochs", "W", "linear warm-up of the learning rate over the first W epochs (fractions allowed)",
                 d("0"))
+        .option("augment", "none|hflip|crop:P|hflip,crop:P",
+                "data augmentation of the training batches, drawn per image and step from the seed: hflip mirrors "
+                "an image left to right with probability 1/2 (RandomHorizontalFlip), crop:P pads it by P black pixels "
+                "and cuts it back at a random offset (RandomCrop(size, padding=P)); attribution always uses the "
+                "images as they are",
+                d("none"))
         .option("seed", "S", "initialization and shuffling seed", d("0"))
         .option("checkpoints", "C", "checkpoints kept, evenly spaced (for TracIn/TRAK and the rule path-match): at "
                 "epoch ends when C <= epochs, after evenly spaced optimizer steps when C is larger");
@@ -161,7 +167,7 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
 bool anyRecipeOptionSet(const ArgParser& p)
 {
     for (const char* name : {"recipe", "optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay",
-                             "schedule", "warmup-epochs", "checkpoints"})
+                             "schedule", "warmup-epochs", "checkpoints", "augment"})
         if (p.isSet(name))
             return true;
     return false;
@@ -209,6 +215,8 @@ TrainRecipe readRecipe(const ArgParser& p, Architecture arch, const std::optiona
         r.warmupEpochs = p.getDouble("warmup-epochs");
     if (p.isSet("seed"))
         r.seed = static_cast<uint64_t>(p.getInt("seed"));
+    if (p.isSet("augment"))
+        r.augment = p.get("augment");
     if (p.isSet("checkpoints"))
         r.checkpoints = p.getInt("checkpoints");
     r.validate();

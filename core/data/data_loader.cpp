@@ -139,6 +139,12 @@ void normalizeImages(ImageSet& set, const std::vector<float>& mean, const std::v
     if (mean.empty())
         return;
     const int64_t plane = set.height * set.width;
+    set.blackLevel.clear();
+    for (int64_t c = 0; c < set.channels; ++c) {
+        const float m = mean.size() == 1 ? mean[0] : mean[static_cast<size_t>(c)];
+        const float s = std.size() == 1 ? std[0] : std[static_cast<size_t>(c)];
+        set.blackLevel.push_back((0.0f - m) / s);
+    }
     for (int64_t i = 0; i < set.count; ++i) {
         for (int64_t c = 0; c < set.channels; ++c) {
             const float m = mean.size() == 1 ? mean[0] : mean[static_cast<size_t>(c)];

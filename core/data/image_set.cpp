@@ -13,6 +13,7 @@ ImageSet ImageSet::select(const std::vector<int64_t>& indices) const
     out.channels = channels;
     out.height = height;
     out.width = width;
+    out.blackLevel = blackLevel;
     out.count = static_cast<int64_t>(indices.size());
     const int64_t size = imageSize();
     out.images.resize(static_cast<size_t>(out.count * size));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -16,8 +17,16 @@ struct ImageSet {
     int64_t channels = 0;        ///< C
     int64_t height = 0;          ///< H
     int64_t width = 0;           ///< W
+    /// The value a black (0) pixel has in these images, per channel (one value for all channels
+    /// allowed): −mean_c/std_c after normalization; empty while they are in [0,1] (black is 0).
+    std::vector<float> blackLevel;
 
     int64_t imageSize() const { return channels * height * width; }
+    /// blackLevel of channel c (0 when it is empty).
+    float black(int64_t c) const
+    {
+        return blackLevel.empty() ? 0.0f : blackLevel[blackLevel.size() == 1 ? 0 : static_cast<std::size_t>(c)];
+    }
     /// The rows at `indices`, in that order.
     ImageSet select(const std::vector<int64_t>& indices) const;
 };

@@ -48,6 +48,8 @@ std::string inputHash(const Model& start, const TrainRecipe& recipe, const Image
         h.updateString(recipe.schedule);
         h.updateDouble(recipe.warmupEpochs);
     }
+    if (recipe.augmented())
+        h.updateString("augment " + recipe.augment);
     hashParametersAndBuffers(h, start);
     hashImageSet(h, train);
     hashImageSet(h, test);

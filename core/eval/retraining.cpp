@@ -50,6 +50,8 @@ std::string recipeSummary(const TrainRecipe& r)
       << " seed=" << r.seed;
     if (!r.constantRate())
         s << " schedule=" << r.schedule << " warmup_epochs=" << r.warmupEpochs;
+    if (r.augmented())
+        s << " augment=" << r.augment;
     return s.str();
 }
 

@@ -68,6 +68,39 @@ StepSchedule parseStepSchedule(const std::string& spec)
 
 } // namespace
 
+Augmentation Augmentation::parse(const std::string& spec)
+{
+    const auto bad = [&]() {
+        fail("augment", "none, hflip, crop:P or hflip,crop:P (P pixels of padding, 1 <= P <= 64)",
+             "\"" + spec + "\"");
+    };
+    Augmentation out;
+    if (spec == "none")
+        return out;
+    std::istringstream list(spec);
+    std::string item;
+    int items = 0;
+    while (std::getline(list, item, ',')) {
+        ++items;
+        if (item == "hflip" && !out.hflip) {
+            out.hflip = true;
+        } else if (item.rfind("crop:", 0) == 0 && out.cropPadding == 0) {
+            const std::string digits = item.substr(5);
+            if (digits.empty() || digits.size() > 2
+                || digits.find_first_not_of("0123456789") != std::string::npos)
+                bad();
+            out.cropPadding = std::stoll(digits);
+            if (out.cropPadding < 1 || out.cropPadding > 64)
+                bad();
+        } else {
+            bad();
+        }
+    }
+    if (items == 0 || spec.back() == ',')
+        bad();
+    return out;
+}
+
 namespace {
 
 /// The multiplier at `step`, with a step schedule already parsed (unused otherwise).
@@ -122,6 +155,15 @@ double TrainRecipe::lrMultiplier(int64_t step, int64_t stepsPerEpoch, int64_t to
     return multiplierAt(*this, stepScheduleOf(*this), step, stepsPerEpoch, totalSteps);
 }
 
+std::vector<double> TrainRecipe::lrMultipliers(int64_t stepsPerEpoch, int64_t totalSteps) const
+{
+    const StepSchedule steps = stepScheduleOf(*this);
+    std::vector<double> out(static_cast<size_t>(std::max<int64_t>(0, totalSteps)));
+    for (int64_t t = 0; t < totalSteps; ++t)
+        out[static_cast<size_t>(t)] = multiplierAt(*this, steps, t, stepsPerEpoch, totalSteps);
+    return out;
+}
+
 double TrainRecipe::lrMultiplierSum(int64_t stepsPerEpoch, int64_t totalSteps) const
 {
     if (constantRate())
@@ -172,13 +214,14 @@ void TrainRecipe::validate() const
     // checks it.
     if (checkpoints < 1 || checkpoints > kMaxCheckpoints)
         fail("checkpoints", ("in [1, " + std::to_string(kMaxCheckpoints) + "]").c_str(), checkpoints);
+    Augmentation::parse(augment);
 }
 
 const std::vector<std::string>& TrainRecipe::jsonKeys()
 {
     static const std::vector<std::string> keys{"optimizer", "lr",           "momentum", "batch_size",
                                                "epochs",    "weight_decay", "schedule", "warmup_epochs",
-                                               "seed",      "checkpoints"};
+                                               "seed",      "checkpoints",  "augment"};
     return keys;
 }
 
@@ -205,6 +248,8 @@ TrainRecipe TrainRecipe::fromJson(const JsonObject& json, TrainRecipe r)
         r.seed = json.getUnsigned("seed");
     if (json.has("checkpoints"))
         r.checkpoints = json.getInt("checkpoints");
+    if (json.has("augment"))
+        r.augment = json.getString("augment");
     // validate() names the field by its key here; the file (and the prefix of a nested recipe)
     // goes in front.
     try {

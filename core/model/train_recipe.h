@@ -10,6 +10,16 @@ namespace attri {
 
 class JsonObject;
 
+/// A recipe's augmentation, parsed: what TrainRecipe::augment says.
+struct Augmentation {
+    bool hflip = false;
+    int64_t cropPadding = 0; ///< P of crop:P; 0 for no crop
+    bool any() const { return hflip || cropPadding > 0; }
+    /// Parses "none", "hflip", "crop:P", "hflip,crop:P" (either order); ConfigError naming the
+    /// recipe field 'augment' otherwise. P is in [1, 64].
+    static Augmentation parse(const std::string& spec);
+};
+
 /// The most checkpoints a recipe may ask for (each holds a copy of the parameters).
 inline constexpr int64_t kMaxCheckpoints = 10000;
 
@@ -36,22 +46,31 @@ struct TrainRecipe {
     /// Checkpoints kept; the last is the final model. C ≤ epochs: at the ends of epochs ⌊c·E/C⌋;
     /// more (up to the run's optimizer steps S): after steps ⌊c·S/C⌋, inside epochs.
     int64_t checkpoints = 1;
+    /// Data augmentation of the training batches: "none", or a comma-separated list of "hflip"
+    /// (each image mirrored left to right with probability 1/2, as RandomHorizontalFlip) and
+    /// "crop:P" (padded by P black pixels on every side, then cut back to its size at a uniformly
+    /// random offset, as RandomCrop(size, padding=P)). Drawn per image and step from the seed.
+    /// Attribution, evaluation and the stored features always use the images as they are.
+    std::string augment = "none";
 
     /// Throws ConfigError naming the field and the valid range.
     void validate() const;
     /// The schedule's multiplier of lr at optimizer step `step` (0-based) of a run of `totalSteps`
     /// steps, `stepsPerEpoch` to an epoch.
     double lrMultiplier(int64_t step, int64_t stepsPerEpoch, int64_t totalSteps) const;
+    /// lrMultiplier at every step of a run, in order (the schedule parsed once).
+    std::vector<double> lrMultipliers(int64_t stepsPerEpoch, int64_t totalSteps) const;
     /// The sum of lrMultiplier over a run: its integrated step size in units of lr (totalSteps for
     /// a constant rate).
     double lrMultiplierSum(int64_t stepsPerEpoch, int64_t totalSteps) const;
     /// Whether the rate is lr at every step (constant schedule, no warm-up).
     bool constantRate() const { return schedule == "constant" && warmupEpochs == 0.0; }
     bool adamFamily() const { return optimizer == "adam" || optimizer == "adamw"; }
+    bool augmented() const { return augment != "none"; }
     /// The schedule in words with its warm-up, e.g. "cosine after 1 warm-up epoch".
     std::string scheduleText() const;
     /// The keys of a recipe file, one per field: optimizer, lr, momentum, batch_size, epochs,
-    /// weight_decay, schedule, warmup_epochs, seed, checkpoints.
+    /// weight_decay, schedule, warmup_epochs, seed, checkpoints, augment.
     static const std::vector<std::string>& jsonKeys();
     /// `base` with the fields `json` holds (any subset of jsonKeys()), validated. ConfigError
     /// naming the file and the field for an unknown key, a wrong type or a value out of range.

@@ -6,6 +6,7 @@
 #include "jobs/progress_sink.h"
 #include "model/internal/net.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -87,6 +88,36 @@ template <typename Fn> void forEachEvalBatch(const Model& model, const ImageSet&
 
 } // namespace
 
+torch::Tensor augmentBatch(const torch::Tensor& x, const Augmentation& aug, const ImageSet& set, std::mt19937_64& rng)
+{
+    const torch::Tensor in = x.to(torch::kCPU).contiguous();
+    torch::Tensor out = torch::empty_like(in);
+    const int64_t n = in.size(0), channels = in.size(1), height = in.size(2), width = in.size(3);
+    const int64_t pad = aug.cropPadding;
+    const float* src = in.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    for (int64_t b = 0; b < n; ++b) {
+        const bool flip = aug.hflip && (rng() >> 63) != 0;
+        const int64_t top = pad > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(2 * pad + 1)) : pad;
+        const int64_t left = pad > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(2 * pad + 1)) : pad;
+        for (int64_t c = 0; c < channels; ++c) {
+            const float black = set.black(c);
+            const float* plane = src + (b * channels + c) * height * width;
+            float* target = dst + (b * channels + c) * height * width;
+            for (int64_t r = 0; r < height; ++r) {
+                const int64_t row = r + top - pad;
+                for (int64_t q = 0; q < width; ++q) {
+                    const int64_t col = (flip ? width - 1 - q : q) + left - pad;
+                    target[r * width + q] = row >= 0 && row < height && col >= 0 && col < width
+                                                ? plane[row * width + col]
+                                                : black;
+                }
+            }
+        }
+    }
+    return out.to(x.device());
+}
+
 TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const ImageSet& train,
                        ProgressSink& progress, const CancelToken& cancel, const TrainObserver* observer)
 {
@@ -116,6 +147,14 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     std::mt19937_64 rng(recipe.seed);
     std::vector<int64_t> order(static_cast<size_t>(train.count));
     std::iota(order.begin(), order.end(), 0);
+    // Augmentation draws from a generator of its own, so the batches are those of the same recipe
+    // without augmentation.
+    const Augmentation augmentation = Augmentation::parse(recipe.augment);
+    if (augmentation.cropPadding >= std::min(train.height, train.width))
+        throw ConfigError("training recipe: 'augment' crop:" + std::to_string(augmentation.cropPadding)
+                          + " needs fewer pixels of padding than the images' " + std::to_string(train.height)
+                          + "×" + std::to_string(train.width));
+    std::mt19937_64 augmentRng(recipe.seed ^ 0x9e3779b97f4a7c15ULL);
     // Observation marks: the midpoints of `marks` equal stretches of the run's steps.
     const int64_t stepsPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize;
     const int64_t totalSteps = stepsPerEpoch * recipe.epochs;
@@ -136,6 +175,8 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                 1, std::llround((static_cast<double>(j) - 0.5) * static_cast<double>(totalSteps) / observer->marks)));
     size_t nextMark = 0;
     int64_t step = 0;
+    const std::vector<double> multipliers =
+        recipe.constantRate() ? std::vector<double>{} : recipe.lrMultipliers(stepsPerEpoch, totalSteps);
 
     progress.begin("train", recipe.epochs);
     {
@@ -154,7 +195,9 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                 const int64_t size = std::min(recipe.batchSize, train.count - begin);
                 const torch::Tensor index =
                     torch::from_blob(order.data() + begin, {size}, torch::kLong).clone().to(device);
-                const torch::Tensor x = images.index_select(0, index);
+                torch::Tensor x = images.index_select(0, index);
+                if (augmentation.any())
+                    x = augmentBatch(x, augmentation, train, augmentRng);
                 const torch::Tensor y = labels.index_select(0, index);
                 optimizer->zero_grad();
                 const torch::Tensor loss = torch::nn::functional::cross_entropy(net.forward(x), y);
@@ -166,7 +209,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
                     throw Error(msg.str());
                 }
                 loss.backward();
-                const double lr = recipe.lr * recipe.lrMultiplier(step, stepsPerEpoch, totalSteps);
+                const double lr = recipe.lr * (multipliers.empty() ? 1.0 : multipliers[static_cast<size_t>(step)]);
                 if (!recipe.constantRate())
                     for (auto& group : optimizer->param_groups())
                         group.options().set_lr(lr);

@@ -202,6 +202,7 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
         file.setAttr(g, "checkpoints", rc.checkpoints);
         file.setAttr(g, "schedule", rc.schedule);
         file.setAttr(g, "warmup_epochs", rc.warmupEpochs);
+        file.setAttr(g, "augment", rc.augment);
     }
 
     const std::string m = "/model/metrics";
@@ -280,6 +281,9 @@ ModelRecord readModelRecord(const H5File& file)
             rc.schedule = file.attrString(g, "schedule");
         if (file.hasAttr(g, "warmup_epochs"))
             rc.warmupEpochs = file.attrDouble(g, "warmup_epochs");
+        // ... and without augmentation before it was recorded.
+        if (file.hasAttr(g, "augment"))
+            rc.augment = file.attrString(g, "augment");
         r.recipe = rc;
     }
 
@@ -596,6 +600,8 @@ std::string describeExperimentFile(const std::string& path)
                 << attrText(f, g, "weight_decay") << " seed " << seedText(f, g, "seed");
             if (f.hasAttr(g, "schedule"))
                 out << " schedule " << attrText(f, g, "schedule") << " warm-up epochs " << attrText(f, g, "warmup_epochs");
+            if (f.hasAttr(g, "augment"))
+                out << " augment " << attrText(f, g, "augment");
             out << "\n";
         }
         if (f.exists("/model/metrics")) {

@@ -76,6 +76,36 @@ def save(model, path):
     model.train()
 
 
+def parse_augment(spec):
+    """"none", "hflip", "crop:P" or "hflip,crop:P" as (flip?, padding P), as AttriScope's --augment."""
+    hflip, pad = False, 0
+    if spec != "none":
+        for item in spec.split(","):
+            if item == "hflip" and not hflip:
+                hflip = True
+            elif item.startswith("crop:") and item[5:].isdigit() and not pad and 1 <= int(item[5:]) <= 64:
+                pad = int(item[5:])
+            else:
+                raise ValueError(f"--augment: expected none, hflip, crop:P or hflip,crop:P, got {spec!r}")
+    return hflip, pad
+
+
+def augment(xb, hflip, pad):
+    """A batch as torchvision's RandomCrop(size, padding=pad) and then RandomHorizontalFlip() would
+    change it, image by image: padded with black (0 in these [0, 1] images), cut back to its size at
+    a random offset, mirrored with probability 1/2."""
+    if pad:
+        n, _, h, w = xb.shape
+        padded = nn.functional.pad(xb, (pad, pad, pad, pad))
+        top = torch.randint(0, 2 * pad + 1, (n,)).tolist()
+        left = torch.randint(0, 2 * pad + 1, (n,)).tolist()
+        xb = torch.stack([padded[i, :, top[i]:top[i] + h, left[i]:left[i] + w] for i in range(n)])
+    if hflip:
+        flip = torch.rand(len(xb)) < 0.5
+        xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+    return xb
+
+
 def train(model, x, y, args, checkpoint_dir=None, log=print):
     """Trains `model` on (x, y) with the recipe in `args` (shuffling with torch's generator as the
     caller seeded it) and returns the checkpoints saved into `checkpoint_dir` as (file name, epoch)
@@ -108,6 +138,7 @@ def train(model, x, y, args, checkpoint_dir=None, log=print):
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
                                                         cycle_momentum=False)
 
+    hflip, pad = parse_augment(args.augment)
     step = 0
     loss_fn = nn.CrossEntropyLoss()
     checkpoints = []
@@ -118,7 +149,8 @@ def train(model, x, y, args, checkpoint_dir=None, log=print):
         for start in range(0, len(x), args.batch_size):
             batch = order[start:start + args.batch_size]
             optimizer.zero_grad()
-            loss = loss_fn(model(x[batch]), y[batch])
+            xb = augment(x[batch], hflip, pad) if hflip or pad else x[batch]
+            loss = loss_fn(model(xb), y[batch])
             loss.backward()
             if scheduler is None:
                 for group in optimizer.param_groups:
@@ -173,7 +205,7 @@ def ground_truth(init_path, x, y, test_x, test_y, args):
         f.attrs["recipe"] = (f"PyTorch {torch.__version__} ({os.path.basename(__file__)}): {args.optimizer} "
                              f"lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs, momentum "
                              f"{args.momentum:g}, weight decay {args.weight_decay:g}, schedule {args.schedule}, "
-                             f"warm-up {args.warmup_epochs:g} epochs, seed {args.seed}")
+                             f"warm-up {args.warmup_epochs:g} epochs, augment {args.augment}, seed {args.seed}")
     return path
 
 
@@ -195,6 +227,10 @@ def main():
                              "cycling; default constant)")
     parser.add_argument("--warmup-epochs", type=float, default=0.0,
                         help="linear warm-up over the first W epochs (default 0)")
+    parser.add_argument("--augment", default="none",
+                        help="none, hflip, crop:P or hflip,crop:P: random horizontal flips and/or random crops "
+                             "after padding by P black pixels, per image and batch (default none); AttriScope "
+                             "retrains with the same augmentation")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (default 0)")
@@ -211,6 +247,10 @@ def main():
     args = parser.parse_args()
     if args.schedule == "onecycle" and args.warmup_epochs:
         parser.error("--warmup-epochs: onecycle warms up itself (from lr/25 to lr over 30% of the steps)")
+    try:
+        parse_augment(args.augment)
+    except ValueError as e:
+        parser.error(str(e))
 
     images = read_idx(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))[: args.train_size]
     labels = read_idx(os.path.join(args.data_dir, "train-labels-idx1-ubyte.gz"))[: args.train_size]
@@ -230,7 +270,7 @@ def main():
     # AttriScope's retraining draws its own shuffles, so the seed is not part of it.
     recipe = {"optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
               "batch_size": args.batch_size, "epochs": args.epochs, "weight_decay": args.weight_decay,
-              "schedule": args.schedule, "warmup_epochs": args.warmup_epochs}
+              "schedule": args.schedule, "warmup_epochs": args.warmup_epochs, "augment": args.augment}
     if args.optimizer in ("adam", "adamw"):
         del recipe["momentum"]
     manifest = {"model": "model.pt", "init": "init.pt",

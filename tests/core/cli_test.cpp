@@ -824,8 +824,9 @@ TEST(Cli, ThePyTorchTrainingExamplesImportCommandWorksAsPrinted)
     if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
         GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
     // Once with the defaults, once with OneCycleLR (its rates are onecycle's, checked in
-    // TrainRecipeTest.OneCycleFollowsPyTorch), the recipe arriving through manifest.json.
-    for (const std::string options : {"", " --schedule onecycle --momentum 0.9"}) {
+    // TrainRecipeTest.OneCycleFollowsPyTorch), once with augmentation, the recipe arriving
+    // through manifest.json.
+    for (const std::string options : {"", " --schedule onecycle --momentum 0.9", " --augment hflip,crop:2"}) {
         test::TempDir dir;
         const std::string run = dir.file("my-run"), exp = dir.file("my-run.h5");
         const std::string script = std::string(ATTRI_FIXTURES_DIR) + "/../../docs/examples/train_in_pytorch.py";
@@ -843,7 +844,12 @@ TEST(Cli, ThePyTorchTrainingExamplesImportCommandWorksAsPrinted)
         ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
         EXPECT_NE(out.find("imported from"), std::string::npos) << out;
         EXPECT_NE(out.find("recipe sgd"), std::string::npos) << out;
-        EXPECT_NE(out.find(options.empty() ? "schedule constant" : "schedule onecycle"), std::string::npos) << out;
+        EXPECT_NE(out.find(options.find("onecycle") == std::string::npos ? "schedule constant" : "schedule onecycle"),
+                  std::string::npos)
+            << out;
+        EXPECT_NE(out.find(options.find("augment") == std::string::npos ? "augment none" : "augment hflip,crop:2"),
+                  std::string::npos)
+            << out;
         EXPECT_NE(out.find("retraining starts from the run's own initial weights"), std::string::npos) << out;
         EXPECT_NE(out.find("2 checkpoint(s)"), std::string::npos) << out; // after epoch 2, and the final model
         EXPECT_NE(out.find("300 training points"), std::string::npos) << out;

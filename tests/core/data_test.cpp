@@ -747,6 +747,14 @@ TEST_F(LoadDataDir, Normalization)
         EXPECT_NEAR(b.test.images[i], (pixel(i / 20, i % 20) / 255.0f - 0.25f) / 0.5f, 1e-6f);
     // The hash is taken before normalization.
     EXPECT_EQ(b.contentHash, raw.contentHash);
+    // A black pixel's value (the padding of a crop augmentation) follows the normalization, and
+    // subsets keep it.
+    EXPECT_TRUE(raw.train.blackLevel.empty());
+    EXPECT_EQ(raw.train.black(0), 0.0f);
+    ASSERT_EQ(b.train.blackLevel.size(), 1u);
+    EXPECT_FLOAT_EQ(b.train.black(0), -0.5f);
+    EXPECT_FLOAT_EQ(b.test.black(0), -0.5f);
+    EXPECT_EQ(b.train.select({1, 0}).blackLevel, b.train.blackLevel);
     o.mean = {0.1f, 0.2f};
     o.std = {1.0f, 1.0f};
     expectError<ConfigError>([&] { loadData(o); }, {"2 values", "1 channel"});

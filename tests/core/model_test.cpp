@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace attri {
 namespace {
@@ -192,6 +193,21 @@ TEST(TrainRecipeTest, ValidateNamesTheBadField)
     expectError(r, "warmup_epochs");
     r.warmupEpochs = -1;
     expectError(r, "warmup_epochs");
+    for (const char* bad : {"flip", "", "hflip,", ",hflip", "hflip,hflip", "none,hflip", "crop", "crop:", "crop:0",
+                            "crop:65", "crop:x", "crop:-2", "crop:2,crop:3", "crop:2.5", "HFLIP"}) {
+        r = {};
+        r.augment = bad;
+        expectError(r, "augment");
+    }
+    for (const char* good : {"none", "hflip", "crop:4", "hflip,crop:2", "crop:2,hflip", "crop:64"}) {
+        r = {};
+        r.augment = good;
+        EXPECT_NO_THROW(r.validate()) << good;
+    }
+    EXPECT_FALSE(Augmentation::parse("none").any());
+    const Augmentation both = Augmentation::parse("crop:3,hflip");
+    EXPECT_TRUE(both.hflip);
+    EXPECT_EQ(both.cropPadding, 3);
 }
 
 // The schedules' multipliers, stepped per optimizer step: cosine from 1 to 0 after the warm-up,
@@ -284,7 +300,7 @@ TEST(TrainRecipeTest, FromJsonReadsEveryFieldStrictly)
     const JsonObject all = JsonObject::parse(
         R"({"optimizer": "nesterov", "lr": 0.05, "momentum": 0.9, "batch_size": 64, "epochs": 12,
             "weight_decay": 5e-4, "schedule": "cosine", "warmup_epochs": 1.5, "seed": 18446744073709551615,
-            "checkpoints": 4})",
+            "checkpoints": 4, "augment": "hflip,crop:2"})",
         "r.json");
     const TrainRecipe r = TrainRecipe::fromJson(all, TrainRecipe{});
     EXPECT_EQ(r.optimizer, "nesterov");
@@ -297,7 +313,8 @@ TEST(TrainRecipeTest, FromJsonReadsEveryFieldStrictly)
     EXPECT_DOUBLE_EQ(r.warmupEpochs, 1.5);
     EXPECT_EQ(r.seed, 18446744073709551615ull);
     EXPECT_EQ(r.checkpoints, 4);
-    EXPECT_EQ(TrainRecipe::jsonKeys().size(), 10u);
+    EXPECT_EQ(r.augment, "hflip,crop:2");
+    EXPECT_EQ(TrainRecipe::jsonKeys().size(), 11u);
     for (const std::string& key : TrainRecipe::jsonKeys())
         EXPECT_TRUE(all.has(key)) << key;
 
@@ -338,6 +355,7 @@ TEST(TrainRecipeTest, FromJsonReadsEveryFieldStrictly)
     expectError(R"({"optimizer": "rmsprop"})", {"bad.json", "'optimizer'", "rmsprop"});
     expectError(R"({"schedule": "linear"})", {"bad.json", "'schedule'", "onecycle"});
     expectError(R"({"checkpoints": 0})", {"bad.json", "'checkpoints'"});
+    expectError(R"({"augment": "rotate"})", {"bad.json", "'augment'", "hflip,crop:P"});
     expectError(R"({"schedule": "onecycle", "warmup_epochs": 1})",
                 {"bad.json", "'warmup_epochs'", "onecycle"});
     expectError(R"({"epochs": 2, "warmup_epochs": 2})",
@@ -668,6 +686,114 @@ TEST(TrainerTest, FollowsTheScheduleAndTheOptimizer)
     recipe.optimizer = "adamw";
     const TrainResult adamw = trainModel(init, recipe, train, progress, CancelToken());
     EXPECT_FALSE(sameValues(adam.model.parameters(), adamw.model.parameters()));
+}
+
+// Each augmented image is one of the (2P + 1)² crops of the padded image, mirrored or not, with
+// the set's black level in the padding; every crop offset and both flips occur, about equally
+// often; the draws follow the generator only.
+TEST(TrainerTest, AugmentationCropsAndFlipsEachImage)
+{
+    ImageSet set;
+    set.channels = 2;
+    set.height = 3;
+    set.width = 4;
+    set.blackLevel = {-0.5f, -2.0f};
+    const int64_t n = 600, size = set.imageSize();
+    std::vector<float> values(static_cast<size_t>(n * size));
+    for (size_t i = 0; i < values.size(); ++i)
+        values[i] = static_cast<float>(i % 1000) + 1.0f; // distinct within an image, never a black level
+    const torch::Tensor x = torch::from_blob(values.data(), {n, 2, 3, 4}, torch::kFloat).clone();
+    const int64_t pad = 2;
+    const Augmentation aug = Augmentation::parse("hflip,crop:2");
+    std::mt19937_64 rng(5);
+    const torch::Tensor out = augmentBatch(x, aug, set, rng);
+    ASSERT_EQ(out.sizes(), x.sizes());
+    std::mt19937_64 again(5);
+    EXPECT_TRUE(torch::equal(augmentBatch(x, aug, set, again), out));
+
+    // The expected image for one draw, from the definition.
+    const auto expected = [&](int64_t b, bool flip, int64_t top, int64_t left) {
+        std::vector<float> img(static_cast<size_t>(size));
+        for (int64_t c = 0; c < 2; ++c)
+            for (int64_t r = 0; r < 3; ++r)
+                for (int64_t q = 0; q < 4; ++q) {
+                    const int64_t srcRow = r + top - pad, srcCol = (flip ? 3 - q : q) + left - pad;
+                    img[static_cast<size_t>((c * 3 + r) * 4 + q)] =
+                        srcRow >= 0 && srcRow < 3 && srcCol >= 0 && srcCol < 4
+                            ? values[static_cast<size_t>(b * size + (c * 3 + srcRow) * 4 + srcCol)]
+                            : set.blackLevel[static_cast<size_t>(c)];
+                }
+        return img;
+    };
+    std::map<std::tuple<bool, int64_t, int64_t>, int> seen;
+    for (int64_t b = 0; b < n; ++b) {
+        const float* got = out.data_ptr<float>() + b * size;
+        int matches = 0;
+        for (bool flip : {false, true})
+            for (int64_t top = 0; top <= 2 * pad; ++top)
+                for (int64_t left = 0; left <= 2 * pad; ++left) {
+                    const std::vector<float> want = expected(b, flip, top, left);
+                    if (std::equal(want.begin(), want.end(), got)) {
+                        ++matches;
+                        ++seen[{flip, top, left}];
+                    }
+                }
+        EXPECT_EQ(matches, 1) << "image " << b;
+    }
+    EXPECT_EQ(seen.size(), 50u); // 2 flips × 5 × 5 offsets, each about 12 times in 600 draws
+    for (const auto& [draw, count] : seen)
+        EXPECT_GE(count, 2);
+
+    // Without a crop, a flip is an exact mirror and nothing else.
+    std::mt19937_64 flips(1);
+    const torch::Tensor mirrored = augmentBatch(x, Augmentation::parse("hflip"), set, flips);
+    int64_t flipped = 0;
+    for (int64_t b = 0; b < n; ++b) {
+        const bool same = torch::equal(mirrored[b], x[b]);
+        EXPECT_TRUE(same || torch::equal(mirrored[b], x[b].flip({2}))) << b;
+        flipped += same ? 0 : 1;
+    }
+    EXPECT_NEAR(static_cast<double>(flipped) / n, 0.5, 0.08);
+}
+
+// Augmentation draws from its own generator: training on left-right symmetric images with hflip
+// gives the unaugmented model bit for bit (same batches, mirrored images equal); on other images it
+// trains a different model; a crop at least as large as the image is a clear error.
+TEST(TrainerTest, AugmentationKeepsTheBatchesAndChangesTheImages)
+{
+    ImageSet train = randomSet(120, {1, 6, 6}, 3, 4);
+    ImageSet symmetric = train;
+    for (int64_t i = 0; i < symmetric.count; ++i)
+        for (int64_t r = 0; r < 6; ++r)
+            for (int64_t q = 3; q < 6; ++q)
+                symmetric.images[static_cast<size_t>(i * 36 + r * 6 + q)] =
+                    symmetric.images[static_cast<size_t>(i * 36 + r * 6 + 5 - q)];
+    const Model init = Model::create(Architecture::Mlp, {1, 6, 6}, 3, 0);
+    TrainRecipe recipe;
+    recipe.lr = 0.05;
+    recipe.batchSize = 16;
+    recipe.epochs = 2;
+    NullProgress progress;
+    const TrainResult plainSymmetric = trainModel(init, recipe, symmetric, progress, CancelToken());
+    const TrainResult plain = trainModel(init, recipe, train, progress, CancelToken());
+    recipe.augment = "hflip";
+    EXPECT_TRUE(sameValues(trainModel(init, recipe, symmetric, progress, CancelToken()).model.parameters(),
+                           plainSymmetric.model.parameters()));
+    const TrainResult flipped = trainModel(init, recipe, train, progress, CancelToken());
+    EXPECT_FALSE(sameValues(flipped.model.parameters(), plain.model.parameters()));
+    EXPECT_TRUE(sameValues(trainModel(init, recipe, train, progress, CancelToken()).model.parameters(),
+                           flipped.model.parameters()));
+    recipe.augment = "crop:1";
+    EXPECT_FALSE(sameValues(trainModel(init, recipe, train, progress, CancelToken()).model.parameters(),
+                            plain.model.parameters()));
+    recipe.augment = "crop:6";
+    try {
+        trainModel(init, recipe, train, progress, CancelToken());
+        ADD_FAILURE() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("'augment' crop:6"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("6×6"), std::string::npos) << e.what();
+    }
 }
 
 TEST(TrainerTest, ObserverSeesTheRunAtEvenlySpacedMarksWithoutChangingIt)

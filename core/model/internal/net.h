@@ -5,12 +5,14 @@
 #include "common/internal/torch_device.h"
 #include "model/architecture.h"
 #include "model/param_set.h"
+#include "model/train_recipe.h"
 
 #include <torch/torch.h>
 
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +90,12 @@ torch::Tensor fromParamTensor(const ParamTensor& p);
 /// An ImageSet's rows [begin, end) as a float tensor N×C×H×W (no copy of other rows).
 struct ImageSet;
 torch::Tensor imagesTensor(const ImageSet& set, int64_t begin, int64_t end);
+/// The batch `x` (N×C×H×W, images of `set`) as a recipe's augmentation changes it, one draw per
+/// image from `rng` (flip, then the crop's top and left offsets in [0, 2P] of the padded image;
+/// padding takes the set's black level): crop, then flip. Computed on the CPU in a fixed order, so
+/// it depends on the generator only; returned on x's device.
+torch::Tensor augmentBatch(const torch::Tensor& x, const Augmentation& aug, const ImageSet& set,
+                           std::mt19937_64& rng);
 torch::Tensor labelsTensor(const ImageSet& set, int64_t begin, int64_t end);
 
 /// Guards Torch's global default generator: zoo initialization seeds it and draws from it,
