@@ -178,12 +178,7 @@ bool anyRecipeOptionSet(const ArgParser& p)
 /// given on the command line.
 TrainRecipe readRecipe(const ArgParser& p, Architecture arch, const std::optional<JsonObject>& file = std::nullopt)
 {
-    TrainRecipe r = TrainRecipe::standardFor(arch == Architecture::TorchScript ? Architecture::Mlp : arch);
-    if (arch == Architecture::TorchScript) {
-        r.optimizer = "sgd";
-        r.momentum = 0.0;
-        r.weightDecay = 0.0;
-    }
+    TrainRecipe r = arch == Architecture::TorchScript ? TrainRecipe::pytorchDefaults() : TrainRecipe::standardFor(arch);
     if (file)
         r = TrainRecipe::fromJson(*file, r);
     if (arch == Architecture::TorchScript) {

@@ -88,7 +88,7 @@ int runLds(const Args& args, const CancelToken& cancel)
                 "the stored one (same α and seed) keeps the stored subsets and trains only the new ones.\n"
                 "--subsets, --alpha and --lds-seed, when not given, are those of the ground truth the file holds.\n"
                 "With --ground-truth-from it retrains nothing: it imports subset models retrained elsewhere (e.g.\n"
-                "by PyTorch with your own recipe, docs/examples/ground_truth_in_pytorch.py) and scores against them.");
+                "by PyTorch with your own recipe: docs/examples/train_in_pytorch.py --ground-truth M) and scores against them.");
     p.positional("EXP.h5", "experiment file");
     addLdsOptions(p);
     p.flag("force", "replace stored ground truth computed with other options (a smaller M, another α or seed)");
@@ -213,6 +213,13 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
                 "(DIR/<model>-<recipe>-path.h5; inside epochs when C exceeds them), featurize them with TracIn at "
                 "the largest k, and add path-match's λ, LDS and ratio to the tables (0: off; explicit IF gets none)",
                 "0")
+        .option("proj", "kron|gaussian|rademacher", "the projection of the projected rows", "kron")
+        .repeatable("from-pytorch", "RUN_DIR",
+                    "judge a run trained outside the app, as docs/examples/train_in_pytorch.py --ground-truth M "
+                    "writes it (manifest.json and ground_truth.h5): imported on --data/--train-size/--test-size into "
+                    "DIR/pytorch-<RUN_DIR's name>.h5, scored against its PyTorch-retrained ground truth (--subsets "
+                    "and the other ground-truth options do not apply to it); repeat for more runs. Without --model "
+                    "only these runs are studied")
         .option("out", "DIR", "output folder", "study");
     addLdsOptions(p);
     if (!p.parse(args))
@@ -222,6 +229,13 @@ int runStudyCommand(const Args& args, const CancelToken& cancel)
     o.trainSize = p.getInt("train-size");
     o.testSize = p.getInt("test-size");
     o.models = splitList(p.get("model"));
+    o.fromPyTorch = p.getAll("from-pytorch");
+    if (!o.fromPyTorch.empty() && !p.isSet("model"))
+        o.models.clear();
+    o.projection = parseProjectionKind(p.get("proj"));
+    if (o.projection == ProjectionKind::None)
+        throw ConfigError("study: --proj takes kron, gaussian or rademacher (explicit IF is the logistic "
+                          "regression's `if` row)");
     o.recipes = splitList(p.get("recipes"));
     o.methods = splitList(p.get("methods"));
     o.ks = parseInts("k", p.get("k"));

@@ -264,6 +264,15 @@ TrainRecipe TrainRecipe::fromJson(const JsonObject& json, TrainRecipe r)
     return r;
 }
 
+TrainRecipe TrainRecipe::pytorchDefaults()
+{
+    TrainRecipe r = standardFor(Architecture::Mlp);
+    r.optimizer = "sgd";
+    r.momentum = 0.0;
+    r.weightDecay = 0.0;
+    return r;
+}
+
 TrainRecipe TrainRecipe::standardFor(Architecture arch)
 {
     // The dattri benchmark settings (attribution notes §4). CNN follows ResNet-9's recipe.

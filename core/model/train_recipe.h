@@ -75,6 +75,9 @@ struct TrainRecipe {
     /// `base` with the fields `json` holds (any subset of jsonKeys()), validated. ConfigError
     /// naming the file and the field for an unknown key, a wrong type or a value out of range.
     static TrainRecipe fromJson(const JsonObject& json, TrainRecipe base);
+    /// What an imported run's recipe starts from: torch.optim's defaults (SGD without momentum or
+    /// weight decay), the rest as the MLP's standard recipe until the run's own values replace it.
+    static TrainRecipe pytorchDefaults();
     /// The standard settings of the attribution notes §4 for an architecture.
     static TrainRecipe standardFor(Architecture arch);
 };

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <tuple>
 
 namespace attri {
@@ -121,11 +122,15 @@ ModelRecord importExperiment(const std::string& path, const ImportSources& sourc
     int64_t previousStep = 0;
     for (const ImportedCheckpoint& c : sources.checkpoints) {
         cancel.throwIfCancelled();
-        if (!(c.epoch > previous) || !(c.epoch < static_cast<double>(recipe->epochs)))
-            throw ConfigError("--checkpoint " + c.path + ":epoch=" + std::to_string(c.epoch)
-                              + ": checkpoints go in training order, each after the one before (epoch "
-                              + std::to_string(previous) + ") and before the recipe's end (epoch "
-                              + std::to_string(recipe->epochs) + ", where " + torchscriptPath + " sits)");
+        if (!(c.epoch > previous) || !(c.epoch < static_cast<double>(recipe->epochs))) {
+            // Named by file and epoch, whether it came from --checkpoint or a manifest.
+            std::ostringstream msg;
+            msg << "checkpoint " << c.path << " (epoch " << c.epoch
+                << "): checkpoints go in training order, each after the one before (epoch " << previous
+                << ") and before the recipe's end (epoch " << recipe->epochs << ", where " << torchscriptPath
+                << " sits)";
+            throw ConfigError(msg.str());
+        }
         if (!(c.lr >= 0.0) || !std::isfinite(c.lr))
             throw ConfigError("--checkpoint " + c.path + ": lr must be a finite value >= 0");
         previous = c.epoch;

@@ -4,6 +4,7 @@
 #include "workflows/attribute.h"
 #include "attribution/unrolled_path.h"
 #include "common/error.h"
+#include "common/hash.h"
 #include "data/data_loader.h"
 #include "eval/ground_truth.h"
 #include "eval/lds.h"
@@ -13,6 +14,7 @@
 #include "model/trainer.h"
 #include "store/atomic_write.h"
 #include "workflows/create_experiment.h"
+#include "workflows/import_manifest.h"
 #include "store/experiment_file.h"
 #include "store/h5_file.h"
 #include "tuning/sweep_tables.h"
@@ -113,8 +115,8 @@ RecipeVariant RecipeVariant::parse(const std::string& name)
 
 void StudyOptions::validate() const
 {
-    if (models.empty() || methods.empty() || recipes.empty())
-        throw ConfigError("study: --model, --methods and --recipes need at least one value each");
+    if ((models.empty() && fromPyTorch.empty()) || methods.empty() || recipes.empty())
+        throw ConfigError("study: --model (or --from-pytorch), --methods and --recipes need at least one value each");
     for (const auto& m : models) {
         Architecture a = parseArchitecture(m);
         if (a == Architecture::TorchScript || a == Architecture::ResNet9)
@@ -138,6 +140,228 @@ void StudyOptions::validate() const
         throw ConfigError("study: the recommended rule cannot be path-match, which explicit IF cannot use; "
                           "--path-checkpoints C scores it beside the recommended rule");
 }
+
+namespace {
+
+/// The rows of one experiment: attributes it with every method (unless the file holds that
+/// already), then scores every rule at every k against `truth`. `pathExp`, when not empty, is the
+/// same run recorded with checkpoints and featurized by TracIn (path-match and `unrolled`).
+void studyExperiment(const StudyOptions& o, const std::string& exp, const std::string& modelName,
+                     const std::string& recipeName, Architecture arch, const TrainRecipe& recipe,
+                     const GroundTruth& truth, const std::string& pathExp, double pathFeaturizeSeconds,
+                     std::vector<StudyRow>& rows, ProgressSink& progress, const CancelToken& cancel)
+{
+    // The unrolled method's LDS per k: the same for every method's row at that k.
+    std::map<int64_t, std::pair<double, double>> unrolledAt; // k → (LDS, seconds)
+    for (const auto& methodName : o.methods) {
+        const bool explicitIf = methodName == "if" && arch == Architecture::LogisticRegression;
+        AttributionRequest request;
+        request.method = methodName;
+        request.projection = explicitIf ? ProjectionKind::None : o.projection;
+        request.ks = explicitIf ? std::vector<int64_t>{1} : o.ks;
+        request.sensitivityTests = o.sensitivityTests;
+        bool stored = false;
+        try {
+            // What the file holds (opening a session would decompose the largest k).
+            const std::optional<StoredMethod> probe = storedMethod(exp, methodName);
+            stored = probe
+                     && (explicitIf ? probe->method == Method::InfluenceExplicit : probe->ks == request.ks);
+        } catch (const ConfigError&) {
+        }
+        if (!stored)
+            runAttribution(exp, request, progress, cancel);
+
+        std::vector<int64_t> ks = explicitIf ? std::vector<int64_t>{0} : o.ks;
+        for (int64_t k : ks) {
+            auto session = AttributionSession::open(exp, methodName, k, progress, cancel);
+            StudyRow row;
+            row.model = modelName;
+            row.recipe = recipeName;
+            row.method = toString(session->method());
+            row.k = session->k();
+            row.meanEigenvalue = session->meanEigenvalue();
+            row.retrainSeconds = truth.seconds;
+            const GroupScores subsetSums(*session, ldsMaskMatrix(truth));
+            const LdsTargets targets(truth);
+            auto ldsAt = [&](double lambda) { return ldsFromSubsetSums(subsetSums.at(lambda), targets); };
+            row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
+
+            // Every rule's λ (no retraining), then the default's evidence on the grid. The
+            // training path, when recorded, is there for the rules that read it.
+            SelectorInputs inputs = selectorInputs(*session);
+            inputs.recipe = recipe;
+            std::shared_ptr<TrainingPathFeatures> pathFeatures;
+            if (!pathExp.empty() && !explicitIf)
+                pathFeatures = attachTrainingPath(pathExp, *session, inputs);
+            // path-match for its own columns. path-or-prior runs on its own, as `recommend` runs
+            // it: whether the path fits its budget, and what it spends before it knows, are
+            // timed, not inferred from path-match's time.
+            std::optional<LambdaRecommendation> pathMatch;
+            if (pathFeatures) {
+                SelectorOptions so = selectorOptionsFor(*session, o.selector);
+                so.rule = SelectorRule::PathMatch;
+                pathMatch = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+            }
+            for (SelectorRule rule : allSelectorRules()) {
+                SelectorOptions so = selectorOptionsFor(*session, o.selector);
+                so.rule = rule;
+                LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
+                row.ruleLambda[toString(rule)] = rec.lambda;
+                row.ruleSeconds[toString(rule)] = rec.seconds;
+                if (rule == o.selector.rule) {
+                    row.recommendedLambda = rec.lambda;
+                    row.recommendSeconds = rec.seconds;
+                }
+                if (rule == SelectorRule::SimulatedSgd)
+                    row.gridXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
+            }
+            const LdsEvidence evidence = ldsEvidence(subsetSums, row.gridLambdas, row.recommendedLambda, truth,
+                                                     o.bootstrapResamples, progress, cancel);
+            row.gridLds = evidence.gridLds;
+            row.bestLambda = evidence.bestLambda;
+            row.bestLds = evidence.bestLds;
+            row.recommendedLds = evidence.atLambda.mean;
+            row.recommendedLdsStderr = evidence.atLambda.standardError;
+            row.ratio = evidence.ratio;
+            row.ratioLow = evidence.interval.low;
+            row.ratioHigh = evidence.interval.high;
+            row.ratioShareAbove = evidence.interval.shareAbove;
+            if (pathFeatures && !unrolledAt.count(row.k)) {
+                const auto start = std::chrono::steady_clock::now();
+                const UnrolledPath unrolled =
+                    UnrolledPath::build(inputs.path, row.k, recipe, kUnrolledSubsetFraction, progress,
+                                        cancel);
+                const Eigen::MatrixXf scores =
+                    unrolled.scores(inputs.pathTestFeatures->leftCols(row.k).cast<double>(), cancel);
+                const double seconds =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                unrolledAt[row.k] = {computeLds(RowMatrixF(scores), truth).mean, seconds};
+            }
+            if (unrolledAt.count(row.k)) {
+                row.unrolledLds = unrolledAt[row.k].first;
+                row.unrolledSeconds = unrolledAt[row.k].second;
+            }
+            if (pathMatch) {
+                const LambdaRecommendation& rec = *pathMatch;
+                row.pathLambda = rec.lambda;
+                row.pathSeconds = rec.seconds;
+                row.pathStability = rec.pathStability;
+                row.pathFeaturizeSeconds = pathFeaturizeSeconds;
+                const RowMatrixF sums = subsetSums.at(rec.lambda);
+                row.pathLds = ldsFromSubsetSums(sums, targets).mean;
+                if (std::isfinite(row.bestLds) && row.bestLds > 0) {
+                    row.pathRatio = row.pathLds / row.bestLds;
+                    const LdsRatioInterval interval =
+                        bootstrapLdsRatio(sums, evidence.bestSums, truth, cancel, o.bootstrapResamples);
+                    row.pathRatioLow = interval.low;
+                    row.pathRatioHigh = interval.high;
+                    row.pathRatioShareAbove = interval.shareAbove;
+                }
+            }
+            // TRAK averages checkpoints: the recommendation is made on the final one, and
+            // applied as the same absolute λ.
+            for (SelectorRule rule : allSelectorRules())
+                row.ruleLds[toString(rule)] = rule == o.selector.rule
+                                                  ? row.recommendedLds
+                                                  : ldsAt(row.ruleLambda[toString(rule)]).mean;
+            row.dattriGridBestLds = -2;
+            for (double l : kDattriGrid) {
+                double v = ldsAt(l).mean;
+                if (std::isfinite(v) && v > row.dattriGridBestLds) {
+                    row.dattriGridBestLds = v;
+                    row.dattriGridBestLambda = l;
+                }
+            }
+            progress.message(row.model + "/" + row.recipe + " " + row.method + " k " + std::to_string(row.k)
+                             + ": best LDS " + fmt(row.bestLds) + " at " + fmt(row.bestLambda, 3)
+                             + ", recommended " + fmt(row.recommendedLds) + " at "
+                             + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ", 90% interval "
+                             + fmt(row.ratioLow, 3) + "–" + fmt(row.ratioHigh, 3) + ")"
+                             + (std::isfinite(row.pathRatio) ? "; path-match " + fmt(row.pathLds) + " at "
+                                                                   + fmt(row.pathLambda, 3) + " (ratio "
+                                                                   + fmt(row.pathRatio, 3) + ")"
+                                                             : std::string()));
+            rows.push_back(row);
+
+            std::string curves = "curves-" + row.model + "-" + row.recipe + "-" + row.method + "-k"
+                                 + std::to_string(row.k) + ".svg";
+            std::replace_if(curves.begin(), curves.end(), [](char c) { return c == ':' || c == ' '; }, '_');
+            writeTextAtomically(fileInFolder(o.outDir, curves), curvesSvg(row));
+            // Rewrite the tables after every row so a long study shows its progress.
+            writeTextAtomically(fileInFolder(o.outDir, "study.csv"), studyCsv(rows));
+            writeTextAtomically(fileInFolder(o.outDir, "study.md"), studyMarkdown(rows, o));
+        }
+    }
+}
+
+/// An imported run's recipe: PyTorch's defaults, then the manifest's "recipe", which must name
+/// the rate, the epochs and the batch size.
+TrainRecipe importedRecipe(const ImportManifest& manifest)
+{
+    if (!manifest.recipe)
+        throw ConfigError("study --from-pytorch: " + manifest.path
+                          + " has no \"recipe\"; ground truth and the recommendation need the run's recipe");
+    for (const char* key : {"lr", "epochs", "batch_size"})
+        if (!manifest.recipe->has(key))
+            throw ConfigError("study --from-pytorch: " + manifest.path + ": the recipe needs \"" + key + "\"");
+    return TrainRecipe::fromJson(*manifest.recipe, TrainRecipe::pytorchDefaults());
+}
+
+/// A run's rows: imported into DIR/pytorch-<folder>.h5 (reused when it holds the same run), judged
+/// against the folder's ground_truth.h5 (imported afresh each time, so a regenerated file counts).
+void studyPyTorchRun(const StudyOptions& o, const std::string& dir, std::vector<StudyRow>& rows,
+                     ProgressSink& progress, const CancelToken& cancel)
+{
+    const ImportManifest manifest = readImportManifest(dir);
+    const TrainRecipe recipe = importedRecipe(manifest);
+    std::filesystem::path folder(dir);
+    if (!folder.has_filename())
+        folder = folder.parent_path();
+    const std::string name = folder.filename().string();
+    const std::string truthFile = (folder / "ground_truth.h5").string();
+    if (!std::filesystem::exists(truthFile))
+        throw ConfigError("study --from-pytorch: " + dir
+                          + " has no ground_truth.h5: make it with docs/examples/train_in_pytorch.py --ground-truth M "
+                            "(M models retrained by PyTorch on random halves of the training set)");
+    const std::string exp = fileInFolder(o.outDir, "pytorch-" + name + ".h5");
+    progress.message("== " + name + " (" + manifest.path + "): " + exp);
+    bool reuse = false;
+    if (std::filesystem::exists(exp)) {
+        H5File file(exp, H5File::Mode::ReadOnly);
+        checkExperimentFile(file);
+        const ModelRecord m = readModelRecord(file);
+        const DataRecord d = readDataRecord(file);
+        reuse = m.torchscriptSha256 == sha256File(manifest.sources.torchscript) && m.recipe && sameRecipe(*m.recipe, recipe)
+                && d.options.spec == DatasetSpec::parse(o.data).toString()
+                && static_cast<int64_t>(d.trainIndices.size()) == o.trainSize
+                && static_cast<int64_t>(d.testIndices.size()) == o.testSize;
+        if (!reuse)
+            throw ConfigError(exp + " holds a different experiment; remove it or choose another --out");
+    }
+    if (!reuse) {
+        DataOptions data; // the images as the run was trained on them: [0, 1], no normalization
+        data.spec = o.data;
+        data.trainSize = o.trainSize;
+        data.testSize = o.testSize;
+        importExperiment(exp, manifest.sources, data, recipe, progress, cancel);
+    }
+    const GroundTruth truth = importGroundTruth(exp, truthFile, /*replace=*/true);
+    // e.g. "pytorch-nesterov-cosine-warmup1-hflip+crop:2" (no commas: it is a CSV cell).
+    std::ostringstream label;
+    label << "pytorch-" << recipe.optimizer;
+    if (recipe.schedule != "constant")
+        label << "-" << recipe.schedule;
+    if (recipe.warmupEpochs > 0)
+        label << "-warmup" << recipe.warmupEpochs;
+    if (recipe.augmented())
+        label << "-" << recipe.augment;
+    std::string recipeName = label.str();
+    std::replace(recipeName.begin(), recipeName.end(), ',', '+');
+    studyExperiment(o, exp, name, recipeName, Architecture::TorchScript, recipe, truth, std::string(),
+                    std::numeric_limits<double>::quiet_NaN(), rows, progress, cancel);
+}
+
+} // namespace
 
 std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, const CancelToken& cancel)
 {
@@ -199,148 +423,12 @@ std::vector<StudyRow> runStudy(const StudyOptions& o, ProgressSink& progress, co
                 }
             }
 
-            // The unrolled method's LDS per k: the same for every method's row at that k.
-            std::map<int64_t, std::pair<double, double>> unrolledAt; // k → (LDS, seconds)
-            for (const auto& methodName : o.methods) {
-                const bool explicitIf = methodName == "if" && arch == Architecture::LogisticRegression;
-                AttributionRequest request;
-                request.method = methodName;
-                request.projection = explicitIf ? ProjectionKind::None : ProjectionKind::Kronecker;
-                request.ks = explicitIf ? std::vector<int64_t>{1} : o.ks;
-                request.sensitivityTests = o.sensitivityTests;
-                bool stored = false;
-                try {
-                    // What the file holds (opening a session would decompose the largest k).
-                    const std::optional<StoredMethod> probe = storedMethod(exp, methodName);
-                    stored = probe
-                             && (explicitIf ? probe->method == Method::InfluenceExplicit : probe->ks == request.ks);
-                } catch (const ConfigError&) {
-                }
-                if (!stored)
-                    runAttribution(exp, request, progress, cancel);
-
-                std::vector<int64_t> ks = explicitIf ? std::vector<int64_t>{0} : o.ks;
-                for (int64_t k : ks) {
-                    auto session = AttributionSession::open(exp, methodName, k, progress, cancel);
-                    StudyRow row;
-                    row.model = modelName;
-                    row.recipe = recipeName;
-                    row.method = toString(session->method());
-                    row.k = session->k();
-                    row.meanEigenvalue = session->meanEigenvalue();
-                    row.retrainSeconds = truth.seconds;
-                    const GroupScores subsetSums(*session, ldsMaskMatrix(truth));
-                    const LdsTargets targets(truth);
-                    auto ldsAt = [&](double lambda) { return ldsFromSubsetSums(subsetSums.at(lambda), targets); };
-                    row.gridLambdas = o.grid.toAbsolute(row.meanEigenvalue);
-
-                    // Every rule's λ (no retraining), then the default's evidence on the grid. The
-                    // training path, when recorded, is there for the rules that read it.
-                    SelectorInputs inputs = selectorInputs(*session);
-                    inputs.recipe = recipe;
-                    std::shared_ptr<TrainingPathFeatures> pathFeatures;
-                    if (!pathExp.empty() && !explicitIf)
-                        pathFeatures = attachTrainingPath(pathExp, *session, inputs);
-                    // path-match for its own columns. path-or-prior runs on its own, as `recommend` runs
-                    // it: whether the path fits its budget, and what it spends before it knows, are
-                    // timed, not inferred from path-match's time.
-                    std::optional<LambdaRecommendation> pathMatch;
-                    if (pathFeatures) {
-                        SelectorOptions so = selectorOptionsFor(*session, o.selector);
-                        so.rule = SelectorRule::PathMatch;
-                        pathMatch = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
-                    }
-                    for (SelectorRule rule : allSelectorRules()) {
-                        SelectorOptions so = selectorOptionsFor(*session, o.selector);
-                        so.rule = rule;
-                        LambdaRecommendation rec = recommendLambda(inputs, row.gridLambdas, so, progress, cancel);
-                        row.ruleLambda[toString(rule)] = rec.lambda;
-                        row.ruleSeconds[toString(rule)] = rec.seconds;
-                        if (rule == o.selector.rule) {
-                            row.recommendedLambda = rec.lambda;
-                            row.recommendSeconds = rec.seconds;
-                        }
-                        if (rule == SelectorRule::SimulatedSgd)
-                            row.gridXi.assign(rec.meanXi.data(), rec.meanXi.data() + rec.meanXi.size());
-                    }
-                    const LdsEvidence evidence = ldsEvidence(subsetSums, row.gridLambdas, row.recommendedLambda, truth,
-                                                             o.bootstrapResamples, progress, cancel);
-                    row.gridLds = evidence.gridLds;
-                    row.bestLambda = evidence.bestLambda;
-                    row.bestLds = evidence.bestLds;
-                    row.recommendedLds = evidence.atLambda.mean;
-                    row.recommendedLdsStderr = evidence.atLambda.standardError;
-                    row.ratio = evidence.ratio;
-                    row.ratioLow = evidence.interval.low;
-                    row.ratioHigh = evidence.interval.high;
-                    row.ratioShareAbove = evidence.interval.shareAbove;
-                    if (pathFeatures && !unrolledAt.count(row.k)) {
-                        const auto start = std::chrono::steady_clock::now();
-                        const UnrolledPath unrolled =
-                            UnrolledPath::build(inputs.path, row.k, recipe, kUnrolledSubsetFraction, progress,
-                                                cancel);
-                        const Eigen::MatrixXf scores =
-                            unrolled.scores(inputs.pathTestFeatures->leftCols(row.k).cast<double>(), cancel);
-                        const double seconds =
-                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                        unrolledAt[row.k] = {computeLds(RowMatrixF(scores), truth).mean, seconds};
-                    }
-                    if (unrolledAt.count(row.k)) {
-                        row.unrolledLds = unrolledAt[row.k].first;
-                        row.unrolledSeconds = unrolledAt[row.k].second;
-                    }
-                    if (pathMatch) {
-                        const LambdaRecommendation& rec = *pathMatch;
-                        row.pathLambda = rec.lambda;
-                        row.pathSeconds = rec.seconds;
-                        row.pathStability = rec.pathStability;
-                        row.pathFeaturizeSeconds = pathFeaturizeSeconds;
-                        const RowMatrixF sums = subsetSums.at(rec.lambda);
-                        row.pathLds = ldsFromSubsetSums(sums, targets).mean;
-                        if (std::isfinite(row.bestLds) && row.bestLds > 0) {
-                            row.pathRatio = row.pathLds / row.bestLds;
-                            const LdsRatioInterval interval =
-                                bootstrapLdsRatio(sums, evidence.bestSums, truth, cancel, o.bootstrapResamples);
-                            row.pathRatioLow = interval.low;
-                            row.pathRatioHigh = interval.high;
-                            row.pathRatioShareAbove = interval.shareAbove;
-                        }
-                    }
-                    // TRAK averages checkpoints: the recommendation is made on the final one, and
-                    // applied as the same absolute λ.
-                    for (SelectorRule rule : allSelectorRules())
-                        row.ruleLds[toString(rule)] = rule == o.selector.rule
-                                                          ? row.recommendedLds
-                                                          : ldsAt(row.ruleLambda[toString(rule)]).mean;
-                    row.dattriGridBestLds = -2;
-                    for (double l : kDattriGrid) {
-                        double v = ldsAt(l).mean;
-                        if (std::isfinite(v) && v > row.dattriGridBestLds) {
-                            row.dattriGridBestLds = v;
-                            row.dattriGridBestLambda = l;
-                        }
-                    }
-                    progress.message(row.model + "/" + row.recipe + " " + row.method + " k " + std::to_string(row.k)
-                                     + ": best LDS " + fmt(row.bestLds) + " at " + fmt(row.bestLambda, 3)
-                                     + ", recommended " + fmt(row.recommendedLds) + " at "
-                                     + fmt(row.recommendedLambda, 3) + " (ratio " + fmt(row.ratio, 3) + ", 90% interval "
-                                     + fmt(row.ratioLow, 3) + "–" + fmt(row.ratioHigh, 3) + ")"
-                                     + (std::isfinite(row.pathRatio) ? "; path-match " + fmt(row.pathLds) + " at "
-                                                                           + fmt(row.pathLambda, 3) + " (ratio "
-                                                                           + fmt(row.pathRatio, 3) + ")"
-                                                                     : std::string()));
-                    rows.push_back(row);
-
-                    writeTextAtomically(fileInFolder(o.outDir, "curves-" + row.model + "-" + row.recipe + "-" + row.method
-                                                                   + "-k" + std::to_string(row.k) + ".svg"),
-                                        curvesSvg(row));
-                    // Rewrite the tables after every row so a long study shows its progress.
-                    writeTextAtomically(fileInFolder(o.outDir, "study.csv"), studyCsv(rows));
-                    writeTextAtomically(fileInFolder(o.outDir, "study.md"), studyMarkdown(rows, o));
-                }
-            }
+            studyExperiment(o, exp, modelName, recipeName, arch, recipe, truth, pathExp, pathFeaturizeSeconds, rows,
+                            progress, cancel);
         }
     }
+    for (const std::string& dir : o.fromPyTorch)
+        studyPyTorchRun(o, dir, rows, progress, cancel);
     return rows;
 }
 

@@ -29,10 +29,18 @@ struct StudyOptions {
     std::string data = "fashion-mnist";          ///< dataset spec
     int64_t trainSize = 5000;                    ///< training points
     int64_t testSize = 500;                      ///< test points
-    std::vector<std::string> models = {"lr"};    ///< lr | mlp | cnn
+    std::vector<std::string> models = {"lr"};    ///< lr | mlp | cnn (may be empty with fromPyTorch)
     std::vector<std::string> recipes = {"standard"}; ///< recipe variants
     std::vector<std::string> methods = {"if", "trak"}; ///< if (explicit on lr, projected otherwise) | trak
     std::vector<int64_t> ks = {256, 1024, 4096}; ///< projection dimensions (projected methods)
+    /// The projection of the projected rows (explicit IF on the app's logistic regression has none).
+    ProjectionKind projection = ProjectionKind::Kronecker;
+    /// Runs trained outside the app, each a folder as docs/examples/train_in_pytorch.py writes it
+    /// with --ground-truth: manifest.json (model, initial weights, checkpoints, recipe) and
+    /// ground_truth.h5 (its models retrained by PyTorch). Each is imported into
+    /// DIR/pytorch-<folder>.h5 on the study's data, judged against that ground truth, and gives rows
+    /// named after the folder.
+    std::vector<std::string> fromPyTorch;
     LdsOptions lds;                              ///< ground truth (M, α, seed, workers)
     LambdaGrid grid = LambdaGrid::logSpaced(1e-6, 1e2, 33); ///< dense relative grid for the best LDS
     SelectorOptions selector;                    ///< the recommendation's settings

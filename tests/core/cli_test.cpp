@@ -691,30 +691,14 @@ TEST(Cli, StudyWritesItsTableCurvesAndGroundTruthNoise)
               0)
         << out;
     EXPECT_NE(out.find("90% interval"), std::string::npos) << out;
-    std::ifstream csv(out_dir + "/study.csv");
-    ASSERT_TRUE(csv.good());
-    auto split = [](const std::string& line) {
-        std::vector<std::string> cells;
-        std::stringstream s(line);
-        for (std::string c; std::getline(s, c, ',');)
-            cells.push_back(c);
-        return cells;
-    };
-    std::string line;
-    std::getline(csv, line);
-    const std::vector<std::string> header = split(line);
-    auto column = [&](const std::string& name) {
-        const auto it = std::find(header.begin(), header.end(), name);
-        EXPECT_NE(it, header.end()) << name;
-        return static_cast<size_t>(it - header.begin());
-    };
+    const test::Csv table = test::readCsv(out_dir + "/study.csv");
+    const std::vector<std::string>& header = table.header;
+    auto column = [&](const std::string& name) { return table.column(name); };
     for (const char* name : {"model", "method", "k", "best_lambda", "best_lds", "recommended_lambda", "recommended_lds",
                              "ratio", "ratio_low", "ratio_high", "ratio_share_ge_0.95", "recommend_seconds",
                              "retrain_seconds", "dynamics-prior_lambda"})
         column(name);
-    std::vector<std::vector<std::string>> rows;
-    while (std::getline(csv, line))
-        rows.push_back(split(line));
+    const std::vector<std::vector<std::string>>& rows = table.rows;
     ASSERT_EQ(rows.size(), 2u);
     for (size_t r = 0; r < rows.size(); ++r) {
         const auto& row = rows[r];
@@ -1232,8 +1216,8 @@ TEST(Cli, ImportReadsAManifestAndARecipeFile)
     expectError(from + " --recipe " + dir.file("recipe.json"),
                 "--recipe and " + manifestPath + " (its \"recipe\")");
     manifest(R"({"file": "pt_mlp_epoch4.pt", "epoch": 4}, {"file": "pt_mlp_epoch2.pt", "epoch": 2})", "");
-    expectError(from, "--checkpoint " + dir.file("pt_mlp_epoch2.pt")
-                          + ":epoch=2.000000: checkpoints go in training order");
+    expectError(from, "checkpoint " + dir.file("pt_mlp_epoch2.pt")
+                          + " (epoch 2): checkpoints go in training order, each after the one before (epoch 4)");
     manifest(R"({"file": "pt_mlp_epoch2.pt", "epoch": 2}, {"file": "pt_mlp_epoch9.pt", "epoch": 9})", "");
     expectError(from, manifestPath + ": 'checkpoints[1].file' names " + dir.file("pt_mlp_epoch9.pt")
                           + ", which does not exist");
@@ -1632,6 +1616,39 @@ TEST(Cli, PyTorchGroundTruthIsImportedAndScored)
     EXPECT_NE(test::runCommand(kCli + " lds " + exp + " --force --ground-truth-from " + other + "/ground_truth.h5", &out),
               0);
     EXPECT_NE(out.find(other + "/ground_truth.h5: test_loss must be 2 × 30"), std::string::npos) << out;
+
+    // The same run through `study --from-pytorch`: imported into the study's folder, judged against
+    // the same PyTorch ground truth, it recommends the λ `recommend` stored above, with the same
+    // LDS there; a second run reuses the file. A folder without ground truth is refused by name.
+    const std::string studyDir = dir.file("study");
+    const std::string study = kCli + " study --from-pytorch " + run
+                              + " --data fashion-mnist --train-size 200 --test-size 30 --methods if --k 16"
+                                " --proj gaussian --bootstrap 10 --out " + studyDir;
+    for (int pass = 0; pass < 2; ++pass) {
+        ASSERT_EQ(test::runCommand(study, &out), 0) << out;
+        const test::Csv table = test::readCsv(studyDir + "/study.csv");
+        ASSERT_EQ(table.rows.size(), 1u) << out;
+        const std::vector<std::string>& row = table.rows[0];
+        EXPECT_EQ(row[table.column("model")], "run");
+        EXPECT_EQ(row[table.column("recipe")], "pytorch-sgd");
+        EXPECT_EQ(row[table.column("method")], "if-projected");
+        EXPECT_EQ(row[table.column("k")], "16");
+        H5File file(exp, H5File::Mode::ReadOnly);
+        const std::vector<RecommendationRecord> recs = listRecommendations(file);
+        ASSERT_EQ(recs.size(), 1u);
+        EXPECT_NEAR(std::stod(row[table.column("recommended_lambda")]), recs[0].lambda, 1e-5 * recs[0].lambda);
+        EXPECT_NEAR(std::stod(row[table.column("recommended_lds")]), recs[0].ldsAtRecommended, 1e-5);
+        EXPECT_TRUE(std::filesystem::exists(studyDir + "/pytorch-run.h5"));
+        EXPECT_TRUE(std::filesystem::exists(studyDir + "/curves-run-pytorch-sgd-if-projected-k16.svg"));
+    }
+    const std::string bare = dir.file("bare");
+    std::filesystem::copy(run, bare);
+    std::filesystem::remove(bare + "/ground_truth.h5");
+    EXPECT_EQ(test::runCommand(kCli + " study --from-pytorch " + bare + " --train-size 200 --test-size 30 --out "
+                                   + studyDir + "2",
+                               &out),
+              2);
+    EXPECT_NE(out.find(bare + " has no ground_truth.h5"), std::string::npos) << out;
 }
 
 } // namespace

@@ -1,5 +1,8 @@
 #include "support/test_support.h"
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -97,6 +100,33 @@ int runCommand(const std::string& command, std::string* output)
     if (output)
         *output = text;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+size_t Csv::column(const std::string& name) const
+{
+    const auto it = std::find(header.begin(), header.end(), name);
+    EXPECT_NE(it, header.end()) << "no column " << name;
+    return static_cast<size_t>(it - header.begin());
+}
+
+Csv readCsv(const std::string& path)
+{
+    Csv csv;
+    std::ifstream in(path);
+    EXPECT_TRUE(in.good()) << "cannot open " << path;
+    const auto split = [](const std::string& line) {
+        std::vector<std::string> cells;
+        std::stringstream s(line);
+        for (std::string c; std::getline(s, c, ',');)
+            cells.push_back(c);
+        return cells;
+    };
+    std::string line;
+    if (std::getline(in, line))
+        csv.header = split(line);
+    while (std::getline(in, line))
+        csv.rows.push_back(split(line));
+    return csv;
 }
 
 } // namespace attri::test

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace attri::test {
 
@@ -40,5 +41,15 @@ std::string fixture(const std::string& name);
 
 /// Runs a shell command, returns its exit code; stdout+stderr go to `output` when given.
 int runCommand(const std::string& command, std::string* output = nullptr);
+
+/// A CSV file without quoting (the study's tables): its header and rows, split at commas.
+struct Csv {
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+    /// The header's position of `name`; a test failure (and the header's size) when it has none.
+    size_t column(const std::string& name) const;
+};
+/// Reads `path`; an empty Csv and a test failure when it cannot be opened.
+Csv readCsv(const std::string& path);
 
 } // namespace attri::test
