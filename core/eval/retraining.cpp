@@ -50,6 +50,8 @@ std::string recipeSummary(const TrainRecipe& r)
       << " seed=" << r.seed;
     if (!r.constantRate())
         s << " schedule=" << r.schedule << " warmup_epochs=" << r.warmupEpochs;
+    if (r.converged())
+        s << " tolerance=" << r.tolerance;
     return s.str();
 }
 
@@ -70,7 +72,7 @@ Model retrainingStart(const Model& model, const std::optional<TrainRecipe>& reci
     return start;
 }
 
-void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
+int64_t retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
                  const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
                  const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
                  const CancelToken& cancel)
@@ -81,7 +83,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
     recipe.validate();
     cancel.throwIfCancelled();
     if (keepLists.empty())
-        return;
+        return 0;
     for (const auto& keep : keepLists)
         for (int64_t i : keep)
             if (i < 0 || i >= train.count)
@@ -107,6 +109,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
     std::condition_variable stateChanged;
     std::mutex callbackMutex;
     size_t next = 0;
+    int64_t notConverged = 0; // under callbackMutex
     int active = workers;
     std::exception_ptr firstError;
 
@@ -129,6 +132,8 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
                 TrainResult trained = trainModel(starts[static_cast<size_t>(w)], subsetRecipe, subset, quiet, stop);
                 std::vector<double> loss = perSampleLoss(trained.model, test);
                 std::lock_guard<std::mutex> lock(callbackMutex);
+                if (!trained.converged)
+                    ++notConverged;
                 onFinished(job, std::move(loss));
             } catch (...) {
                 std::lock_guard<std::mutex> lock(stateMutex);
@@ -160,6 +165,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
         std::rethrow_exception(firstError);
     if (next < keepLists.size()) // stopped by the caller between jobs
         throw Cancelled();
+    return notConverged;
 }
 
 double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_t subsetSize, int64_t models,

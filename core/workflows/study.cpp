@@ -37,7 +37,7 @@ bool sameRecipe(const TrainRecipe& a, const TrainRecipe& b)
 {
     return a.optimizer == b.optimizer && a.lr == b.lr && a.momentum == b.momentum && a.batchSize == b.batchSize
            && a.epochs == b.epochs && a.weightDecay == b.weightDecay && a.seed == b.seed
-           && a.checkpoints == b.checkpoints;
+           && a.checkpoints == b.checkpoints && a.tolerance == b.tolerance;
 }
 
 /// Trains the setting's model unless the file already holds it (then the study resumes).
