@@ -247,7 +247,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         throw ConfigError("the training set is empty");
     const auto start = std::chrono::steady_clock::now();
 
-    TrainResult result{init.clone(), {}, {}, 0.0, {}, 0};
+    TrainResult result{init.clone(), {}, {}, std::numeric_limits<double>::quiet_NaN(), 0, true, 0.0, {}, 0};
     Net& net = result.model.net();
     // Trained on the selected device (the clone moves; `init` stays where it is), returned on
     // the CPU like every other model.

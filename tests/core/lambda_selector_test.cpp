@@ -245,20 +245,24 @@ TEST(LambdaSelector, ConvergedTrainingTakesItsWeightDecayAndTheDefaultSaysWhy)
     in.gradientMaxAbs = 1e-6;
     EXPECT_NEAR(recommendLambda(in, p.grid, o, progress, cancel).lambda, 0.03, 1e-15);
 
-    // Stopped short of its tolerance after a cap of 2 iterations: μ_max/K² (in the method's
-    // units, here c·μ_max, which is above c·wd).
+    // Stopped short of its tolerance after a cap of 2 iterations, with a small decay: μ_max/K²,
+    // in the method's own units (its spectrum: no factor c), where that is above c·wd.
     in.gradientMaxAbs = 1e-3;
     in.recipe.epochs = 2;
-    ASSERT_GT(3.0 * muMax / 4.0, 0.03);
+    in.recipe.weightDecay = 0.001;
+    ASSERT_GT(muMax / 4.0, 3.0 * 0.001);
     rec = recommendLambda(in, p.grid, o, progress, cancel);
-    EXPECT_NEAR(rec.lambda, 3.0 * muMax / 4.0, 1e-6 * rec.lambda);
-    EXPECT_NEAR(rec.priorWeightDecay, muMax / 4.0, 1e-6 * rec.priorWeightDecay);
-    // No weight decay: the floor whatever the gradient.
-    in.recipe.weightDecay = 0.0;
+    EXPECT_NEAR(rec.lambda, muMax / 4.0, 1e-6 * rec.lambda);
+    EXPECT_NEAR(rec.priorWeightDecay, muMax / 4.0 / 3.0, 1e-6 * rec.priorWeightDecay);
+    EXPECT_NE(rec.inputs.find("stopped short of its tolerance"), std::string::npos) << rec.inputs;
+    // Short of the tolerance but the floor below c·wd: the decay.
     in.recipe.epochs = 100;
+    EXPECT_NEAR(recommendLambda(in, p.grid, o, progress, cancel).lambda, 0.003, 1e-15);
+    // No weight decay: the floor, whatever the gradient.
+    in.recipe.weightDecay = 0.0;
     in.gradientMaxAbs = std::nan("");
     rec = recommendLambda(in, p.grid, o, progress, cancel);
-    EXPECT_NEAR(rec.lambda, 3.0 * muMax / 1e4, 1e-6 * rec.lambda);
+    EXPECT_NEAR(rec.lambda, muMax / 1e4, 1e-6 * rec.lambda);
     EXPECT_NE(rec.inputs.find("no weight decay"), std::string::npos) << rec.inputs;
 
     // The default falls back to this prior and says why; it never errors on an lbfgs run.
