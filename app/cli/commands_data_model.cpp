@@ -133,16 +133,20 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
     const bool imported = !withDefaults;
     p.option("recipe", "FILE.json",
              "the recipe as one flat JSON object whose keys are these options' names in snake_case (optimizer, lr, "
-             "momentum, batch_size, epochs, weight_decay, schedule, warmup_epochs, seed, checkpoints, augment); options "
-             "given on the command line override its values")
-        .option("optimizer", "sgd|nesterov|adam|adamw",
+             "momentum, batch_size, epochs, weight_decay, schedule, warmup_epochs, seed, checkpoints, augment, tolerance); "
+             "options given on the command line override its values")
+        .option("optimizer", "sgd|nesterov|adam|adamw|lbfgs",
              std::string(imported ? "optimizer (default: sgd)" : "optimizer (default: the model's standard recipe)")
                  + "; nesterov is SGD with Nesterov momentum, adamw Adam with decoupled weight decay, as in "
-                   "torch.optim")
+                   "torch.optim; lbfgs trains to convergence: full-batch L-BFGS with a strong-Wolfe line search "
+                   "(torch.optim.LBFGS(line_search_fn=\"strong_wolfe\")) on the mean loss + WD/2*|theta|^2 until "
+                   "max |gradient| <= --tolerance, for at most --epochs iterations; --lr is its step scale "
+                   "(default 1, as torch), and it takes no --batch-size, --momentum, --schedule or --warmup-epochs")
         .option("lr", "LR", imported ? "learning rate (required with a recipe)" : "learning rate (default: standard recipe)")
         .option("momentum", "M", imported ? "SGD momentum (default: 0, as torch.optim.SGD)" : "SGD momentum (default: standard recipe)")
         .option("batch-size", "B", imported ? "mini-batch size (required with a recipe)" : "mini-batch size (default: standard recipe)")
-        .option("epochs", "E", imported ? "training epochs (required with a recipe)" : "training epochs (default: standard recipe)")
+        .option("epochs", "E", std::string(imported ? "training epochs (required with a recipe)" : "training epochs (default: standard recipe)")
+                                   + "; lbfgs: the cap on its iterations (max_iter)")
         .option("weight-decay", "WD", imported ? "L2 weight decay (default: 0, as torch.optim)" : "L2 weight decay (default: standard recipe)")
         .option("schedule", "constant|cosine|onecycle|step:E1,E2,...:GAMMA",
                 "learning-rate schedule, stepped per optimizer step: cosine anneals to 0 over the steps after "
@@ -159,15 +163,19 @@ void addRecipeOptions(ArgParser& p, bool withDefaults)
                 "and cuts it back at a random offset (RandomCrop(size, padding=P)); attribution always uses the "
                 "images as they are",
                 d("none"))
+        .option("tolerance", "T",
+                "lbfgs only: stop when the objective's gradient has max |g| <= T (torch's tolerance_grad; "
+                "default 1e-5: single precision rarely reaches much below)")
         .option("seed", "S", "initialization and shuffling seed", d("0"))
         .option("checkpoints", "C", "checkpoints kept, evenly spaced (for TracIn/TRAK and the rule path-match): at "
-                "epoch ends when C <= epochs, after evenly spaced optimizer steps when C is larger");
+                "epoch ends when C <= epochs, after evenly spaced optimizer steps when C is larger; lbfgs: after "
+                "iterations c*E/C of its cap E, those it reaches, and the final model");
 }
 
 bool anyRecipeOptionSet(const ArgParser& p)
 {
     for (const char* name : {"recipe", "optimizer", "lr", "momentum", "batch-size", "epochs", "weight-decay",
-                             "schedule", "warmup-epochs", "checkpoints", "augment"})
+                             "schedule", "warmup-epochs", "checkpoints", "augment", "tolerance"})
         if (p.isSet(name))
             return true;
     return false;
@@ -181,16 +189,38 @@ TrainRecipe readRecipe(const ArgParser& p, Architecture arch, const std::optiona
     TrainRecipe r = arch == Architecture::TorchScript ? TrainRecipe::pytorchDefaults() : TrainRecipe::standardFor(arch);
     if (file)
         r = TrainRecipe::fromJson(*file, r);
+    const auto given = [&](const char* option, const char* key) {
+        return p.isSet(option) || (file && file->has(key));
+    };
+    const bool lbfgs = p.isSet("optimizer") ? p.get("optimizer") == "lbfgs" : r.converged();
     if (arch == Architecture::TorchScript) {
         std::string missing;
-        using Names = std::initializer_list<std::pair<const char*, const char*>>; // option, file key
-        for (const auto& [name, key] : Names{{"lr", "lr"}, {"epochs", "epochs"}, {"batch-size", "batch_size"}})
-            if (!p.isSet(name) && !(file && file->has(key)))
+        using Names = std::vector<std::pair<const char*, const char*>>; // option, file key
+        const Names needed = lbfgs ? Names{{"epochs", "epochs"}, {"tolerance", "tolerance"}}
+                                   : Names{{"lr", "lr"}, {"epochs", "epochs"}, {"batch-size", "batch_size"}};
+        for (const auto& [name, key] : needed)
+            if (!given(name, key))
                 missing += std::string(missing.empty() ? "" : ", ") + "--" + name;
+        if (!missing.empty() && lbfgs)
+            throw ConfigError("import: an lbfgs run's recipe needs --epochs (its cap on iterations, max_iter) and "
+                              "--tolerance (its tolerance_grad) (missing: " + missing
+                              + "), as options or in the recipe file (epochs, tolerance); --lr and --weight-decay "
+                                "default to 1 and 0 as in PyTorch");
         if (!missing.empty())
             throw ConfigError("import: the run's recipe needs --lr, --epochs and --batch-size (missing: " + missing
                               + "), as options or in the recipe file (lr, epochs, batch_size); --optimizer, "
                                 "--momentum and --weight-decay default to sgd, 0 and 0 as in PyTorch");
+    }
+    if (lbfgs) {
+        // Full batch: a batch size would be ignored, so it is refused. The standard recipe's SGD
+        // rate and momentum do not carry over: L-BFGS takes torch's lr 1 and no momentum.
+        if (p.isSet("batch-size"))
+            throw ConfigError("training recipe: --batch-size does not apply to --optimizer lbfgs, which trains on "
+                              "the full batch");
+        if (!given("lr", "lr"))
+            r.lr = 1.0;
+        if (!given("momentum", "momentum"))
+            r.momentum = 0.0;
     }
     if (p.isSet("optimizer"))
         r.optimizer = p.get("optimizer");
@@ -214,6 +244,8 @@ TrainRecipe readRecipe(const ArgParser& p, Architecture arch, const std::optiona
         r.augment = p.get("augment");
     if (p.isSet("checkpoints"))
         r.checkpoints = p.getInt("checkpoints");
+    if (p.isSet("tolerance"))
+        r.tolerance = p.getDouble("tolerance");
     r.validate();
     return r;
 }

@@ -50,6 +50,9 @@ std::string inputHash(const Model& start, const TrainRecipe& recipe, const Image
     }
     if (recipe.augmented())
         h.updateString("augment " + recipe.augment);
+    // Likewise only lbfgs adds its tolerance.
+    if (recipe.converged())
+        h.updateDouble(recipe.tolerance);
     hashParametersAndBuffers(h, start);
     hashImageSet(h, train);
     hashImageSet(h, test);
@@ -198,7 +201,7 @@ int64_t trainPending(const GroundTruthPlan& plan, const TrainRecipe& recipe, con
     const double earlierSeconds = state.seconds;
     RetrainPool pool{options.workers, options.threadsPerWorker};
     int64_t trained = 0;
-    retrainEach(
+    const int64_t notConverged = retrainEach(
         plan.start, recipe, train, test, keepLists, pool,
         [&](size_t job, std::vector<double>&& loss) {
             const size_t j = pending[job];
@@ -217,6 +220,13 @@ int64_t trainPending(const GroundTruthPlan& plan, const TrainRecipe& recipe, con
             progress.advance(finished);
         },
         cancel);
+    // The subset models of an lbfgs recipe are meant to be minimisers: one that stopped at its cap
+    // is kept (its losses are what that recipe gives) but said.
+    if (notConverged > 0)
+        progress.message("warning: " + std::to_string(notConverged) + " of " + std::to_string(trained)
+                         + " subset models did not reach the L-BFGS tolerance " + std::to_string(recipe.tolerance)
+                         + " within the cap of " + std::to_string(recipe.epochs)
+                         + " iterations (--epochs); their test losses are those of the last iterate");
     return trained;
 }
 

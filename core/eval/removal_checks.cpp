@@ -76,13 +76,13 @@ std::vector<std::vector<double>> retrainAll(const Model& model, const TrainRecip
                                             ProgressSink& progress, const CancelToken& cancel)
 {
     std::vector<std::vector<double>> losses(keepLists.size(), std::vector<double>(static_cast<size_t>(test.count), 0.0));
-    int64_t finished = 0;
+    int64_t finished = 0, notConverged = 0;
     progress.begin(stage, static_cast<int64_t>(keepLists.size()) * repeats);
     for (int r = 0; r < repeats; ++r) {
         TrainRecipe seeded = recipe;
         seeded.seed = recipe.seed + static_cast<uint64_t>(r);
         const Model start = retrainingStart(model, seeded);
-        retrainEach(
+        notConverged += retrainEach(
             start, seeded, train, test, keepLists, pool,
             [&](size_t job, std::vector<double>&& loss) {
                 for (size_t t = 0; t < loss.size(); ++t)
@@ -91,6 +91,10 @@ std::vector<std::vector<double>> retrainAll(const Model& model, const TrainRecip
             },
             cancel);
     }
+    if (notConverged > 0)
+        progress.message("warning: " + std::to_string(notConverged) + " of "
+                         + std::to_string(static_cast<int64_t>(keepLists.size()) * repeats)
+                         + " retrained models did not reach the L-BFGS tolerance within the cap (--epochs)");
     return losses;
 }
 

@@ -52,6 +52,8 @@ std::string recipeSummary(const TrainRecipe& r)
         s << " schedule=" << r.schedule << " warmup_epochs=" << r.warmupEpochs;
     if (r.augmented())
         s << " augment=" << r.augment;
+    if (r.converged())
+        s << " tolerance=" << r.tolerance;
     return s.str();
 }
 
@@ -72,7 +74,7 @@ Model retrainingStart(const Model& model, const std::optional<TrainRecipe>& reci
     return start;
 }
 
-void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
+int64_t retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
                  const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
                  const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
                  const CancelToken& cancel)
@@ -83,7 +85,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
     recipe.validate();
     cancel.throwIfCancelled();
     if (keepLists.empty())
-        return;
+        return 0;
     for (const auto& keep : keepLists)
         for (int64_t i : keep)
             if (i < 0 || i >= train.count)
@@ -109,6 +111,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
     std::condition_variable stateChanged;
     std::mutex callbackMutex;
     size_t next = 0;
+    int64_t notConverged = 0; // under callbackMutex
     int active = workers;
     std::exception_ptr firstError;
 
@@ -131,6 +134,8 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
                 TrainResult trained = trainModel(starts[static_cast<size_t>(w)], subsetRecipe, subset, quiet, stop);
                 std::vector<double> loss = perSampleLoss(trained.model, test);
                 std::lock_guard<std::mutex> lock(callbackMutex);
+                if (!trained.converged)
+                    ++notConverged;
                 onFinished(job, std::move(loss));
             } catch (...) {
                 std::lock_guard<std::mutex> lock(stateMutex);
@@ -162,6 +167,7 @@ void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& 
         std::rethrow_exception(firstError);
     if (next < keepLists.size()) // stopped by the caller between jobs
         throw Cancelled();
+    return notConverged;
 }
 
 double probeRetrainSeconds(const Model& model, const TrainRecipe& recipe, int64_t subsetSize, int64_t models,

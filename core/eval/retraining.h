@@ -41,10 +41,13 @@ struct RetrainPool {
 /// others and the first exception is rethrown after all workers joined; `cancel` is polled
 /// every training batch (Cancelled is thrown after the workers joined). Results are
 /// independent of the worker count: each job's model, data order and shuffling are its own.
-void retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
-                 const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
-                 const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
-                 const CancelToken& cancel);
+/// Returns how many of the models stopped short of the recipe's tolerance (lbfgs runs that did
+/// not converge within their cap; always 0 for the other optimizers): their test losses are
+/// those of the last iterate, and the caller says so.
+int64_t retrainEach(const Model& start, const TrainRecipe& recipe, const ImageSet& train, const ImageSet& test,
+                    const std::vector<std::vector<int64_t>>& keepLists, const RetrainPool& pool,
+                    const std::function<void(size_t job, std::vector<double>&& testLoss)>& onFinished,
+                    const CancelToken& cancel);
 
 /// What retrainEach would take to train `models` models of `recipe` on `subsetSize` points each
 /// with `pool`, timed now instead of retrained: optimizer steps of `model`'s architecture on a

@@ -11,7 +11,7 @@ namespace attri {
 
 namespace {
 
-template <typename T> [[noreturn]] void fail(const char* field, const char* expected, T got)
+template <typename T> [[noreturn]] void fail(const char* field, const std::string& expected, T got)
 {
     std::ostringstream msg;
     msg << "training recipe: '" << field << "' must be " << expected << ", got " << got;
@@ -186,8 +186,9 @@ std::string TrainRecipe::scheduleText() const
 
 void TrainRecipe::validate() const
 {
-    if (optimizer != "sgd" && optimizer != "nesterov" && optimizer != "adam" && optimizer != "adamw")
-        fail("optimizer", "sgd, nesterov, adam or adamw", "\"" + optimizer + "\"");
+    if (optimizer != "sgd" && optimizer != "nesterov" && optimizer != "adam" && optimizer != "adamw"
+        && optimizer != "lbfgs")
+        fail("optimizer", "sgd, nesterov, adam, adamw or lbfgs", "\"" + optimizer + "\"");
     if (optimizer == "nesterov" && !(momentum > 0.0))
         fail("momentum", "above 0 for nesterov", momentum);
     if (schedule != "constant" && schedule != "cosine" && schedule != "onecycle")
@@ -210,10 +211,27 @@ void TrainRecipe::validate() const
              warmupEpochs);
     if (!std::isfinite(weightDecay) || weightDecay < 0.0)
         fail("weight_decay", "a finite number >= 0", weightDecay);
+    if (!std::isfinite(tolerance) || tolerance <= 0.0)
+        fail("tolerance", "a finite number > 0", tolerance);
+    if (converged()) {
+        // Full-batch L-BFGS has no momentum, no per-step rate to schedule and no warm-up: a value
+        // for them would be silently ignored, so it is refused.
+        if (momentum != 0.0)
+            fail("momentum", "0 for lbfgs (full-batch L-BFGS has no momentum)", momentum);
+        if (schedule != "constant")
+            fail("schedule", "constant for lbfgs (its line search sets each step)", "\"" + schedule + "\"");
+        if (warmupEpochs != 0.0)
+            fail("warmup_epochs", "0 for lbfgs (its line search sets each step)", warmupEpochs);
+        if (augment != "none")
+            fail("augment", "none for lbfgs (it minimises the loss of the full batch as it is)", "\"" + augment + "\"");
+    } else if (tolerance != kDefaultTolerance) {
+        fail("tolerance", "left at its default for optimizer " + optimizer + " (it is lbfgs's stopping rule)",
+             tolerance);
+    }
     // The upper bound is the run's optimizer steps, which need the training set's size: trainModel
     // checks it.
     if (checkpoints < 1 || checkpoints > kMaxCheckpoints)
-        fail("checkpoints", ("in [1, " + std::to_string(kMaxCheckpoints) + "]").c_str(), checkpoints);
+        fail("checkpoints", "in [1, " + std::to_string(kMaxCheckpoints) + "]", checkpoints);
     Augmentation::parse(augment);
 }
 
@@ -221,13 +239,15 @@ const std::vector<std::string>& TrainRecipe::jsonKeys()
 {
     static const std::vector<std::string> keys{"optimizer", "lr",           "momentum", "batch_size",
                                                "epochs",    "weight_decay", "schedule", "warmup_epochs",
-                                               "seed",      "checkpoints",  "augment"};
+                                               "seed",      "checkpoints",  "augment",
+                                               "tolerance"};
     return keys;
 }
 
 TrainRecipe TrainRecipe::fromJson(const JsonObject& json, TrainRecipe r)
 {
     json.requireKnownKeys(jsonKeys());
+    const bool wasConverged = r.converged();
     if (json.has("optimizer"))
         r.optimizer = json.getString("optimizer");
     if (json.has("lr"))
@@ -250,9 +270,23 @@ TrainRecipe TrainRecipe::fromJson(const JsonObject& json, TrainRecipe r)
         r.checkpoints = json.getInt("checkpoints");
     if (json.has("augment"))
         r.augment = json.getString("augment");
+    if (json.has("tolerance"))
+        r.tolerance = json.getNumber("tolerance");
+    // A file that switches to lbfgs does not inherit the base's SGD rate and momentum: the fields
+    // it leaves out take torch.optim.LBFGS's lr (1) and no momentum.
+    if (r.converged() && !wasConverged) {
+        if (!json.has("lr"))
+            r.lr = 1.0;
+        if (!json.has("momentum"))
+            r.momentum = 0.0;
+    }
     // validate() names the field by its key here; the file (and the prefix of a nested recipe)
     // goes in front.
     try {
+        // A batch size with lbfgs would be ignored (it trains on the full batch): refused, like
+        // the fields validate() refuses for it.
+        if (r.converged() && json.has("batch_size"))
+            fail("batch_size", std::string("absent for lbfgs, which trains on the full batch"), r.batchSize);
         r.validate();
     } catch (const ConfigError& e) {
         std::string what = e.what();

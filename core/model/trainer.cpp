@@ -86,6 +86,157 @@ template <typename Fn> void forEachEvalBatch(const Model& model, const ImageSet&
     }
 }
 
+/// Full-batch evaluations run in chunks of this many samples (their gradients summed), so memory
+/// does not grow with the training set.
+constexpr int64_t kFullBatchChunk = 5000;
+
+/// Full-batch L-BFGS on L + wd/2·‖θ‖² (trainModel's contract for lbfgs). `net` is in training
+/// mode on `device`; fills result's checkpoints, loss curve and convergence fields.
+void trainConverged(TrainResult& result, Net& net, const std::vector<torch::Tensor>& params,
+                    const torch::Device device, const TrainRecipe& recipe, const ImageSet& train,
+                    ProgressSink& progress, const CancelToken& cancel)
+{
+    const int64_t cap = recipe.epochs;
+    if (recipe.checkpoints > cap)
+        throw ConfigError("training recipe: 'checkpoints' must be at most the run's " + std::to_string(cap)
+                          + " L-BFGS iterations (epochs), got " + std::to_string(recipe.checkpoints));
+    torch::optim::LBFGS optimizer(params, torch::optim::LBFGSOptions(recipe.lr)
+                                              .max_iter(1)
+                                              .tolerance_grad(recipe.tolerance)
+                                              .line_search_fn("strong_wolfe"));
+    const torch::Tensor images = imagesTensor(train, 0, train.count).to(device);
+    const torch::Tensor labels = labelsTensor(train, 0, train.count).to(device);
+    const double n = static_cast<double>(train.count);
+    const double wd = recipe.weightDecay;
+    int64_t iteration = 0;
+    // What the first evaluation of each optimizer call saw: the objective at the current iterate
+    // (LBFGS evaluates it before it moves, and stops there when max |g| <= tolerance).
+    bool first = true;
+    double objective = 0.0, dataLoss = 0.0, gradMax = 0.0;
+    auto closure = [&]() -> torch::Tensor {
+        torch::AutoGradMode enableGrad(true);
+        optimizer.zero_grad();
+        torch::Tensor total = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble));
+        for (int64_t begin = 0; begin < train.count; begin += kFullBatchChunk) {
+            const int64_t end = std::min(train.count, begin + kFullBatchChunk);
+            const torch::Tensor x = images.slice(0, begin, end);
+            const torch::Tensor y = labels.slice(0, begin, end);
+            // The mean over the whole set: each chunk's sum over n.
+            torch::Tensor loss = torch::nn::functional::cross_entropy(
+                                     net.forward(x), y,
+                                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                                 / n;
+            loss.backward();
+            total += loss.detach().to(torch::kCPU, torch::kDouble);
+        }
+        double value = total.item<double>();
+        const double data = value;
+        if (wd > 0.0) {
+            torch::Tensor sq = torch::zeros({}, params.front().options());
+            for (const torch::Tensor& p : params)
+                sq = sq + p.pow(2).sum();
+            torch::Tensor penalty = 0.5 * wd * sq;
+            penalty.backward();
+            value += penalty.item<double>();
+        }
+        if (!std::isfinite(value)) {
+            std::ostringstream msg;
+            msg << "training diverged at L-BFGS iteration " << iteration + 1 << " (objective = " << value
+                << "); lower --lr";
+            throw Error(msg.str());
+        }
+        if (first) {
+            double g = 0.0;
+            for (const torch::Tensor& p : params)
+                if (p.grad().defined())
+                    g = std::max(g, p.grad().abs().max().item<double>());
+            objective = value;
+            dataLoss = data;
+            gradMax = g;
+            first = false;
+        }
+        return torch::tensor(value, params.front().options());
+    };
+
+    std::vector<int64_t> checkpointIterations;
+    for (int64_t c = 1; c <= recipe.checkpoints; ++c)
+        checkpointIterations.push_back(c * cap / recipe.checkpoints);
+    auto keepCheckpoint = [&] {
+        Checkpoint checkpoint;
+        checkpoint.epoch = iteration;
+        checkpoint.step = iteration;
+        checkpoint.lr = recipe.lr;
+        checkpoint.params = result.model.parameters();
+        checkpoint.buffers = result.model.buffers();
+        result.checkpoints.push_back(std::move(checkpoint));
+    };
+    const int64_t reportEvery = std::max<int64_t>(1, cap / 20);
+    progress.begin("train (L-BFGS)", cap);
+    double previousObjective = std::numeric_limits<double>::quiet_NaN();
+    double previousGradMax = std::numeric_limits<double>::quiet_NaN();
+    bool stalled = false;
+    size_t nextCheckpoint = 0;
+    for (;;) {
+        cancel.throwIfCancelled();
+        first = true;
+        if (iteration == cap) {
+            closure(); // the gradient at the last iterate, which no call evaluated yet
+        } else {
+            optimizer.step(closure);
+        }
+        if (iteration > 0) {
+            result.epochLoss.push_back(dataLoss);
+            progress.metric({"train_loss", iteration, cap, dataLoss});
+        }
+        // An iterate where L-BFGS found no descent direction (or no step) does not move: the same
+        // objective and gradient again.
+        stalled = iteration > 0 && objective == previousObjective && gradMax == previousGradMax;
+        const bool done = gradMax <= recipe.tolerance || iteration == cap || stalled;
+        if (iteration > 0 && (done || iteration % reportEvery == 0)) {
+            std::ostringstream msg;
+            msg << "L-BFGS iteration " << iteration << "/" << cap << ": loss " << std::setprecision(6) << dataLoss
+                << ", objective " << objective << ", max |g| " << std::setprecision(3) << gradMax << " (tolerance "
+                << recipe.tolerance << ")";
+            progress.message(msg.str());
+        }
+        if (done)
+            break;
+        previousObjective = objective;
+        previousGradMax = gradMax;
+        ++iteration;
+        progress.advance(iteration);
+        if (nextCheckpoint < checkpointIterations.size() && checkpointIterations[nextCheckpoint] == iteration) {
+            keepCheckpoint();
+            ++nextCheckpoint;
+        }
+    }
+    // A stalled iteration did not move: the run ended one iteration earlier.
+    if (stalled) {
+        --iteration;
+        result.epochLoss.pop_back();
+        if (!result.checkpoints.empty() && result.checkpoints.back().step > iteration)
+            result.checkpoints.pop_back();
+    }
+    if (result.checkpoints.empty() || result.checkpoints.back().step != iteration)
+        keepCheckpoint();
+    result.gradientMaxAbs = gradMax;
+    result.iterations = iteration;
+    result.converged = gradMax <= recipe.tolerance;
+    progress.advance(cap);
+    std::ostringstream msg;
+    if (result.converged)
+        msg << "L-BFGS converged after " << iteration << " iteration" << (iteration == 1 ? "" : "s")
+            << ": max |g| " << std::setprecision(3) << gradMax << " <= tolerance " << recipe.tolerance;
+    else
+        msg << "L-BFGS did NOT converge: max |g| " << std::setprecision(3) << gradMax << " > tolerance "
+            << recipe.tolerance << " after " << iteration << " iteration" << (iteration == 1 ? "" : "s")
+            << (stalled ? " (it stopped finding a step that lowers the objective: the tolerance may be below "
+                          "single precision's reach)"
+                        : " (the cap, --epochs)")
+            << "; the model is the last iterate, not a minimiser";
+    progress.message(msg.str());
+}
+
 } // namespace
 
 torch::Tensor augmentBatch(const torch::Tensor& x, const Augmentation& aug, const ImageSet& set, std::mt19937_64& rng)
@@ -127,7 +278,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
         throw ConfigError("the training set is empty");
     const auto start = std::chrono::steady_clock::now();
 
-    TrainResult result{init.clone(), {}, {}, 0.0, {}, 0};
+    TrainResult result{init.clone(), {}, {}, std::numeric_limits<double>::quiet_NaN(), 0, true, 0.0, {}, 0};
     Net& net = result.model.net();
     // Trained on the selected device (the clone moves; `init` stays where it is), returned on
     // the CPU like every other model.
@@ -138,6 +289,17 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     std::vector<torch::Tensor> params;
     for (const auto& item : net.namedParameters())
         params.push_back(item.second);
+    if (recipe.converged()) {
+        {
+            TrainingScope training(net);
+            trainConverged(result, net, params, device, recipe, train, progress, cancel);
+        }
+        if (!device.is_cpu())
+            net.to(torch::kCPU);
+        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        result.threads = static_cast<int>(torch::get_num_threads());
+        return result;
+    }
     auto optimizer = makeOptimizer(recipe, params);
 
 

@@ -4,6 +4,7 @@
 #include "model/train_recipe.h"
 
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,13 @@ struct EvalMetrics {
 struct TrainResult {
     Model model;                          ///< the final model (equals the last checkpoint)
     std::vector<Checkpoint> checkpoints;  ///< recipe.checkpoints states, the last is the final model
-    std::vector<double> epochLoss;        ///< mean training loss of each epoch
+    std::vector<double> epochLoss;        ///< mean training loss of each epoch (lbfgs: of each iterate)
+    /// lbfgs: max |g| of the objective L + wd/2·‖θ‖² at the final model (NaN for the other
+    /// optimizers), the iterations it took and whether it reached the recipe's tolerance within
+    /// the cap (recipe.epochs iterations). A run that stops short still returns its last iterate.
+    double gradientMaxAbs = std::numeric_limits<double>::quiet_NaN();
+    int64_t iterations = 0;
+    bool converged = true;
     double seconds = 0.0;                 ///< wall time
     std::string device;                   ///< where it trained ("cpu", "cuda:0")
     int threads = 0;                      ///< LibTorch intra-op threads it ran with
@@ -40,7 +47,13 @@ struct TrainObserver {
 
 /// Trains `init` (not modified; a clone is trained) with the recipe on `train`.
 /// Deterministic for a given recipe.seed and thread count (an observer does not change the
-/// result). Polls cancel every batch.
+/// result). Polls cancel every batch (lbfgs: every iteration).
+/// lbfgs: full-batch L-BFGS with a strong-Wolfe line search on L + wd/2·‖θ‖² (the weight decay
+/// as an explicit L2 term: torch's LBFGS has no weight_decay), stepped one iteration at a time
+/// (torch.optim.LBFGS with max_iter = 1, called repeatedly: its history carries over) until
+/// max |g| <= recipe.tolerance, or recipe.epochs iterations, or an iteration that cannot move.
+/// Checkpoint c after iteration ⌊c·E/C⌋ of the cap E; a run that stops earlier keeps the ones it
+/// reached and ends with the final model. No observation marks: it has no dynamics to observe.
 TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const ImageSet& train,
                        ProgressSink& progress, const CancelToken& cancel,
                        const TrainObserver* observer = nullptr);

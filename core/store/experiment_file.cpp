@@ -203,6 +203,7 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
         file.setAttr(g, "schedule", rc.schedule);
         file.setAttr(g, "warmup_epochs", rc.warmupEpochs);
         file.setAttr(g, "augment", rc.augment);
+        file.setAttr(g, "tolerance", rc.tolerance);
     }
 
     const std::string m = "/model/metrics";
@@ -218,6 +219,8 @@ void writeModelRecord(H5File& file, const ModelRecord& model)
                           model.pathGaussNewtonTrace.data());
         file.setAttr(m, "final_gauss_newton_trace", model.finalGaussNewtonTrace);
     }
+    if (std::isfinite(model.gradientMaxAbs))
+        file.setAttr(m, "gradient_max_abs", model.gradientMaxAbs);
 
     if (!model.initialParams.empty()) {
         file.createGroup("/model/initial");
@@ -284,6 +287,9 @@ ModelRecord readModelRecord(const H5File& file)
         // ... and without augmentation before it was recorded.
         if (file.hasAttr(g, "augment"))
             rc.augment = file.attrString(g, "augment");
+        // Files written before lbfgs was a recipe hold no tolerance (and no lbfgs run).
+        if (file.hasAttr(g, "tolerance"))
+            rc.tolerance = file.attrDouble(g, "tolerance");
         r.recipe = rc;
     }
 
@@ -297,6 +303,8 @@ ModelRecord readModelRecord(const H5File& file)
         r.pathGaussNewtonTrace = file.readDoubles(m + "/path_gauss_newton_trace");
         r.finalGaussNewtonTrace = file.attrDouble(m, "final_gauss_newton_trace");
     }
+    if (file.hasAttr(m, "gradient_max_abs"))
+        r.gradientMaxAbs = file.attrDouble(m, "gradient_max_abs");
 
     if (file.exists("/model/checkpoints")) {
         std::vector<std::string> names = file.children("/model/checkpoints");
@@ -602,6 +610,8 @@ std::string describeExperimentFile(const std::string& path)
                 out << " schedule " << attrText(f, g, "schedule") << " warm-up epochs " << attrText(f, g, "warmup_epochs");
             if (f.hasAttr(g, "augment"))
                 out << " augment " << attrText(f, g, "augment");
+            if (f.hasAttr(g, "tolerance") && attrText(f, g, "optimizer") == "lbfgs")
+                out << " tolerance " << attrText(f, g, "tolerance");
             out << "\n";
         }
         if (f.exists("/model/metrics")) {
@@ -614,6 +624,9 @@ std::string describeExperimentFile(const std::string& path)
                 << (f.hasAttr("/model", "train_threads") ? " with " + attrText(f, "/model", "train_threads") + " threads"
                                                          : "")
                 << "\n";
+            if (f.hasAttr(g, "gradient_max_abs"))
+                out << "  final gradient max |g| " << attrText(f, g, "gradient_max_abs")
+                    << " (of the L-BFGS objective, loss + wd/2*|theta|^2)\n";
         }
         size_t checkpoints = 0;
         if (f.exists("/model/checkpoints")) {

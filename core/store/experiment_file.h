@@ -36,6 +36,9 @@ struct ModelRecord {
     /// factor is final / mean(path). Empty / NaN for imported models and older files.
     std::vector<double> pathGaussNewtonTrace;
     double finalGaussNewtonTrace = std::numeric_limits<double>::quiet_NaN();
+    /// lbfgs runs: max |g| of the objective L + wd/2·‖θ‖² at the final model (trained in the app:
+    /// training converged iff it is <= the recipe's tolerance). NaN when not recorded.
+    double gradientMaxAbs = std::numeric_limits<double>::quiet_NaN();
     EvalMetrics trainMetrics;               ///< on the experiment's training points
     EvalMetrics testMetrics;                ///< on the experiment's test points
     double trainSeconds = 0.0;

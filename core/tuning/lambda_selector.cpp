@@ -136,6 +136,9 @@ std::string fallbackInWords(const PathFallback& f)
     case PathFallback::Reason::VaryingRate:
         return "the path rules unroll a constant learning rate, and this run follows the " + f.detail
                + " schedule";
+    case PathFallback::Reason::Converged:
+        return "the model was trained to convergence (full-batch L-BFGS), which leaves no training dynamics to "
+               "unroll: it minimises the loss plus its weight decay";
     case PathFallback::Reason::Unstable:
         return "the recorded run steps beyond gradient descent's stability limit, where the unrolled path does "
                "not describe it";
@@ -154,6 +157,10 @@ std::string recommendationReason(const LambdaRecommendation& rec)
 {
     const std::string prior = "the ridge that the recipe's early-stopped training imitates, 1/(η_eff·T) + weight "
                               "decay, carried into the method's units";
+    const std::string converged = "the damping of the objective that training minimised: its weight decay (or, "
+                                  "without one or short of convergence, the curvature that its iterations "
+                                  "resolve), carried into the method's units";
+    const bool convergedPrior = std::isnan(rec.priorStepSize) && std::isfinite(rec.priorWeightDecay);
     std::ostringstream text;
     switch (rec.rule) {
     case SelectorRule::PathOrPrior:
@@ -163,6 +170,9 @@ std::string recommendationReason(const LambdaRecommendation& rec)
                 text << " (its step is " << std::setprecision(2) << rec.pathStability << " of the limit)";
             text << " and unrolling it fit the time budget, so λ is the one whose scores best match the influence "
                     "unrolled along the run.";
+        } else if (rec.pathFallback && rec.pathFallback->reason == PathFallback::Reason::Converged) {
+            text << "It took the prior for converged training, " << converged << ", because "
+                 << fallbackInWords(*rec.pathFallback) << ".";
         } else {
             text << "It took the dynamics prior, " << prior;
             if (rec.pathFallback)
@@ -171,7 +181,8 @@ std::string recommendationReason(const LambdaRecommendation& rec)
         }
         return text.str();
     case SelectorRule::DynamicsPrior:
-        return "The dynamics prior: " + prior + ".";
+        return convergedPrior ? "The prior for converged training: " + converged + "."
+                              : "The dynamics prior: " + prior + ".";
     case SelectorRule::DynamicsPriorUncalibrated:
         return "The dynamics prior without calibration (feature scale k, no curvature or path factor).";
     case SelectorRule::PathMatch:

@@ -73,6 +73,7 @@ struct PathFallback {
         Unstable,         ///< the run steps beyond gradient descent's stability limit
         NoStabilityClaim, ///< no stability limit is known for the optimizer (detail names it)
         VaryingRate,      ///< the run's learning rate follows a schedule (detail names it)
+        Converged,        ///< trained to convergence (lbfgs): no training dynamics to unroll
     };
     Reason reason = Reason::NoPath;
     std::string detail;          ///< BrokenCheckpoint: the error; NoStabilityClaim: the optimizer; VaryingRate: the schedule
@@ -125,6 +126,9 @@ struct LambdaRecommendation {
     std::optional<PathFallback> pathFallback;
     /// dynamics-prior (and path-or-prior on it): the recipe's effective step size η_eff, the
     /// subset model's steps T and the weight decay behind 1/(η_eff·T) + wd (NaN for other rules).
+    /// A converged (lbfgs) recipe has no η_eff or T (NaN): priorWeightDecay is then its whole
+    /// λ_true, the weight decay or the curvature's floor (docs/lambda-selection.md, "Converged
+    /// training").
     double priorStepSize = std::numeric_limits<double>::quiet_NaN();
     double priorSteps = std::numeric_limits<double>::quiet_NaN();
     double priorWeightDecay = std::numeric_limits<double>::quiet_NaN();
@@ -160,6 +164,9 @@ struct SelectorInputs {
     /// marks) and at its end (ModelRecord); empty / NaN: unknown, π = 1.
     std::vector<double> pathTrace;
     double finalTrace = std::numeric_limits<double>::quiet_NaN();
+    /// lbfgs recipes: max |g| of the training objective at the final model (ModelRecord); NaN:
+    /// not recorded (an import), and the run is taken to have reached its tolerance.
+    double gradientMaxAbs = std::numeric_limits<double>::quiet_NaN();
     /// PathMatch only: the run's checkpoints in training order (the last is the final model) and
     /// the test points' loss-gradient features at the last one (same columns).
     std::vector<PathSegment> path;

@@ -34,6 +34,7 @@ SelectorInputs selectorInputs(const AttributionSession& session)
     in.gradientDimension = session.featureRecord().fullDimension;
     in.pathTrace = session.model().pathGaussNewtonTrace;
     in.finalTrace = session.model().finalGaussNewtonTrace;
+    in.gradientMaxAbs = session.model().gradientMaxAbs;
     // Only path-or-prior asks, and only with a path: timed there, as part of its cost.
     const int64_t subset = static_cast<int64_t>(std::floor(LdsOptions{}.alpha * static_cast<double>(session.trainCount())));
     ModelRecord model = session.model();

@@ -64,6 +64,7 @@ ModelRecord trainExperiment(const std::string& path, const DataOptions& options,
     record.epochLoss = result.epochLoss;
     record.pathGaussNewtonTrace = pathTrace;
     record.finalGaussNewtonTrace = meanGaussNewtonTrace(result.model, data.train, kGradientNormSamples, cancel);
+    record.gradientMaxAbs = result.gradientMaxAbs;
     record.trainMetrics = evaluateModel(result.model, data.train);
     record.testMetrics = evaluateModel(result.model, data.test);
     record.trainSeconds = result.seconds;

@@ -40,7 +40,7 @@ bool sameRecipe(const TrainRecipe& a, const TrainRecipe& b)
     return a.optimizer == b.optimizer && a.lr == b.lr && a.momentum == b.momentum && a.batchSize == b.batchSize
            && a.epochs == b.epochs && a.weightDecay == b.weightDecay && a.seed == b.seed
            && a.checkpoints == b.checkpoints && a.schedule == b.schedule && a.warmupEpochs == b.warmupEpochs
-           && a.augment == b.augment;
+           && a.augment == b.augment && a.tolerance == b.tolerance;
 }
 
 /// Trains the setting's model unless the file already holds it (then the study resumes).
@@ -295,13 +295,16 @@ void studyExperiment(const StudyOptions& o, const std::string& exp, const std::s
 }
 
 /// An imported run's recipe: PyTorch's defaults, then the manifest's "recipe", which must name
-/// the rate, the epochs and the batch size.
+/// the rate, the epochs and the batch size (lbfgs: the cap on iterations and the tolerance).
 TrainRecipe importedRecipe(const ImportManifest& manifest)
 {
     if (!manifest.recipe)
         throw ConfigError("study --from-pytorch: " + manifest.path
                           + " has no \"recipe\"; ground truth and the recommendation need the run's recipe");
-    for (const char* key : {"lr", "epochs", "batch_size"})
+    const bool lbfgs = manifest.recipe->has("optimizer") && manifest.recipe->getString("optimizer") == "lbfgs";
+    const std::vector<const char*> needed =
+        lbfgs ? std::vector<const char*>{"epochs", "tolerance"} : std::vector<const char*>{"lr", "epochs", "batch_size"};
+    for (const char* key : needed)
         if (!manifest.recipe->has(key))
             throw ConfigError("study --from-pytorch: " + manifest.path + ": the recipe needs \"" + key + "\"");
     return TrainRecipe::fromJson(*manifest.recipe, TrainRecipe::pytorchDefaults());

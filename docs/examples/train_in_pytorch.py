@@ -106,11 +106,66 @@ def augment(xb, hflip, pad):
     return xb
 
 
+def train_lbfgs(model, x, y, args, checkpoint_dir=None, log=print):
+    """Trains `model` to convergence as AttriScope's --optimizer lbfgs does: full-batch
+    torch.optim.LBFGS with a strong-Wolfe line search on the mean cross-entropy plus
+    weight_decay/2 * |theta|^2 (LBFGS has no weight_decay of its own), one iteration per call
+    (max_iter=1; its history carries over between calls) until the gradient's max |g| <= --tolerance,
+    at most --epochs iterations, or an iteration that cannot move. Returns the checkpoints saved
+    every --checkpoint-every iterations (as (file name, iteration) pairs) and whether it converged."""
+    params = list(model.parameters())
+    optimizer = torch.optim.LBFGS(params, lr=args.lr, max_iter=1, tolerance_grad=args.tolerance,
+                                  line_search_fn="strong_wolfe")
+    loss_fn = nn.CrossEntropyLoss()
+    seen = {}
+
+    def closure():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        data = loss.item()
+        if args.weight_decay > 0:
+            loss = loss + 0.5 * args.weight_decay * sum((p * p).sum() for p in params)
+        loss.backward()
+        if "grad" not in seen:  # the first evaluation of a call: the current iterate
+            seen["grad"] = max(p.grad.abs().max().item() for p in params)
+            seen["loss"], seen["objective"] = data, loss.item()
+        return loss
+
+    model.train()
+    checkpoints = []
+    iteration, previous = 0, None
+    while True:
+        seen.clear()
+        if iteration == args.epochs:
+            closure()  # the gradient at the last iterate
+        else:
+            optimizer.step(closure)
+        stalled = iteration > 0 and (seen["objective"], seen["grad"]) == previous
+        if seen["grad"] <= args.tolerance or iteration == args.epochs or stalled:
+            break
+        previous = (seen["objective"], seen["grad"])
+        iteration += 1
+        if checkpoint_dir and args.checkpoint_every and iteration % args.checkpoint_every == 0:
+            name = f"iteration{iteration}.pt"
+            save(model, os.path.join(checkpoint_dir, name))
+            checkpoints.append((name, iteration))
+    if stalled:
+        iteration -= 1
+    converged = seen["grad"] <= args.tolerance
+    log(f"L-BFGS {'converged' if converged else 'did NOT converge'} after {iteration} iterations: loss "
+        f"{seen['loss']:.6f}, max |g| {seen['grad']:.3g} (tolerance {args.tolerance:g})")
+    # A checkpoint saved at the final iterate is the model itself.
+    checkpoints = [(name, i) for name, i in checkpoints if i < iteration]
+    return checkpoints, converged
+
+
 def train(model, x, y, args, checkpoint_dir=None, log=print):
     """Trains `model` on (x, y) with the recipe in `args` (shuffling with torch's generator as the
     caller seeded it) and returns the checkpoints saved into `checkpoint_dir` as (file name, epoch)
     pairs (none without it). The ground truth's subset models (--ground-truth) are trained by this
     same function."""
+    if args.optimizer == "lbfgs":
+        return train_lbfgs(model, x, y, args, checkpoint_dir, log)[0]
     if args.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     elif args.optimizer == "adamw":
@@ -161,7 +216,7 @@ def train(model, x, y, args, checkpoint_dir=None, log=print):
             step += 1
             total += loss.item() * len(batch)
         log(f"epoch {epoch}/{args.epochs}: loss {total / len(x):.4f}")
-        if checkpoint_dir and epoch % args.checkpoint_every == 0 and epoch < args.epochs:
+        if checkpoint_dir and epoch % (args.checkpoint_every or 2) == 0 and epoch < args.epochs:
             name = f"epoch{epoch}.pt"
             save(model, os.path.join(checkpoint_dir, name))
             checkpoints.append((name, epoch))
@@ -181,18 +236,25 @@ def ground_truth(init_path, x, y, test_x, test_y, args):
     masks = np.zeros((subsets, n), dtype=np.uint8)
     test_loss = np.zeros((subsets, len(test_x)), dtype=np.float64)
     started = time.time()
+    not_converged = 0
     for j in range(subsets):
         keep = np.sort(np.random.RandomState(args.gt_seed + j).choice(n, size=int(0.5 * n), replace=False))
         masks[j, keep] = 1
         torch.manual_seed(args.seed)  # every subset model shuffles like the full model
         model = torch.jit.load(init_path)
         index = torch.from_numpy(keep)
-        train(model, x[index], y[index], args, log=lambda line: None)
+        if args.optimizer == "lbfgs":
+            not_converged += not train_lbfgs(model, x[index], y[index], args, log=lambda line: None)[1]
+        else:
+            train(model, x[index], y[index], args, log=lambda line: None)
         model.eval()
         with torch.no_grad():
             logits = model(test_x).double()
             test_loss[j] = nn.functional.cross_entropy(logits, test_y, reduction="none").numpy()
         print(f"ground truth: model {j + 1}/{subsets} ({time.time() - started:.0f} s)", flush=True)
+    if not_converged:
+        print(f"warning: {not_converged} of {subsets} subset models did not reach the L-BFGS tolerance "
+              f"within {args.epochs} iterations", flush=True)
     path = os.path.join(args.out, "ground_truth.h5")
     with h5py.File(path, "w") as f:
         f["masks"] = masks
@@ -202,10 +264,16 @@ def ground_truth(init_path, x, y, test_x, test_y, args):
         f.attrs["alpha"] = 0.5
         f.attrs["seed"] = args.gt_seed
         f.attrs["seconds"] = time.time() - started
-        f.attrs["recipe"] = (f"PyTorch {torch.__version__} ({os.path.basename(__file__)}): {args.optimizer} "
-                             f"lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs, momentum "
-                             f"{args.momentum:g}, weight decay {args.weight_decay:g}, schedule {args.schedule}, "
-                             f"warm-up {args.warmup_epochs:g} epochs, augment {args.augment}, seed {args.seed}")
+        if args.optimizer == "lbfgs":
+            f.attrs["recipe"] = (f"PyTorch {torch.__version__} ({os.path.basename(__file__)}): lbfgs (full batch, "
+                                 f"strong Wolfe) lr {args.lr:g}, at most {args.epochs} iterations, tolerance "
+                                 f"{args.tolerance:g}, weight decay {args.weight_decay:g} (L2 term), seed "
+                                 f"{args.seed}; {subsets - not_converged} of {subsets} converged")
+        else:
+            f.attrs["recipe"] = (f"PyTorch {torch.__version__} ({os.path.basename(__file__)}): {args.optimizer} "
+                                 f"lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs, momentum "
+                                 f"{args.momentum:g}, weight decay {args.weight_decay:g}, schedule {args.schedule}, "
+                                 f"warm-up {args.warmup_epochs:g} epochs, augment {args.augment}, seed {args.seed}")
     return path
 
 
@@ -215,11 +283,17 @@ def main():
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist",
                         help="Fashion-MNIST IDX files (default: Debian's dataset-fashion-mnist)")
     parser.add_argument("--train-size", type=int, default=5000, help="first N training images (default 5000)")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="training epochs (default 10); lbfgs: the cap on its iterations")
     parser.add_argument("--model", choices=["mlp", "lr"], default="mlp",
                         help="mlp: 784-64-10 with ReLU (default); lr: logistic regression")
-    parser.add_argument("--optimizer", choices=["sgd", "nesterov", "adam", "adamw"], default="sgd",
-                        help="torch.optim.SGD (nesterov: with nesterov=True), Adam or AdamW (default sgd)")
+    parser.add_argument("--optimizer", choices=["sgd", "nesterov", "adam", "adamw", "lbfgs"], default="sgd",
+                        help="torch.optim.SGD (nesterov: with nesterov=True), Adam, AdamW, or LBFGS to convergence "
+                             "(full batch, strong-Wolfe line search, weight decay as an L2 term in the loss, until "
+                             "max |gradient| <= --tolerance or --epochs iterations; --lr is its step scale, use 1) "
+                             "(default sgd)")
+    parser.add_argument("--tolerance", type=float, default=1e-5,
+                        help="lbfgs: the gradient tolerance, max |g| of loss + wd/2*|theta|^2 (default 1e-5)")
     parser.add_argument("--schedule", choices=["constant", "cosine", "onecycle"], default="constant",
                         help="learning-rate schedule, stepped per optimizer step (cosine: CosineAnnealingLR "
                              "to 0 over the steps after warm-up; onecycle: torch's OneCycleLR with max_lr = --lr, "
@@ -235,7 +309,9 @@ def main():
     parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (default 0)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--checkpoint-every", type=int, default=2, help="epochs between checkpoints (default 2)")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="epochs between checkpoints (default 2); lbfgs: iterations between checkpoints "
+                             "(default none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ground-truth", type=int, default=0, metavar="M",
                         help="also retrain M models on random halves of the training set with the same recipe "
@@ -251,6 +327,10 @@ def main():
         parse_augment(args.augment)
     except ValueError as e:
         parser.error(str(e))
+    if args.optimizer == "lbfgs" and (args.momentum or args.schedule != "constant" or args.warmup_epochs
+                                    or args.augment != "none"):
+        parser.error("--optimizer lbfgs takes no --momentum, --schedule, --warmup-epochs or --augment (its line "
+                     "search sets each step, on the full batch as it is)")
 
     images = read_idx(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))[: args.train_size]
     labels = read_idx(os.path.join(args.data_dir, "train-labels-idx1-ubyte.gz"))[: args.train_size]
@@ -273,6 +353,10 @@ def main():
               "schedule": args.schedule, "warmup_epochs": args.warmup_epochs, "augment": args.augment}
     if args.optimizer in ("adam", "adamw"):
         del recipe["momentum"]
+    if args.optimizer == "lbfgs":
+        # Full batch and no schedule: the cap (epochs), the step scale, the decay and the tolerance.
+        recipe = {"optimizer": "lbfgs", "lr": args.lr, "epochs": args.epochs, "weight_decay": args.weight_decay,
+                  "tolerance": args.tolerance}
     manifest = {"model": "model.pt", "init": "init.pt",
                 "checkpoints": [{"file": name, "epoch": epoch} for name, epoch in checkpoints],
                 "recipe": recipe}

@@ -1651,5 +1651,57 @@ TEST(Cli, PyTorchGroundTruthIsImportedAndScored)
     EXPECT_NE(out.find(bare + " has no ground_truth.h5"), std::string::npos) << out;
 }
 
+// --optimizer lbfgs end to end on the small PyTorch dataset: what it does not take is refused by
+// name, it trains to its tolerance (or says it did not), ground truth warns about subset models
+// that stopped at their cap, the default rule takes the weight decay and says why, and the rules
+// that unroll training refuse.
+TEST(Cli, LbfgsTrainsToItsToleranceAndTheDefaultTakesItsWeightDecay)
+{
+    test::TempDir dir;
+    std::string out;
+    const std::string data = " --data h5:" + test::fixture("pt_data.h5");
+    const std::string train = kCli + " train" + data + " --model lr --optimizer lbfgs --out " + dir.file("x.h5");
+    const auto refused = [&](const std::string& command, const std::string& message) {
+        EXPECT_EQ(test::runCommand(command, &out), 2) << command << "\n" << out;
+        EXPECT_NE(out.find(message), std::string::npos) << out;
+    };
+    // (The recipe's own refusals, momentum, schedule and a tolerance without lbfgs, are
+    // TrainRecipeTest's; these two are the CLI's.)
+    refused(train + " --batch-size 8", "--batch-size does not apply to --optimizer lbfgs");
+    refused(kCli + " import --torchscript " + test::fixture("pt_lr.pt") + data
+                + " --optimizer lbfgs --epochs 100 --out " + dir.file("x.h5"),
+            "(missing: --tolerance)");
+
+    const std::string exp = dir.file("lbfgs.h5");
+    ASSERT_EQ(test::runCommand(kCli + " train" + data + " --model lr --optimizer lbfgs --epochs 300 "
+                                   "--weight-decay 0.01 --tolerance 1e-4 --out " + exp,
+                               &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("L-BFGS converged after"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " info " + exp, &out), 0) << out;
+    EXPECT_NE(out.find("recipe lbfgs lr 1 "), std::string::npos) << out;
+    EXPECT_NE(out.find("tolerance 0.0001"), std::string::npos) << out;
+    EXPECT_NE(out.find("final gradient max |g| "), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " attribute " + exp + " --method if --proj none --sensitivity-tests 5", &out), 0)
+        << out;
+    ASSERT_EQ(test::runCommand(kCli + " recommend " + exp + " --method if-explicit", &out), 0) << out;
+    EXPECT_NE(out.find("converged prior (trained to convergence (lbfgs)"), std::string::npos) << out;
+    EXPECT_NE(out.find("lambda_true = wd 0.01 "), std::string::npos) << out;
+    EXPECT_NE(test::runCommand(kCli + " attribute " + exp + " --method unrolled", &out), 0);
+    EXPECT_NE(out.find("lbfgs"), std::string::npos) << out;
+
+    // Capped at 2 iterations: it finishes, says so, and so does its ground truth.
+    const std::string capped = dir.file("capped.h5");
+    ASSERT_EQ(test::runCommand(kCli + " train" + data + " --model lr --optimizer lbfgs --epochs 2 --out " + capped,
+                               &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("L-BFGS did NOT converge"), std::string::npos) << out;
+    ASSERT_EQ(test::runCommand(kCli + " lds " + capped + " --subsets 3", &out), 0) << out;
+    EXPECT_NE(out.find("warning: 3 of 3 subset models did not reach the L-BFGS tolerance"), std::string::npos)
+        << out;
+}
+
 } // namespace
 } // namespace attri

@@ -210,6 +210,85 @@ TEST(LambdaSelector, DynamicsPriorIntegratesTheScheduleAndReadsAdamWsDecay)
     EXPECT_THROW(recommendLambda(in, p.grid, o, progress, cancel), ConfigError);
 }
 
+// Converged training (lbfgs) minimises L + wd/2·‖θ‖²: its prior is wd itself in the method's units
+// (× c here), with no step size, steps or path factor; without weight decay, or stopped short of
+// its tolerance, it is μ_max/K² (K the cap on iterations) where that is larger. path-or-prior
+// takes it and says why; the rules that simulate or unroll training refuse it.
+TEST(LambdaSelector, ConvergedTrainingTakesItsWeightDecayAndTheDefaultSaysWhy)
+{
+    Problem p = makeProblem(100, 5, 8, 3);
+    // μ_max of the mean curvature (1/n)ΦᵀΦ, independently of the cache.
+    const Eigen::MatrixXd gram = p.train.cast<double>().transpose() * p.train.cast<double>() / 100.0;
+    const double muMax = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram).eigenvalues().maxCoeff();
+    SelectorOptions o;
+    o.rule = SelectorRule::DynamicsPrior;
+    o.scale = 3.0;
+    NullProgress progress;
+    CancelToken cancel;
+    TrainRecipe r;
+    r.optimizer = "lbfgs";
+    r.lr = 1.0;
+    r.epochs = 100;
+    r.weightDecay = 0.01;
+    SelectorInputs in = inputsFor(p, r);
+    in.pathTrace = {1.0, 2.0}; // a recorded path does not enter: no dynamics
+    in.finalTrace = 4.0;
+    LambdaRecommendation rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, 0.01 * 3.0, 1e-15);
+    EXPECT_DOUBLE_EQ(rec.priorWeightDecay, 0.01);
+    EXPECT_TRUE(std::isnan(rec.priorStepSize));
+    EXPECT_TRUE(std::isnan(rec.priorSteps));
+    EXPECT_EQ(rec.pathFactor, 1.0);
+    EXPECT_NE(rec.inputs.find("converged training: lambda_true = wd 0.01"), std::string::npos) << rec.inputs;
+    EXPECT_NE(rec.reason.find("converged training"), std::string::npos) << rec.reason;
+    // Recorded as reached: the same.
+    in.gradientMaxAbs = 1e-6;
+    EXPECT_NEAR(recommendLambda(in, p.grid, o, progress, cancel).lambda, 0.03, 1e-15);
+
+    // Stopped short of its tolerance after a cap of 2 iterations, with a small decay: μ_max/K²,
+    // in the method's own units (its spectrum: no factor c), where that is above c·wd.
+    in.gradientMaxAbs = 1e-3;
+    in.recipe.epochs = 2;
+    in.recipe.weightDecay = 0.001;
+    ASSERT_GT(muMax / 4.0, 3.0 * 0.001);
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, muMax / 4.0, 1e-6 * rec.lambda);
+    EXPECT_NEAR(rec.priorWeightDecay, muMax / 4.0 / 3.0, 1e-6 * rec.priorWeightDecay);
+    EXPECT_NE(rec.inputs.find("stopped short of its tolerance"), std::string::npos) << rec.inputs;
+    // Short of the tolerance but the floor below c·wd: the decay.
+    in.recipe.epochs = 100;
+    EXPECT_NEAR(recommendLambda(in, p.grid, o, progress, cancel).lambda, 0.003, 1e-15);
+    // No weight decay: the floor, whatever the gradient.
+    in.recipe.weightDecay = 0.0;
+    in.gradientMaxAbs = std::nan("");
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, muMax / 1e4, 1e-6 * rec.lambda);
+    EXPECT_NE(rec.inputs.find("no weight decay"), std::string::npos) << rec.inputs;
+
+    // The default falls back to this prior and says why; it never errors on an lbfgs run.
+    in.recipe.weightDecay = 0.01;
+    o.rule = SelectorRule::PathOrPrior;
+    rec = recommendLambda(in, p.grid, o, progress, cancel);
+    EXPECT_NEAR(rec.lambda, 0.03, 1e-15);
+    ASSERT_TRUE(rec.pathFallback.has_value());
+    EXPECT_EQ(rec.pathFallback->reason, PathFallback::Reason::Converged);
+    EXPECT_EQ(rec.inputs.rfind("converged prior (trained to convergence (lbfgs)", 0), 0u) << rec.inputs;
+    EXPECT_NE(rec.reason.find("trained to convergence (full-batch L-BFGS)"), std::string::npos) << rec.reason;
+    EXPECT_FALSE(rec.pathUsed);
+
+    for (SelectorRule refusing : {SelectorRule::PathMatch, SelectorRule::SimulatedSgd}) {
+        o.rule = refusing;
+        try {
+            recommendLambda(in, p.grid, o, progress, cancel);
+            ADD_FAILURE() << toString(refusing) << " accepted an lbfgs run";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("trained to convergence with lbfgs"), std::string::npos)
+                << e.what();
+            EXPECT_NE(std::string(e.what()).find("path-or-prior"), std::string::npos) << e.what();
+        }
+    }
+}
+
 // The calibrated prior: λ = (1/(ηT) + wd) · c · ρ, with c = E‖φ‖²/E‖g‖² measured from the
 // features and ρ = tr(method's curvature)/tr(loss Gauss–Newton) from the per-sample losses.
 TEST(LambdaSelector, DynamicsPriorCalibration)

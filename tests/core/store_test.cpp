@@ -769,6 +769,42 @@ TEST(ExperimentFile, ModelRecordRoundTrips)
     EXPECT_EQ(attri::readDataRecord(f).trainIndices, fakeBundle().trainIndices);
 }
 
+// An lbfgs recipe keeps its tolerance and the run its final gradient; a file without them (written
+// before lbfgs existed) reads the default tolerance and no gradient.
+TEST(ExperimentFile, LbfgsToleranceAndFinalGradientRoundTrip)
+{
+    TempDir dir;
+    const std::string path = dir.file("exp.h5");
+    attri::ModelRecord m = fakeModelRecord();
+    m.recipe->optimizer = "lbfgs";
+    m.recipe->lr = 1.0;
+    m.recipe->momentum = 0.0;
+    m.recipe->tolerance = 3e-6;
+    m.gradientMaxAbs = 2.5e-6;
+    attri::createExperimentFile(path, fakeBundle(), fakeOptions(), m);
+    {
+        H5File f(path, H5File::Mode::ReadOnly);
+        const attri::ModelRecord r = attri::readModelRecord(f);
+        ASSERT_TRUE(r.recipe.has_value());
+        EXPECT_EQ(r.recipe->optimizer, "lbfgs");
+        EXPECT_EQ(r.recipe->tolerance, 3e-6);
+        EXPECT_EQ(r.gradientMaxAbs, 2.5e-6);
+        EXPECT_NO_THROW(r.recipe->validate());
+    }
+    const std::string text = attri::describeExperimentFile(path);
+    EXPECT_NE(text.find("tolerance 3e-06"), std::string::npos) << text;
+    EXPECT_NE(text.find("final gradient max |g| 2.5e-06"), std::string::npos) << text;
+
+    // tests/fixtures/legacy_experiment_v1.h5 was written before tolerance existed.
+    H5File f(attri::test::fixture("legacy_experiment_v1.h5"), H5File::Mode::ReadOnly);
+    ASSERT_FALSE(f.hasAttr("/model/recipe", "tolerance"));
+    const attri::ModelRecord r = attri::readModelRecord(f);
+    ASSERT_TRUE(r.recipe.has_value());
+    EXPECT_EQ(r.recipe->tolerance, attri::kDefaultTolerance);
+    EXPECT_NO_THROW(r.recipe->validate());
+    EXPECT_TRUE(std::isnan(r.gradientMaxAbs));
+}
+
 TEST(ExperimentFile, ImportedModelWithoutRecipe)
 {
     TempDir dir;

@@ -93,9 +93,60 @@ double adamEffectiveStep(const SelectorInputs& in)
 
 } // namespace
 
+namespace {
+
+/// Converged training (lbfgs; docs/lambda-selection.md, "Converged training"): the model minimises
+/// L + wd/2·‖θ‖², whose exact influence damping is wd. With wd = 0, or a run that stopped short of
+/// its tolerance, the damping is what K iterations of L-BFGS resolve, μ_max/K² in the method's own
+/// units (a Krylov method's K-step filter, K the recipe's cap), when that is larger.
+void recommendConverged(const SelectorInputs& in, const SelectorOptions& o, bool calibrated,
+                        LambdaRecommendation& rec)
+{
+    const SpectralCache& cache = *in.cache;
+    const int64_t n = in.trainFeatures->rows(), k = in.trainFeatures->cols();
+    const TrainRecipe& r = in.recipe;
+    if (!calibrated)
+        rec.featureScale = o.scale > 0 ? o.scale : static_cast<double>(k);
+    rec.curvatureRatio = calibrated ? selectorCurvatureRatio(in) : 1.0;
+    rec.pathFactor = 1.0; // no dynamics: the objective, not the path, sets the damping
+    const double units = rec.featureScale * rec.curvatureRatio * conventionFactor(cache, n);
+    const bool reached = !(in.gradientMaxAbs > r.tolerance); // NaN (not recorded): taken as reached
+    const double muMax = cache.eigenvalues().size() ? std::max(0.0, static_cast<double>(cache.eigenvalues().maxCoeff()))
+                                                    : 0.0;
+    const double iterations = static_cast<double>(r.epochs);
+    const double floor = muMax / (iterations * iterations); // method units
+    const bool exact = r.weightDecay > 0 && reached;
+    const bool useFloor = !exact && floor > r.weightDecay * units;
+    rec.priorStepSize = std::nan("");
+    rec.priorSteps = std::nan("");
+    rec.priorWeightDecay = useFloor ? floor / units : r.weightDecay;
+    rec.lambda = useFloor ? floor : r.weightDecay * units;
+    std::ostringstream text;
+    text << "converged training: lambda_true = ";
+    if (exact)
+        text << "wd " << r.weightDecay << " (the exact damping of the minimised L + wd/2|theta|^2";
+    else
+        text << (useFloor ? "mu_max/K^2 " : "wd ") << rec.priorWeightDecay << " (max of wd " << r.weightDecay
+             << " and mu_max/K^2 with mu_max " << muMax << " in the method's units, K " << r.epochs
+             << " L-BFGS iterations, the cap; "
+             << (r.weightDecay > 0 ? "the run stopped short of its tolerance" : "no weight decay");
+    if (std::isfinite(in.gradientMaxAbs))
+        text << "; final max |g| " << in.gradientMaxAbs << ", tolerance " << r.tolerance;
+    text << "); feature scale c " << rec.featureScale
+         << (calibrated && o.scale <= 0 && !(in.gradientSqNormMean > 0) ? " (= k: no stored gradient norm)" : "")
+         << ", curvature ratio rho " << rec.curvatureRatio << ", path factor pi 1 (no dynamics)";
+    rec.inputs = text.str();
+}
+
+} // namespace
+
 void recommendByDynamicsPrior(const SelectorInputs& in, const SelectorOptions& o, bool calibrated,
                               LambdaRecommendation& rec)
 {
+    if (in.recipe.converged()) {
+        recommendConverged(in, o, calibrated, rec);
+        return;
+    }
     const SpectralCache& cache = *in.cache;
     const int64_t n = in.trainFeatures->rows(), k = in.trainFeatures->cols();
     const int64_t s = static_cast<int64_t>(std::floor(o.alpha * static_cast<double>(n)));

@@ -186,6 +186,11 @@ double pathStabilityLowerBound(const SelectorInputs& in, int64_t n, int64_t k, d
 void recommendByPathMatch(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
                           ProgressSink& progress, const CancelToken& cancel, const PathTimeLimit& limit)
 {
+    if (in.recipe.converged())
+        throw ConfigError("path-match unrolls the dynamics of a stochastic-gradient run; this model was trained to "
+                          "convergence with " + in.recipe.optimizer
+                          + ", which has none to unroll (the default rule path-or-prior takes the prior for "
+                            "converged training)");
     if (!in.recipe.constantRate())
         throw ConfigError("path-match unrolls a constant learning rate; this run follows the "
                           + in.recipe.scheduleText() + " schedule (the default rule path-or-prior covers it)");

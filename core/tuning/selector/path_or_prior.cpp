@@ -26,6 +26,8 @@ std::string PathFallback::describe() const
         return detail;
     case Reason::NoStabilityClaim:
         return "no stability limit is claimed for " + detail;
+    case Reason::Converged:
+        return "trained to convergence (lbfgs): no training dynamics to unroll";
     case Reason::VaryingRate:
         return "the path rules unroll a constant learning rate; this run's is " + detail;
     case Reason::Unstable:
@@ -83,7 +85,11 @@ void recommendByPathOrPrior(const SelectorInputs& in, const SelectorOptions& o, 
     };
     PathFallback fallback;
     fallback.reason = in.path.empty() ? PathFallback::Reason::NoPath : PathFallback::Reason::OneCheckpoint;
-    if (in.path.size() >= 2 && !in.recipe.constantRate()) {
+    if (in.recipe.converged()) {
+        // Whatever its checkpoints, a converged run is described by its objective, not its path.
+        fallback.reason = PathFallback::Reason::Converged;
+        fallback.detail = in.recipe.optimizer;
+    } else if (in.path.size() >= 2 && !in.recipe.constantRate()) {
         fallback.reason = PathFallback::Reason::VaryingRate;
         fallback.detail = in.recipe.scheduleText();
     } else if (in.path.size() >= 2 && o.pathBudget == 0.0) {
@@ -157,7 +163,8 @@ void recommendByPathOrPrior(const SelectorInputs& in, const SelectorOptions& o, 
         }
     }
     recommendByDynamicsPrior(in, o, true, rec);
-    rec.inputs = "dynamics-prior (" + fallback.describe() + "): " + rec.inputs;
+    rec.inputs = std::string(in.recipe.converged() ? "converged prior (" : "dynamics-prior (") + fallback.describe()
+                 + "): " + rec.inputs;
     rec.pathFallback = fallback;
 }
 

@@ -81,6 +81,11 @@ Eigen::VectorXf simulateSubset(const RowMatrixF& psi, const std::vector<int64_t>
 void recommendBySimulation(const SelectorInputs& in, const SelectorOptions& o, LambdaRecommendation& rec,
                            ProgressSink& progress, const CancelToken& cancel)
 {
+    if (in.recipe.converged())
+        throw ConfigError("simulated-sgd simulates mini-batch training; this model was trained to convergence with "
+                          + in.recipe.optimizer
+                          + " (full batch), which it does not simulate (the default rule path-or-prior takes the "
+                            "prior for converged training)");
     if (!in.recipe.constantRate())
         throw ConfigError("simulated-sgd simulates a constant learning rate; this run follows the "
                           + in.recipe.scheduleText() + " schedule (the default rule path-or-prior covers it)");
