@@ -27,6 +27,7 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace attri {
@@ -181,6 +182,7 @@ void studyExperiment(const StudyOptions& o, const std::string& exp, const std::s
             row.k = session->k();
             row.meanEigenvalue = session->meanEigenvalue();
             row.retrainSeconds = truth.seconds;
+            row.subsets = truth.subsets;
             const GroupScores subsetSums(*session, ldsMaskMatrix(truth));
             const LdsTargets targets(truth);
             auto ldsAt = [&](double lambda) { return ldsFromSubsetSums(subsetSums.at(lambda), targets); };
@@ -474,15 +476,27 @@ std::string studyCsv(const std::vector<StudyRow>& rows)
 
 std::string studyMarkdown(const std::vector<StudyRow>& rows, const StudyOptions& o)
 {
+    // The app's rows retrain o.lds.subsets models; a run from --from-pytorch brings its own number.
+    std::set<int64_t> counts;
+    for (const auto& r : rows)
+        if (r.subsets > 0)
+            counts.insert(r.subsets);
+    if (counts.empty())
+        counts.insert(o.lds.subsets);
+    std::string subsets;
+    for (int64_t m : counts)
+        subsets += (subsets.empty() ? "" : " or ") + std::to_string(m);
     std::ostringstream s;
     s << "# λ recommendation study\n\n"
       << "Data `" << o.data << "` " << o.trainSize << " train / " << o.testSize << " test; LDS over M = "
-      << o.lds.subsets << " retrained models (α = " << o.lds.alpha << "); recommended by `"
+      << subsets << " retrained models (α = " << o.lds.alpha << ")"
+      << (o.fromPyTorch.empty() ? "" : "; the runs of --from-pytorch against their own models, retrained by PyTorch")
+      << "; recommended by `"
       << toString(o.selector.rule) << "`. λ absolute; best = best of a " << o.grid.values.size()
       << "-point relative grid. Ratio = recommended LDS / best LDS (target ≥ 0.95); cost = recommendation "
          "time / retraining time (target < 5%). Ground-truth noise: the ratio's 90% interval and the share of "
-         "resamples where it reaches 0.95, from a paired bootstrap over the "
-      << o.lds.subsets << " subsets and the test points (" << o.bootstrapResamples
+         "resamples where it reaches 0.95, from a paired bootstrap over the subsets and the test points ("
+      << o.bootstrapResamples
       << " resamples, against the best grid λ on all the ground truth).\n\n"
       << "| model | recipe | method | k | best λ | best LDS | recommended λ | rec. LDS | ratio | 90% interval | ≥ 0.95 in | "
          "0.1·mean eig | 1e-3 | dattri grid best | rec. s | retrain s | cost |\n"

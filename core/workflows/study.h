@@ -68,6 +68,7 @@ struct StudyRow {
     /// (bootstrapLdsRatio), and the share of resamples where the ratio reaches 0.95.
     double ratioLow = 0.0, ratioHigh = 0.0, ratioShareAbove = 0.0;
     double recommendSeconds = 0.0, retrainSeconds = 0.0;
+    int64_t subsets = 0; ///< M of the ground truth the row is judged against
     std::map<std::string, double> ruleLambda;    ///< every selector rule's λ
     std::map<std::string, double> ruleLds;       ///< and its LDS
     std::map<std::string, double> ruleSeconds;   ///< and its cost
