@@ -14,8 +14,9 @@ What AttriScope needs from the module:
   * forward(x) takes a float tensor N x C x H x W (the dataset's images scaled to [0, 1], then
     normalized with --mean/--std if you give them to `import`: use what the model was trained
     with; this script trains on [0, 1] images, so none) and returns logits N x K (no softmax).
-  * Linear and Conv2d layers (in nn.Sequential or as attributes) get exact batched per-sample
-    gradients; any other parameterised layer falls back to a slower per-sample loop.
+  * A model that is one nn.Sequential gets exact batched per-sample gradients for its Linear and
+    Conv2d layers; any other model (such as the classes below, whose forward calls attributes and
+    functions) gets the same exact gradients from a slower per-sample loop.
   * Scripting (torch.jit.script) keeps the module structure; tracing works too for modules
     without data-dependent control flow.
 Loading a TorchScript file runs its code: share and load only files you trust.
@@ -53,6 +54,22 @@ class Classifier(nn.Module):
 
     def forward(self, x):
         return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+
+class SmallCnn(nn.Module):
+    """Two 3x3 convolutions (8 and 16 channels), each with ReLU and 2x2 max-pooling, and a linear
+    read-out: a small CNN for 28x28 grey images and 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.fc = nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        return self.fc(torch.flatten(x, 1))
 
 
 def read_idx(path):
@@ -285,8 +302,9 @@ def main():
     parser.add_argument("--train-size", type=int, default=5000, help="first N training images (default 5000)")
     parser.add_argument("--epochs", type=int, default=10,
                         help="training epochs (default 10); lbfgs: the cap on its iterations")
-    parser.add_argument("--model", choices=["mlp", "lr"], default="mlp",
-                        help="mlp: 784-64-10 with ReLU (default); lr: logistic regression")
+    parser.add_argument("--model", choices=["mlp", "lr", "cnn"], default="mlp",
+                        help="mlp: 784-64-10 with ReLU (default); lr: logistic regression; cnn: two 3x3 "
+                             "convolutions with max-pooling and a linear read-out")
     parser.add_argument("--optimizer", choices=["sgd", "nesterov", "adam", "adamw", "lbfgs"], default="sgd",
                         help="torch.optim.SGD (nesterov: with nesterov=True), Adam, AdamW, or LBFGS to convergence "
                              "(full batch, strong-Wolfe line search, weight decay as an L2 term in the loss, until "
@@ -338,7 +356,7 @@ def main():
     y = torch.from_numpy(labels.astype(np.int64))
 
     torch.manual_seed(args.seed)
-    model = Classifier() if args.model == "mlp" else LogisticRegression()
+    model = {"mlp": Classifier, "lr": LogisticRegression, "cnn": SmallCnn}[args.model]()
     os.makedirs(args.out, exist_ok=True)
     save(model, os.path.join(args.out, "init.pt"))
 
