@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <sstream>
 
 namespace attri {
@@ -168,11 +169,8 @@ double TrainRecipe::lrMultiplierSum(int64_t stepsPerEpoch, int64_t totalSteps) c
 {
     if (constantRate())
         return static_cast<double>(totalSteps);
-    const StepSchedule steps = stepScheduleOf(*this);
-    double sum = 0.0;
-    for (int64_t t = 0; t < totalSteps; ++t)
-        sum += multiplierAt(*this, steps, t, stepsPerEpoch, totalSteps);
-    return sum;
+    const std::vector<double> multipliers = lrMultipliers(stepsPerEpoch, totalSteps);
+    return std::accumulate(multipliers.begin(), multipliers.end(), 0.0);
 }
 
 std::string TrainRecipe::scheduleText() const

@@ -286,6 +286,13 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
     if (!device.is_cpu())
         net.to(device);
     result.device = device.str();
+    // Back on the CPU like every other model, with the run's time and threads.
+    const auto finish = [&]() {
+        if (!device.is_cpu())
+            net.to(torch::kCPU);
+        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        result.threads = static_cast<int>(torch::get_num_threads());
+    };
     std::vector<torch::Tensor> params;
     for (const auto& item : net.namedParameters())
         params.push_back(item.second);
@@ -294,10 +301,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
             TrainingScope training(net);
             trainConverged(result, net, params, device, recipe, train, progress, cancel);
         }
-        if (!device.is_cpu())
-            net.to(torch::kCPU);
-        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        result.threads = static_cast<int>(torch::get_num_threads());
+        finish();
         return result;
     }
     auto optimizer = makeOptimizer(recipe, params);
@@ -405,10 +409,7 @@ TrainResult trainModel(const Model& init, const TrainRecipe& recipe, const Image
             progress.metric({"train_loss", epoch, recipe.epochs, epochLoss});
         }
     }
-    if (!device.is_cpu())
-        net.to(torch::kCPU);
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    result.threads = static_cast<int>(torch::get_num_threads());
+    finish();
     return result;
 }
 
